@@ -1,0 +1,206 @@
+"""The base class every database dialect overrides: each variation point is listed here."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, Protocol
+
+from sqlglot import exp
+
+from rls.errors import Conflict, ConstraintViolation, InvalidValue, RlsError, Unavailable
+from rls.schema import Kind, Schema
+
+Decoder = Callable[[Any], Any]
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor rls uses."""
+
+    description: Any
+    rowcount: int
+
+    def execute(self, sql: str, params: Any = ..., /) -> Any: ...
+    def executemany(self, sql: str, params: Any, /) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def close(self) -> None: ...
+
+
+class Connection(Protocol):
+    """The part of a DB-API connection rls uses."""
+
+    def cursor(self) -> Any: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
+    def close(self) -> None: ...
+
+
+def _json_text(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+def _boolean(value: Any) -> Any:
+    return None if value is None else bool(value)
+
+
+class Dialect:
+    """One database: how to connect, what SQL it takes, how it reports errors.
+
+    Subclasses change data (flags, tables merged from the base) and override a few
+    methods; the core never asks which database it talks to.
+    """
+
+    name: ClassVar[str] = ""
+    """The name users and the CLI use (``sqlite``, ``postgres``, ``mysql``)."""
+
+    SQLGLOT: ClassVar[str] = ""
+    """The sqlglot dialect that reads and writes this database's SQL."""
+
+    URL_SCHEMES: ClassVar[tuple[str, ...]] = ()
+    """URL schemes that select this dialect."""
+
+    PLACEHOLDER: ClassVar[str] = "%s"
+    """The driver's positional parameter marker."""
+
+    ESCAPE_PERCENT: ClassVar[bool] = True
+    """The driver formats with ``%``, so a literal ``%`` in SQL text must be doubled."""
+
+    SUPPORTS_CONTAINS: ClassVar[bool] = False
+    """The database has the ``@>`` / ``<@`` containment operators (filters ``cs`` / ``cd``)."""
+
+    CASE_SENSITIVE_COLLATION: ClassVar[str | None] = None
+    """A collation that makes LIKE case-sensitive where the default collation is not."""
+
+    DECODERS: ClassVar[dict[Kind, Decoder]] = {}
+    """Per column kind, how to turn what the driver returns into the JSON value to send."""
+
+    DDL_TYPES: ClassVar[dict[str, str]] = {
+        "serial": "INTEGER PRIMARY KEY",
+        "integer": "INTEGER",
+        "bigint": "BIGINT",
+        "text": "TEXT",
+        "string": "VARCHAR(255)",
+        "boolean": "BOOLEAN",
+        "json": "JSON",
+        "date": "DATE",
+        "datetime": "TIMESTAMP",
+        "decimal": "DECIMAL(12, 2)",
+        "float": "DOUBLE PRECISION",
+        "table_options": "",
+    }
+    """Column types for the tables rls creates (auth tables, demo data), by portable name;
+    ``serial`` is an auto-numbered primary key, ``table_options`` ends CREATE TABLE."""
+
+    # -- connecting -------------------------------------------------------------------
+
+    def connect_args(self, url: str) -> dict[str, Any]:
+        """Parse a database URL into the keyword arguments of :meth:`connect`."""
+        raise NotImplementedError
+
+    def connect(self, **args: Any) -> Connection:
+        """Open a connection and apply the session's safety settings."""
+        raise NotImplementedError
+
+    def begin(self, conn: Connection, *, write: bool) -> None:
+        """Start a transaction (drivers that do it implicitly need nothing)."""
+
+    def is_disconnect(self, exc: BaseException) -> bool:
+        """True when ``exc`` means the connection is gone and must not be reused."""
+        return False
+
+    # -- schema -----------------------------------------------------------------------
+
+    def introspect(self, conn: Connection) -> Schema:
+        """Tables, views, columns (with kinds) and primary keys visible to ``conn``."""
+        raise NotImplementedError
+
+    # -- SQL building -----------------------------------------------------------------
+
+    def build_like(self, this: exp.Expression, pattern: exp.Expression, *, ignore_case: bool) -> exp.Expression:
+        """``this LIKE pattern`` with ``\\`` as the escape character on every database."""
+        like: exp.Expression
+        if ignore_case:
+            like = exp.ILike(this=this, expression=pattern)
+        elif self.CASE_SENSITIVE_COLLATION:
+            collated = exp.Collate(this=pattern, expression=exp.Var(this=self.CASE_SENSITIVE_COLLATION))
+            like = exp.Like(this=this, expression=collated)
+        else:
+            like = exp.Like(this=this, expression=pattern)
+        return exp.Escape(this=like, expression=exp.Literal.string("\\"))
+
+    def build_json_path(self, column: exp.Expression, steps: Iterable[str | int], *, as_text: bool) -> exp.Expression:
+        """Extract ``steps`` (keys and array indexes) from a JSON column."""
+        path = exp.JSONPath(expressions=[exp.JSONPathRoot(), *map(_json_path_step, steps)])
+        node = exp.JSONExtractScalar if as_text else exp.JSONExtract
+        return node(this=column, expression=path)
+
+    # -- values -----------------------------------------------------------------------
+
+    def adapt(self, kind: Kind, value: Any, text: str | None = None) -> Any:
+        """Turn a checked Python value into what the driver binds for a column of ``kind``.
+
+        ``text`` is the value as the client wrote it, for databases that store it as is.
+        """
+        if kind is Kind.JSON and value is not None:
+            return json.dumps(value)
+        return value
+
+    def decoder(self, kind: Kind) -> Decoder | None:
+        """How to turn a driver value of this kind into the JSON value returned."""
+        return self.DECODERS.get(kind)
+
+    # -- errors -----------------------------------------------------------------------
+
+    def to_error(self, exc: BaseException) -> RlsError | None:
+        """The rls error for a driver exception, or None when it is not a database error."""
+        return None
+
+
+def _json_path_step(step: str | int) -> exp.Expression:
+    return exp.JSONPathSubscript(this=step) if isinstance(step, int) else exp.JSONPathKey(this=step)
+
+
+DECODE_JSON_TEXT: dict[Kind, Decoder] = {Kind.JSON: _json_text}
+"""Drivers that return JSON columns as text."""
+
+DECODE_BOOLEAN_INTEGERS: dict[Kind, Decoder] = {Kind.BOOLEAN: _boolean}
+"""Databases that store booleans as 0 and 1."""
+
+_USERINFO = re.compile(r"(?P<head>://[^:/@]*:)(?P<password>[^@]*)@")
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password masked, for printing.
+
+    >>> redact_url("postgres://app:s3cret@db:5432/app")
+    'postgres://app:***@db:5432/app'
+    """
+    return _USERINFO.sub(lambda m: f"{m['head']}***@", url, count=1)
+
+
+# The same message for the same violation on every database.
+
+
+def unique_violation() -> RlsError:
+    return Conflict("conflict: a row with the same unique key already exists")
+
+
+def foreign_key_violation() -> RlsError:
+    return Conflict("conflict: the row violates a foreign key constraint")
+
+
+def not_null_violation(column: str | None) -> RlsError:
+    return ConstraintViolation(f"missing value for required column: {column}" if column else "missing required value")
+
+
+def check_violation() -> RlsError:
+    return ConstraintViolation("the row violates a check constraint")
+
+
+def invalid_value() -> RlsError:
+    return InvalidValue("invalid value for the column's type")
+
+
+def unavailable(reason: str = "database unavailable") -> RlsError:
+    return Unavailable(reason)

@@ -1,0 +1,198 @@
+"""MySQL and MariaDB through PyMySQL: strict SQL mode, JSON without ->> (MariaDB), errors by errno."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl, unquote
+
+import pymysql
+from sqlglot import exp
+
+from dialects.base import (
+    DECODE_BOOLEAN_INTEGERS,
+    DECODE_JSON_TEXT,
+    Connection,
+    Decoder,
+    Dialect,
+    check_violation,
+    foreign_key_violation,
+    invalid_value,
+    not_null_violation,
+    unavailable,
+    unique_violation,
+)
+from rls.errors import BadRequest, Conflict, Denied, RlsError, UnknownColumn, UnknownTable
+from rls.schema import Column, Kind, Schema, Table
+
+# Every session runs with the same, explicit mode: bad values fail instead of being
+# truncated, and backslash escapes stay on because sqlglot's MySQL output relies on them.
+SQL_MODE = "STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION"
+
+_DATA_TYPE_KINDS = {
+    **dict.fromkeys(("tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year"), Kind.INTEGER),
+    **dict.fromkeys(("float", "double", "real"), Kind.FLOAT),
+    "decimal": Kind.DECIMAL,
+    **dict.fromkeys(
+        ("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"), Kind.TEXT
+    ),
+    "json": Kind.JSON,
+    "date": Kind.DATE,
+    **dict.fromkeys(("datetime", "timestamp"), Kind.DATETIME),
+    "time": Kind.TIME,
+    **dict.fromkeys(("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"), Kind.BYTES),
+    "uuid": Kind.UUID,
+}
+
+_DSN = re.compile(
+    r"^(?:(?P<user>[^:@/]*)(?::(?P<password>[^@]*))?@)?"
+    r"(?:tcp\((?P<tcp>[^)]*)\)|unix\((?P<unix>[^)]*)\)|(?P<addr>[^/?]*))"
+    r"/(?P<db>[^?]*)(?:\?(?P<query>.*))?$"
+)
+_JSON_CHECK = re.compile(r"json_valid\(`(?P<column>(?:[^`]|``)+)`\)", re.IGNORECASE)
+_QUOTED_NAME = re.compile(r"'([^']*)'")
+
+
+def _quoted_column(exc: Any) -> str | None:
+    match = _QUOTED_NAME.search(str(exc.args[1]) if len(exc.args) > 1 else "")
+    return match.group(1) if match else None
+
+
+_DISCONNECTS = {1040, 1053, 1927, 2002, 2003, 2006, 2013, 2055, 4031}
+
+_ERRORS: dict[int, Callable[[Any], RlsError]] = {
+    **dict.fromkeys((1062, 1586), lambda _: unique_violation()),
+    **dict.fromkeys((1216, 1217, 1451, 1452), lambda _: foreign_key_violation()),
+    **dict.fromkeys((1048, 1364), lambda e: not_null_violation(_quoted_column(e))),
+    **dict.fromkeys((3819, 4025), lambda _: check_violation()),
+    **dict.fromkeys((1264, 1265, 1292, 1366, 1367, 1406, 1411, 1690, 3140, 4038), lambda _: invalid_value()),
+    1054: lambda _: UnknownColumn("unknown column"),
+    1146: lambda _: UnknownTable("table does not exist"),
+    **dict.fromkeys((1044, 1142, 1143), lambda _: Denied("permission denied by the database")),
+    **dict.fromkeys((1205, 1213), lambda _: Conflict("conflict: concurrent update, retry")),
+    1064: lambda _: BadRequest("the database rejected the statement"),
+    **dict.fromkeys((*_DISCONNECTS, 1045), lambda _: unavailable()),
+}
+
+
+class MySQL(Dialect):
+    name = "mysql"
+    SQLGLOT = "mysql"
+    URL_SCHEMES = ("mysql", "mariadb")
+    PLACEHOLDER = "%s"
+    ESCAPE_PERCENT = True
+    # The default collations compare case-insensitively; LIKE must not.
+    CASE_SENSITIVE_COLLATION = "utf8mb4_bin"
+    DECODERS: ClassVar[dict[Kind, Decoder]] = {**DECODE_JSON_TEXT, **DECODE_BOOLEAN_INTEGERS}
+    DDL_TYPES: ClassVar[dict[str, str]] = {
+        **Dialect.DDL_TYPES,
+        "serial": "INTEGER AUTO_INCREMENT PRIMARY KEY",
+        "datetime": "DATETIME(6)",
+        "table_options": " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
+    }
+
+    def connect_args(self, url: str) -> dict[str, Any]:
+        """``mysql://user:pw@tcp(host:3306)/db`` (Go style) or ``mysql://user:pw@host:3306/db``."""
+        match = _DSN.match(url.split("://", 1)[1])
+        if not match:
+            raise ValueError("mysql URL must look like mysql://user:pw@tcp(host:3306)/db")
+        args: dict[str, Any] = {
+            "user": unquote(match["user"] or "root"),
+            "password": unquote(match["password"] or ""),
+            "database": unquote(match["db"]) or None,
+            "charset": "utf8mb4",
+            "connect_timeout": 5,
+        }
+        if match["unix"]:
+            args["unix_socket"] = match["unix"]
+        else:
+            host, _, port = (match["tcp"] or match["addr"] or "127.0.0.1").rpartition(":")
+            args["host"], args["port"] = (host, int(port)) if host else (port or "127.0.0.1", 3306)
+        options = dict(parse_qsl(match["query"] or ""))
+        if "charset" in options:
+            args["charset"] = options["charset"]
+        return args
+
+    def connect(self, **args: Any) -> Connection:
+        conn = pymysql.connect(**args, autocommit=False, init_command=f"SET SESSION sql_mode = '{SQL_MODE}'")
+        return conn  # type: ignore[no-any-return]
+
+    def is_disconnect(self, exc: BaseException) -> bool:
+        if isinstance(exc, pymysql.err.InterfaceError):
+            return True
+        return isinstance(exc, pymysql.err.OperationalError) and bool(exc.args) and exc.args[0] in _DISCONNECTS
+
+    def introspect(self, conn: Connection) -> Schema:
+        cur = conn.cursor()
+        cur.execute(
+            "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"
+        )
+        kinds = dict(cur.fetchall())
+        cur.execute(
+            "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
+            "WHERE TABLE_SCHEMA = DATABASE() AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY TABLE_NAME, ORDINAL_POSITION"
+        )
+        keys: dict[str, list[str]] = {}
+        for table, column in cur.fetchall():
+            keys.setdefault(table, []).append(column)
+        json_columns = self._json_checked_columns(cur)
+        cur.execute(
+            "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA "
+            "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION"
+        )
+        columns: dict[str, list[Column]] = {}
+        for table, name, data_type, column_type, nullable, default, extra in cur.fetchall():
+            kind = _DATA_TYPE_KINDS.get(data_type.lower(), Kind.OTHER)
+            if column_type.lower().startswith("tinyint(1)"):
+                kind = Kind.BOOLEAN
+            elif (table, name) in json_columns:
+                kind = Kind.JSON
+            has_default = default is not None or "auto_increment" in extra or "GENERATED" in extra.upper()
+            columns.setdefault(table, []).append(Column(name, kind, column_type, nullable == "YES", has_default))
+        return Schema.build(
+            Table.build(t, cols, keys.get(t, ()), is_view=kinds.get(t) == "VIEW") for t, cols in columns.items()
+        )
+
+    @staticmethod
+    def _json_checked_columns(cur: Any) -> set[tuple[str, str]]:
+        # MariaDB's JSON is LONGTEXT with a json_valid() check; MySQL 8 has a real type
+        # and no TABLE_NAME in this view, hence the fallback.
+        try:
+            cur.execute(
+                "SELECT TABLE_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+                "WHERE CONSTRAINT_SCHEMA = DATABASE()"
+            )
+        except pymysql.err.MySQLError:
+            return set()
+        found = set()
+        for table, clause in cur.fetchall():
+            match = _JSON_CHECK.fullmatch(clause.strip())
+            if match:
+                found.add((table, match["column"].replace("``", "`")))
+        return found
+
+    def build_json_path(self, column: exp.Expression, steps: Iterable[str | int], *, as_text: bool) -> exp.Expression:
+        # MariaDB has no ->> operator; JSON_UNQUOTE(JSON_EXTRACT()) works on both.
+        extract = super().build_json_path(column, steps, as_text=False)
+        return exp.Anonymous(this="JSON_UNQUOTE", expressions=[extract]) if as_text else extract
+
+    def adapt(self, kind: Kind, value: Any, text: str | None = None) -> Any:
+        if isinstance(value, dt.datetime) and value.tzinfo is not None:
+            # DATETIME has no zone; store the instant in UTC.
+            return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        if kind is Kind.UUID and value is not None:
+            return str(value)
+        return super().adapt(kind, value, text)
+
+    def to_error(self, exc: BaseException) -> RlsError | None:
+        if isinstance(exc, pymysql.err.InterfaceError):
+            return unavailable()
+        if not isinstance(exc, pymysql.err.MySQLError):
+            return None
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+        build = _ERRORS.get(code) if code is not None else None
+        if build is not None:
+            return build(exc)
+        return unavailable() if isinstance(exc, pymysql.err.OperationalError) and code and code >= 2000 else None

@@ -1,0 +1,157 @@
+"""SQLite through the standard library's sqlite3: WAL, busy timeout, case-sensitive LIKE."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl
+
+from dialects.base import (
+    DECODE_BOOLEAN_INTEGERS,
+    DECODE_JSON_TEXT,
+    Connection,
+    Decoder,
+    Dialect,
+    check_violation,
+    foreign_key_violation,
+    invalid_value,
+    not_null_violation,
+    unavailable,
+    unique_violation,
+)
+from rls.errors import RlsError, UnknownColumn, UnknownTable
+from rls.schema import Column, Kind, Schema, Table
+
+# Declared type fragments → kind, first match wins (SQLite's own affinity rules, refined).
+_KINDS = (
+    ("BOOL", Kind.BOOLEAN),
+    ("JSON", Kind.JSON),
+    ("DATETIME", Kind.DATETIME),
+    ("TIMESTAMP", Kind.DATETIME),
+    ("DATE", Kind.DATE),
+    ("TIME", Kind.TIME),
+    ("UUID", Kind.UUID),
+    ("INT", Kind.INTEGER),
+    ("CHAR", Kind.TEXT),
+    ("CLOB", Kind.TEXT),
+    ("TEXT", Kind.TEXT),
+    ("BLOB", Kind.BYTES),
+    ("REAL", Kind.FLOAT),
+    ("FLOA", Kind.FLOAT),
+    ("DOUB", Kind.FLOAT),
+    ("NUMERIC", Kind.DECIMAL),
+    ("DECIMAL", Kind.DECIMAL),
+)
+
+# Extended result code names (sqlite3.Error.sqlite_errorname) → error, exact name first,
+# then by prefix (as psycopg maps SQLSTATEs).
+_ERRORS: dict[str, Callable[[str], RlsError]] = {
+    "SQLITE_CONSTRAINT_UNIQUE": lambda _: unique_violation(),
+    "SQLITE_CONSTRAINT_PRIMARYKEY": lambda _: unique_violation(),
+    "SQLITE_CONSTRAINT_FOREIGNKEY": lambda _: foreign_key_violation(),
+    "SQLITE_CONSTRAINT_NOTNULL": lambda text: not_null_violation(text.rpartition(".")[2] or None),
+    "SQLITE_CONSTRAINT_CHECK": lambda _: check_violation(),
+    "SQLITE_CONSTRAINT": lambda _: check_violation(),
+    "SQLITE_MISMATCH": lambda _: invalid_value(),
+    "SQLITE_TOOBIG": lambda _: invalid_value(),
+    "SQLITE_BUSY": lambda _: unavailable("database is busy, retry later"),
+    "SQLITE_LOCKED": lambda _: unavailable("database is busy, retry later"),
+    "SQLITE_CANTOPEN": lambda _: unavailable(),
+    "SQLITE_READONLY": lambda _: unavailable("database is read-only"),
+    "SQLITE_FULL": lambda _: unavailable("database is full"),
+    "SQLITE_IOERR": lambda _: unavailable(),
+}
+
+
+def kind_of(declared: str) -> Kind:
+    """The kind of a column from its declared type.
+
+    >>> kind_of("VARCHAR(20)"), kind_of("datetime"), kind_of("")
+    (<Kind.TEXT: 'text'>, <Kind.DATETIME: 'datetime'>, <Kind.OTHER: 'other'>)
+    """
+    upper = declared.upper()
+    return next((kind for fragment, kind in _KINDS if fragment in upper), Kind.OTHER)
+
+
+class SQLite(Dialect):
+    name = "sqlite"
+    SQLGLOT = "sqlite"
+    URL_SCHEMES = ("sqlite",)
+    PLACEHOLDER = "?"
+    ESCAPE_PERCENT = False
+    DECODERS: ClassVar[dict[Kind, Decoder]] = {**DECODE_JSON_TEXT, **DECODE_BOOLEAN_INTEGERS}
+    DDL_TYPES: ClassVar[dict[str, str]] = {**Dialect.DDL_TYPES, "datetime": "DATETIME"}
+
+    def connect_args(self, url: str) -> dict[str, Any]:
+        """``sqlite:///abs/path.db``, ``sqlite://relative.db``; ``?busy_timeout=ms``."""
+        rest = url.split("://", 1)[1]
+        path, _, query = rest.partition("?")
+        options = dict(parse_qsl(query))
+        if not path:
+            raise ValueError("sqlite URL needs a file path: sqlite:///abs/path.db or sqlite://relative.db")
+        return {"path": path, "busy_timeout_ms": int(options.get("busy_timeout", "5000"))}
+
+    def connect(self, *, path: str, busy_timeout_ms: int = 5000) -> Connection:  # type: ignore[override]
+        # isolation_level=None: rls issues BEGIN itself, so reads and writes are each one
+        # transaction and writers take the lock up front (BEGIN IMMEDIATE) instead of
+        # failing on upgrade.
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000)
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        # LIKE is case-sensitive on PostgreSQL; make it so here (ilike lowers both sides).
+        conn.execute("PRAGMA case_sensitive_like = ON")
+        return conn
+
+    def begin(self, conn: Connection, *, write: bool) -> None:
+        conn.cursor().execute("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    def introspect(self, conn: Connection) -> Schema:
+        cur = conn.cursor()
+        cur.execute(
+            "SELECT name, type FROM sqlite_schema WHERE type IN ('table', 'view') "
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+        )
+        tables = []
+        for name, type_ in cur.fetchall():
+            cur.execute("SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?)", (name,))
+            rows = [r for r in cur.fetchall() if r[5] == 0]
+            pk = [r[0] for r in sorted((r for r in rows if r[4]), key=lambda r: r[4])]
+            rowid_alias = len(pk) == 1 and next(r[1] for r in rows if r[0] == pk[0]).upper() == "INTEGER"
+            columns = [
+                Column(
+                    col,
+                    kind_of(declared),
+                    declared,
+                    nullable=not notnull and not (pk_pos and rowid_alias),
+                    has_default=default is not None or bool(pk_pos and rowid_alias),
+                )
+                for col, declared, notnull, default, pk_pos, _ in rows
+            ]
+            tables.append(Table.build(name, columns, pk, is_view=type_ == "view"))
+        return Schema.build(tables)
+
+    def adapt(self, kind: Kind, value: Any, text: str | None = None) -> Any:
+        if value is None:
+            return None
+        # Dates and times are stored as the text the client sent (SQLite has no such types).
+        if kind in (Kind.DATE, Kind.DATETIME, Kind.TIME) and text is not None:
+            return text
+        if kind in (Kind.DECIMAL, Kind.UUID, Kind.DATE, Kind.DATETIME, Kind.TIME):
+            return str(value) if kind is not Kind.DATETIME else value.isoformat(" ")
+        return super().adapt(kind, value, text)
+
+    def to_error(self, exc: BaseException) -> RlsError | None:
+        if not isinstance(exc, sqlite3.Error):
+            return None
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        build = _ERRORS.get(name) or next((b for n, b in _ERRORS.items() if name.startswith(n + "_")), None)
+        text = str(exc)
+        if build is not None:
+            return build(text)
+        if text.startswith("no such column"):
+            return UnknownColumn("unknown column")
+        if text.startswith("no such table"):
+            return UnknownTable("table does not exist")
+        return None

@@ -1,0 +1,85 @@
+"""The ``rest`` command: serve the REST API, install the demo data, manage auth.
+
+Flags go before the sub-command, as in the original: ``rest -db.url <url> auth setup``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from dialects import redact_url
+from rls.config import SETTINGS, Config, ConfigError, load_config
+from rls.database import Database
+from rls.errors import RlsError
+
+Command = Callable[[Config, argparse.Namespace, TextIO], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rest",
+        description="A REST API with row-level security over PostgreSQL, MySQL/MariaDB and SQLite.",
+        epilog="Settings (YAML name, environment variable, default):\n"
+        + "\n".join(f"  {s.name:<18} {s.env or '':<22} {s.default!r}  {s.help}" for s in SETTINGS),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    # Go-style single-dash flags as the original, and their double-dash spellings.
+    parser.add_argument("-addr", "--addr", help="address to listen on (default :3000)")
+    parser.add_argument("-db.url", "--db.url", dest="db_url", help="database URL")
+    parser.add_argument("-config", "--config", help="YAML config file")
+    parser.add_argument("-workers", "--workers", type=int, help="worker processes (default: one per CPU)")
+    commands = parser.add_subparsers(dest="command", metavar="command")
+    serve = commands.add_parser("serve", help="start the server (the default)")
+    serve.set_defaults(run=cmd_serve)
+    demo = commands.add_parser("demo", help="create the demo tables and rows (if absent)")
+    demo.set_defaults(run=cmd_demo)
+    parser.set_defaults(run=cmd_serve)
+    return parser
+
+
+def cmd_serve(config: Config, args: argparse.Namespace, out: TextIO) -> int:
+    from rls.serve import serve
+
+    print(f"database: {redact_url(config.db_url)}", file=out)
+    serve(config, announce=lambda line: print(line, file=out, flush=True))
+    return 0
+
+
+def cmd_demo(config: Config, args: argparse.Namespace, out: TextIO) -> int:
+    from rls.demo import install_demo
+
+    db = Database(config.db_url)
+    try:
+        created = install_demo(db)
+    finally:
+        db.close()
+    print("demo tables created" if created else "demo tables already present", file=out)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the CLI; returns the exit status. Errors are one line on ``err``."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(
+            args.config, overrides={"addr": args.addr, "db.url": args.db_url, "workers": args.workers}
+        )
+        status: int = args.run(config, args, out)
+        return status
+    except (ConfigError, ValueError) as exc:
+        print(f"rest: {exc}", file=err)
+        return 2
+    except RlsError as exc:
+        print(f"rest: {exc.message}", file=err)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def entry(*args: Any) -> None:  # pragma: no cover - console script shim
+    raise SystemExit(main())

@@ -1,0 +1,170 @@
+"""Settings as data: one table of (name, default, environment variable, help) feeds the
+defaults, the YAML file, the environment, the CLI's ``--help`` and the README.
+
+Precedence, lowest first: defaults, the YAML file, the environment, command-line flags.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def _setting(name: str, default: Any, env: str | None, help: str) -> Any:
+    return field(default=default, metadata={"name": name, "env": env, "help": help})
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of the server and the CLI."""
+
+    addr: str = _setting("addr", ":3000", "REST_ADDR", "address to listen on, [host]:port")
+    db_url: str = _setting("db.url", "sqlite://rest.db", "REST_DB_URL", "database URL (sqlite://, postgres://, mysql://)")
+    auth_enabled: bool = _setting("auth.enabled", False, "REST_AUTH_ENABLED", "enforce authentication and policies")
+    auth_secret: str = _setting("auth.secret", "", "REST_AUTH_SECRET", "JWT signing secret (at least 32 bytes)")
+    cors_enabled: bool = _setting("cors.enabled", False, "REST_CORS_ENABLED", "answer cross-origin requests")
+    cors_origins: tuple[str, ...] = _setting("cors.origins", ("*",), "REST_CORS_ORIGINS", "allowed origins, comma-separated")
+    workers: int = _setting("workers", 0, "REST_WORKERS", "server worker processes (0 = one per CPU)")
+    log_level: str = _setting("log.level", "info", "REST_LOG_LEVEL", "debug, info, warning or error")
+    page_size: int = _setting("page_size", 100, "REST_PAGE_SIZE", "rows per page when a request does not say")
+    max_page_size: int = _setting("max_page_size", 1000, "REST_MAX_PAGE_SIZE", "most rows one request may read")
+    max_body_bytes: int = _setting("max_body_bytes", 10 * 1024 * 1024, "REST_MAX_BODY_BYTES", "largest request body")
+    pool_size: int = _setting("db.pool_size", 8, "REST_DB_POOL_SIZE", "database connections per worker")
+    plan_cache_size: int = _setting("plan_cache_size", 4096, "REST_PLAN_CACHE_SIZE", "compiled statements kept per worker")
+
+    def replace(self, **changes: Any) -> Config:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the settings table."""
+
+    attr: str
+    name: str
+    env: str | None
+    help: str
+    default: Any
+    type: type
+
+
+SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(f.name, f.metadata["name"], f.metadata["env"], f.metadata["help"], f.default,
+            type(f.default))
+    for f in fields(Config)
+)
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be read; the message says which and why."""
+
+
+def parse_value(setting: Setting, raw: Any) -> Any:
+    """Convert a raw value (YAML scalar or environment text) to the setting's type.
+
+    >>> parse_value(_BY_NAME["auth.enabled"], "true"), parse_value(_BY_NAME["cors.origins"], "a, b")
+    (True, ('a', 'b'))
+    """
+    kind = setting.type
+    try:
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(raw)
+        if kind is int:
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            return int(raw)
+        if kind is tuple:
+            items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
+            return tuple(str(i).strip() for i in items if str(i).strip())
+        return "" if raw is None else str(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"invalid value for {setting.name}: {raw!r}") from None
+
+
+def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and name not in _BY_NAME:
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Settings from a YAML file, nested (``db: {url: …}``) or dotted (``db.url: …``)."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"config file {path} must hold a mapping of settings")
+    flat = _flatten(data)
+    unknown = sorted(set(flat) - set(_BY_NAME))
+    if unknown:
+        raise ConfigError(f"unknown setting(s) in {path}: {', '.join(unknown)}")
+    return flat
+
+
+def load_config(
+    config_file: str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Build the configuration: defaults < YAML file < environment < ``overrides`` (flags).
+
+    ``overrides`` is keyed by setting name (``db.url``); None values are ignored.
+    """
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    if config_file:
+        raw.update(read_yaml(config_file))
+    for setting in SETTINGS:
+        if setting.env and setting.env in environ:
+            raw[setting.name] = environ[setting.env]
+    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    unknown = sorted(set(raw) - set(_BY_NAME))
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+    values = {_BY_NAME[name].attr: parse_value(_BY_NAME[name], value) for name, value in raw.items()}
+    config = Config(**values)
+    _validate(config)
+    return config
+
+
+def _validate(config: Config) -> None:
+    if config.page_size < 1 or config.max_page_size < config.page_size:
+        raise ConfigError("page_size must be at least 1 and at most max_page_size")
+    if config.pool_size < 1:
+        raise ConfigError("db.pool_size must be at least 1")
+    if config.log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise ConfigError("log.level must be debug, info, warning or error")
+
+
+def split_addr(addr: str) -> tuple[str, int]:
+    """``:3000`` → ("0.0.0.0", 3000); ``127.0.0.1:8080`` → ("127.0.0.1", 8080).
+
+    >>> split_addr(":3000")
+    ('0.0.0.0', 3000)
+    """
+    host, sep, port = addr.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"invalid addr {addr!r}: expected [host]:port")
+    return (host.strip("[]") or "0.0.0.0"), int(port)

@@ -1,0 +1,136 @@
+"""The WSGI application: an app factory, one flat route list, one error boundary."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rls.config import Config, load_config
+from rls.database import Database
+from rls.errors import MethodNotAllowed, NotFound, RlsError
+from rls.http.messages import Request, Response, json_response, message
+from rls.http.tables import TableRoutes
+from rls.rest.compiler import RestCompiler
+from rls.rest.resource import Paging, TableService
+
+log = logging.getLogger("rls.http")
+
+Handler = Callable[[Request, dict[str, str]], Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    """A path pattern (``<name>`` segments capture) and its handlers by method."""
+
+    pattern: tuple[str, ...]
+    handlers: Mapping[str, Handler]
+
+    def match(self, segments: list[str]) -> dict[str, str] | None:
+        if len(segments) != len(self.pattern):
+            return None
+        params = {}
+        for part, segment in zip(self.pattern, segments):
+            if part.startswith("<"):
+                if not segment:
+                    return None
+                params[part[1:-1]] = segment
+            elif part != segment:
+                return None
+        return params
+
+
+class App:
+    """The rls WSGI application. Build it with :func:`create_app`."""
+
+    def __init__(self, config: Config, db: Database):
+        self.config = config
+        self.db = db
+        self.tables = TableRoutes(
+            TableService(
+                db,
+                RestCompiler(db.dialect, size=config.plan_cache_size),
+                Paging(config.page_size, config.max_page_size),
+            )
+        )
+        self.routes = self.build_routes()
+
+    def build_routes(self) -> list[Route]:
+        """The route list, most specific first; the first match wins."""
+        t = self.tables
+        table_methods: dict[str, Handler] = {
+            "GET": t.get, "POST": t.post, "PUT": t.put, "PATCH": t.put, "DELETE": t.delete,
+        }
+        return [
+            Route((), {"GET": _root}),
+            Route(("<table>",), table_methods),
+            Route(("<table>", "<pk>"), {m: h for m, h in table_methods.items() if m != "POST"}),
+        ]
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        request = Request(environ, max_body=self.config.max_body_bytes)
+        response = self.handle(request)
+        self.add_cors_headers(request, response)
+        return response.wsgi(start_response)
+
+    def handle(self, request: Request) -> Response:
+        """Dispatch ``request``; every failure becomes a JSON error here and only here."""
+        try:
+            if request.method == "OPTIONS" and self.config.cors_enabled:
+                return Response(204)
+            return self.dispatch(request)
+        except RlsError as exc:
+            return json_response(exc.to_json(), exc.status, exc.headers)
+        except Exception as exc:  # noqa: BLE001 - the boundary: nothing escapes as a traceback
+            # The type and the stack, never the message: driver messages may hold values.
+            log.error(
+                "unhandled %s on %s %s\n%s",
+                type(exc).__name__, request.method, request.path, "".join(traceback.format_tb(exc.__traceback__)),
+            )
+            return message("internal server error", 500)
+
+    def dispatch(self, request: Request) -> Response:
+        segments = request.segments()
+        for route in self.routes:
+            params = route.match(segments)
+            if params is None:
+                continue
+            handler = route.handlers.get(request.method)
+            if handler is None:
+                raise MethodNotAllowed(f"method not supported: {request.method}")
+            return handler(request, params)
+        raise NotFound("not found")
+
+    def add_cors_headers(self, request: Request, response: Response) -> None:
+        origin = request.header("Origin")
+        if not self.config.cors_enabled or not origin:
+            return
+        allowed = self.config.cors_origins
+        if "*" not in allowed and origin not in allowed:
+            return
+        response.headers += [
+            ("Access-Control-Allow-Origin", "*" if "*" in allowed else origin),
+            ("Vary", "Origin"),
+            ("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS"),
+            ("Access-Control-Allow-Headers", "Authorization, Content-Type, Prefer"),
+            ("Access-Control-Max-Age", "600"),
+        ]
+
+
+def _root(request: Request, params: dict[str, str]) -> Response:
+    return message("rest server is up and running")
+
+
+def create_app(config: Config | None = None, **overrides: Any) -> App:
+    """Build the WSGI app. No database I/O happens here: connections open on first use.
+
+    >>> app = create_app(Config(db_url="sqlite:///tmp/rls-doctest.db"))
+    >>> app.db.dialect.name
+    'sqlite'
+    """
+    config = config or load_config()
+    if overrides:
+        config = config.replace(**overrides)
+    return App(config, Database(config.db_url, pool_size=config.pool_size))

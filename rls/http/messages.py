@@ -1,0 +1,94 @@
+"""Requests and responses: a WSGI environ read once, a JSON response written once."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from rls import jsonout
+from rls.errors import BadRequest, PayloadTooLarge
+
+_REASONS = {
+    200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
+    403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
+    413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+class Request:
+    """The parts of a WSGI request rls reads. The body is read lazily, with a size cap."""
+
+    __slots__ = ("environ", "method", "path", "query_string", "_max_body")
+
+    def __init__(self, environ: Mapping[str, Any], *, max_body: int):
+        self.environ = environ
+        self.method: str = environ.get("REQUEST_METHOD", "GET").upper()
+        # WSGI hands the path over as latin-1 decoded bytes; URLs are UTF-8.
+        raw_path = environ.get("PATH_INFO", "/") or "/"
+        self.path: str = raw_path.encode("latin-1").decode("utf-8", "replace")
+        self.query_string: str = environ.get("QUERY_STRING", "")
+        self._max_body = max_body
+
+    def header(self, name: str) -> str | None:
+        key = name.upper().replace("-", "_")
+        return self.environ.get(key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}")
+
+    def segments(self) -> list[str]:
+        return [unquote(s) for s in self.path.strip("/").split("/")] if self.path.strip("/") else []
+
+    def body(self) -> bytes:
+        length_text = self.environ.get("CONTENT_LENGTH") or "0"
+        try:
+            length = int(length_text)
+        except ValueError:
+            raise BadRequest("invalid Content-Length") from None
+        if length > self._max_body:
+            raise PayloadTooLarge(f"request body too large: at most {self._max_body} bytes")
+        if length <= 0:
+            return b""
+        return bytes(self.environ["wsgi.input"].read(length))
+
+    def json(self) -> Any:
+        """The body as JSON; a missing or malformed body is a 400."""
+        raw = self.body()
+        if not raw.strip():
+            raise BadRequest("request body is empty: a JSON body is required")
+        try:
+            return json.loads(raw, parse_constant=_reject_constant)
+        except (ValueError, RecursionError):
+            raise BadRequest("request body is not valid JSON") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+@dataclass
+class Response:
+    """A status, headers and a body, ready for ``start_response``."""
+
+    status: int
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    def wsgi(self, start_response: Any) -> Iterable[bytes]:
+        headers = [*self.headers, ("Content-Length", str(len(self.body)))]
+        start_response(f"{self.status} {_REASONS.get(self.status, 'Unknown')}", headers)
+        return [self.body]
+
+
+def json_response(value: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(
+        status,
+        jsonout.dumps(value),
+        [("Content-Type", "application/json; charset=utf-8"), *(headers or {}).items()],
+    )
+
+
+def message(text: str, status: int = 200) -> Response:
+    """The original's ``{"msg": …}`` response."""
+    return json_response({"msg": text}, status)

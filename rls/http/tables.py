@@ -1,0 +1,48 @@
+"""The table routes: ``/<table>`` and ``/<table>/<pk>`` for every method."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rls.http.messages import Request, Response, json_response, message
+from rls.rest.query import RestQuery, parse_query
+from rls.rest.resource import Debug, TableService, by_primary_key
+from rls.schema import Table
+
+
+class TableRoutes:
+    """HTTP in, :class:`TableService` call, HTTP out."""
+
+    def __init__(self, service: TableService):
+        self.service = service
+
+    def _target(self, request: Request, params: dict[str, str], *, singular: bool) -> tuple[Table, RestQuery]:
+        table = self.service.table(params["table"])
+        query = parse_query(request.query_string)
+        if "pk" in params:
+            query = by_primary_key(table, query, params["pk"], singular=singular)
+        return table, query
+
+    def get(self, request: Request, params: dict[str, str]) -> Response:
+        table, query = self._target(request, params, singular=True)
+        return _result(self.service.read(table, query))
+
+    def post(self, request: Request, params: dict[str, str]) -> Response:
+        table, query = self._target(request, params, singular=False)
+        return _result(self.service.create(table, request.json(), query), "inserted")
+
+    def put(self, request: Request, params: dict[str, str]) -> Response:
+        table, query = self._target(request, params, singular=False)
+        return _result(self.service.update(table, request.json(), query), "updated")
+
+    def delete(self, request: Request, params: dict[str, str]) -> Response:
+        table, query = self._target(request, params, singular=False)
+        return _result(self.service.delete(table, query), "deleted")
+
+
+def _result(result: Any, verb: str | None = None) -> Response:
+    if isinstance(result, Debug):
+        return json_response(result.to_json())
+    if verb is None:
+        return json_response(result)
+    return message(f"successfully {verb} {result} rows")

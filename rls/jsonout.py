@@ -1,0 +1,38 @@
+"""JSON out: database values (decimals, dates, bytes, UUIDs) as JSON, compactly."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import json
+import uuid
+from typing import Any
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        # Numbers stay numbers: integral decimals (SUM over integers on PostgreSQL and
+        # MySQL) as integers, the rest as floats.
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_default, allow_nan=False)
+
+
+def dumps(value: Any) -> bytes:
+    """Encode ``value`` as compact UTF-8 JSON.
+
+    >>> import decimal; dumps({"n": decimal.Decimal("6"), "d": None})
+    b'{"n":6,"d":null}'
+    """
+    return _encoder.encode(value).encode("utf-8")

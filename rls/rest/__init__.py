@@ -1,0 +1,1 @@
+"""The REST grammar: query strings and JSON bodies compiled to statement ASTs."""

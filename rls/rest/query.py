@@ -1,0 +1,203 @@
+"""Parse a REST query string into a :class:`RestQuery`: filters, select, order, paging, flags.
+
+Pure and schema-free: it only splits text. Whether a key names a column is decided
+when the query is compiled against a table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from rls.errors import BadRequest
+
+OPERATORS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "like", "ilike", "in", "is", "cs", "cd"})
+FLAGS = frozenset({"count", "singular", "debug", "mine"})
+_OPTIONS = frozenset({"select", "order", "page", "page_size", "limit", "offset"})
+IS_VALUES = frozenset({"null", "true", "false"})
+ALL_ROWS = ("1", "eq", "1")
+"""``1=eq.1``: the original's documented way to say "every row" to update or delete."""
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """``key=op.value``; ``values`` holds the items of an ``in`` list, else the one value."""
+
+    key: str
+    op: str
+    values: tuple[str, ...]
+
+    @property
+    def shape(self) -> tuple[str, str, int | str]:
+        """What the SQL depends on: key, operator, and the arity (or the ``is`` keyword)."""
+        return (self.key, self.op, self.values[0] if self.op == "is" else len(self.values))
+
+
+@dataclass(frozen=True, slots=True)
+class RestQuery:
+    """A parsed query string. Filters are sorted by key and operator (stable), so two
+    requests that differ only in parameter order compile to the same SQL."""
+
+    filters: tuple[Filter, ...] = ()
+    select: str | None = None
+    order: str | None = None
+    page: int | None = None
+    page_size: int | None = None
+    limit: int | None = None
+    offset: int | None = None
+    count: bool = False
+    singular: bool = False
+    debug: bool = False
+    mine: bool = False
+    all_rows: bool = False
+
+    @property
+    def shape(self) -> tuple[object, ...]:
+        """Everything the emitted SQL depends on, and nothing it does not (no values)."""
+        return (
+            tuple(f.shape for f in self.filters),
+            self.select,
+            self.order,
+            self.limit is not None or self.page is not None or self.page_size is not None,
+            self.offset is not None or self.page is not None,
+            self.count,
+            self.singular,
+            self.all_rows,
+        )
+
+    @property
+    def has_filter(self) -> bool:
+        return bool(self.filters) or self.all_rows
+
+    def values(self) -> list[str]:
+        """The filter values in the order the compiled SQL binds them."""
+        return [v for f in self.filters if f.op != "is" for v in f.values]
+
+    def with_filter(self, extra: Filter, *, singular: bool) -> RestQuery:
+        """This query plus one more filter (``/<table>/<pk>`` addressing)."""
+        filters = tuple(sorted((*self.filters, extra), key=_filter_order))
+        return _replace(self, filters=filters, singular=self.singular or singular)
+
+
+def _replace(query: RestQuery, **changes: object) -> RestQuery:
+    from dataclasses import replace
+
+    return replace(query, **changes)  # type: ignore[arg-type]
+
+
+def _filter_order(f: Filter) -> tuple[str, str]:
+    return (f.key, f.op)
+
+
+def parse_query(query_string: str) -> RestQuery:
+    """Parse a URL query string.
+
+    >>> q = parse_query("title=like.*milk*&id=in.(1,2)&order=id.desc&page=2")
+    >>> [(f.key, f.op, f.values) for f in q.filters], q.order, q.page
+    ([('id', 'in', ('1', '2')), ('title', 'like', ('*milk*',))], 'id.desc', 2)
+    """
+    filters: list[Filter] = []
+    options: dict[str, str] = {}
+    flags: set[str] = set()
+    all_rows = False
+    for key, value in parse_qsl(query_string, keep_blank_values=True, strict_parsing=False):
+        if key in FLAGS:
+            flags.add(key)
+        elif key in _OPTIONS:
+            if key in options:
+                raise BadRequest(f"parameter given twice: {key}")
+            options[key] = value
+        elif (key, *value.partition(".")[::2]) == ALL_ROWS:
+            all_rows = True
+        else:
+            filters.append(parse_filter(key, value))
+    filters.sort(key=_filter_order)
+    return RestQuery(
+        filters=tuple(filters),
+        select=options.get("select") or None,
+        order=options.get("order") or None,
+        page=_number(options, "page", minimum=1),
+        page_size=_number(options, "page_size", minimum=1),
+        limit=_number(options, "limit", minimum=0),
+        offset=_number(options, "offset", minimum=0),
+        all_rows=all_rows,
+        **{flag: True for flag in flags},
+    )
+
+
+def parse_filter(key: str, text: str) -> Filter:
+    """``key`` and ``op.value``, split on the first dot only (``eq.a@b.com`` keeps its dots).
+
+    >>> parse_filter("price", "eq.3.14")
+    Filter(key='price', op='eq', values=('3.14',))
+    """
+    op, dot, value = text.partition(".")
+    if not dot:
+        raise BadRequest(f"invalid filter {key}={text}: expected {key}=<operator>.<value>")
+    if op not in OPERATORS:
+        raise BadRequest(f"unknown operator in filter {key}: {op}")
+    if op == "in":
+        return Filter(key, op, parse_in_list(key, value))
+    if op == "is":
+        if value.lower() not in IS_VALUES:
+            raise BadRequest(f"invalid filter {key}: is.<value> takes null, true or false")
+        return Filter(key, op, (value.lower(),))
+    return Filter(key, op, (value,))
+
+
+def parse_in_list(key: str, text: str) -> tuple[str, ...]:
+    """``(1,2,"a,b")`` → items; double quotes keep commas, ``\\"`` is a quote inside them.
+
+    >>> parse_in_list("id", '(1, "a,b" ,c)')
+    ('1', 'a,b', 'c')
+    """
+    if not (text.startswith("(") and text.endswith(")")):
+        raise BadRequest(f"invalid filter {key}: in.(<value>,<value>,...) expected")
+    body = text[1:-1]
+    items: list[str] = []
+    i, n = 0, len(body)
+    while i <= n:
+        while i < n and body[i] == " ":
+            i += 1
+        if i < n and body[i] == '"':
+            item, i = _quoted(body, i + 1, key)
+            while i < n and body[i] == " ":
+                i += 1
+            if i < n and body[i] != ",":
+                raise BadRequest(f"invalid filter {key}: unexpected text after a quoted value")
+        else:
+            end = body.find(",", i)
+            end = n if end < 0 else end
+            item, i = body[i:end].strip(), end
+        items.append(item)
+        i += 1
+    if items == [""]:
+        raise BadRequest(f"invalid filter {key}: in.() needs at least one value")
+    return tuple(items)
+
+
+def _quoted(body: str, i: int, key: str) -> tuple[str, int]:
+    out: list[str] = []
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\" and i + 1 < len(body):
+            out.append(body[i + 1])
+            i += 2
+        elif ch == '"':
+            return "".join(out), i + 1
+        else:
+            out.append(ch)
+            i += 1
+    raise BadRequest(f"invalid filter {key}: unterminated quote in in.(…)")
+
+
+def _number(options: dict[str, str], name: str, *, minimum: int) -> int | None:
+    text = options.get(name)
+    if text is None or text == "":
+        return None
+    if not text.isascii() or not text.isdigit():
+        raise BadRequest(f"invalid {name}: expected a whole number, got {text!r}")
+    value = int(text)
+    if value < minimum:
+        raise BadRequest(f"invalid {name}: must be at least {minimum}")
+    return value

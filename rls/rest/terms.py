@@ -1,0 +1,277 @@
+"""The REST grammar's terms as AST nodes: column references, JSON paths, select items,
+order items and filter conditions. Every name is checked against the table and every
+value becomes a placeholder; nothing from the request is pasted into SQL text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlglot import exp
+
+from dialects.base import Dialect
+from rls.emit import placeholder
+from rls.errors import BadRequest
+from rls.rest.query import Filter
+from rls.schema import Kind, Table
+from rls.values import from_text
+
+Converter = Callable[[Any], Any]
+
+_JSON_KEY = re.compile(r"\w+")
+_ALIAS = re.compile(r"[A-Za-z_]\w{0,62}")
+_FUNCTION_CALL = re.compile(r"(?P<name>\w+)\((?P<arg>.*)\)")
+_PATH_SPLIT = re.compile(r"(->>|->)")
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A column, or a JSON path into one: ``data->a->>b`` (``->>`` yields text)."""
+
+    column: str
+    steps: tuple[str | int, ...] = ()
+    as_text: bool = False
+
+    @property
+    def output_name(self) -> str:
+        """The key a selected reference is returned under: the last path step, else the column."""
+        return str(self.steps[-1]) if self.steps else self.column
+
+
+def parse_reference(text: str, table: Table) -> Reference:
+    """Parse and check a reference against ``table``; unknown names are a 400.
+
+    >>> from rls.schema import Schema
+    >>> t = Schema.from_columns({"t": ["data"]}).table("t")
+    >>> parse_reference("data->a->1->>b", t)
+    Reference(column='data', steps=('a', 1, 'b'), as_text=True)
+    """
+    parts = _PATH_SPLIT.split(text)
+    column = parts[0]
+    table.column(column)
+    steps: list[str | int] = []
+    as_text = False
+    for arrow, key in zip(parts[1::2], parts[2::2]):
+        if as_text:
+            raise BadRequest(f"invalid JSON path {text}: ->> must be the last step")
+        if not _JSON_KEY.fullmatch(key):
+            raise BadRequest(f"invalid JSON path {text}: keys are letters, digits and _")
+        steps.append(int(key) if key.isdigit() else key)
+        as_text = arrow == "->>"
+    return Reference(column, tuple(steps), as_text)
+
+
+def reference_kind(ref: Reference, table: Table) -> Kind:
+    """The kind of what a reference yields."""
+    if not ref.steps:
+        return table.columns[ref.column].kind
+    return Kind.TEXT if ref.as_text else Kind.JSON
+
+
+def build_reference(ref: Reference, dialect: Dialect, *, as_text: bool | None = None) -> exp.Expression:
+    """The AST node for a reference; ``as_text`` overrides the last step's extraction."""
+    column = exp.column(ref.column, quoted=True)
+    if not ref.steps:
+        return column
+    return dialect.build_json_path(column, ref.steps, as_text=ref.as_text if as_text is None else as_text)
+
+
+# -- select -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    """An allow-listed function of the ``select`` grammar."""
+
+    build: Callable[[exp.Expression], exp.Expression]
+    aggregate: bool
+    kind: Kind | None  # None: the argument's kind
+    star: bool = False  # accepts * as its argument
+
+
+FUNCTIONS: dict[str, Function] = {
+    "count": Function(lambda a: exp.Count(this=a), True, Kind.INTEGER, star=True),
+    "sum": Function(lambda a: exp.Sum(this=a), True, Kind.DECIMAL),
+    "avg": Function(lambda a: exp.Avg(this=a), True, Kind.DECIMAL),
+    "max": Function(lambda a: exp.Max(this=a), True, None),
+    "min": Function(lambda a: exp.Min(this=a), True, None),
+    "abs": Function(lambda a: exp.Abs(this=a), False, None),
+    "ceil": Function(lambda a: exp.Ceil(this=a), False, None),
+    "floor": Function(lambda a: exp.Floor(this=a), False, None),
+    "round": Function(lambda a: exp.Round(this=a), False, None),
+    "length": Function(lambda a: exp.Length(this=a), False, Kind.INTEGER),
+    "lower": Function(lambda a: exp.Lower(this=a), False, Kind.TEXT),
+    "upper": Function(lambda a: exp.Upper(this=a), False, Kind.TEXT),
+    "trim": Function(lambda a: exp.Trim(this=a), False, Kind.TEXT),
+    "date": Function(lambda a: exp.TsOrDsToDate(this=a), False, Kind.DATE),
+}
+"""Functions ``select`` accepts, by lower-case name; arguments are references only."""
+
+
+@dataclass(frozen=True, slots=True)
+class SelectItem:
+    """One output column: its AST node, the key it is returned under, its kind."""
+
+    node: exp.Expression
+    name: str
+    kind: Kind
+    aggregate: bool
+
+
+def parse_select(text: str, table: Table, dialect: Dialect) -> list[SelectItem]:
+    """``a,b,max(c),data->x,total:sum(price)`` → select items (``alias:`` is optional)."""
+    items = [_select_item(part.strip(), table, dialect) for part in text.split(",")]
+    names = [item.name for item in items]
+    for name in names:
+        if names.count(name) > 1:
+            raise BadRequest(f"invalid select: {name} is returned twice; name one with alias:{name}(…)")
+    return items
+
+
+def _select_item(text: str, table: Table, dialect: Dialect) -> SelectItem:
+    alias, colon, body = text.partition(":")
+    if not colon:
+        alias, body = "", text
+    elif not _ALIAS.fullmatch(alias):
+        raise BadRequest(f"invalid select alias: {alias!r}")
+    if not body:
+        raise BadRequest("invalid select: empty item")
+    call = _FUNCTION_CALL.fullmatch(body)
+    if call is None:
+        ref = parse_reference(body, table)
+        node = build_reference(ref, dialect)
+        name, kind, aggregate = ref.output_name, reference_kind(ref, table), False
+    else:
+        fn_name = call["name"].lower()
+        fn = FUNCTIONS.get(fn_name)
+        if fn is None:
+            raise BadRequest(f"invalid select: function not allowed: {call['name']}")
+        arg = call["arg"].strip()
+        if arg == "*" and fn.star:
+            node, arg_kind = fn.build(exp.Star()), Kind.INTEGER
+        else:
+            ref = parse_reference(arg, table)
+            node, arg_kind = fn.build(build_reference(ref, dialect)), reference_kind(ref, table)
+        name, kind, aggregate = fn_name, fn.kind or arg_kind, fn.aggregate
+    name = alias or name
+    return SelectItem(exp.alias_(node, name, quoted=True) if node_needs_alias(node, name) else node, name, kind, aggregate)
+
+
+def node_needs_alias(node: exp.Expression, name: str) -> bool:
+    """Plain columns keep their name; everything else is named explicitly."""
+    return not (isinstance(node, exp.Column) and node.name == name)
+
+
+# -- order ------------------------------------------------------------------------------
+
+_DIRECTIONS = {"asc": False, "desc": True}
+_NULLS = {"nullsfirst": True, "nullslast": False}
+
+
+def parse_order(text: str, table: Table, dialect: Dialect) -> list[exp.Ordered]:
+    """``a.desc,b,c.asc.nullsfirst`` → ORDER BY items.
+
+    Nulls sort last ascending and first descending on every database (PostgreSQL's
+    default), unless the item says otherwise.
+    """
+    items = []
+    for part in text.split(","):
+        ref_text, *modifiers = part.strip().split(".")
+        ref = parse_reference(ref_text, table)
+        desc, nulls_first = False, None
+        for i, modifier in enumerate(modifiers):
+            if modifier in _DIRECTIONS and i == 0:
+                desc = _DIRECTIONS[modifier]
+            elif modifier in _NULLS and nulls_first is None:
+                nulls_first = _NULLS[modifier]
+            else:
+                raise BadRequest(f"invalid order item {part.strip()!r}: use <column>[.asc|.desc][.nullsfirst|.nullslast]")
+        items.append(
+            exp.Ordered(
+                this=build_reference(ref, dialect),
+                desc=desc,
+                nulls_first=desc if nulls_first is None else nulls_first,
+            )
+        )
+    return items
+
+
+# -- filters ----------------------------------------------------------------------------
+
+_COMPARISONS: dict[str, type[exp.Expression]] = {
+    "eq": exp.EQ,
+    "ne": exp.NEQ,
+    "gt": exp.GT,
+    "gte": exp.GTE,
+    "lt": exp.LT,
+    "lte": exp.LTE,
+}
+_TEXT_KINDS = frozenset({Kind.TEXT, Kind.OTHER})
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A filter's AST node and, per value it binds, the converter from request text."""
+
+    node: exp.Expression
+    converters: tuple[Converter, ...]
+
+
+def build_condition(f: Filter, table: Table, dialect: Dialect, first_value: int) -> Condition:
+    """The condition for one filter; its values bind as placeholders ``v<first_value>…``."""
+    ref = parse_reference(f.key, table)
+    # Filters on JSON paths compare text: the last step is always extracted as text.
+    kind = Kind.TEXT if ref.steps else table.columns[ref.column].kind
+    this = build_reference(ref, dialect, as_text=True)
+    slots = [placeholder(f"v{first_value + i}") for i in range(len(f.values))]
+    convert = _converter(kind, ref.column, dialect)
+    if f.op in _COMPARISONS:
+        return Condition(_COMPARISONS[f.op](this=this, expression=slots[0]), (convert,))
+    if f.op == "in":
+        return Condition(exp.In(this=this, expressions=slots), (convert,) * len(slots))
+    if f.op == "is":
+        return Condition(_build_is(this, f.values[0], kind, f.key), ())
+    if f.op in ("like", "ilike"):
+        if kind not in _TEXT_KINDS:
+            raise BadRequest(f"invalid filter {f.key}: {f.op} needs a text column")
+        node = dialect.build_like(this, slots[0], ignore_case=f.op == "ilike")
+        return Condition(node, (_like_pattern,))
+    return _build_containment(f, this, kind, slots[0], dialect)
+
+
+def _build_is(this: exp.Expression, value: str, kind: Kind, key: str) -> exp.Expression:
+    if value == "null":
+        return exp.Is(this=this, expression=exp.Null())
+    if kind not in (Kind.BOOLEAN, Kind.OTHER):
+        raise BadRequest(f"invalid filter {key}: is.{value} needs a boolean column")
+    return exp.Is(this=this, expression=exp.Boolean(this=value == "true"))
+
+
+def _build_containment(
+    f: Filter, this: exp.Expression, kind: Kind, slot: exp.Expression, dialect: Dialect
+) -> Condition:
+    if not dialect.SUPPORTS_CONTAINS:
+        raise BadRequest(f"operator {f.op} is not supported on {dialect.name}")
+    if kind not in (Kind.JSON, Kind.OTHER):
+        raise BadRequest(f"invalid filter {f.key}: {f.op} needs a JSON or array column")
+    node_type = exp.ArrayContainsAll if f.op == "cs" else exp.ArrayContainedBy
+    return Condition(node_type(this=this, expression=slot), (_identity,))
+
+
+def _converter(kind: Kind, column: str, dialect: Dialect) -> Converter:
+    def convert(text: Any) -> Any:
+        return dialect.adapt(kind, from_text(kind, text, column), text)
+
+    return convert
+
+
+def _like_pattern(text: Any) -> Any:
+    # The original's wildcard: * means %.
+    return str(text).replace("*", "%")
+
+
+def _identity(value: Any) -> Any:
+    return value

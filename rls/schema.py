@@ -1,0 +1,94 @@
+"""What the database holds: tables, their columns with a portable type kind, primary keys."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from rls.errors import UnknownColumn, UnknownTable
+
+
+class Kind(enum.Enum):
+    """A column's type as far as rls cares: how to read a value for it and how to return it."""
+
+    INTEGER = "integer"
+    FLOAT = "float"
+    DECIMAL = "decimal"
+    BOOLEAN = "boolean"
+    TEXT = "text"
+    JSON = "json"
+    DATE = "date"
+    DATETIME = "datetime"
+    TIME = "time"
+    BYTES = "bytes"
+    UUID = "uuid"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column: ``name`` as stored, ``kind`` for conversions, ``type`` as the database says."""
+
+    name: str
+    kind: Kind
+    type: str = ""
+    nullable: bool = True
+    has_default: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A table or view with its columns in database order."""
+
+    name: str
+    columns: Mapping[str, Column]
+    primary_key: tuple[str, ...] = ()
+    is_view: bool = False
+
+    @classmethod
+    def build(
+        cls, name: str, columns: Iterable[Column], primary_key: Iterable[str] = (), *, is_view: bool = False
+    ) -> Table:
+        return cls(name, {c.name: c for c in columns}, tuple(primary_key), is_view)
+
+    def column(self, name: str) -> Column:
+        """The column called ``name``; :class:`UnknownColumn` when there is none."""
+        try:
+            return self.columns[name]
+        except KeyError:
+            raise UnknownColumn(f"unknown column: {name}") from None
+
+    @property
+    def single_primary_key(self) -> str | None:
+        return self.primary_key[0] if len(self.primary_key) == 1 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    """Every table and view of one database (one PostgreSQL schema), by name."""
+
+    tables: Mapping[str, Table] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, tables: Iterable[Table]) -> Schema:
+        return cls({t.name: t for t in tables})
+
+    @classmethod
+    def from_columns(cls, columns: Mapping[str, Iterable[str]]) -> Schema:
+        """A schema of untyped columns, for tests and for the guard used without a database.
+
+        >>> Schema.from_columns({"todos": ["id", "user_id"]}).table("todos").primary_key
+        ()
+        """
+        return cls.build(Table.build(t, (Column(c, Kind.OTHER) for c in cols)) for t, cols in columns.items())
+
+    def table(self, name: str) -> Table:
+        """The table called ``name``; :class:`UnknownTable` when there is none."""
+        try:
+            return self.tables[name]
+        except KeyError:
+            raise UnknownTable(f"table does not exist: {name}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.tables

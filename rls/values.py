@@ -1,0 +1,140 @@
+"""Read request values (query-string text, JSON body values) as Python values of a column's kind.
+
+A value that does not fit its column is refused here, with a message naming the
+column, so every database sees the same typed parameters (the original bound
+everything as text, and ``flag=eq.true`` matched nothing on SQLite).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import decimal
+import json
+import math
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from rls.errors import InvalidValue
+from rls.schema import Kind
+
+_TRUE = frozenset({"true", "t", "1", "yes", "y", "on"})
+_FALSE = frozenset({"false", "f", "0", "no", "n", "off"})
+
+
+def _integer(text: str) -> int:
+    if not text.strip().lstrip("+-").isdigit():
+        raise ValueError(text)
+    return int(text)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+def _decimal(text: str) -> decimal.Decimal:
+    value = decimal.Decimal(text)
+    if not value.is_finite():
+        raise ValueError(text)
+    return value
+
+
+def _boolean(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(text)
+
+
+def _datetime(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+
+
+def _time(text: str) -> dt.time:
+    return dt.time.fromisoformat(text)
+
+
+def _bytes(text: str) -> bytes:
+    return base64.b64decode(text, validate=True)
+
+
+def _uuid(text: str) -> uuid.UUID:
+    return uuid.UUID(text)
+
+
+FROM_TEXT: dict[Kind, Callable[[str], Any]] = {
+    Kind.INTEGER: _integer,
+    Kind.FLOAT: _float,
+    Kind.DECIMAL: _decimal,
+    Kind.BOOLEAN: _boolean,
+    Kind.DATE: dt.date.fromisoformat,
+    Kind.DATETIME: _datetime,
+    Kind.TIME: _time,
+    Kind.BYTES: _bytes,
+    Kind.UUID: _uuid,
+    Kind.JSON: json.loads,
+}
+"""How to read query-string text for each kind; kinds not listed keep the text."""
+
+EXPECTED = {
+    Kind.INTEGER: "an integer",
+    Kind.FLOAT: "a number",
+    Kind.DECIMAL: "a number",
+    Kind.BOOLEAN: "true or false",
+    Kind.DATE: "an ISO 8601 date",
+    Kind.DATETIME: "an ISO 8601 date and time",
+    Kind.TIME: "an ISO 8601 time",
+    Kind.BYTES: "base64 text",
+    Kind.UUID: "a UUID",
+    Kind.TEXT: "a string",
+    Kind.JSON: "JSON",
+}
+
+
+def from_text(kind: Kind, text: str, column: str) -> Any:
+    """The query-string ``text`` as a value for ``column`` of ``kind``.
+
+    >>> from_text(Kind.BOOLEAN, "true", "done"), from_text(Kind.INTEGER, "7", "id")
+    (True, 7)
+    """
+    read = FROM_TEXT.get(kind)
+    if read is None:
+        return text
+    try:
+        return read(text)
+    except (ValueError, ArithmeticError, binascii.Error):
+        raise InvalidValue(f"invalid value for column {column}: expected {EXPECTED[kind]}") from None
+
+
+def from_json(kind: Kind, value: Any, column: str) -> Any:
+    """A JSON body ``value`` as a value for ``column`` of ``kind`` (None stays None).
+
+    >>> from_json(Kind.DECIMAL, 1.5, "price"), from_json(Kind.JSON, {"a": [1]}, "data")
+    (Decimal('1.5'), {'a': [1]})
+    """
+    if value is None or kind is Kind.JSON:
+        return value
+    if isinstance(value, (dict, list)):
+        raise InvalidValue(f"invalid value for column {column}: expected a scalar, not {type(value).__name__}")
+    if kind is Kind.BOOLEAN and isinstance(value, bool):
+        return value
+    if isinstance(value, bool) or (kind is Kind.BOOLEAN and not isinstance(value, str)):
+        raise InvalidValue(f"invalid value for column {column}: expected {EXPECTED.get(kind, 'a value')}")
+    if kind is Kind.INTEGER and isinstance(value, int):
+        return value
+    if kind is Kind.FLOAT and isinstance(value, (int, float)):
+        return from_text(kind, repr(value), column)
+    if kind is Kind.DECIMAL and isinstance(value, (int, float)):
+        return decimal.Decimal(repr(value))
+    if isinstance(value, (int, float)) and kind in (Kind.TEXT, Kind.OTHER):
+        return value if kind is Kind.OTHER else str(value)
+    if not isinstance(value, str):
+        raise InvalidValue(f"invalid value for column {column}: expected {EXPECTED.get(kind, 'a value')}")
+    return from_text(kind, value, column)
