@@ -27,9 +27,7 @@ def dialect_for_url(url: str) -> Dialect:
     """
     scheme, sep, _ = url.partition("://")
     if not sep or scheme.lower() not in _BY_SCHEME:
-        raise ValueError(
-            f"unsupported database URL {redact_url(url)!r}; expected sqlite://, postgres:// or mysql://"
-        )
+        raise ValueError(f"unsupported database URL {redact_url(url)!r}; expected sqlite://, postgres:// or mysql://")
     return _BY_SCHEME[scheme.lower()]()
 
 

@@ -117,9 +117,9 @@ class Dialect:
 
     # -- SQL building -----------------------------------------------------------------
 
-    def build_like(self, this: exp.Expression, pattern: exp.Expression, *, ignore_case: bool) -> exp.Expression:
+    def build_like(self, this: exp.Expr, pattern: exp.Expr, *, ignore_case: bool) -> exp.Expr:
         """``this LIKE pattern`` with ``\\`` as the escape character on every database."""
-        like: exp.Expression
+        like: exp.Expr
         if ignore_case:
             like = exp.ILike(this=this, expression=pattern)
         elif self.CASE_SENSITIVE_COLLATION:
@@ -129,7 +129,15 @@ class Dialect:
             like = exp.Like(this=this, expression=pattern)
         return exp.Escape(this=like, expression=exp.Literal.string("\\"))
 
-    def build_json_path(self, column: exp.Expression, steps: Iterable[str | int], *, as_text: bool) -> exp.Expression:
+    def build_comparison(self, node: type[exp.Expr], this: exp.Expr, value: exp.Expr, kind: Kind) -> exp.Expr:
+        """``this <op> value`` for a column of ``kind`` (``node`` is exp.EQ, exp.GT, …)."""
+        return node(this=this, expression=value)
+
+    def build_in(self, this: exp.Expr, values: list[exp.Expr], kind: Kind) -> exp.Expr:
+        """``this IN (values…)`` for a column of ``kind``."""
+        return exp.In(this=this, expressions=values)
+
+    def build_json_path(self, column: exp.Expr, steps: Iterable[str | int], *, as_text: bool) -> exp.Expr:
         """Extract ``steps`` (keys and array indexes) from a JSON column."""
         path = exp.JSONPath(expressions=[exp.JSONPathRoot(), *map(_json_path_step, steps)])
         node = exp.JSONExtractScalar if as_text else exp.JSONExtract
@@ -157,7 +165,7 @@ class Dialect:
         return None
 
 
-def _json_path_step(step: str | int) -> exp.Expression:
+def _json_path_step(step: str | int) -> exp.Expr:
     return exp.JSONPathSubscript(this=step) if isinstance(step, int) else exp.JSONPathKey(this=step)
 
 

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote
 
 import pymysql
+import pymysql.constants.CLIENT
 from sqlglot import exp
 
 from dialects.base import (
@@ -35,9 +36,7 @@ _DATA_TYPE_KINDS = {
     **dict.fromkeys(("tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year"), Kind.INTEGER),
     **dict.fromkeys(("float", "double", "real"), Kind.FLOAT),
     "decimal": Kind.DECIMAL,
-    **dict.fromkeys(
-        ("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"), Kind.TEXT
-    ),
+    **dict.fromkeys(("char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"), Kind.TEXT),
     "json": Kind.JSON,
     "date": Kind.DATE,
     **dict.fromkeys(("datetime", "timestamp"), Kind.DATETIME),
@@ -45,6 +44,8 @@ _DATA_TYPE_KINDS = {
     **dict.fromkeys(("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"), Kind.BYTES),
     "uuid": Kind.UUID,
 }
+
+_TEXT_KINDS = frozenset({Kind.TEXT, Kind.OTHER})
 
 _DSN = re.compile(
     r"^(?:(?P<user>[^:@/]*)(?::(?P<password>[^@]*))?@)?"
@@ -116,7 +117,14 @@ class MySQL(Dialect):
         return args
 
     def connect(self, **args: Any) -> Connection:
-        conn = pymysql.connect(**args, autocommit=False, init_command=f"SET SESSION sql_mode = '{SQL_MODE}'")
+        # FOUND_ROWS: UPDATE reports the rows it matched, as other databases do, not only
+        # those whose values changed.
+        conn = pymysql.connect(
+            **args,
+            autocommit=False,
+            client_flag=pymysql.constants.CLIENT.FOUND_ROWS,
+            init_command=f"SET SESSION sql_mode = '{SQL_MODE}'",
+        )
         return conn  # type: ignore[no-any-return]
 
     def is_disconnect(self, exc: BaseException) -> bool:
@@ -126,9 +134,7 @@ class MySQL(Dialect):
 
     def introspect(self, conn: Connection) -> Schema:
         cur = conn.cursor()
-        cur.execute(
-            "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"
-        )
+        cur.execute("SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
         kinds = dict(cur.fetchall())
         cur.execute(
             "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
@@ -173,15 +179,43 @@ class MySQL(Dialect):
                 found.add((table, match["column"].replace("``", "`")))
         return found
 
-    def build_json_path(self, column: exp.Expression, steps: Iterable[str | int], *, as_text: bool) -> exp.Expression:
-        # MariaDB has no ->> operator; JSON_UNQUOTE(JSON_EXTRACT()) works on both.
+    # Text equality follows the column's collation here, and the usual ones ignore case:
+    # 'Alice' = 'alice'. Compare under the binary collation, as every other database
+    # does, and keep a plain comparison beside it so an index on the column still serves.
+
+    def _binary(self, value: exp.Expr) -> exp.Expr:
+        return exp.Collate(this=value, expression=exp.Var(this=self.CASE_SENSITIVE_COLLATION))
+
+    def build_comparison(self, node: type[exp.Expr], this: exp.Expr, value: exp.Expr, kind: Kind) -> exp.Expr:
+        if kind not in _TEXT_KINDS or node not in (exp.EQ, exp.NEQ):
+            return super().build_comparison(node, this, value, kind)
+        exact = node(this=this, expression=self._binary(value))
+        if node is exp.NEQ:
+            return exact
+        return exp.and_(exp.EQ(this=this.copy(), expression=value.copy()), exact)
+
+    def build_in(self, this: exp.Expr, values: list[exp.Expr], kind: Kind) -> exp.Expr:
+        if kind not in _TEXT_KINDS:
+            return super().build_in(this, values, kind)
+        exact = exp.In(this=this, expressions=[self._binary(v) for v in values])
+        return exp.and_(exp.In(this=this.copy(), expressions=[v.copy() for v in values]), exact)
+
+    def build_json_path(self, column: exp.Expr, steps: Iterable[str | int], *, as_text: bool) -> exp.Expr:
+        # MariaDB has no ->> operator; JSON_UNQUOTE(JSON_EXTRACT()) works on both, but
+        # turns JSON null into 'null' where PostgreSQL's ->> gives NULL.
         extract = super().build_json_path(column, steps, as_text=False)
-        return exp.Anonymous(this="JSON_UNQUOTE", expressions=[extract]) if as_text else extract
+        if not as_text:
+            return extract
+        return exp.Case(
+            this=exp.Anonymous(this="JSON_TYPE", expressions=[extract.copy()]),
+            ifs=[exp.If(this=exp.Literal.string("NULL"), true=exp.Null())],
+            default=exp.Anonymous(this="JSON_UNQUOTE", expressions=[extract]),
+        )
 
     def adapt(self, kind: Kind, value: Any, text: str | None = None) -> Any:
         if isinstance(value, dt.datetime) and value.tzinfo is not None:
             # DATETIME has no zone; store the instant in UTC.
-            return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            return value.astimezone(dt.UTC).replace(tzinfo=None)
         if kind is Kind.UUID and value is not None:
             return str(value)
         return super().adapt(kind, value, text)

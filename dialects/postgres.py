@@ -159,7 +159,7 @@ class Postgres(Dialect):
             Table.build(t, cols, keys.get(t, ()), is_view=kinds[t] in ("v", "m")) for t, cols in columns.items()
         )
 
-    def build_json_path(self, column: exp.Expression, steps: Iterable[str | int], *, as_text: bool) -> exp.Expression:
+    def build_json_path(self, column: exp.Expr, steps: Iterable[str | int], *, as_text: bool) -> exp.Expr:
         # The -> / ->> operators work on json and jsonb alike (json_extract_path does not).
         steps = list(steps)
         node = column

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
+
+from sqlglot import exp
 
 from dialects.base import (
     DECODE_BOOLEAN_INTEGERS,
@@ -104,6 +106,26 @@ class SQLite(Dialect):
         conn.execute("PRAGMA case_sensitive_like = ON")
         return conn
 
+    def build_json_path(self, column: exp.Expr, steps: Iterable[str | int], *, as_text: bool) -> exp.Expr:
+        # ->> returns SQL values (40, not '40'); PostgreSQL's ->> returns text: JSON text
+        # for everything but strings, NULL for JSON null. Do the same.
+        extract = super().build_json_path(column, steps, as_text=False)
+        if not as_text:
+            return extract
+        path = extract.expression
+        json_type = exp.Anonymous(this="json_type", expressions=[column.copy(), path.copy()])
+        return exp.Case(
+            this=json_type,
+            ifs=[
+                exp.If(
+                    this=exp.Literal.string("text"),
+                    true=exp.JSONExtractScalar(this=column.copy(), expression=path.copy()),
+                ),
+                exp.If(this=exp.Literal.string("null"), true=exp.Null()),
+            ],
+            default=extract,
+        )
+
     def begin(self, conn: Connection, *, write: bool) -> None:
         conn.cursor().execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
@@ -115,7 +137,7 @@ class SQLite(Dialect):
         )
         tables = []
         for name, type_ in cur.fetchall():
-            cur.execute("SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?)", (name,))
+            cur.execute('SELECT name, type, "notnull", dflt_value, pk, hidden FROM pragma_table_xinfo(?)', (name,))
             rows = [r for r in cur.fetchall() if r[5] == 0]
             pk = [r[0] for r in sorted((r for r in rows if r[4]), key=lambda r: r[4])]
             rowid_alias = len(pk) == 1 and next(r[1] for r in rows if r[0] == pk[0]).upper() == "INTEGER"

@@ -66,9 +66,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     err = err or sys.stderr
     args = build_parser().parse_args(argv)
     try:
-        config = load_config(
-            args.config, overrides={"addr": args.addr, "db.url": args.db_url, "workers": args.workers}
-        )
+        config = load_config(args.config, overrides={"addr": args.addr, "db.url": args.db_url, "workers": args.workers})
         status: int = args.run(config, args, out)
         return status
     except (ConfigError, ValueError) as exc:

@@ -24,18 +24,24 @@ class Config:
     """Every setting of the server and the CLI."""
 
     addr: str = _setting("addr", ":3000", "REST_ADDR", "address to listen on, [host]:port")
-    db_url: str = _setting("db.url", "sqlite://rest.db", "REST_DB_URL", "database URL (sqlite://, postgres://, mysql://)")
+    db_url: str = _setting(
+        "db.url", "sqlite://rest.db", "REST_DB_URL", "database URL (sqlite://, postgres://, mysql://)"
+    )
     auth_enabled: bool = _setting("auth.enabled", False, "REST_AUTH_ENABLED", "enforce authentication and policies")
     auth_secret: str = _setting("auth.secret", "", "REST_AUTH_SECRET", "JWT signing secret (at least 32 bytes)")
     cors_enabled: bool = _setting("cors.enabled", False, "REST_CORS_ENABLED", "answer cross-origin requests")
-    cors_origins: tuple[str, ...] = _setting("cors.origins", ("*",), "REST_CORS_ORIGINS", "allowed origins, comma-separated")
+    cors_origins: tuple[str, ...] = _setting(
+        "cors.origins", ("*",), "REST_CORS_ORIGINS", "allowed origins, comma-separated"
+    )
     workers: int = _setting("workers", 0, "REST_WORKERS", "server worker processes (0 = one per CPU)")
     log_level: str = _setting("log.level", "info", "REST_LOG_LEVEL", "debug, info, warning or error")
     page_size: int = _setting("page_size", 100, "REST_PAGE_SIZE", "rows per page when a request does not say")
     max_page_size: int = _setting("max_page_size", 1000, "REST_MAX_PAGE_SIZE", "most rows one request may read")
     max_body_bytes: int = _setting("max_body_bytes", 10 * 1024 * 1024, "REST_MAX_BODY_BYTES", "largest request body")
     pool_size: int = _setting("db.pool_size", 8, "REST_DB_POOL_SIZE", "database connections per worker")
-    plan_cache_size: int = _setting("plan_cache_size", 4096, "REST_PLAN_CACHE_SIZE", "compiled statements kept per worker")
+    plan_cache_size: int = _setting(
+        "plan_cache_size", 4096, "REST_PLAN_CACHE_SIZE", "compiled statements kept per worker"
+    )
 
     def replace(self, **changes: Any) -> Config:
         return replace(self, **changes)
@@ -54,8 +60,7 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = tuple(
-    Setting(f.name, f.metadata["name"], f.metadata["env"], f.metadata["help"], f.default,
-            type(f.default))
+    Setting(f.name, f.metadata["name"], f.metadata["env"], f.metadata["help"], f.default, type(f.default))
     for f in fields(Config)
 )
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -167,4 +172,4 @@ def split_addr(addr: str) -> tuple[str, int]:
     host, sep, port = addr.rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(f"invalid addr {addr!r}: expected [host]:port")
-    return (host.strip("[]") or "0.0.0.0"), int(port)
+    return (host.strip("[]") or "0.0.0.0"), int(port)  # noqa: S104 - the original listens on all interfaces

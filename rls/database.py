@@ -42,7 +42,7 @@ class Session:
         cur = self._conn.cursor()
         try:
             cur.execute(sql, tuple(params))
-            rows = cur.fetchall() if cur.description is not None else []
+            rows = list(cur.fetchall()) if cur.description is not None else []
             return Result(rows, cur.rowcount)
         finally:
             cur.close()

@@ -33,7 +33,7 @@ class Emitted:
 def placeholder(name: str) -> exp.Placeholder:
     """A named parameter in a statement AST.
 
-    >>> placeholder("v0").name
+    >>> placeholder_name(placeholder("v0"))
     'v0'
     """
     return exp.Placeholder(this=f"{_NUL}{name}{_NUL}")
@@ -53,7 +53,7 @@ def _marker_pattern(sqlglot_dialect: str) -> re.Pattern[str]:
     return re.compile(re.escape(before) + _NUL + r"(\w+)" + _NUL + re.escape(after))
 
 
-def emit(tree: exp.Expression, dialect: Dialect) -> Emitted:
+def emit(tree: exp.Expr, dialect: Dialect) -> Emitted:
     """Generate ``tree`` (consumed: it is not copied) as SQL for ``dialect``'s driver.
 
     Comments are dropped, so nothing the database would execute from a comment survives.

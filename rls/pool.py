@@ -65,5 +65,5 @@ class Pool:
 def _close_quietly(conn: Any) -> None:
     try:
         conn.close()
-    except Exception:  # noqa: BLE001 - the connection is being thrown away
+    except Exception:  # noqa: BLE001, S110 - the connection is being thrown away
         pass

@@ -24,10 +24,20 @@ _TRUE = frozenset({"true", "t", "1", "yes", "y", "on"})
 _FALSE = frozenset({"false", "f", "0", "no", "n", "off"})
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
 def _integer(text: str) -> int:
     if not text.strip().lstrip("+-").isdigit():
         raise ValueError(text)
-    return int(text)
+    return _in_int64(int(text))
+
+
+def _in_int64(value: int) -> int:
+    # Wider than any database's integer column; drivers would fail on it, not refuse it.
+    if value not in _INT64:
+        raise ValueError(value)
+    return value
 
 
 def _float(text: str) -> float:
@@ -128,7 +138,7 @@ def from_json(kind: Kind, value: Any, column: str) -> Any:
     if isinstance(value, bool) or (kind is Kind.BOOLEAN and not isinstance(value, str)):
         raise InvalidValue(f"invalid value for column {column}: expected {EXPECTED.get(kind, 'a value')}")
     if kind is Kind.INTEGER and isinstance(value, int):
-        return value
+        return from_text(kind, str(value), column)
     if kind is Kind.FLOAT and isinstance(value, (int, float)):
         return from_text(kind, repr(value), column)
     if kind is Kind.DECIMAL and isinstance(value, (int, float)):

@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 
-import pymysql
 import psycopg
+import pymysql
 import pytest
 
 from rls.config import Config
@@ -108,7 +108,7 @@ def dataset_url(backend: str, make_database_url: Callable[[str], str]) -> str:
 
 
 class _State:
-    dirty: dict[str, bool] = {}
+    dirty: ClassVar[dict[str, bool]] = {}
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,7 @@ class Route:
         if len(segments) != len(self.pattern):
             return None
         params = {}
-        for part, segment in zip(self.pattern, segments):
+        for part, segment in zip(self.pattern, segments, strict=True):
             if part.startswith("<"):
                 if not segment:
                     return None
@@ -61,7 +61,11 @@ class App:
         """The route list, most specific first; the first match wins."""
         t = self.tables
         table_methods: dict[str, Handler] = {
-            "GET": t.get, "POST": t.post, "PUT": t.put, "PATCH": t.put, "DELETE": t.delete,
+            "GET": t.get,
+            "POST": t.post,
+            "PUT": t.put,
+            "PATCH": t.put,
+            "DELETE": t.delete,
         }
         return [
             Route((), {"GET": _root}),
@@ -87,9 +91,12 @@ class App:
             # The type and the stack, never the message: driver messages may hold values.
             log.error(
                 "unhandled %s on %s %s\n%s",
-                type(exc).__name__, request.method, request.path, "".join(traceback.format_tb(exc.__traceback__)),
+                type(exc).__name__,
+                request.method,
+                request.path,
+                "".join(traceback.format_tb(exc.__traceback__)),
             )
-            return message("internal server error", 500)
+            return json_response(RlsError().to_json(), 500)
 
     def dispatch(self, request: Request) -> Response:
         segments = request.segments()

@@ -12,9 +12,18 @@ from rls import jsonout
 from rls.errors import BadRequest, PayloadTooLarge
 
 _REASONS = {
-    200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
-    403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
-    413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error",
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
     503: "Service Unavailable",
 }
 
@@ -22,7 +31,7 @@ _REASONS = {
 class Request:
     """The parts of a WSGI request rls reads. The body is read lazily, with a size cap."""
 
-    __slots__ = ("environ", "method", "path", "query_string", "_max_body")
+    __slots__ = ("_max_body", "environ", "method", "path", "query_string")
 
     def __init__(self, environ: Mapping[str, Any], *, max_body: int):
         self.environ = environ

@@ -27,24 +27,49 @@ class RestCompiler:
     def _plan(self, key: Hashable, build: Callable[[], Plan]) -> Plan:
         return self.cache.get_or_build(key, build)
 
-    def read(self, version: int, table: Table, query: RestQuery, policy_key: Hashable = None,
-             transforms: Sequence[Transform] = ()) -> Plan:
+    def read(
+        self,
+        version: int,
+        table: Table,
+        query: RestQuery,
+        policy_key: Hashable = None,
+        transforms: Sequence[Transform] = (),
+    ) -> Plan:
         key = (version, table.name, "count" if query.count else "read", query.shape, policy_key)
         if query.count:
             return self._plan(key, lambda: compile.compile_count(table, query, self.dialect, transforms))
         return self._plan(key, lambda: compile.compile_read(table, query, self.dialect, transforms))
 
-    def insert(self, version: int, table: Table, columns: tuple[str, ...], policy_key: Hashable = None,
-               transforms: Sequence[Transform] = ()) -> Plan:
+    def insert(
+        self,
+        version: int,
+        table: Table,
+        columns: tuple[str, ...],
+        policy_key: Hashable = None,
+        transforms: Sequence[Transform] = (),
+    ) -> Plan:
         key = (version, table.name, "create", columns, policy_key)
         return self._plan(key, lambda: compile.compile_insert(table, columns, self.dialect, transforms))
 
-    def update(self, version: int, table: Table, columns: tuple[str, ...], query: RestQuery,
-               policy_key: Hashable = None, transforms: Sequence[Transform] = ()) -> Plan:
+    def update(
+        self,
+        version: int,
+        table: Table,
+        columns: tuple[str, ...],
+        query: RestQuery,
+        policy_key: Hashable = None,
+        transforms: Sequence[Transform] = (),
+    ) -> Plan:
         key = (version, table.name, "update", columns, query.shape, policy_key)
         return self._plan(key, lambda: compile.compile_update(table, columns, query, self.dialect, transforms))
 
-    def delete(self, version: int, table: Table, query: RestQuery, policy_key: Hashable = None,
-               transforms: Sequence[Transform] = ()) -> Plan:
+    def delete(
+        self,
+        version: int,
+        table: Table,
+        query: RestQuery,
+        policy_key: Hashable = None,
+        transforms: Sequence[Transform] = (),
+    ) -> Plan:
         key = (version, table.name, "delete", query.shape, policy_key)
         return self._plan(key, lambda: compile.compile_delete(table, query, self.dialect, transforms))

@@ -20,7 +20,7 @@ from rls.rest.terms import Converter, build_condition, parse_order, parse_select
 from rls.schema import Kind, Table
 from rls.values import from_json
 
-Transform = Callable[[exp.Expression], exp.Expression]
+Transform = Callable[[exp.Expr], exp.Expr]
 """A pass over a statement AST before it is emitted (the policy guard plugs in here)."""
 
 ParamSource = int | str
@@ -44,20 +44,20 @@ class Plan:
         """The driver parameters for one request's raw ``values`` (converted here)."""
         if len(values) != len(self.converters):
             raise BadRequest("request values do not match the statement")  # a bug, never user input
-        converted = [convert(value) for convert, value in zip(self.converters, values)]
+        converted = [convert(value) for convert, value in zip(self.converters, values, strict=True)]
         return [converted[s] if isinstance(s, int) else principal[s] for s in self.params]
 
     def read_rows(self, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
         """Rows as dicts keyed by the output names, values decoded for JSON."""
         columns = self.columns
         if not self.decoders:
-            return [dict(zip(columns, row)) for row in rows]
+            return [dict(zip(columns, row, strict=True)) for row in rows]
         out = []
         for row in rows:
             values = list(row)
             for i, decode in self.decoders:
                 values[i] = decode(values[i])
-            out.append(dict(zip(columns, values)))
+            out.append(dict(zip(columns, values, strict=True)))
         return out
 
 
@@ -66,7 +66,7 @@ def table_node(table: Table) -> exp.Table:
 
 
 def _finish(
-    tree: exp.Expression,
+    tree: exp.Expr,
     dialect: Dialect,
     transforms: Sequence[Transform],
     converters: Sequence[Converter],
@@ -81,8 +81,10 @@ def _finish(
     return Plan(emitted.sql, params, tuple(converters), tuple(columns), decoders)
 
 
-def _where(query: RestQuery, table: Table, dialect: Dialect, first_value: int) -> tuple[exp.Expression | None, list[Converter]]:
-    conditions: list[exp.Expression] = []
+def _where(
+    query: RestQuery, table: Table, dialect: Dialect, first_value: int
+) -> tuple[exp.Expr | None, list[Converter]]:
+    conditions: list[exp.Expr] = []
     converters: list[Converter] = []
     for f in query.filters:
         condition = build_condition(f, table, dialect, first_value + len(converters))

@@ -50,8 +50,14 @@ class TableService:
     def read(self, table: Table, query: RestQuery) -> Any:
         """Rows as a list; one row (``singular``); or the number of rows (``count``)."""
         plan = self.compiler.read(self.db.schema_version, table, query)
-        values = query.values() if query.count else [*query.values(), *paging_values(
-            query, default_size=self.paging.default_size, max_size=self.paging.max_size)]
+        values = (
+            query.values()
+            if query.count
+            else [
+                *query.values(),
+                *paging_values(query, default_size=self.paging.default_size, max_size=self.paging.max_size),
+            ]
+        )
         params = plan.bind(values)
         if query.debug:
             return Debug(plan.sql, params)

@@ -54,7 +54,7 @@ def parse_reference(text: str, table: Table) -> Reference:
     table.column(column)
     steps: list[str | int] = []
     as_text = False
-    for arrow, key in zip(parts[1::2], parts[2::2]):
+    for arrow, key in zip(parts[1::2], parts[2::2], strict=True):
         if as_text:
             raise BadRequest(f"invalid JSON path {text}: ->> must be the last step")
         if not _JSON_KEY.fullmatch(key):
@@ -71,7 +71,7 @@ def reference_kind(ref: Reference, table: Table) -> Kind:
     return Kind.TEXT if ref.as_text else Kind.JSON
 
 
-def build_reference(ref: Reference, dialect: Dialect, *, as_text: bool | None = None) -> exp.Expression:
+def build_reference(ref: Reference, dialect: Dialect, *, as_text: bool | None = None) -> exp.Expr:
     """The AST node for a reference; ``as_text`` overrides the last step's extraction."""
     column = exp.column(ref.column, quoted=True)
     if not ref.steps:
@@ -86,7 +86,7 @@ def build_reference(ref: Reference, dialect: Dialect, *, as_text: bool | None = 
 class Function:
     """An allow-listed function of the ``select`` grammar."""
 
-    build: Callable[[exp.Expression], exp.Expression]
+    build: Callable[[exp.Expr], exp.Expr]
     aggregate: bool
     kind: Kind | None  # None: the argument's kind
     star: bool = False  # accepts * as its argument
@@ -115,7 +115,7 @@ FUNCTIONS: dict[str, Function] = {
 class SelectItem:
     """One output column: its AST node, the key it is returned under, its kind."""
 
-    node: exp.Expression
+    node: exp.Expr
     name: str
     kind: Kind
     aggregate: bool
@@ -157,10 +157,12 @@ def _select_item(text: str, table: Table, dialect: Dialect) -> SelectItem:
             node, arg_kind = fn.build(build_reference(ref, dialect)), reference_kind(ref, table)
         name, kind, aggregate = fn_name, fn.kind or arg_kind, fn.aggregate
     name = alias or name
-    return SelectItem(exp.alias_(node, name, quoted=True) if node_needs_alias(node, name) else node, name, kind, aggregate)
+    return SelectItem(
+        exp.alias_(node, name, quoted=True) if node_needs_alias(node, name) else node, name, kind, aggregate
+    )
 
 
-def node_needs_alias(node: exp.Expression, name: str) -> bool:
+def node_needs_alias(node: exp.Expr, name: str) -> bool:
     """Plain columns keep their name; everything else is named explicitly."""
     return not (isinstance(node, exp.Column) and node.name == name)
 
@@ -188,7 +190,9 @@ def parse_order(text: str, table: Table, dialect: Dialect) -> list[exp.Ordered]:
             elif modifier in _NULLS and nulls_first is None:
                 nulls_first = _NULLS[modifier]
             else:
-                raise BadRequest(f"invalid order item {part.strip()!r}: use <column>[.asc|.desc][.nullsfirst|.nullslast]")
+                raise BadRequest(
+                    f"invalid order item {part.strip()!r}: use <column>[.asc|.desc][.nullsfirst|.nullslast]"
+                )
         items.append(
             exp.Ordered(
                 this=build_reference(ref, dialect),
@@ -201,7 +205,7 @@ def parse_order(text: str, table: Table, dialect: Dialect) -> list[exp.Ordered]:
 
 # -- filters ----------------------------------------------------------------------------
 
-_COMPARISONS: dict[str, type[exp.Expression]] = {
+_COMPARISONS: dict[str, type[exp.Expr]] = {
     "eq": exp.EQ,
     "ne": exp.NEQ,
     "gt": exp.GT,
@@ -216,7 +220,7 @@ _TEXT_KINDS = frozenset({Kind.TEXT, Kind.OTHER})
 class Condition:
     """A filter's AST node and, per value it binds, the converter from request text."""
 
-    node: exp.Expression
+    node: exp.Expr
     converters: tuple[Converter, ...]
 
 
@@ -229,9 +233,9 @@ def build_condition(f: Filter, table: Table, dialect: Dialect, first_value: int)
     slots = [placeholder(f"v{first_value + i}") for i in range(len(f.values))]
     convert = _converter(kind, ref.column, dialect)
     if f.op in _COMPARISONS:
-        return Condition(_COMPARISONS[f.op](this=this, expression=slots[0]), (convert,))
+        return Condition(dialect.build_comparison(_COMPARISONS[f.op], this, slots[0], kind), (convert,))
     if f.op == "in":
-        return Condition(exp.In(this=this, expressions=slots), (convert,) * len(slots))
+        return Condition(dialect.build_in(this, list(slots), kind), (convert,) * len(slots))
     if f.op == "is":
         return Condition(_build_is(this, f.values[0], kind, f.key), ())
     if f.op in ("like", "ilike"):
@@ -242,7 +246,7 @@ def build_condition(f: Filter, table: Table, dialect: Dialect, first_value: int)
     return _build_containment(f, this, kind, slots[0], dialect)
 
 
-def _build_is(this: exp.Expression, value: str, kind: Kind, key: str) -> exp.Expression:
+def _build_is(this: exp.Expr, value: str, kind: Kind, key: str) -> exp.Expr:
     if value == "null":
         return exp.Is(this=this, expression=exp.Null())
     if kind not in (Kind.BOOLEAN, Kind.OTHER):
@@ -250,9 +254,7 @@ def _build_is(this: exp.Expression, value: str, kind: Kind, key: str) -> exp.Exp
     return exp.Is(this=this, expression=exp.Boolean(this=value == "true"))
 
 
-def _build_containment(
-    f: Filter, this: exp.Expression, kind: Kind, slot: exp.Expression, dialect: Dialect
-) -> Condition:
+def _build_containment(f: Filter, this: exp.Expr, kind: Kind, slot: exp.Expr, dialect: Dialect) -> Condition:
     if not dialect.SUPPORTS_CONTAINS:
         raise BadRequest(f"operator {f.op} is not supported on {dialect.name}")
     if kind not in (Kind.JSON, Kind.OTHER):
