@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from dialects import redact_url
-from rls.config import SETTINGS, Config, ConfigError, load_config
+from rls.config import SETTINGS, Config, ConfigError, load_config, split_addr
 from rls.database import Database
 from rls.errors import RlsError
 
@@ -57,7 +57,22 @@ def cmd_demo(config: Config, args: argparse.Namespace, out: TextIO) -> int:
     finally:
         db.close()
     print("demo tables created" if created else "demo tables already present", file=out)
+    host, port = split_addr(config.addr)
+    base = f"http://{'localhost' if host == '0.0.0.0' else host}:{port}"  # noqa: S104 - comparing, not binding
+    for example in DEMO_EXAMPLES:
+        print(f"  {example.format(base=base)}", file=out)
     return 0
+
+
+DEMO_EXAMPLES = (
+    "curl '{base}/todos'",
+    "curl '{base}/todos?done=is.false&order=due.desc&select=id,title,due'",
+    "curl '{base}/todos?title=like.*milk*&count'",
+    "curl '{base}/todos/1'",
+    'curl -X POST \'{base}/todos\' -d \'{{"title": "call mum", "project_id": 1, "user_id": 1}}\'',
+    "curl -X PATCH '{base}/todos?id=eq.2' -d '{{\"done\": true}}'",
+    "curl -X DELETE '{base}/comments?todo_id=eq.3'",
+)
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:

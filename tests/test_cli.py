@@ -15,8 +15,10 @@ def run(*argv):
 
 def test_demo_creates_the_tables_once(tmp_path):
     url = f"sqlite:///{tmp_path}/demo.db"
-    assert run("-db.url", url, "demo") == (0, "demo tables created\n", "")
-    assert run("--db.url", url, "demo")[1] == "demo tables already present\n"
+    status, out, err = run("-db.url", url, "demo")
+    assert (status, err) == (0, "")
+    assert out.startswith("demo tables created\n") and "curl 'http://localhost:3000/todos'" in out
+    assert run("--db.url", url, "demo")[1].startswith("demo tables already present\n")
 
 
 def test_go_style_flag_with_equals(tmp_path):
