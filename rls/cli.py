@@ -11,9 +11,11 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from dialects import redact_url
+from rls.auth.commands import register_user_commands
 from rls.config import SETTINGS, Config, ConfigError, load_config, split_addr
 from rls.database import Database
 from rls.errors import RlsError
+from rls.policy.commands import register_policy_commands
 
 Command = Callable[[Config, argparse.Namespace, TextIO], int]
 
@@ -36,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=cmd_serve)
     demo = commands.add_parser("demo", help="create the demo tables and rows (if absent)")
     demo.set_defaults(run=cmd_demo)
+    auth = commands.add_parser("auth", help="set up auth; manage users and policies")
+    auth_commands = auth.add_subparsers(dest="auth_command", metavar="command", required=True)
+    register_user_commands(auth_commands)
+    register_policy_commands(auth_commands)
     parser.set_defaults(run=cmd_serve)
     return parser
 

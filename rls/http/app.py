@@ -98,7 +98,11 @@ class App:
             )
             return json_response(RlsError().to_json(), 500)
 
+    def authenticate(self, request: Request) -> None:
+        """Set ``request.user`` from the request's credentials (anonymous without any)."""
+
     def dispatch(self, request: Request) -> Response:
+        self.authenticate(request)
         segments = request.segments()
         for route in self.routes:
             params = route.match(segments)

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from rls import jsonout
+from rls.auth.principal import ANONYMOUS, AuthUser
 from rls.errors import BadRequest, PayloadTooLarge
 
 _REASONS = {
@@ -41,6 +42,8 @@ class Request:
         self.path: str = raw_path.encode("latin-1").decode("utf-8", "replace")
         self.query_string: str = environ.get("QUERY_STRING", "")
         self._max_body = max_body
+        # Set by the app's authentication step before dispatch.
+        self.user: AuthUser = ANONYMOUS
 
     def header(self, name: str) -> str | None:
         key = name.upper().replace("-", "_")

@@ -1,0 +1,1 @@
+"""Authentication: who is asking (users, passwords, tokens) — not what they may do."""

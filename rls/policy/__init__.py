@@ -1,0 +1,1 @@
+"""Authorization: policies from auth_policies, compiled into predicates and injected."""
