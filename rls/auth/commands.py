@@ -7,4 +7,4 @@ from typing import Any
 
 def register_user_commands(commands: Any) -> None:
     """Add ``setup`` and ``user`` to the ``rest auth`` sub-commands."""
-    del commands, argparse
+    del commands
