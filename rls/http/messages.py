@@ -32,7 +32,7 @@ _REASONS = {
 class Request:
     """The parts of a WSGI request rls reads. The body is read lazily, with a size cap."""
 
-    __slots__ = ("_max_body", "environ", "method", "path", "query_string")
+    __slots__ = ("_max_body", "environ", "method", "path", "query_string", "user")
 
     def __init__(self, environ: Mapping[str, Any], *, max_body: int):
         self.environ = environ
