@@ -69,6 +69,12 @@ class Dialect:
     SUPPORTS_CONTAINS: ClassVar[bool] = False
     """The database has the ``@>`` / ``<@`` containment operators (filters ``cs`` / ``cd``)."""
 
+    SUPPORTS_INSERT_RETURNING: ClassVar[bool] = True
+    """INSERT … RETURNING exists (the create policy is checked on the row as written)."""
+
+    SUPPORTS_UPDATE_RETURNING: ClassVar[bool] = True
+    """UPDATE … RETURNING exists (the update policy is checked on the rows as written)."""
+
     CASE_SENSITIVE_COLLATION: ClassVar[str | None] = None
     """A collation that makes LIKE case-sensitive where the default collation is not."""
 
@@ -81,6 +87,7 @@ class Dialect:
         "bigint": "BIGINT",
         "text": "TEXT",
         "string": "VARCHAR(255)",
+        "exact_string": "VARCHAR(255)",
         "boolean": "BOOLEAN",
         "json": "JSON",
         "date": "DATE",
@@ -90,7 +97,8 @@ class Dialect:
         "table_options": "",
     }
     """Column types for the tables rls creates (auth tables, demo data), by portable name;
-    ``serial`` is an auto-numbered primary key, ``table_options`` ends CREATE TABLE."""
+    ``serial`` is an auto-numbered primary key, ``exact_string`` compares and is unique
+    case-sensitively (user names), ``table_options`` ends CREATE TABLE."""
 
     # -- connecting -------------------------------------------------------------------
 
@@ -136,6 +144,10 @@ class Dialect:
     def build_in(self, this: exp.Expr, values: list[exp.Expr], kind: Kind) -> exp.Expr:
         """``this IN (values…)`` for a column of ``kind``."""
         return exp.In(this=this, expressions=values)
+
+    def build_last_insert_id(self) -> exp.Expr | None:
+        """The key the last INSERT generated, for databases checked without RETURNING."""
+        return None
 
     def build_json_path(self, column: exp.Expr, steps: Iterable[str | int], *, as_text: bool) -> exp.Expr:
         """Extract ``steps`` (keys and array indexes) from a JSON column."""

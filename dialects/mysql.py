@@ -86,10 +86,15 @@ class MySQL(Dialect):
     ESCAPE_PERCENT = True
     # The default collations compare case-insensitively; LIKE must not.
     CASE_SENSITIVE_COLLATION = "utf8mb4_bin"
+    # MariaDB ≥ 10.5 has INSERT … RETURNING, MySQL has none, neither has UPDATE … RETURNING:
+    # checks run as locking reads in the same transaction instead.
+    SUPPORTS_INSERT_RETURNING = False
+    SUPPORTS_UPDATE_RETURNING = False
     DECODERS: ClassVar[dict[Kind, Decoder]] = {**DECODE_JSON_TEXT, **DECODE_BOOLEAN_INTEGERS}
     DDL_TYPES: ClassVar[dict[str, str]] = {
         **Dialect.DDL_TYPES,
         "serial": "INTEGER AUTO_INCREMENT PRIMARY KEY",
+        "exact_string": "VARCHAR(255) COLLATE utf8mb4_bin",
         "datetime": "DATETIME(6)",
         "table_options": " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
     }
@@ -192,13 +197,16 @@ class MySQL(Dialect):
         exact = node(this=this, expression=self._binary(value))
         if node is exp.NEQ:
             return exact
-        return exp.and_(exp.EQ(this=this.copy(), expression=value.copy()), exact)
+        return exp.paren(exp.and_(exp.EQ(this=this.copy(), expression=value.copy()), exact), copy=False)
 
     def build_in(self, this: exp.Expr, values: list[exp.Expr], kind: Kind) -> exp.Expr:
         if kind not in _TEXT_KINDS:
             return super().build_in(this, values, kind)
         exact = exp.In(this=this, expressions=[self._binary(v) for v in values])
-        return exp.and_(exp.In(this=this.copy(), expressions=[v.copy() for v in values]), exact)
+        return exp.paren(exp.and_(exp.In(this=this.copy(), expressions=[v.copy() for v in values]), exact), copy=False)
+
+    def build_last_insert_id(self) -> exp.Expr | None:
+        return exp.Anonymous(this="LAST_INSERT_ID", expressions=[])
 
     def build_json_path(self, column: exp.Expr, steps: Iterable[str | int], *, as_text: bool) -> exp.Expr:
         # MariaDB has no ->> operator; JSON_UNQUOTE(JSON_EXTRACT()) works on both, but

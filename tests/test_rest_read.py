@@ -222,7 +222,7 @@ def test_default_page_size_is_the_configured_one(make_client):
 
 
 def test_page_size_above_the_maximum_is_refused(make_client):
-    reply = make_client(max_page_size=5).get("/todos", "page_size=6")
+    reply = make_client(page_size=5, max_page_size=5).get("/todos", "page_size=6")
     assert reply.status == 400 and "at most 5" in reply.msg
 
 

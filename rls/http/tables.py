@@ -25,19 +25,19 @@ class TableRoutes:
 
     def get(self, request: Request, params: dict[str, str]) -> Response:
         table, query = self._target(request, params, singular=True)
-        return _result(self.service.read(table, query))
+        return _result(self.service.read(table, query, request.user))
 
     def post(self, request: Request, params: dict[str, str]) -> Response:
         table, query = self._target(request, params, singular=False)
-        return _result(self.service.create(table, request.json(), query), "inserted")
+        return _result(self.service.create(table, request.json(), query, request.user), "inserted")
 
     def put(self, request: Request, params: dict[str, str]) -> Response:
         table, query = self._target(request, params, singular=False)
-        return _result(self.service.update(table, request.json(), query), "updated")
+        return _result(self.service.update(table, request.json(), query, request.user), "updated")
 
     def delete(self, request: Request, params: dict[str, str]) -> Response:
         table, query = self._target(request, params, singular=False)
-        return _result(self.service.delete(table, query), "deleted")
+        return _result(self.service.delete(table, query, request.user), "deleted")
 
 
 def _result(result: Any, verb: str | None = None) -> Response:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable
 
 from dialects.base import Dialect
 from rls.cache import LRUCache
+from rls.policy.engine import Decision
 from rls.rest import plan as compile
-from rls.rest.plan import Plan, Transform
+from rls.rest.plan import Plan
 from rls.rest.query import RestQuery
 from rls.schema import Table
 
@@ -16,8 +17,8 @@ class RestCompiler:
     """Compiles REST requests for one database and remembers the result per shape.
 
     The key holds the schema version, the table, the action, the query's shape (filter
-    columns and operators, select, order, paging flags), the body's columns, and the
-    caller's ``policy_key``: the policy layer's description of what it injects.
+    columns and operators, select, order, paging flags), the body's columns and the
+    policy decision's key (policy set version, class of user) — never a value.
     """
 
     def __init__(self, dialect: Dialect, *, size: int = 4096):
@@ -27,49 +28,28 @@ class RestCompiler:
     def _plan(self, key: Hashable, build: Callable[[], Plan]) -> Plan:
         return self.cache.get_or_build(key, build)
 
-    def read(
-        self,
-        version: int,
-        table: Table,
-        query: RestQuery,
-        policy_key: Hashable = None,
-        transforms: Sequence[Transform] = (),
-    ) -> Plan:
-        key = (version, table.name, "count" if query.count else "read", query.shape, policy_key)
+    def read(self, version: int, table: Table, query: RestQuery, decision: Decision | None = None) -> Plan:
+        using = decision.predicate if decision else None
+        key = (version, table.name, "count" if query.count else "read", query.shape, decision and decision.key)
         if query.count:
-            return self._plan(key, lambda: compile.compile_count(table, query, self.dialect, transforms))
-        return self._plan(key, lambda: compile.compile_read(table, query, self.dialect, transforms))
+            return self._plan(key, lambda: compile.compile_count(table, query, self.dialect, using))
+        return self._plan(key, lambda: compile.compile_read(table, query, self.dialect, using))
 
-    def insert(
-        self,
-        version: int,
-        table: Table,
-        columns: tuple[str, ...],
-        policy_key: Hashable = None,
-        transforms: Sequence[Transform] = (),
-    ) -> Plan:
-        key = (version, table.name, "create", columns, policy_key)
-        return self._plan(key, lambda: compile.compile_insert(table, columns, self.dialect, transforms))
+    def insert(self, version: int, table: Table, columns: tuple[str, ...], decision: Decision | None = None) -> Plan:
+        check = decision.predicate if decision else None
+        owners = check.owner_columns if check else None
+        key = (version, table.name, "create", columns, decision and decision.key)
+        return self._plan(key, lambda: compile.compile_insert(table, columns, self.dialect, check, owners))
 
     def update(
-        self,
-        version: int,
-        table: Table,
-        columns: tuple[str, ...],
-        query: RestQuery,
-        policy_key: Hashable = None,
-        transforms: Sequence[Transform] = (),
+        self, version: int, table: Table, columns: tuple[str, ...], query: RestQuery, decision: Decision | None = None
     ) -> Plan:
-        key = (version, table.name, "update", columns, query.shape, policy_key)
-        return self._plan(key, lambda: compile.compile_update(table, columns, query, self.dialect, transforms))
+        # PostgreSQL's rule for one policy expression: it is both USING and WITH CHECK.
+        policy = decision.predicate if decision else None
+        key = (version, table.name, "update", columns, query.shape, decision and decision.key)
+        return self._plan(key, lambda: compile.compile_update(table, columns, query, self.dialect, policy, policy))
 
-    def delete(
-        self,
-        version: int,
-        table: Table,
-        query: RestQuery,
-        policy_key: Hashable = None,
-        transforms: Sequence[Transform] = (),
-    ) -> Plan:
-        key = (version, table.name, "delete", query.shape, policy_key)
-        return self._plan(key, lambda: compile.compile_delete(table, query, self.dialect, transforms))
+    def delete(self, version: int, table: Table, query: RestQuery, decision: Decision | None = None) -> Plan:
+        using = decision.predicate if decision else None
+        key = (version, table.name, "delete", query.shape, decision and decision.key)
+        return self._plan(key, lambda: compile.compile_delete(table, query, self.dialect, using))

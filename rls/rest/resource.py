@@ -1,20 +1,36 @@
 """Tables as REST resources: read, create, update, delete, each one transaction.
 
-Request → cached plan (→ AST → SQL on a miss) → bound parameters → rows.
+Request → policy decision → cached plan (→ AST → SQL on a miss) → bound parameters → rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from rls.auth.principal import ANONYMOUS, AuthUser
 from rls.database import Database, Session
-from rls.errors import BadRequest, NotFound
+from rls.errors import BadRequest, Denied, NotFound, UnknownTable
+from rls.policy.compile import principal_params
+from rls.policy.engine import Decision, PolicyEngine, denial
 from rls.rest.compiler import RestCompiler
-from rls.rest.plan import Plan, paging_values
+from rls.rest.plan import Check, Plan, paging_values
 from rls.rest.query import Filter, RestQuery
+from rls.rest.terms import parse_reference
 from rls.schema import Table
+
+RowHook = Callable[[Session, Table, list[dict[str, Any]]], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class TableRules:
+    """What a table needs beyond policies: columns never shown or filtered on (password
+    hashes), and a hook that checks or rewrites every row written (hash a password,
+    validate a policy) inside the write's transaction."""
+
+    hidden: frozenset[str] = frozenset()
+    before_write: RowHook | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,31 +50,54 @@ class Paging:
     max_size: int = 1000
 
 
+@dataclass
 class TableService:
-    """The REST operations on the tables of one database."""
+    """The REST operations on the tables of one database.
 
-    def __init__(self, db: Database, compiler: RestCompiler, paging: Paging = Paging()):
-        self.db = db
-        self.compiler = compiler
-        self.paging = paging
+    ``engine`` None means auth is disabled: no policy applies. ``unserved`` tables
+    answer 404 as if they did not exist (``auth_users`` without auth).
+    """
+
+    db: Database
+    compiler: RestCompiler
+    paging: Paging = field(default_factory=Paging)
+    engine: PolicyEngine | None = None
+    rules: Mapping[str, TableRules] = field(default_factory=dict)
+    unserved: frozenset[str] = frozenset()
+    _visible: dict[tuple[int, str], Table] = field(default_factory=dict)
 
     def table(self, name: str) -> Table:
-        return self.db.table(name)
+        """The table as a request may see it: unserved tables unknown, hidden columns gone."""
+        if name in self.unserved:
+            raise UnknownTable(f"table does not exist: {name}")
+        table = self.db.table(name)
+        rules = self.rules.get(name)
+        if rules is None or not rules.hidden:
+            return table
+        key = (self.db.schema_version, name)
+        visible = self._visible.get(key)
+        if visible is None:
+            columns = [c for c in table.columns.values() if c.name not in rules.hidden]
+            visible = self._visible[key] = Table.build(name, columns, table.primary_key, is_view=table.is_view)
+        return visible
+
+    def _decide(self, table: Table, action: str, user: AuthUser, query: RestQuery | None = None) -> Decision | None:
+        if self.engine is None:
+            return None
+        if query is not None and query.debug and not user.is_admin:
+            raise denial(user)
+        return self.engine.decide(table, action, user)
 
     # -- reads ------------------------------------------------------------------------
 
-    def read(self, table: Table, query: RestQuery) -> Any:
+    def read(self, table: Table, query: RestQuery, user: AuthUser = ANONYMOUS) -> Any:
         """Rows as a list; one row (``singular``); or the number of rows (``count``)."""
-        plan = self.compiler.read(self.db.schema_version, table, query)
-        values = (
-            query.values()
-            if query.count
-            else [
-                *query.values(),
-                *paging_values(query, default_size=self.paging.default_size, max_size=self.paging.max_size),
-            ]
-        )
-        params = plan.bind(values)
+        decision = self._decide(table, "read_mine" if query.mine else "read", user, query)
+        plan = self.compiler.read(self.db.schema_version, table, query, decision)
+        values: list[Any] = list(query.values())
+        if not query.count:
+            values += paging_values(query, default_size=self.paging.default_size, max_size=self.paging.max_size)
+        params = plan.bind(values, principal_params(user))
         if query.debug:
             return Debug(plan.sql, params)
         rows = self.db.run(lambda s: s.execute(plan.sql, params).rows)
@@ -75,39 +114,92 @@ class TableService:
 
     # -- writes -----------------------------------------------------------------------
 
-    def create(self, table: Table, body: Any, query: RestQuery) -> int | Debug:
+    def create(self, table: Table, body: Any, query: RestQuery, user: AuthUser = ANONYMOUS) -> int | Debug:
         """Insert one object or an array of objects with the same keys; returns the count."""
         columns, rows = rows_of(body)
-        plan = self.compiler.insert(self.db.schema_version, table, columns)
-        params = [plan.bind([row[c] for c in columns]) for row in rows]
+        decision = self._decide(table, "create", user, query)
+        full = self.db.table(table.name)
+        for column in columns:
+            full.column(column)
+        plan = self.compiler.insert(self.db.schema_version, full, columns, decision)
+        principal = principal_params(user)
         if query.debug:
-            return Debug(plan.sql, params)
-        return self.db.run(lambda s: s.executemany(plan.sql, params), write=True)
+            return Debug(plan.sql, [plan.bind([row[c] for c in columns], principal) for row in rows])
 
-    def update(self, table: Table, body: Any, query: RestQuery) -> int | Debug:
-        """Set the body's columns on every row the filters match; returns the count."""
+        def work(session: Session) -> int:
+            written = self._before_write(session, full, rows)
+            params = [plan.bind([row[c] for c in columns], principal) for row in written]
+            if plan.check_mode is Check.NONE:
+                return session.executemany(plan.sql, params)
+            for row, row_params in zip(written, params, strict=True):
+                check_params = plan.check.bind([row[c] for c in columns], principal) if plan.check else []
+                _run_checked(session, plan, row_params, check_params, user)
+            return len(params)
+
+        return self.db.run(work, write=True)
+
+    def update(self, table: Table, body: Any, query: RestQuery, user: AuthUser = ANONYMOUS) -> int | Debug:
+        """Set the body's columns on every row the filters (and the policy) allow."""
         require_filter(query, "update")
         if not isinstance(body, Mapping) or not body:
             raise BadRequest("update needs a JSON object with at least one column")
+        decision = self._decide(table, "update", user, query)
+        check_filters(query, table)
+        full = self.db.table(table.name)
         columns = tuple(sorted(body))
-        plan = self.compiler.update(self.db.schema_version, table, columns, query)
-        params = plan.bind([*(body[c] for c in columns), *query.values()])
-        return self._write(plan, params, query)
+        for column in columns:
+            full.column(column)
+        plan = self.compiler.update(self.db.schema_version, full, columns, query, decision)
+        principal = principal_params(user)
 
-    def delete(self, table: Table, query: RestQuery) -> int | Debug:
-        """Delete every row the filters match; returns the count."""
-        require_filter(query, "delete")
-        plan = self.compiler.delete(self.db.schema_version, table, query)
-        return self._write(plan, plan.bind(query.values()), query)
+        def values_of(row: Mapping[str, Any]) -> list[Any]:
+            return [*(row[c] for c in columns), *query.values()]
 
-    def _write(self, plan: Plan, params: Sequence[Any], query: RestQuery) -> int | Debug:
         if query.debug:
-            return Debug(plan.sql, list(params))
+            return Debug(plan.sql, plan.bind(values_of(body), principal))
 
         def work(session: Session) -> int:
-            return session.execute(plan.sql, params).rowcount
+            row = self._before_write(session, full, [dict(body)])[0]
+            params = plan.bind(values_of(row), principal)
+            check_params = plan.check.bind(values_of(row), principal) if plan.check else []
+            return _run_checked(session, plan, params, check_params, user)
 
         return self.db.run(work, write=True)
+
+    def delete(self, table: Table, query: RestQuery, user: AuthUser = ANONYMOUS) -> int | Debug:
+        """Delete every row the filters (and the policy) allow; returns the count."""
+        require_filter(query, "delete")
+        decision = self._decide(table, "delete", user, query)
+        plan = self.compiler.delete(self.db.schema_version, table, query, decision)
+        params = plan.bind(query.values(), principal_params(user))
+        if query.debug:
+            return Debug(plan.sql, params)
+        return self.db.run(lambda s: s.execute(plan.sql, params).rowcount, write=True)
+
+    def _before_write(self, session: Session, table: Table, rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        rules = self.rules.get(table.name)
+        copies = [dict(r) for r in rows]
+        return rules.before_write(session, table, copies) if rules and rules.before_write else copies
+
+
+def _run_checked(
+    session: Session, plan: Plan, params: Sequence[Any], check_params: Sequence[Any], user: AuthUser
+) -> int:
+    """Run a write and its WITH CHECK; a violating row denies the whole request (the
+    transaction then rolls back, so nothing is written)."""
+    if plan.check_mode is Check.RETURNING:
+        rows = session.execute(plan.sql, params).rows
+        if any(r[0] for r in rows):
+            raise denial(user)
+        return len(rows)
+    if plan.check_mode is Check.BEFORE and plan.check is not None:
+        if any(r[0] for r in session.execute(plan.check.sql, check_params).rows):
+            raise denial(user)
+    count = session.execute(plan.sql, params).rowcount
+    if plan.check_mode is Check.AFTER and plan.check is not None:
+        if any(r[0] for r in session.execute(plan.check.sql, check_params).rows):
+            raise denial(user)
+    return count
 
 
 def by_primary_key(table: Table, query: RestQuery, key: str, *, singular: bool) -> RestQuery:
@@ -116,6 +208,13 @@ def by_primary_key(table: Table, query: RestQuery, key: str, *, singular: bool) 
     if column is None:
         raise BadRequest(f"table {table.name} has no single-column primary key")
     return query.with_filter(Filter(column, "eq", (key,)), singular=singular)
+
+
+def check_filters(query: RestQuery, table: Table) -> None:
+    """Every filter names a column the request may see (writes compile against the
+    whole table, so hidden columns must be refused before)."""
+    for f in query.filters:
+        parse_reference(f.key, table)
 
 
 def require_filter(query: RestQuery, action: str) -> None:
@@ -139,3 +238,6 @@ def rows_of(body: Any) -> tuple[tuple[str, ...], list[Mapping[str, Any]]]:
     if any(tuple(sorted(row)) != columns for row in rows[1:]):
         raise BadRequest("all objects in the array must have the same keys")
     return columns, rows
+
+
+__all__ = ["Debug", "Denied", "Paging", "TableRules", "TableService"]
