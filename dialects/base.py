@@ -64,7 +64,8 @@ class Dialect:
     """The driver's positional parameter marker."""
 
     ESCAPE_PERCENT: ClassVar[bool] = True
-    """The driver formats with ``%``, so a literal ``%`` in SQL text must be doubled."""
+    """The driver formats with ``%`` (pyformat: ``%s``, ``%(name)s``, ``%%``), so a
+    literal ``%`` in SQL text must be doubled. Otherwise it takes ``?`` and ``:name``."""
 
     SUPPORTS_CONTAINS: ClassVar[bool] = False
     """The database has the ``@>`` / ``<@`` containment operators (filters ``cs`` / ``cd``)."""
@@ -74,6 +75,12 @@ class Dialect:
 
     SUPPORTS_UPDATE_RETURNING: ClassVar[bool] = True
     """UPDATE … RETURNING exists (the update policy is checked on the rows as written)."""
+
+    SUPPORTS_FOR_UPDATE: ClassVar[bool] = True
+    """SELECT … FOR UPDATE locks the rows a WITH CHECK query reads."""
+
+    CASE_INSENSITIVE_NAMES: ClassVar[bool] = False
+    """Table names match regardless of case (quoted or not)."""
 
     CASE_SENSITIVE_COLLATION: ClassVar[str | None] = None
     """A collation that makes LIKE case-sensitive where the default collation is not."""
@@ -148,6 +155,12 @@ class Dialect:
     def build_last_insert_id(self) -> exp.Expr | None:
         """The key the last INSERT generated, for databases checked without RETURNING."""
         return None
+
+    def build_fence(self) -> exp.Expr:
+        """A LIMIT or OFFSET that changes nothing but keeps the optimiser from moving a
+        statement's own conditions into a policy's sub-query (where they could be
+        evaluated on rows the policy hides)."""
+        return exp.Offset(expression=exp.Literal.number(0))
 
     def build_json_path(self, column: exp.Expr, steps: Iterable[str | int], *, as_text: bool) -> exp.Expr:
         """Extract ``steps`` (keys and array indexes) from a JSON column."""

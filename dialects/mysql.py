@@ -45,7 +45,8 @@ _DATA_TYPE_KINDS = {
     "uuid": Kind.UUID,
 }
 
-_TEXT_KINDS = frozenset({Kind.TEXT, Kind.OTHER})
+# Only known text: COLLATE on a number is an error.
+_TEXT_KINDS = frozenset({Kind.TEXT})
 
 _DSN = re.compile(
     r"^(?:(?P<user>[^:@/]*)(?::(?P<password>[^@]*))?@)?"
@@ -204,6 +205,10 @@ class MySQL(Dialect):
             return super().build_in(this, values, kind)
         exact = exp.In(this=this, expressions=[self._binary(v) for v in values])
         return exp.paren(exp.and_(exp.In(this=this.copy(), expressions=[v.copy() for v in values]), exact), copy=False)
+
+    def build_fence(self) -> exp.Expr:
+        # MySQL has no OFFSET without LIMIT; a derived table with LIMIT is never merged.
+        return exp.Limit(expression=exp.Literal.number(18446744073709551615))
 
     def build_last_insert_id(self) -> exp.Expr | None:
         return exp.Anonymous(this="LAST_INSERT_ID", expressions=[])

@@ -82,6 +82,8 @@ class SQLite(Dialect):
     URL_SCHEMES = ("sqlite",)
     PLACEHOLDER = "?"
     ESCAPE_PERCENT = False
+    SUPPORTS_FOR_UPDATE = False  # writers are serialised by BEGIN IMMEDIATE instead
+    CASE_INSENSITIVE_NAMES = True
     DECODERS: ClassVar[dict[Kind, Decoder]] = {**DECODE_JSON_TEXT, **DECODE_BOOLEAN_INTEGERS}
     DDL_TYPES: ClassVar[dict[str, str]] = {**Dialect.DDL_TYPES, "datetime": "DATETIME"}
 
@@ -125,6 +127,10 @@ class SQLite(Dialect):
             ],
             default=extract,
         )
+
+    def build_fence(self) -> exp.Expr:
+        # A sub-query with LIMIT is not flattened into the outer query.
+        return exp.Limit(expression=exp.Literal.number(-1))
 
     def begin(self, conn: Connection, *, write: bool) -> None:
         conn.cursor().execute("BEGIN IMMEDIATE" if write else "BEGIN")

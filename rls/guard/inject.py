@@ -40,3 +40,54 @@ def restrict(statement: exp.Expr, condition: exp.Expr) -> exp.Expr:
     combined = exp.and_(where.this, condition, copy=False) if where is not None else condition
     statement.set("where", exp.Where(this=combined))
     return statement
+
+
+# -- resolving relation references ------------------------------------------------------
+
+
+def dml_target(root: exp.Expr) -> exp.Table | None:
+    """The table an INSERT, UPDATE or DELETE writes."""
+    if isinstance(root, exp.Insert):
+        target = root.this.this if isinstance(root.this, exp.Schema) else root.this
+        return target if isinstance(target, exp.Table) else None
+    if isinstance(root, (exp.Update, exp.Delete)) and isinstance(root.this, exp.Table):
+        return root.this
+    return None
+
+
+def is_cte_reference(table: exp.Table) -> bool:
+    """Whether ``table`` names a CTE visible where it stands (not a physical table).
+
+    A CTE is visible in the query that defines it and in the CTEs after it; in its own
+    body only when the WITH is RECURSIVE (otherwise the name there is the real table).
+    """
+    name = table.name
+    child: exp.Expr = table
+    parent = table.parent
+    while parent is not None:
+        with_ = parent.args.get("with_") if not isinstance(parent, exp.With) else None
+        if isinstance(with_, exp.With) and child is not with_:
+            if any(cte.alias == name for cte in with_.expressions):
+                return True
+        if isinstance(parent, exp.With) and isinstance(child, exp.CTE):
+            ctes = list(parent.expressions)
+            position = next(i for i, c in enumerate(ctes) if c is child)
+            visible = ctes[: position + 1] if parent.args.get("recursive") else ctes[:position]
+            if any(cte.alias == name for cte in visible):
+                return True
+            # Skip the WITH's owner: its other CTEs are not visible from here.
+            child, parent = parent, parent.parent
+            if parent is None:
+                break
+        child, parent = parent, parent.parent
+    return False
+
+
+def is_trusted(node: exp.Expr) -> bool:
+    """Whether ``node`` sits inside something rls wrote (a wrapper or a policy predicate)."""
+    current: exp.Expr | None = node
+    while current is not None:
+        if current.meta.get(TRUSTED):
+            return True
+        current = current.parent
+    return False

@@ -50,16 +50,29 @@ class PolicyEngine:
 
     def decide(self, table: Table, action: str, user: AuthUser) -> Decision:
         """The predicate for ``user`` doing ``action`` on ``table``; raises the denial."""
+        decision = self.predicate(table, action, UserClass.of(user))
+        if decision.predicate.denied:
+            raise denial(user)
+        return decision
+
+    def predicate(self, table: Table, action: str, user_class: UserClass) -> Decision:
+        """The compiled predicate (possibly a denial) and its cache key."""
         policy_set = self._policies()
         schema_version, schema = self._schema()
-        user_class = UserClass.of(user)
         key = (policy_set.version, schema_version, table.name, action, user_class)
         predicate = self._cache.get_or_build(
             key, lambda: self._compile(policy_set.policies, table, action, user_class, schema)
         )
-        if predicate.denied:
-            raise denial(user)
         return Decision(key, predicate)
+
+    def has_policy(self, table: str, action: str) -> bool:
+        """Whether any policy row applies to (table, action) at all."""
+        return bool(select_policies(self._policies().policies, table, action))
+
+    @property
+    def version(self) -> tuple[int, int]:
+        """Changes whenever the policies or the schema do."""
+        return self._policies().version, self._schema()[0]
 
     def _compile(
         self, policies: tuple[Policy, ...], table: Table, action: str, user_class: UserClass, schema: Schema

@@ -1,0 +1,88 @@
+"""The application's placeholders, in the driver's own style, mapped before parsing.
+
+Positional placeholders are numbered by their place in the text — the order the
+driver binds them — not by their place in the AST, which differs (MySQL's LIMIT ?
+parses before its WHERE). Each becomes ``:rls_u<i>``; named ones keep their name.
+The ``rls_`` prefix is reserved: a statement that uses it is refused.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+
+from sqlglot.dialects.dialect import Dialect as SqlglotDialect
+from sqlglot.tokenizer_core import TokenType
+
+from dialects.base import Dialect
+from rls.errors import Refused
+
+POSITIONAL = "rls_u"
+_PYFORMAT = re.compile(r"%(?:\((?P<name>[^)]*)\))?(?P<conv>.)?", re.DOTALL)
+_NAME = re.compile(r"[A-Za-z_]\w{0,62}")
+_RESERVED = re.compile(r"(:|%\()\s*rls_", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class UserParams:
+    """The statement text ready to parse, and the placeholders it holds."""
+
+    text: str
+    positional: int
+    named: frozenset[str]
+
+
+def extract_params(sql: str, dialect: Dialect) -> UserParams:
+    """Rewrite the driver's placeholders in ``sql`` as named ones sqlglot reads alike."""
+    if _RESERVED.search(sql):
+        raise Refused("placeholder names starting with rls_ are reserved")
+    if "\x00" in sql:
+        raise Refused("NUL characters are not allowed in SQL")
+    if dialect.ESCAPE_PERCENT:
+        return _from_pyformat(sql)
+    return _from_qmark(sql, dialect)
+
+
+def _from_pyformat(sql: str) -> UserParams:
+    # The driver reads the whole text as a format string (literals included); so do we.
+    count = 0
+    named: set[str] = set()
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal count
+        name, conv = match["name"], match["conv"]
+        if name is None and conv == "%":
+            return "%"
+        if conv != "s":
+            raise Refused("only %s and %(name)s placeholders are supported (write a literal % as %%)")
+        if name is None:
+            count += 1
+            return f" :{POSITIONAL}{count - 1} "
+        if not _NAME.fullmatch(name):
+            raise Refused(f"invalid placeholder name: {name!r}")
+        named.add(name)
+        return f" :{name} "
+
+    text = _PYFORMAT.sub(replace, sql)
+    if count and named:
+        raise Refused("a statement may not mix %s and %(name)s placeholders")
+    return UserParams(text, count, frozenset(named))
+
+
+def _from_qmark(sql: str, dialect: Dialect) -> UserParams:
+    tokens = SqlglotDialect.get_or_raise(dialect.SQLGLOT).tokenize(sql)
+    marks = [t for t in tokens if t.token_type == TokenType.PLACEHOLDER]
+    named = {nxt.text for tok, nxt in itertools.pairwise(tokens)
+             if tok.token_type == TokenType.COLON and nxt.start == tok.end + 1}  # fmt: skip
+    if marks and named:
+        raise Refused("a statement may not mix ? and :name placeholders")
+    text = sql
+    for i, token in reversed(list(enumerate(marks))):
+        if token.text != "?" or text[token.end + 1 : token.end + 2].isdigit():
+            raise Refused("unsupported placeholder: use ? or :name")
+        text = f"{text[: token.start]} :{POSITIONAL}{i} {text[token.end + 1 :]}"
+    for name in named:
+        if not _NAME.fullmatch(name):
+            raise Refused(f"invalid placeholder name: {name!r}")
+    return UserParams(text, len(marks), frozenset(named))
