@@ -79,6 +79,10 @@ class Dialect:
     SUPPORTS_FOR_UPDATE: ClassVar[bool] = True
     """SELECT … FOR UPDATE locks the rows a WITH CHECK query reads."""
 
+    CTES_ALWAYS_RECURSIVE: ClassVar[bool] = False
+    """A CTE may refer to itself without WITH RECURSIVE (its own name in its body is
+    the CTE, not the table)."""
+
     CASE_INSENSITIVE_NAMES: ClassVar[bool] = False
     """Table names match regardless of case (quoted or not)."""
 

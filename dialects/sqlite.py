@@ -84,6 +84,7 @@ class SQLite(Dialect):
     ESCAPE_PERCENT = False
     SUPPORTS_FOR_UPDATE = False  # writers are serialised by BEGIN IMMEDIATE instead
     CASE_INSENSITIVE_NAMES = True
+    CTES_ALWAYS_RECURSIVE = True
     DECODERS: ClassVar[dict[Kind, Decoder]] = {**DECODE_JSON_TEXT, **DECODE_BOOLEAN_INTEGERS}
     DDL_TYPES: ClassVar[dict[str, str]] = {**Dialect.DDL_TYPES, "datetime": "DATETIME"}
 

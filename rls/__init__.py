@@ -9,6 +9,11 @@ __version__ = "0.1.0"
 # Public names resolve lazily, so `import rls.errors` (which dialects do) stays cheap and
 # free of import cycles.
 _EXPORTS = {
+    "Guard": "rls.guard.guard",
+    "Statement": "rls.guard.guard",
+    "connect": "rls.guard.connection",
+    "AuthUser": "rls.auth.principal",
+    "Policy": "rls.policy.model",
     "create_app": "rls.http.app",
     "Config": "rls.config",
     "load_config": "rls.config",

@@ -8,8 +8,11 @@
      │    ├── InvalidValue        400 invalid_value
      │    ├── ConstraintViolation 400 constraint_violation   (not-null, check)
      │    └── Refused             400 refused                (the guard will not run it)
-     ├── Unauthenticated          401 login_required / invalid_token
+     ├── Unauthenticated          401 login_required
+     │    ├── InvalidToken        401 invalid_token
+     │    └── InvalidCredentials  401 invalid_credentials  (login: unknown user or wrong password)
      ├── Denied                   403 unauthorized
+     │    └── LoginRequired       401 login_required         (denied to the anonymous user)
      ├── NotFound                 404 not_found
      │    └── UnknownTable        404 unknown_table
      ├── MethodNotAllowed         405 method_not_allowed
@@ -75,11 +78,24 @@ class InvalidToken(Unauthenticated):
     code = "invalid_token"
 
 
+class InvalidCredentials(Unauthenticated):
+    """Login failed; the same for an unknown user and a wrong password."""
+
+    code = "invalid_credentials"
+
+
 class Denied(RlsError):
     """The policy denies this action to this user."""
 
     status = 403
     code = "unauthorized"
+
+
+class LoginRequired(Denied):
+    """A policy denies this to the anonymous user: log in (a denial, answered with 401)."""
+
+    status = 401
+    code = "login_required"
 
 
 class NotFound(RlsError):

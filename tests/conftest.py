@@ -37,37 +37,39 @@ def _unavailable(name: str, error: Exception) -> None:
 
 def _postgres_namespace(name: str) -> tuple[str, Callable[[], None]]:
     args = Database(POSTGRES_URL).dialect.connect_args(POSTGRES_URL)
+
+    def admin(statement: str) -> None:
+        # A short-lived connection each time: holding one per namespace would exhaust
+        # the server's connection slots in a long run.
+        with psycopg.connect(**args, autocommit=True) as conn:
+            conn.execute(statement)
+
     try:
-        admin = psycopg.connect(**args, autocommit=True)
+        admin(f'CREATE SCHEMA "{name}"')
     except psycopg.Error as exc:
         _unavailable("postgres", exc)
-    admin.execute(f'CREATE SCHEMA "{name}"')
     sep = "&" if "?" in POSTGRES_URL else "?"
-
-    def drop() -> None:
-        admin.execute(f'DROP SCHEMA "{name}" CASCADE')
-        admin.close()
-
-    return f"{POSTGRES_URL}{sep}search_path={name}", drop
+    return f"{POSTGRES_URL}{sep}search_path={name}", lambda: admin(f'DROP SCHEMA "{name}" CASCADE')
 
 
 def _mysql_namespace(name: str) -> tuple[str, Callable[[], None]]:
     args = Database(MYSQL_URL).dialect.connect_args(MYSQL_URL)
     args.pop("database", None)
+
+    def admin(statement: str) -> None:
+        conn = pymysql.connect(**args, autocommit=True)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(statement)
+        finally:
+            conn.close()
+
     try:
-        admin = pymysql.connect(**args, autocommit=True)
+        admin(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
     except pymysql.err.MySQLError as exc:
         _unavailable("mysql", exc)
-    with admin.cursor() as cur:
-        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
     base, _, _ = MYSQL_URL.rpartition("/")
-
-    def drop() -> None:
-        with admin.cursor() as cur:
-            cur.execute(f"DROP DATABASE `{name}`")
-        admin.close()
-
-    return f"{base}/{name}", drop
+    return f"{base}/{name}", lambda: admin(f"DROP DATABASE `{name}`")
 
 
 @pytest.fixture(scope="session")

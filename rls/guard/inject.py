@@ -55,7 +55,7 @@ def dml_target(root: exp.Expr) -> exp.Table | None:
     return None
 
 
-def is_cte_reference(table: exp.Table) -> bool:
+def is_cte_reference(table: exp.Table, *, always_recursive: bool = False) -> bool:
     """Whether ``table`` names a CTE visible where it stands (not a physical table).
 
     A CTE is visible in the query that defines it and in the CTEs after it; in its own
@@ -72,7 +72,8 @@ def is_cte_reference(table: exp.Table) -> bool:
         if isinstance(parent, exp.With) and isinstance(child, exp.CTE):
             ctes = list(parent.expressions)
             position = next(i for i, c in enumerate(ctes) if c is child)
-            visible = ctes[: position + 1] if parent.args.get("recursive") else ctes[:position]
+            recursive = always_recursive or parent.args.get("recursive")
+            visible = ctes[: position + 1] if recursive else ctes[:position]
             if any(cte.alias == name for cte in visible):
                 return True
             # Skip the WITH's owner: its other CTEs are not visible from here.

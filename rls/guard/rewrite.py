@@ -38,8 +38,9 @@ def rewrite_statement(
 ) -> Rewritten:
     """Inject policies into ``root`` (changed in place) — see the module docstring."""
     target = dml_target(root)
+    recursive = dialect.CTES_ALWAYS_RECURSIVE
     for table in list(root.find_all(exp.Table)):
-        if table is target or is_cte_reference(table):
+        if table is target or is_cte_reference(table, always_recursive=recursive):
             continue
         schema_table = lookup(table.name)
         predicate = predicate_for(schema_table, "read")
@@ -53,7 +54,7 @@ def rewrite_statement(
     result = Rewritten(root)
     if target is not None:
         _guard_target(result, target, lookup(target.name), predicate_for, dialect)
-    verify(root)
+    verify(root, always_recursive=recursive)
     return result
 
 
@@ -187,10 +188,10 @@ def _insert_check(insert: exp.Insert, table: Table, check: Predicate) -> exp.Exp
     return probe
 
 
-def verify(root: exp.Expr) -> None:
+def verify(root: exp.Expr, *, always_recursive: bool = False) -> None:
     """Every table reference must be the written table, a CTE, or inside rls's own nodes."""
     target = dml_target(root)
     for table in root.find_all(exp.Table):
-        if table is target or is_cte_reference(table) or is_trusted(table):
+        if table is target or is_cte_reference(table, always_recursive=always_recursive) or is_trusted(table):
             continue
         raise Refused(f"table reference the guard could not account for: {table.name}")

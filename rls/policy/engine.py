@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from dialects.base import Dialect
 from rls.auth.principal import AuthUser
 from rls.cache import LRUCache
-from rls.errors import Denied, RlsError, Unauthenticated
+from rls.errors import Denied, LoginRequired, RlsError
 from rls.policy.compile import Predicate, UserClass, compile_policies
 from rls.policy.model import Policy, select_policies
 from rls.policy.store import PolicySet
@@ -28,7 +28,7 @@ class Decision:
 
 def denial(user: AuthUser) -> RlsError:
     """The original's messages: 401 for the anonymous user, 403 for everyone else."""
-    return Denied("unauthorized") if user.is_authenticated else Unauthenticated("login required")
+    return Denied("unauthorized") if user.is_authenticated else LoginRequired("login required")
 
 
 class PolicyEngine:
