@@ -75,6 +75,7 @@ _ERRORS: dict[str, Callable[[Any], RlsError]] = {
     "42703": lambda _: UnknownColumn("unknown column"),
     "42P01": lambda _: UnknownTable("table does not exist"),
     "42501": lambda _: Denied("permission denied by the database"),
+    "42": lambda _: BadRequest("the database rejected the statement"),
     "40": lambda _: Conflict("conflict: concurrent update, retry"),
     "08": lambda _: unavailable(),
     "53": lambda _: unavailable(),

@@ -6,11 +6,13 @@ import argparse
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from dialects import redact_url
 from rls.auth.principal import AuthUser
-from rls.config import Config
+from rls.config import Config, ConfigError
 from rls.database import Database
 from rls.policy import admin
 from rls.policy.model import ACTIONS, Policy
+from rls.policy.native import export_native
 
 
 def register_policy_commands(commands: Any) -> None:
@@ -37,6 +39,9 @@ def register_policy_commands(commands: Any) -> None:
     explain.add_argument("--admin", action="store_true", help="the user is an admin")
     explain.add_argument("--dialect", choices=("sqlite", "postgres", "mysql"), help="SQL for another database")
     explain.set_defaults(run=_run(cmd_explain))
+    export = sub.add_parser("export", help="print the policies as native PostgreSQL row-level security")
+    export.add_argument("--native", action="store_true", required=True, help="CREATE POLICY statements")
+    export.set_defaults(run=_run(cmd_export))
 
 
 def _run(command: Any) -> Any:
@@ -107,4 +112,14 @@ def cmd_explain(db: Database, args: argparse.Namespace, out: TextIO) -> int:
         return 0
     print(explanation.sql, file=out)
     print(f"params: {list(explanation.params)}", file=out)
+    return 0
+
+
+def cmd_export(db: Database, args: argparse.Namespace, out: TextIO) -> int:
+    if db.dialect.name != "postgres":
+        raise ConfigError("native policies exist on PostgreSQL only")
+    print(f"-- row-level security for {redact_url(db.url)}; per transaction, set the user with", file=out)
+    print("-- SELECT set_config('rls.user_id', '<id>', true), set_config('rls.is_admin', 'false', true);", file=out)
+    for statement in export_native(list(admin.list_policies(db)), db.refresh_schema()):
+        print(f"{statement};", file=out)
     return 0

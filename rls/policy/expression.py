@@ -228,6 +228,7 @@ def _qualify(column: exp.Column, scopes: list[_Scope]) -> None:
     if table is not None:
         # Kept for the dialect's comparison rules (MySQL compares text case-insensitively).
         column.meta["kind"] = table.columns[name].kind
+        column.meta["type"] = table.columns[name].type
 
 
 def _column_name(table: Table, wanted: str, *, quoted: bool) -> str | None:
