@@ -18,6 +18,8 @@ from rls.errors import RlsError
 from rls.policy.commands import register_policy_commands
 
 Command = Callable[[Config, argparse.Namespace, TextIO], int]
+_NAME_WIDTH = max(len(s.name) for s in SETTINGS)
+_ENV_WIDTH = max(len(s.env or "") for s in SETTINGS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="rest",
         description="A REST API with row-level security over PostgreSQL, MySQL/MariaDB and SQLite.",
         epilog="Settings (YAML name, environment variable, default):\n"
-        + "\n".join(f"  {s.name:<18} {s.env or '':<22} {s.default!r}  {s.help}" for s in SETTINGS),
+        + "\n".join(f"  {s.name:<{_NAME_WIDTH}} {s.env or '':<{_ENV_WIDTH}} {s.default!r}  {s.help}" for s in SETTINGS),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     # Go-style single-dash flags as the original, and their double-dash spellings.

@@ -15,8 +15,9 @@ from typing import Any
 import yaml
 
 
-def _setting(name: str, default: Any, env: str | None, help: str) -> Any:
-    return field(default=default, metadata={"name": name, "env": env, "help": help})
+def _setting(name: str, default: Any, env: str | None, help: str, *, secret: bool = False) -> Any:
+    # A secret stays out of repr(), so logging a Config cannot print it.
+    return field(default=default, repr=not secret, metadata={"name": name, "env": env, "help": help, "secret": secret})
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,44 @@ class Config:
         "db.url", "sqlite://rest.db", "REST_DB_URL", "database URL (sqlite://, postgres://, mysql://)"
     )
     auth_enabled: bool = _setting("auth.enabled", False, "REST_AUTH_ENABLED", "enforce authentication and policies")
-    auth_secret: str = _setting("auth.secret", "", "REST_AUTH_SECRET", "JWT signing secret (at least 32 bytes)")
+    auth_secret: str = _setting(
+        "auth.secret", "", "REST_AUTH_SECRET", "JWT signing secret (at least 32 bytes)", secret=True
+    )
+    token_lifetime: int = _setting(
+        "auth.token_lifetime", 14 * 24 * 3600, "REST_AUTH_TOKEN_LIFETIME", "seconds a token from login stays valid"
+    )
+    token_leeway: int = _setting(
+        "auth.token_leeway", 30, "REST_AUTH_TOKEN_LEEWAY", "seconds of clock skew allowed when checking exp"
+    )
+    user_id_claim: str = _setting(
+        "auth.user_id_claim", "user_id", "REST_AUTH_USER_ID_CLAIM", "the token claim that holds the user id"
+    )
+    token_cache_size: int = _setting(
+        "auth.token_cache_size", 10_000, "REST_AUTH_TOKEN_CACHE_SIZE", "verified tokens kept per worker"
+    )
+    admin_cache_seconds: int = _setting(
+        "auth.admin_cache_seconds", 1, "REST_AUTH_ADMIN_CACHE_SECONDS", "seconds an admin check of auth_users is reused"
+    )
+    password_min_length: int = _setting(
+        "auth.password_min_length", 8, "REST_AUTH_PASSWORD_MIN_LENGTH", "shortest password accepted"
+    )
+    login_max_failures_user: int = _setting(
+        "auth.login_max_failures_user", 5, "REST_AUTH_LOGIN_MAX_FAILURES_USER", "failed logins per username per window"
+    )
+    login_max_failures_client: int = _setting(
+        "auth.login_max_failures_client",
+        20,
+        "REST_AUTH_LOGIN_MAX_FAILURES_CLIENT",
+        "failed logins per client address per window",
+    )
+    login_failure_window: int = _setting(
+        "auth.login_failure_window", 300, "REST_AUTH_LOGIN_FAILURE_WINDOW", "seconds failed logins are counted"
+    )
+    argon2_time_cost: int = _setting("auth.argon2_time_cost", 3, "REST_AUTH_ARGON2_TIME_COST", "argon2id passes")
+    argon2_memory_kib: int = _setting(
+        "auth.argon2_memory_kib", 65536, "REST_AUTH_ARGON2_MEMORY_KIB", "argon2id memory in KiB"
+    )
+    argon2_parallelism: int = _setting("auth.argon2_parallelism", 4, "REST_AUTH_ARGON2_PARALLELISM", "argon2id lanes")
     cors_enabled: bool = _setting("cors.enabled", False, "REST_CORS_ENABLED", "answer cross-origin requests")
     cors_origins: tuple[str, ...] = _setting(
         "cors.origins", ("*",), "REST_CORS_ORIGINS", "allowed origins, comma-separated"
@@ -150,17 +188,51 @@ def load_config(
         raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
     values = {_BY_NAME[name].attr: parse_value(_BY_NAME[name], value) for name, value in raw.items()}
     config = Config(**values)
-    _validate(config)
+    validate(config)
     return config
 
 
-def _validate(config: Config) -> None:
+MIN_SECRET_BYTES = 32
+
+
+def validate(config: Config) -> None:
+    """Refuse a configuration the server must not run with; the message says which setting.
+
+    >>> validate(Config(auth_enabled=True))
+    Traceback (most recent call last):
+    rls.config.ConfigError: auth.enabled requires auth.secret (REST_AUTH_SECRET) of at least 32 bytes
+    """
     if config.page_size < 1 or config.max_page_size < config.page_size:
         raise ConfigError("page_size must be at least 1 and at most max_page_size")
     if config.pool_size < 1:
         raise ConfigError("db.pool_size must be at least 1")
     if config.log_level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError("log.level must be debug, info, warning or error")
+    _validate_auth(config)
+
+
+def _validate_auth(config: Config) -> None:
+    secret_bytes = len(config.auth_secret.encode("utf-8"))
+    if config.auth_enabled and secret_bytes < MIN_SECRET_BYTES:
+        raise ConfigError(f"auth.enabled requires auth.secret (REST_AUTH_SECRET) of at least {MIN_SECRET_BYTES} bytes")
+    # A short secret is brute-forced offline from any token it signed; refuse it even
+    # with auth disabled, where tokens are still issued and verified.
+    if 0 < secret_bytes < MIN_SECRET_BYTES:
+        raise ConfigError(f"auth.secret (REST_AUTH_SECRET) must be at least {MIN_SECRET_BYTES} bytes")
+    if config.token_lifetime < 1 or config.token_leeway < 0 or config.admin_cache_seconds < 0:
+        raise ConfigError("auth.token_lifetime must be positive; auth.token_leeway and auth.admin_cache_seconds ≥ 0")
+    if not config.user_id_claim:
+        raise ConfigError("auth.user_id_claim must not be empty")
+    if config.password_min_length < 1 or config.token_cache_size < 0:
+        raise ConfigError("auth.password_min_length must be at least 1 and auth.token_cache_size at least 0")
+    if min(config.login_max_failures_user, config.login_max_failures_client, config.login_failure_window) < 1:
+        raise ConfigError("auth.login_max_failures_user, auth.login_max_failures_client, auth.login_failure_window ≥ 1")
+    if (
+        config.argon2_time_cost < 1
+        or config.argon2_parallelism < 1
+        or config.argon2_memory_kib < 8 * config.argon2_parallelism
+    ):
+        raise ConfigError("argon2 settings: time cost ≥ 1, parallelism ≥ 1, memory ≥ 8 KiB per lane")
 
 
 def split_addr(addr: str) -> tuple[str, int]:

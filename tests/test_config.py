@@ -20,7 +20,9 @@ def test_defaults_match_the_original():
 
 
 def test_yaml_nested_and_dotted_keys(tmp_path):
-    path = write(tmp_path, "addr: :4000\ndb:\n  url: sqlite://x.db\nauth.enabled: true\ncors:\n  origins: [a, b]\n")
+    secret = "s" * 32
+    text = f"addr: :4000\ndb:\n  url: sqlite://x.db\nauth.enabled: true\nauth.secret: {secret}\n"
+    path = write(tmp_path, text + "cors:\n  origins: [a, b]\n")
     config = load_config(path, environ={})
     assert (config.addr, config.db_url, config.auth_enabled, config.cors_origins) == (
         ":4000",

@@ -8,9 +8,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rls.config import Config, load_config
+from rls.auth.routes import AuthRoutes
+from rls.auth.service import AuthService
+from rls.auth.tables import AUTH_USERS
+from rls.config import Config, load_config, validate
 from rls.database import Database
-from rls.errors import MethodNotAllowed, NotFound, RlsError
+from rls.errors import MethodNotAllowed, NotFound, RlsError, UnknownTable
 from rls.http.messages import Request, Response, json_response, message
 from rls.http.tables import TableRoutes
 from rls.rest.compiler import RestCompiler
@@ -55,6 +58,8 @@ class App:
                 Paging(config.page_size, config.max_page_size),
             )
         )
+        self.auth = AuthService(config, db)
+        self.auth_routes = AuthRoutes(self.auth)
         self.routes = self.build_routes()
 
     def build_routes(self) -> list[Route]:
@@ -67,8 +72,16 @@ class App:
             "PATCH": t.put,
             "DELETE": t.delete,
         }
+        # With auth disabled nothing guards auth_users, and its rows hold password
+        # hashes (weakness 14): it is not served at all then.
+        hidden = {m: _hidden_table for m in table_methods}
+        hidden_users = (
+            [] if self.config.auth_enabled else [Route((AUTH_USERS,), hidden), Route((AUTH_USERS, "<pk>"), hidden)]
+        )
         return [
             Route((), {"GET": _root}),
+            Route(("auth", "<action>"), {"POST": self.auth_routes.post}),
+            *hidden_users,
             Route(("<table>",), table_methods),
             Route(("<table>", "<pk>"), {m: h for m, h in table_methods.items() if m != "POST"}),
         ]
@@ -99,7 +112,15 @@ class App:
             return json_response(RlsError().to_json(), 500)
 
     def authenticate(self, request: Request) -> None:
-        """Set ``request.user`` from the request's credentials (anonymous without any)."""
+        """Set ``request.user`` from the request's credentials (anonymous without any).
+
+        The ``/auth/…`` endpoints act for nobody, so their credentials are not read: a
+        client holding an expired token can still log in.
+        """
+        segments = request.segments()
+        if len(segments) == 2 and segments[0] == "auth":
+            return
+        request.user = self.auth.authenticator.authenticate(request.header("Authorization"))
 
     def dispatch(self, request: Request) -> Response:
         self.authenticate(request)
@@ -134,8 +155,15 @@ def _root(request: Request, params: dict[str, str]) -> Response:
     return message("rest server is up and running")
 
 
+def _hidden_table(request: Request, params: dict[str, str]) -> Response:
+    raise UnknownTable(f"table does not exist: {AUTH_USERS}")
+
+
 def create_app(config: Config | None = None, **overrides: Any) -> App:
     """Build the WSGI app. No database I/O happens here: connections open on first use.
+
+    Raises:
+        ConfigError: the configuration must not be served (e.g. auth without a secret).
 
     >>> app = create_app(Config(db_url="sqlite:///tmp/rls-doctest.db"))
     >>> app.db.dialect.name
@@ -144,4 +172,5 @@ def create_app(config: Config | None = None, **overrides: Any) -> App:
     config = config or load_config()
     if overrides:
         config = config.replace(**overrides)
+    validate(config)
     return App(config, Database(config.db_url, pool_size=config.pool_size))
