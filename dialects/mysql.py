@@ -185,17 +185,19 @@ class MySQL(Dialect):
                 found.add((table, match["column"].replace("``", "`")))
         return found
 
-    # Text equality follows the column's collation here, and the usual ones ignore case:
-    # 'Alice' = 'alice'. Compare under the binary collation, as every other database
-    # does, and keep a plain comparison beside it so an index on the column still serves.
+    # Text equality follows the column's collation here: the usual ones ignore case
+    # ('Alice' = 'alice') and, like utf8mb4_bin, trailing spaces ('a ' = 'a'). Compare
+    # the bytes, as every other database does, and keep a plain comparison beside it so
+    # an index on the column still serves.
 
-    def _binary(self, value: exp.Expr) -> exp.Expr:
-        return exp.Collate(this=value, expression=exp.Var(this=self.CASE_SENSITIVE_COLLATION))
+    @staticmethod
+    def _bytes(value: exp.Expr) -> exp.Expr:
+        return exp.Cast(this=value, to=exp.DataType.build("BINARY", dialect="mysql"))
 
     def build_comparison(self, node: type[exp.Expr], this: exp.Expr, value: exp.Expr, kind: Kind) -> exp.Expr:
         if kind not in _TEXT_KINDS or node not in (exp.EQ, exp.NEQ):
             return super().build_comparison(node, this, value, kind)
-        exact = node(this=this, expression=self._binary(value))
+        exact = node(this=self._bytes(this), expression=self._bytes(value))
         if node is exp.NEQ:
             return exact
         return exp.paren(exp.and_(exp.EQ(this=this.copy(), expression=value.copy()), exact), copy=False)
@@ -203,7 +205,7 @@ class MySQL(Dialect):
     def build_in(self, this: exp.Expr, values: list[exp.Expr], kind: Kind) -> exp.Expr:
         if kind not in _TEXT_KINDS:
             return super().build_in(this, values, kind)
-        exact = exp.In(this=this, expressions=[self._binary(v) for v in values])
+        exact = exp.In(this=self._bytes(this), expressions=[self._bytes(v) for v in values])
         return exp.paren(exp.and_(exp.In(this=this.copy(), expressions=[v.copy() for v in values]), exact), copy=False)
 
     def build_fence(self) -> exp.Expr:

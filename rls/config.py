@@ -71,6 +71,12 @@ class Config:
     cors_origins: tuple[str, ...] = _setting(
         "cors.origins", ("*",), "REST_CORS_ORIGINS", "allowed origins, comma-separated"
     )
+    policy_refresh_interval: float = _setting(
+        "policy.refresh_interval",
+        1.0,
+        "REST_POLICY_REFRESH_INTERVAL",
+        "seconds a worker may serve a policy change late (changes made through any path)",
+    )
     workers: int = _setting("workers", 0, "REST_WORKERS", "server worker processes (0 = one per CPU)")
     log_level: str = _setting("log.level", "info", "REST_LOG_LEVEL", "debug, info, warning or error")
     page_size: int = _setting("page_size", 100, "REST_PAGE_SIZE", "rows per page when a request does not say")
@@ -129,6 +135,10 @@ def parse_value(setting: Setting, raw: Any) -> Any:
             if isinstance(raw, bool):
                 raise ValueError(raw)
             return int(raw)
+        if kind is float:
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            return float(raw)
         if kind is tuple:
             items = raw if isinstance(raw, (list, tuple)) else str(raw).split(",")
             return tuple(str(i).strip() for i in items if str(i).strip())

@@ -12,12 +12,16 @@ from rls.auth.routes import AuthRoutes
 from rls.auth.service import AuthService
 from rls.auth.tables import AUTH_USERS
 from rls.config import Config, load_config, validate
-from rls.database import Database
-from rls.errors import MethodNotAllowed, NotFound, RlsError, UnknownTable
+from rls.database import Database, Session
+from rls.errors import InvalidValue, MethodNotAllowed, NotFound, RlsError
 from rls.http.messages import Request, Response, json_response, message
 from rls.http.tables import TableRoutes
+from rls.policy.admin import validate_policy_rows
+from rls.policy.engine import PolicyEngine
+from rls.policy.store import POLICY_TABLE, PolicyStore
 from rls.rest.compiler import RestCompiler
-from rls.rest.resource import Paging, TableService
+from rls.rest.resource import Paging, TableRules, TableService
+from rls.schema import Table
 
 log = logging.getLogger("rls.http")
 
@@ -51,16 +55,48 @@ class App:
     def __init__(self, config: Config, db: Database):
         self.config = config
         self.db = db
-        self.tables = TableRoutes(
-            TableService(
-                db,
-                RestCompiler(db.dialect, size=config.plan_cache_size),
-                Paging(config.page_size, config.max_page_size),
-            )
-        )
         self.auth = AuthService(config, db)
         self.auth_routes = AuthRoutes(self.auth)
+        self.policies = PolicyStore(db, interval=config.policy_refresh_interval)
+        self.tables = TableRoutes(self.build_table_service())
         self.routes = self.build_routes()
+
+    def build_table_service(self) -> TableService:
+        """The tables as REST resources: under policies when auth is enabled; the auth
+        tables with their own rules (hashed, hidden passwords; validated policies)."""
+        config, db = self.config, self.db
+        engine = None
+        if config.auth_enabled:
+            engine = PolicyEngine(
+                self.policies.current, lambda: (db.schema_version, db.schema()), db.dialect,
+                cache_size=config.plan_cache_size,
+            )  # fmt: skip
+        rules = {
+            AUTH_USERS: TableRules(hidden=frozenset({"password"}), before_write=self._hash_passwords),
+            POLICY_TABLE: TableRules(before_write=self._validate_policies),
+        }
+        return TableService(
+            db,
+            RestCompiler(db.dialect, size=config.plan_cache_size),
+            Paging(config.page_size, config.max_page_size),
+            engine=engine,
+            rules=rules,
+            # Nothing guards auth_users without auth, and it holds password hashes.
+            unserved=frozenset() if config.auth_enabled else frozenset({AUTH_USERS}),
+        )
+
+    def _hash_passwords(self, session: Session, table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for row in rows:
+            if "password" in row:
+                if not isinstance(row["password"], str):
+                    raise InvalidValue("invalid value for column password: expected a string")
+                row["password"] = self.auth.users.hash_password(row["password"])
+        return rows
+
+    def _validate_policies(self, session: Session, table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        checked = validate_policy_rows(session, table, rows, self.db.refresh_schema())
+        self.policies.invalidate()  # this worker applies the change on its next request
+        return checked
 
     def build_routes(self) -> list[Route]:
         """The route list, most specific first; the first match wins."""
@@ -72,16 +108,9 @@ class App:
             "PATCH": t.put,
             "DELETE": t.delete,
         }
-        # With auth disabled nothing guards auth_users, and its rows hold password
-        # hashes (weakness 14): it is not served at all then.
-        hidden = {m: _hidden_table for m in table_methods}
-        hidden_users = (
-            [] if self.config.auth_enabled else [Route((AUTH_USERS,), hidden), Route((AUTH_USERS, "<pk>"), hidden)]
-        )
         return [
             Route((), {"GET": _root}),
             Route(("auth", "<action>"), {"POST": self.auth_routes.post}),
-            *hidden_users,
             Route(("<table>",), table_methods),
             Route(("<table>", "<pk>"), {m: h for m, h in table_methods.items() if m != "POST"}),
         ]
@@ -153,10 +182,6 @@ class App:
 
 def _root(request: Request, params: dict[str, str]) -> Response:
     return message("rest server is up and running")
-
-
-def _hidden_table(request: Request, params: dict[str, str]) -> Response:
-    raise UnknownTable(f"table does not exist: {AUTH_USERS}")
 
 
 def create_app(config: Config | None = None, **overrides: Any) -> App:
