@@ -33,9 +33,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: Any) -> None:
             median = _median(bench)
             if bench is base or not median:
                 continue
-            lines.append(
-                f"  {bench.name:<50} {median * 1e6:10.2f} µs  {base_median / median:8.1f}x faster than baseline"
-            )
+            ratio = median / base_median
+            verdict = f"{1 / ratio:.1f}x faster" if ratio < 1 else f"{ratio:.2f}x the time"
+            lines.append(f"  {bench.name:<50} {median * 1e6:10.2f} µs  time/baseline {ratio:7.4f} ({verdict})")
     if lines:
         terminalreporter.write_sep("=", "ratios against the baseline of each group")
         for line in lines:
