@@ -351,6 +351,19 @@ def test_refused_per_dialect(on, dialect, sql):
     assert ids(g.table("docs")) == [1, 2, 3, 4]
 
 
+@pytest.mark.parametrize(
+    ("sql", "fragment"),
+    [
+        ("SELECT nope FROM docs", "nope"),
+        ("SELECT id FROM docs WHERE secretx = 1", "secretx"),
+        ("SELECT x.id FROM docs", "could not be resolved"),
+    ],
+)
+def test_unknown_columns_are_refused(g, sql, fragment):
+    with pytest.raises(Refused, match=fragment):
+        g.run(sql)
+
+
 def test_refusal_says_why(g):
     with pytest.raises(Refused, match="no policy for read on audit"):
         g.run("SELECT * FROM audit")

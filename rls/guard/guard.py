@@ -20,8 +20,10 @@ from typing import Any
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError, TokenError
+from sqlglot.errors import OptimizeError, ParseError, TokenError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+from sqlglot.optimizer.qualify_columns import qualify_columns, validate_qualify_columns
+from sqlglot.schema import MappingSchema
 
 from dialects import dialect_for_url, get_dialect
 from dialects.base import Dialect
@@ -30,6 +32,7 @@ from rls.cache import LRUCache
 from rls.database import Database
 from rls.emit import Emitted, emit, placeholder
 from rls.errors import Denied, Refused
+from rls.guard.inject import is_cte_reference
 from rls.guard.params import POSITIONAL, extract_params
 from rls.guard.refuse import check_statement
 from rls.guard.rewrite import rewrite_statement
@@ -103,6 +106,7 @@ class Guard:
         self.fence = fence
         self._cache: LRUCache[_Compiled] = LRUCache(cache_size)
         self._database: Database | None = None
+        self._sqlglot_schema: tuple[int, MappingSchema] | None = None
 
     @classmethod
     def from_url(cls, url: str, *, refresh_interval: float = 1.0, **options: Any) -> Guard:
@@ -147,6 +151,10 @@ class Guard:
         check_statement(root)
         _rename_placeholders(root, user_params.positional, user_params.named)
         root = normalize_identifiers(root, dialect=self.dialect.SQLGLOT)
+        for table in root.find_all(exp.Table):
+            if not is_cte_reference(table, always_recursive=self.dialect.CTES_ALWAYS_RECURSIVE):
+                self._lookup(table.name)  # unknown tables first: their columns cannot resolve
+        self._check_columns(root)
         rewritten = rewrite_statement(
             root, self._lookup, lambda t, a: self._predicate(t, a, user_class, user), self.dialect, fence=self.fence
         )
@@ -164,6 +172,21 @@ class Guard:
         if len(trees) != 1:
             raise Refused("exactly one statement is allowed")
         return trees[0]
+
+    def _check_columns(self, root: exp.Expr) -> None:
+        """Every column must resolve against the schema (checked on a copy: sqlglot's
+        qualification rewrites the tree it works on)."""
+        version, schema = self._schema()
+        if self._sqlglot_schema is None or self._sqlglot_schema[0] != version:
+            mapping = {
+                t.name: {c.name: c.type or "unknown" for c in t.columns.values()} for t in schema.tables.values()
+            }
+            self._sqlglot_schema = (version, MappingSchema(mapping, dialect=self.dialect.SQLGLOT))
+        try:
+            qualified = qualify_columns(root.copy(), schema=self._sqlglot_schema[1], dialect=self.dialect.SQLGLOT)
+            validate_qualify_columns(qualified)
+        except OptimizeError as exc:
+            raise Refused(str(exc).split(". Line")[0]) from None
 
     def _lookup(self, name: str) -> Table:
         schema = self._schema()[1]
