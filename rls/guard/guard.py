@@ -178,7 +178,7 @@ class Guard:
         qualification rewrites the tree it works on)."""
         version, schema = self._schema()
         if self._sqlglot_schema is None or self._sqlglot_schema[0] != version:
-            mapping = {
+            mapping: dict[str, object] = {
                 t.name: {c.name: c.type or "unknown" for c in t.columns.values()} for t in schema.tables.values()
             }
             self._sqlglot_schema = (version, MappingSchema(mapping, dialect=self.dialect.SQLGLOT))
