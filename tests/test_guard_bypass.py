@@ -284,6 +284,37 @@ def test_returning_rows_pass_the_read_policy(on, backend_with_returning):
     assert ids(rows) == [3, 4]
 
 
+@pytest.mark.parametrize("backend_with_on_conflict", ["postgres", "sqlite"])
+def test_on_conflict_do_update_of_a_foreign_row_is_denied(on, backend_with_on_conflict):
+    g = on(backend_with_on_conflict)
+    with pytest.raises(Denied):
+        g.run(
+            "INSERT INTO docs (id, owner_id, title) VALUES (1, 2, 'mine now') ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title"
+        )
+    assert g.table("docs")[0][2] == "alpha"
+
+
+@pytest.mark.parametrize("backend_with_on_conflict", ["postgres", "sqlite"])
+def test_on_conflict_do_update_cannot_hand_the_row_away(on, backend_with_on_conflict):
+    g = on(backend_with_on_conflict)
+    with pytest.raises(Denied):
+        g.run("INSERT INTO docs (id, owner_id, title) VALUES (3, 2, 'x') ON CONFLICT (id) DO UPDATE SET owner_id = 1")
+    assert g.table("docs")[2][1] == 2
+
+
+@pytest.mark.parametrize("backend_with_on_conflict", ["postgres", "sqlite"])
+def test_on_conflict_do_update_of_an_own_row_works(on, backend_with_on_conflict):
+    g = on(backend_with_on_conflict)
+    g.run(
+        "INSERT INTO docs (id, owner_id, title) VALUES (3, 2, 'renamed') ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title"
+    )
+    g.run(
+        "INSERT INTO docs (id, owner_id, title) VALUES (20, 2, 'new') ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title"
+    )
+    docs = {r[0]: r[2] for r in g.table("docs")}
+    assert docs[3] == "renamed" and docs[20] == "new" and docs[1] == "alpha"
+
+
 # -- refusals ---------------------------------------------------------------------------------
 
 REFUSED = [
@@ -307,7 +338,7 @@ REFUSED_PER_DIALECT = {
         "SELECT * FROM generate_series(1, 3)",
         "COPY docs TO STDOUT",
         "EXPLAIN SELECT * FROM docs",
-        "INSERT INTO docs (id, owner_id) VALUES (3, 2) ON CONFLICT (id) DO UPDATE SET owner_id = 1",
+        "INSERT INTO docs (id, owner_id) VALUES (3, 2) ON CONFLICT DO UPDATE SET owner_id = 1",
         "SELECT * FROM docs WHERE id = $1",
     ],
     "mysql": [

@@ -111,6 +111,12 @@ def _check_insert(node: exp.Insert) -> None:
     if not isinstance(node.this, exp.Schema) or not node.this.expressions:
         raise Refused("INSERT needs an explicit column list")
     conflict = node.args.get("conflict")
-    if conflict is not None and (conflict.args.get("duplicate") or conflict.args.get("action") is None
-                                 or "NOTHING" not in str(conflict.args.get("action")).upper()):  # fmt: skip
-        raise Refused("ON CONFLICT DO UPDATE and ON DUPLICATE KEY UPDATE are not allowed; use UPDATE")
+    if conflict is None:
+        return
+    if conflict.args.get("duplicate"):
+        raise Refused("ON DUPLICATE KEY UPDATE is not allowed; use ON CONFLICT or UPDATE")
+    action = str(conflict.args.get("action") or "").upper()
+    if "UPDATE" in action and (not conflict.args.get("conflict_keys") or not isinstance(node.expression, exp.Values)):
+        raise Refused("ON CONFLICT DO UPDATE needs a conflict target (columns) and VALUES")
+    if "UPDATE" not in action and "NOTHING" not in action:
+        raise Refused("ON CONFLICT takes DO NOTHING or DO UPDATE")

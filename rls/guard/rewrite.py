@@ -92,6 +92,63 @@ def _guard_target(
     for check in checks:
         if check.node is not None:
             result.checks.append(_insert_check(root, table, check))
+    conflict = root.args.get("conflict")
+    if conflict is not None and "UPDATE" in str(conflict.args.get("action")).upper():
+        _guard_conflict_update(result, root, conflict, table, predicate_for(table, "update"), dialect)
+
+
+def _guard_conflict_update(
+    result: Rewritten, insert: exp.Insert, conflict: exp.Expr, table: Table, policy: Predicate, dialect: Dialect
+) -> None:
+    """``ON CONFLICT … DO UPDATE`` is an UPDATE of the existing row: it must pass the
+    update policy (USING) and its new version the same policy (WITH CHECK). A query per
+    VALUES row finds the row it would conflict with and checks both, before anything
+    is written; the DO UPDATE also keeps the policy in its WHERE."""
+    if policy.node is None:
+        return
+    qualifier = insert.this.this.alias_or_name
+    own_where = conflict.args.get("where")
+    using = policy.condition(qualifier)
+    using.meta[TRUSTED] = True
+    conflict.set("where", exp.Where(this=exp.and_(own_where.this, using, copy=False) if own_where else using))
+    columns = [c.name for c in insert.this.expressions]
+    keys = [k.this.name if isinstance(k, exp.Ordered) else k.name for k in conflict.args["conflict_keys"]]
+    assignments = {a.this.name: a.expression for a in conflict.expressions if isinstance(a, exp.EQ)}
+    probes = []
+    for row in insert.expression.expressions:
+        items = row.expressions if isinstance(row, exp.Tuple) else [row]
+        proposed: dict[str, exp.Expr] = dict(zip(columns, items, strict=False))
+        if any(k not in proposed for k in keys):
+            raise Refused("ON CONFLICT columns must be among the inserted columns")
+
+        def excluded(node: exp.Expr, proposed: dict[str, exp.Expr] = proposed) -> exp.Expr:
+            if isinstance(node, exp.Column) and node.table.lower() == "excluded":
+                value = proposed.get(node.name)
+                return exp.paren(value.copy(), copy=False) if value is not None else exp.Null()
+            return node
+
+        new_values = {c: e.copy().transform(excluded, copy=False) for c, e in assignments.items()}
+        allowed = exp.and_(
+            policy.condition(qualifier),
+            _replace_columns(policy.condition(qualifier), qualifier, new_values, others_null=False),
+            copy=False,
+        )
+        violation: exp.Expr = _violation(allowed)
+        if own_where is not None:  # rows the statement's own WHERE skips are not updated
+            skip = own_where.this.copy().transform(excluded, copy=False)
+            violation = exp.Case(ifs=[exp.If(this=skip, true=violation)], default=exp.Literal.number(0))
+        match = exp.and_(
+            *(exp.column(k, table=qualifier, quoted=True).eq(proposed[k].copy()) for k in keys), copy=False
+        )
+        probe = exp.Select(expressions=[violation]).from_(insert.this.this.copy(), copy=False).where(match, copy=False)
+        if dialect.SUPPORTS_FOR_UPDATE:
+            probe = probe.lock(update=True, copy=False)
+        probes.append(probe)
+    combined: exp.Expr = probes[0]
+    for other in probes[1:]:
+        combined = exp.union(combined, other, distinct=False, copy=False)
+    combined.meta[TRUSTED] = True
+    result.checks.append(combined)
 
 
 def restrict_fenced(statement: exp.Expr, condition: exp.Expr) -> None:
