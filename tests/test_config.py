@@ -74,3 +74,11 @@ def test_split_addr(addr, expected):
 def test_split_addr_rejects_bad_addresses(addr):
     with pytest.raises(ConfigError):
         split_addr(addr)
+
+
+def test_readme_lists_every_setting():
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    for setting in SETTINGS:
+        assert f"| `{setting.name}` | `{setting.env}` |" in readme, setting.name
