@@ -19,21 +19,29 @@ from rls.auth.tokens import Tokens
 from rls.errors import InvalidToken
 from tests.authkit import SECRET
 
-# pyjwt checks exp and iat against the real clock; the fake one starts there.
+# pyjwt checks exp and iat against the real clock; the fake one starts there. Taken
+# again at the start of every test: a value from import time goes stale in a long run.
 NOW = int(time.time())
 
 
+@pytest.fixture(autouse=True)
+def now():
+    global NOW
+    NOW = int(time.time())
+    return NOW
+
+
 class Clock:
-    def __init__(self, now: float = NOW):
-        self.now = now
+    def __init__(self, now: float | None = None):
+        self.now = NOW if now is None else now
 
     def __call__(self) -> float:
         return self.now
 
 
 @pytest.fixture
-def clock():
-    return Clock()
+def clock(now):
+    return Clock(now)
 
 
 @pytest.fixture
