@@ -25,7 +25,7 @@ def build_database(path: str) -> str:
         session.execute("CREATE INDEX items_group ON items (group_id, user_id)")
         session.connection.executemany(
             "INSERT INTO items (user_id, group_id, name) VALUES (?, ?, ?)",
-            [(42 if i % 10 == 0 else i, i % 20, f"item {i}") for i in range(ROWS)],
+            [(42 if (i // 20) % 10 == 0 else 1000 + i, i % 20, f"item {i}") for i in range(ROWS)],
         )
         session.execute(
             "CREATE TABLE auth_policies (id INTEGER PRIMARY KEY, description TEXT, table_name TEXT, action TEXT, expression TEXT)"
