@@ -13,6 +13,8 @@ from rls.errors import Conflict, ConstraintViolation, InvalidValue, RlsError, Un
 from rls.schema import Kind, Schema
 
 Decoder = Callable[[Any], Any]
+Adapter = Callable[[Any, "str | None"], Any]
+"""(checked value, the client's text or None) → what the driver binds; never sees None."""
 
 
 class Cursor(Protocol):
@@ -91,6 +93,10 @@ class Dialect:
 
     DECODERS: ClassVar[dict[Kind, Decoder]] = {}
     """Per column kind, how to turn what the driver returns into the JSON value to send."""
+
+    ADAPTERS: ClassVar[dict[Kind, Adapter]] = {Kind.JSON: lambda value, text: json.dumps(value)}
+    """Per column kind, how a checked value becomes what the driver binds (kinds not
+    listed bind as they are)."""
 
     DDL_TYPES: ClassVar[dict[str, str]] = {
         "serial": "INTEGER PRIMARY KEY",
@@ -179,9 +185,8 @@ class Dialect:
 
         ``text`` is the value as the client wrote it, for databases that store it as is.
         """
-        if kind is Kind.JSON and value is not None:
-            return json.dumps(value)
-        return value
+        adapter = self.ADAPTERS.get(kind)
+        return value if adapter is None or value is None else adapter(value, text)
 
     def decoder(self, kind: Kind) -> Decoder | None:
         """How to turn a driver value of this kind into the JSON value returned."""

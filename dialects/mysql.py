@@ -15,6 +15,7 @@ from sqlglot import exp
 from dialects.base import (
     DECODE_BOOLEAN_INTEGERS,
     DECODE_JSON_TEXT,
+    Adapter,
     Connection,
     Decoder,
     Dialect,
@@ -79,6 +80,11 @@ _ERRORS: dict[int, Callable[[Any], RlsError]] = {
 }
 
 
+def _without_zone(value: dt.datetime) -> dt.datetime:
+    # DATETIME has no zone; store the instant in UTC.
+    return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
 class MySQL(Dialect):
     name = "mysql"
     SQLGLOT = "mysql"
@@ -92,6 +98,11 @@ class MySQL(Dialect):
     SUPPORTS_INSERT_RETURNING = False
     SUPPORTS_UPDATE_RETURNING = False
     DECODERS: ClassVar[dict[Kind, Decoder]] = {**DECODE_JSON_TEXT, **DECODE_BOOLEAN_INTEGERS}
+    ADAPTERS: ClassVar[dict[Kind, Adapter]] = {
+        **Dialect.ADAPTERS,
+        Kind.DATETIME: lambda value, text: _without_zone(value),
+        Kind.UUID: lambda value, text: str(value),
+    }
     DDL_TYPES: ClassVar[dict[str, str]] = {
         **Dialect.DDL_TYPES,
         "serial": "INTEGER AUTO_INCREMENT PRIMARY KEY",
@@ -226,14 +237,6 @@ class MySQL(Dialect):
             ifs=[exp.If(this=exp.Literal.string("NULL"), true=exp.Null())],
             default=exp.Anonymous(this="JSON_UNQUOTE", expressions=[extract]),
         )
-
-    def adapt(self, kind: Kind, value: Any, text: str | None = None) -> Any:
-        if isinstance(value, dt.datetime) and value.tzinfo is not None:
-            # DATETIME has no zone; store the instant in UTC.
-            return value.astimezone(dt.UTC).replace(tzinfo=None)
-        if kind is Kind.UUID and value is not None:
-            return str(value)
-        return super().adapt(kind, value, text)
 
     def to_error(self, exc: BaseException) -> RlsError | None:
         if isinstance(exc, pymysql.err.InterfaceError):

@@ -12,6 +12,7 @@ from sqlglot import exp
 from dialects.base import (
     DECODE_BOOLEAN_INTEGERS,
     DECODE_JSON_TEXT,
+    Adapter,
     Connection,
     Decoder,
     Dialect,
@@ -87,6 +88,15 @@ class SQLite(Dialect):
     CTES_ALWAYS_RECURSIVE = True
     DECODERS: ClassVar[dict[Kind, Decoder]] = {**DECODE_JSON_TEXT, **DECODE_BOOLEAN_INTEGERS}
     DDL_TYPES: ClassVar[dict[str, str]] = {**Dialect.DDL_TYPES, "datetime": "DATETIME"}
+    ADAPTERS: ClassVar[dict[Kind, Adapter]] = {
+        **Dialect.ADAPTERS,
+        # SQLite has no date types: dates are stored as the text the client sent.
+        Kind.DATE: lambda value, text: text if text is not None else value.isoformat(),
+        Kind.DATETIME: lambda value, text: text if text is not None else value.isoformat(" "),
+        Kind.TIME: lambda value, text: text if text is not None else value.isoformat(),
+        Kind.DECIMAL: lambda value, text: str(value),
+        Kind.UUID: lambda value, text: str(value),
+    }
 
     def connect_args(self, url: str) -> dict[str, Any]:
         """``sqlite:///abs/path.db``, ``sqlite://relative.db``; ``?busy_timeout=ms``."""
@@ -160,16 +170,6 @@ class SQLite(Dialect):
             ]
             tables.append(Table.build(name, columns, pk, is_view=type_ == "view"))
         return Schema.build(tables)
-
-    def adapt(self, kind: Kind, value: Any, text: str | None = None) -> Any:
-        if value is None:
-            return None
-        # Dates and times are stored as the text the client sent (SQLite has no such types).
-        if kind in (Kind.DATE, Kind.DATETIME, Kind.TIME) and text is not None:
-            return text
-        if kind in (Kind.DECIMAL, Kind.UUID, Kind.DATE, Kind.DATETIME, Kind.TIME):
-            return str(value) if kind is not Kind.DATETIME else value.isoformat(" ")
-        return super().adapt(kind, value, text)
 
     def to_error(self, exc: BaseException) -> RlsError | None:
         if not isinstance(exc, sqlite3.Error):

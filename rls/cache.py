@@ -1,49 +1,44 @@
-"""A bounded least-recently-used cache, safe to share between threads."""
+"""A bounded cache, safe to share between threads, cheap on a hit."""
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
 
 
-class LRUCache(Generic[V]):
-    """At most ``size`` entries; the least recently used one goes first.
+class BoundedCache(Generic[V]):
+    """At most ``size`` entries; when full, the oldest entry goes first.
 
-    >>> cache = LRUCache[int](2)
+    A hit is one dictionary lookup: keeping a recency order (an LRU) would cost a
+    reordering per hit on the hot path, while the working sets here (request shapes,
+    statements, tokens) are far smaller than the bound, so evictions are rare.
+
+    >>> cache = BoundedCache[int](2)
     >>> cache.get_or_build("a", lambda: 1), cache.get_or_build("a", lambda: 2)
     (1, 1)
     """
 
     def __init__(self, size: int = 4096):
         self.size = size
-        self._data: OrderedDict[Hashable, V] = OrderedDict()
+        self._data: dict[Hashable, V] = {}
         self._lock = threading.Lock()
-        self.hits = 0
         self.misses = 0
 
     def get(self, key: Hashable) -> V | None:
-        try:
-            value = self._data[key]
-            self._data.move_to_end(key)
-        except KeyError:  # absent, or evicted by another thread between the two steps
-            return None
-        self.hits += 1
-        return value
+        return self._data.get(key)
 
     def put(self, key: Hashable, value: V) -> None:
         with self._lock:
             self._data[key] = value
-            self._data.move_to_end(key)
             while len(self._data) > self.size:
-                self._data.popitem(last=False)
+                del self._data[next(iter(self._data))]
 
     def get_or_build(self, key: Hashable, build: Callable[[], V]) -> V:
         """The cached value, or ``build()`` stored under ``key`` (exceptions are not cached)."""
-        value = self.get(key)
+        value = self._data.get(key)
         if value is None:
             self.misses += 1
             value = build()

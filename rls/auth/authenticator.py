@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from rls.auth.principal import ANONYMOUS, AuthUser
 from rls.auth.tokens import Tokens
-from rls.cache import LRUCache
+from rls.cache import BoundedCache
 from rls.errors import InvalidToken
 
 AdminLookup = Callable[[int], bool]
@@ -30,7 +30,7 @@ class AdminCache:
         self._lookup = lookup
         self.ttl = ttl
         self._clock = clock
-        self._entries: LRUCache[tuple[bool, float]] = LRUCache(size)
+        self._entries: BoundedCache[tuple[bool, float]] = BoundedCache(size)
 
     def is_admin(self, user_id: int) -> bool:
         now = self._clock()

@@ -16,7 +16,7 @@ from typing import Any
 import jwt
 
 from rls.auth.principal import AuthUser
-from rls.cache import LRUCache
+from rls.cache import BoundedCache
 from rls.errors import InvalidToken
 
 ALGORITHMS = {"HS256": 32, "HS384": 48, "HS512": 64}
@@ -82,7 +82,7 @@ class Tokens:
         self.leeway = leeway
         self.user_id_claim = user_id_claim
         self._clock = clock
-        self.cache: LRUCache[VerifiedToken] | None = LRUCache(cache_size) if cache_size > 0 else None
+        self.cache: BoundedCache[VerifiedToken] | None = BoundedCache(cache_size) if cache_size > 0 else None
 
     def __repr__(self) -> str:
         return f"Tokens(user_id_claim={self.user_id_claim!r}, lifetime={self.lifetime})"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlglot
 from sqlglot import exp
@@ -28,7 +28,7 @@ from sqlglot.schema import MappingSchema
 from dialects import dialect_for_url, get_dialect
 from dialects.base import Dialect
 from rls.auth.principal import ANONYMOUS, AuthUser
-from rls.cache import LRUCache
+from rls.cache import BoundedCache
 from rls.database import Database
 from rls.emit import Emitted, emit, placeholder
 from rls.errors import Denied, Refused
@@ -36,34 +36,69 @@ from rls.guard.inject import is_cte_reference
 from rls.guard.params import POSITIONAL, extract_params
 from rls.guard.refuse import check_statement
 from rls.guard.rewrite import rewrite_statement
-from rls.policy.compile import Predicate, UserClass, principal_params
+from rls.policy.compile import CLAIM_PARAM_PREFIX, USER_ID_PARAM, Predicate, UserClass
 from rls.policy.engine import PolicyEngine, denial
 from rls.policy.model import Policy
 from rls.policy.store import PolicySet, PolicyStore
 from rls.schema import Schema, Table
 
 
-@dataclass(frozen=True)
-class Query:
+class Query(NamedTuple):
     """SQL for the driver and its parameters, in the driver's positional style."""
 
     sql: str
-    params: Sequence[Any]
+    params: tuple[Any, ...]
 
 
-@dataclass(frozen=True)
-class Statement(Query):
+class Statement(NamedTuple):
     """The guarded statement. Run every query in ``checks`` first, in the same
     transaction: a row whose first column is not 0 means the write is denied
     (:func:`rls.connect` does this for you)."""
 
+    sql: str
+    params: tuple[Any, ...]
     checks: tuple[Query, ...] = ()
+
+
+# Where each driver parameter comes from, resolved once per compiled statement.
+_FROM_PARAMS, _USER_ID, _CLAIM = 0, 1, 2
+Slot = tuple[int, Any]
+
+
+def _slots(names: tuple[str, ...]) -> tuple[Slot, ...]:
+    slots: list[Slot] = []
+    for name in names:
+        if name.startswith("u") and name[1:].isdigit():
+            slots.append((_FROM_PARAMS, int(name[1:])))
+        elif name.startswith("n_"):
+            slots.append((_FROM_PARAMS, name[2:]))
+        elif name == USER_ID_PARAM:
+            slots.append((_USER_ID, None))
+        elif name.startswith(CLAIM_PARAM_PREFIX):
+            slots.append((_CLAIM, name[len(CLAIM_PARAM_PREFIX) :]))
+        else:  # pragma: no cover - emit only produces the names above
+            raise Refused(f"unknown parameter {name}")
+    return tuple(slots)
+
+
+def _bind(slots: tuple[Slot, ...], params: Any, user: AuthUser) -> tuple[Any, ...]:
+    out = []
+    for source, key in slots:
+        if source == _FROM_PARAMS:
+            out.append(params[key])
+        elif source == _USER_ID:
+            out.append(user.id)
+        else:
+            value = user.claims.get(key)
+            out.append(value if isinstance(value, (str, int, float, bool)) else None)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
 class _Compiled:
-    main: Emitted
-    checks: tuple[Emitted, ...]
+    sql: str
+    slots: tuple[Slot, ...]
+    checks: tuple[tuple[str, tuple[Slot, ...]], ...]
     positional: int
     named: frozenset[str]
 
@@ -104,7 +139,7 @@ class Guard:
         self._schema = schema_source
         self.engine = PolicyEngine(policy_source, schema_source, self.dialect, cache_size=cache_size)
         self.fence = fence
-        self._cache: LRUCache[_Compiled] = LRUCache(cache_size)
+        self._cache: BoundedCache[_Compiled] = BoundedCache(cache_size)
         self._database: Database | None = None
         self._sqlglot_schema: tuple[int, MappingSchema] | None = None
 
@@ -131,19 +166,15 @@ class Guard:
     ) -> Statement:
         """Guard ``sql`` for ``user``; raises :class:`Refused` or :class:`Denied`."""
         user_class = UserClass.of(user)
-        key = (sql, user_class, self.engine.version)
-        compiled = self._cache.get_or_build(key, lambda: self._compile(sql, user_class, user))
-        values = _user_values(compiled, params)
-        principal = principal_params(user)
-
-        def bind(names: tuple[str, ...]) -> tuple[Any, ...]:
-            return tuple(values[n] if n in values else principal[n] for n in names)
-
-        return Statement(
-            compiled.main.sql,
-            bind(compiled.main.names),
-            tuple(Query(c.sql, bind(c.names)) for c in compiled.checks),
-        )
+        key = (sql, user_class.value, self.engine.version)  # .value: an enum hashes in Python
+        compiled = self._cache.get(key)
+        if compiled is None:
+            compiled = self._cache.get_or_build(key, lambda: self._compile(sql, user_class, user))
+        values = _check_params(compiled, params)
+        if not compiled.checks:
+            return Statement(compiled.sql, _bind(compiled.slots, values, user))
+        checks = tuple(Query(sql, _bind(slots, values, user)) for sql, slots in compiled.checks)
+        return Statement(compiled.sql, _bind(compiled.slots, values, user), checks)
 
     def _compile(self, sql: str, user_class: UserClass, user: AuthUser) -> _Compiled:
         user_params = extract_params(sql, self.dialect)
@@ -160,8 +191,8 @@ class Guard:
         )
         main = emit(rewritten.tree, self.dialect)
         _verify_reparse(rewritten.tree, main, self.dialect)
-        checks = tuple(emit(c, self.dialect) for c in rewritten.checks)
-        return _Compiled(main, checks, user_params.positional, user_params.named)
+        checks = tuple((e.sql, _slots(e.names)) for e in (emit(c, self.dialect) for c in rewritten.checks))
+        return _Compiled(main.sql, _slots(main.names), checks, user_params.positional, user_params.named)
 
     def _parse(self, text: str) -> exp.Expr:
         try:
@@ -224,17 +255,18 @@ def _rename_placeholders(root: exp.Expr, positional: int, named: frozenset[str])
         raise Refused("a placeholder sits where the statement cannot take one (inside a string?)")
 
 
-def _user_values(compiled: _Compiled, params: Sequence[Any] | Mapping[str, Any] | None) -> dict[str, Any]:
+def _check_params(compiled: _Compiled, params: Sequence[Any] | Mapping[str, Any] | None) -> Any:
     if compiled.named:
-        if not isinstance(params, Mapping) or not compiled.named <= set(params):
+        if not isinstance(params, Mapping) or not compiled.named <= params.keys():
             raise Refused(f"statement needs named parameters: {', '.join(sorted(compiled.named))}")
-        return {f"n_{k}": params[k] for k in compiled.named}
+        return params
     values = () if params is None else params
-    if isinstance(values, Mapping) or len(values) != compiled.positional:
+    # tuple and list first: the isinstance check against Mapping costs more than the rest.
+    if (type(values) not in (tuple, list) and isinstance(values, Mapping)) or len(values) != compiled.positional:
         raise Refused(
             f"statement has {compiled.positional} placeholders, got {0 if params is None else len(params)} parameters"
         )
-    return {f"u{i}": v for i, v in enumerate(values)}
+    return values
 
 
 _MARKERS = re.compile(r"%%|%s|\?")

@@ -40,9 +40,12 @@ class UserClass(enum.Enum):
 
     @classmethod
     def of(cls, user: AuthUser) -> UserClass:
-        if not user.is_authenticated:
-            return cls.ANONYMOUS
-        return cls.ADMIN if user.is_admin else cls.USER
+        if user.id is None:  # not authenticated
+            return _ANONYMOUS
+        return _ADMIN if user.is_admin else _USER
+
+
+_ANONYMOUS, _USER, _ADMIN = UserClass.ANONYMOUS, UserClass.USER, UserClass.ADMIN
 
 
 @dataclass(frozen=True)

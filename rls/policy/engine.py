@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from dialects.base import Dialect
 from rls.auth.principal import AuthUser
-from rls.cache import LRUCache
+from rls.cache import BoundedCache
 from rls.errors import Denied, LoginRequired, RlsError
 from rls.policy.compile import Predicate, UserClass, compile_policies
 from rls.policy.model import Policy, select_policies
@@ -45,7 +45,7 @@ class PolicyEngine:
         self._policies = policies
         self._schema = schema
         self.dialect = dialect
-        self._cache: LRUCache[Predicate] = LRUCache(cache_size)
+        self._cache: BoundedCache[Predicate] = BoundedCache(cache_size)
         self._warned: set[tuple[str, str]] = set()
 
     def decide(self, table: Table, action: str, user: AuthUser) -> Decision:
@@ -59,7 +59,7 @@ class PolicyEngine:
         """The compiled predicate (possibly a denial) and its cache key."""
         policy_set = self._policies()
         schema_version, schema = self._schema()
-        key = (policy_set.version, schema_version, table.name, action, user_class)
+        key = (policy_set.version, schema_version, table.name, action, user_class.value)
         predicate = self._cache.get_or_build(
             key, lambda: self._compile(policy_set.policies, table, action, user_class, schema)
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 
 from dialects.base import Dialect
-from rls.cache import LRUCache
+from rls.cache import BoundedCache
 from rls.policy.engine import Decision
 from rls.rest import plan as compile
 from rls.rest.plan import Plan
@@ -23,7 +23,7 @@ class RestCompiler:
 
     def __init__(self, dialect: Dialect, *, size: int = 4096):
         self.dialect = dialect
-        self.cache: LRUCache[Plan] = LRUCache(size)
+        self.cache: BoundedCache[Plan] = BoundedCache(size)
 
     def _plan(self, key: Hashable, build: Callable[[], Plan]) -> Plan:
         return self.cache.get_or_build(key, build)

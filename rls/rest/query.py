@@ -6,8 +6,8 @@ when the query is compiled against a table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from urllib.parse import parse_qsl
+from dataclasses import dataclass, field, replace
+from urllib.parse import unquote_plus
 
 from rls.errors import BadRequest
 
@@ -16,6 +16,7 @@ FLAGS = frozenset({"count", "singular", "debug", "mine"})
 _OPTIONS = frozenset({"select", "order", "page", "page_size", "limit", "offset"})
 IS_VALUES = frozenset({"null", "true", "false"})
 ALL_ROWS = ("1", "eq", "1")
+_MINIMUMS = (("page", 1), ("page_size", 1), ("limit", 0), ("offset", 0))
 """``1=eq.1``: the original's documented way to say "every row" to update or delete."""
 
 
@@ -33,7 +34,7 @@ class Filter:
         return (self.key, self.op, self.values[0] if self.op == "is" else len(self.values))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RestQuery:
     """A parsed query string. Filters are sorted by key and operator (stable), so two
     requests that differ only in parameter order compile to the same SQL."""
@@ -51,14 +52,16 @@ class RestQuery:
     mine: bool = False
     all_rows: bool = False
 
-    @property
-    def shape(self) -> tuple[object, ...]:
-        """Everything the emitted SQL depends on, and nothing it does not (no values)."""
-        return (
+    shape: tuple[object, ...] = field(init=False, repr=False, compare=False)
+    """Everything the emitted SQL depends on, and nothing it does not (no values);
+    computed once, as it keys the plan cache on every request. Treat a query as
+    immutable: derive a new one with :meth:`with_filter`."""
+
+    def __post_init__(self) -> None:
+        self.shape = (
             tuple(f.shape for f in self.filters),
             self.select,
             self.order,
-            self.limit is not None or self.page is not None or self.page_size is not None,
             self.offset is not None or self.page is not None,
             self.count,
             self.singular,
@@ -80,8 +83,6 @@ class RestQuery:
 
 
 def _replace(query: RestQuery, **changes: object) -> RestQuery:
-    from dataclasses import replace
-
     return replace(query, **changes)  # type: ignore[arg-type]
 
 
@@ -100,29 +101,54 @@ def parse_query(query_string: str) -> RestQuery:
     options: dict[str, str] = {}
     flags: set[str] = set()
     all_rows = False
-    for key, value in parse_qsl(query_string, keep_blank_values=True, strict_parsing=False):
+    for key, value in query_pairs(query_string):
         if key in FLAGS:
             flags.add(key)
         elif key in _OPTIONS:
             if key in options:
                 raise BadRequest(f"parameter given twice: {key}")
             options[key] = value
-        elif (key, *value.partition(".")[::2]) == ALL_ROWS:
+        elif key == "1" and value == "eq.1":  # ALL_ROWS
             all_rows = True
         else:
             filters.append(parse_filter(key, value))
-    filters.sort(key=_filter_order)
+    if len(filters) > 1:
+        filters.sort(key=_filter_order)
+    numbers = {name: _number(options, name, minimum=low) for name, low in _MINIMUMS if name in options}
     return RestQuery(
-        filters=tuple(filters),
-        select=options.get("select") or None,
-        order=options.get("order") or None,
-        page=_number(options, "page", minimum=1),
-        page_size=_number(options, "page_size", minimum=1),
-        limit=_number(options, "limit", minimum=0),
-        offset=_number(options, "offset", minimum=0),
-        all_rows=all_rows,
-        **{flag: True for flag in flags},
+        tuple(filters),
+        options.get("select") or None,
+        options.get("order") or None,
+        numbers.get("page"),
+        numbers.get("page_size"),
+        numbers.get("limit"),
+        numbers.get("offset"),
+        "count" in flags,
+        "singular" in flags,
+        "debug" in flags,
+        "mine" in flags,
+        all_rows,
     )
+
+
+def query_pairs(query_string: str) -> list[tuple[str, str]]:
+    """``a=1&b=x%20y`` → pairs, decoded as forms are (``+`` is a space). Blank values are
+    kept (flags are bare keys); the common case skips decoding altogether.
+
+    >>> query_pairs("count&title=like.a+b%2A")
+    [('count', ''), ('title', 'like.a b*')]
+    """
+    pairs = []
+    for part in query_string.split("&"):
+        if not part:
+            continue
+        key, _, value = part.partition("=")
+        if "%" in key or "+" in key:
+            key = unquote_plus(key)
+        if "%" in value or "+" in value:
+            value = unquote_plus(value)
+        pairs.append((key, value))
+    return pairs
 
 
 def parse_filter(key: str, text: str) -> Filter:

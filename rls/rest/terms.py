@@ -17,7 +17,7 @@ from rls.emit import placeholder
 from rls.errors import BadRequest
 from rls.rest.query import Filter
 from rls.schema import Kind, Table
-from rls.values import from_text
+from rls.values import text_converter
 
 Converter = Callable[[Any], Any]
 
@@ -264,10 +264,7 @@ def _build_containment(f: Filter, this: exp.Expr, kind: Kind, slot: exp.Expr, di
 
 
 def _converter(kind: Kind, column: str, dialect: Dialect) -> Converter:
-    def convert(text: Any) -> Any:
-        return dialect.adapt(kind, from_text(kind, text, column), text)
-
-    return convert
+    return text_converter(kind, column, dialect.ADAPTERS.get(kind))
 
 
 def _like_pattern(text: Any) -> Any:
