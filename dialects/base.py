@@ -127,6 +127,11 @@ class Dialect:
         """Open a connection and apply the session's safety settings."""
         raise NotImplementedError
 
+    def check_session(self, conn: Connection) -> str | None:
+        """Why statements emitted by sqlglot would be read differently on this session
+        (string escaping, quoting modes), or None when the session is safe."""
+        return None
+
     def begin(self, conn: Connection, *, write: bool) -> None:
         """Start a transaction (drivers that do it implicitly need nothing)."""
 

@@ -144,6 +144,19 @@ class MySQL(Dialect):
         )
         return conn  # type: ignore[no-any-return]
 
+    def check_session(self, conn: Connection) -> str | None:
+        cur = conn.cursor()
+        try:
+            cur.execute("SELECT @@SESSION.sql_mode")
+            row = cur.fetchone()
+        finally:
+            cur.close()
+        modes = set(str(row[0] if row else "").upper().split(","))
+        # sqlglot writes strings with backslash escapes and 'single quotes'; under these
+        # modes the server would read such text differently than the guard did.
+        unsafe = sorted(modes & {"NO_BACKSLASH_ESCAPES", "ANSI_QUOTES", "ANSI", "PIPES_AS_CONCAT"})
+        return f"unsafe sql_mode for guarded SQL: {', '.join(unsafe)}" if unsafe else None
+
     def is_disconnect(self, exc: BaseException) -> bool:
         if isinstance(exc, pymysql.err.InterfaceError):
             return True

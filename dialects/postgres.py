@@ -135,6 +135,17 @@ class Postgres(Dialect):
         conn.commit()
         return conn
 
+    def check_session(self, conn: Connection) -> str | None:
+        cur = conn.cursor()
+        try:
+            cur.execute("SHOW standard_conforming_strings")
+            row = cur.fetchone()
+        finally:
+            cur.close()
+        if row is None or row[0] != "on":
+            return "standard_conforming_strings is off: backslashes in literals would be read as escapes"
+        return None
+
     def is_disconnect(self, exc: BaseException) -> bool:
         if isinstance(exc, psycopg.InterfaceError):
             return True

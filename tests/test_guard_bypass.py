@@ -461,3 +461,27 @@ def test_verifier_refuses_a_table_the_rewrite_missed():
     tree.args["from_"].this.replace(wrap_relation(exp.to_table("docs"), exp.true()))
     with pytest.raises(Refused, match="could not account for: tags"):
         verify(tree)
+
+
+# -- sessions that would read the SQL differently ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("dialect", "setting"),
+    [
+        ("postgres", "SET standard_conforming_strings = off"),
+        ("mysql", "SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'"),
+        ("mysql", "SET SESSION sql_mode = 'ANSI_QUOTES'"),
+    ],
+)
+def test_unsafe_session_is_refused(on, dialect, setting):
+    g = on(dialect)
+
+    def work(session):
+        session.execute(setting)
+        with pytest.raises(Refused, match=r"standard_conforming_strings|sql_mode"):
+            connect(session.connection, g.guard, ATTACKER)
+        session.connection.rollback()
+
+    g.db.run(work)
+    g.db.pool.close()  # the session settings must not leak into later tests

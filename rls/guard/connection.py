@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rls.auth.principal import AuthUser
+from rls.errors import Refused
 from rls.guard.guard import Guard
 from rls.policy.engine import denial
 
@@ -76,6 +77,12 @@ def connect(connection: Any, guard: Guard, user: AuthUser) -> GuardedConnection:
     """Wrap a DB-API ``connection`` so every statement runs under ``guard`` as ``user``.
 
     WITH CHECK queries run before each write on the same connection, so in the same
-    transaction: a denied write has written nothing.
+    transaction: a denied write has written nothing. A session whose settings would make
+    the database read the guarded SQL differently than the guard did (PostgreSQL with
+    ``standard_conforming_strings`` off; MySQL with ``NO_BACKSLASH_ESCAPES`` or
+    ``ANSI_QUOTES``) is refused.
     """
+    problem = guard.dialect.check_session(connection)
+    if problem is not None:
+        raise Refused(problem)
     return GuardedConnection(connection, guard, user)
