@@ -7,7 +7,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 import time
 import urllib.request
 
@@ -16,7 +15,7 @@ import pytest
 from rls.cli import main
 from rls.database import Database
 from tests.authkit import FAST_ENV, SECRET
-from tests.test_serve import free_port, wait_for
+from tests.test_serve import start_server, wait_for
 
 BOUND = 1.0  # the default policy.refresh_interval
 SLACK = 0.5  # request and scheduling time on a busy machine
@@ -49,26 +48,8 @@ def two_servers(backend, make_database_url):
         ),
         write=True,
     )
-    procs, bases = [], []
-    for _ in range(2):
-        port = free_port()
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from rls.cli import entry; entry()",
-                "-addr",
-                f"127.0.0.1:{port}",
-                "-workers",
-                "1",
-                "serve",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        procs.append(proc)
-        bases.append(f"http://127.0.0.1:{port}")
+    servers = [start_server(env=env, output=subprocess.DEVNULL) for _ in range(2)]
+    procs, bases = [p for p, _ in servers], [b for _, b in servers]
     for proc, base in zip(procs, bases, strict=True):
         wait_for(f"{base}/", proc)
     yield db, bases, password

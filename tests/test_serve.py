@@ -32,31 +32,28 @@ def wait_for(url, proc, timeout=20.0):
     raise AssertionError("server did not answer in time")
 
 
+def start_server(*argv, env=None, output=subprocess.PIPE):
+    """``rest <argv> -addr 127.0.0.1:<free port> -workers 1 serve`` in a subprocess."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from rls.cli import entry; entry()", *argv,
+         "-addr", f"127.0.0.1:{port}", "-workers", "1", "serve"],
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    return proc, f"http://127.0.0.1:{port}"
+
+
 @pytest.fixture
 def serve():
     procs = []
 
     def start(*argv, env=None):
-        port = free_port()
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from rls.cli import entry; entry()",
-                *argv,
-                "-addr",
-                f"127.0.0.1:{port}",
-                "-workers",
-                "1",
-                "serve",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, **(env or {})},
-        )
+        proc, base = start_server(*argv, env=env)
         procs.append(proc)
-        return proc, f"http://127.0.0.1:{port}"
+        return proc, base
 
     yield start
     for proc in procs:
