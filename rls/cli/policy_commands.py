@@ -13,6 +13,7 @@ from rls.database import Database
 from rls.policy import admin
 from rls.policy.model import ACTIONS, Policy
 from rls.policy.native import export_native
+from rls.rest.explain import explain
 
 
 def register_policy_commands(commands: Any) -> None:
@@ -106,7 +107,7 @@ def cmd_explain(db: Database, args: argparse.Namespace, out: TextIO) -> int:
     if isinstance(user_id, str) and user_id.lstrip("-").isdigit():
         user_id = int(user_id)
     user = AuthUser(id=user_id, is_admin=bool(args.admin and user_id is not None))
-    explanation = admin.explain(db, args.table_name, args.action, user, args.dialect)
+    explanation = explain(db, args.table_name, args.action, user, args.dialect)
     if explanation.denied:
         print(f"denied: {explanation.denied}", file=out)
         return 0

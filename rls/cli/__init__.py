@@ -11,11 +11,11 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from dialects import redact_url
-from rls.auth.commands import register_user_commands
+from rls.cli.auth_commands import register_user_commands
+from rls.cli.policy_commands import register_policy_commands
 from rls.config import SETTINGS, Config, ConfigError, load_config, split_addr
 from rls.database import Database
 from rls.errors import RlsError
-from rls.policy.commands import register_policy_commands
 
 Command = Callable[[Config, argparse.Namespace, TextIO], int]
 _NAME_WIDTH = max(len(s.name) for s in SETTINGS)
