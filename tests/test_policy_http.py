@@ -339,3 +339,41 @@ def test_conformance_corpus(w, expression):
         got = ids(reply) if reply.status == 200 else []
         assert reply.status in (200, 401), reply.body
         assert got == expected, (label, expression)
+
+
+# -- auth_users through REST ---------------------------------------------------------------------
+
+
+def stored_password(w, username):
+    return w.sql("SELECT password FROM auth_users WHERE username = ?", username)[0][0]
+
+
+def test_user_created_through_rest_gets_a_hashed_password(w):
+    reply = w.admin.post("/auth_users", {"username": "carol", "password": "password-carol", "is_admin": False})
+    assert reply.status == 200, reply.body
+    try:
+        assert stored_password(w, "carol").startswith("$argon2id$")
+        assert w.anonymous.post("/auth/login", {"username": "carol", "password": "password-carol"}).status == 200
+    finally:
+        w.sql("DELETE FROM auth_users WHERE username = 'carol'")
+
+
+def test_password_changed_through_rest_is_hashed(w):
+    w.admin.post("/auth_users", {"username": "dave", "password": "password-dave", "is_admin": False})
+    try:
+        assert w.admin.put("/auth_users", {"password": "another-password"}, "username=eq.dave").status == 200
+        assert stored_password(w, "dave").startswith("$argon2id$")
+        assert w.anonymous.post("/auth/login", {"username": "dave", "password": "another-password"}).status == 200
+    finally:
+        w.sql("DELETE FROM auth_users WHERE username = 'dave'")
+
+
+def test_password_rules_apply_to_rest_writes(w):
+    reply = w.admin.post("/auth_users", {"username": "eve", "password": "short", "is_admin": False})
+    assert reply.status == 400
+    assert w.sql("SELECT COUNT(*) FROM auth_users WHERE username = 'eve'") == [(0,)]
+
+
+def test_users_cannot_write_auth_users(w):
+    assert w.alice.put("/auth_users", {"is_admin": True}, "username=eq.alice").status == 403
+    assert w.sql("SELECT is_admin FROM auth_users WHERE username = 'alice'")[0][0] in (False, 0)
