@@ -133,7 +133,13 @@ class Dialect:
         return None
 
     def begin(self, conn: Connection, *, write: bool) -> None:
-        """Start a transaction (drivers that do it implicitly need nothing)."""
+        """Start a transaction on a connection that is in autocommit mode; ``write`` says
+        whether it will write (SQLite takes the write lock up front then)."""
+        cur = conn.cursor()
+        try:
+            cur.execute("BEGIN")
+        finally:
+            cur.close()
 
     def is_disconnect(self, exc: BaseException) -> bool:
         """True when ``exc`` means the connection is gone and must not be reused."""

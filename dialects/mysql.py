@@ -138,7 +138,7 @@ class MySQL(Dialect):
         # those whose values changed.
         conn = pymysql.connect(
             **args,
-            autocommit=False,
+            autocommit=True,  # rls issues BEGIN only where a request needs a transaction
             client_flag=pymysql.constants.CLIENT.FOUND_ROWS,
             init_command=f"SET SESSION sql_mode = '{SQL_MODE}'",
         )

@@ -122,7 +122,8 @@ class Postgres(Dialect):
         return args
 
     def connect(self, **args: Any) -> Connection:
-        conn = psycopg.connect(**args, autocommit=False)
+        # Autocommit: rls issues BEGIN only where a request needs a transaction.
+        conn = psycopg.connect(**args, autocommit=True)
         with conn.cursor() as cur:
             # Literals are emitted with standard escaping; refuse a server that would read
             # backslashes inside them as escapes.
@@ -132,7 +133,6 @@ class Postgres(Dialect):
             if row is None or row[0] != "on":
                 conn.close()
                 raise psycopg.OperationalError("standard_conforming_strings could not be turned on")
-        conn.commit()
         return conn
 
     def check_session(self, conn: Connection) -> str | None:

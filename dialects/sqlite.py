@@ -108,9 +108,8 @@ class SQLite(Dialect):
         return {"path": path, "busy_timeout_ms": int(options.get("busy_timeout", "5000"))}
 
     def connect(self, *, path: str, busy_timeout_ms: int = 5000) -> Connection:  # type: ignore[override]
-        # isolation_level=None: rls issues BEGIN itself, so reads and writes are each one
-        # transaction and writers take the lock up front (BEGIN IMMEDIATE) instead of
-        # failing on upgrade.
+        # isolation_level=None (autocommit): rls issues BEGIN itself where a request needs a
+        # transaction.
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000)
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         conn.execute("PRAGMA journal_mode = WAL")
@@ -144,6 +143,7 @@ class SQLite(Dialect):
         return exp.Limit(expression=exp.Literal.number(-1))
 
     def begin(self, conn: Connection, *, write: bool) -> None:
+        # Writers take the lock up front instead of failing on the upgrade from a read lock.
         conn.cursor().execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
     def introspect(self, conn: Connection) -> Schema:

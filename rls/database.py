@@ -82,28 +82,36 @@ class Database:
 
     # -- transactions -----------------------------------------------------------------
 
-    def run(self, work: Callable[[Session], T], *, write: bool = False) -> T:
-        """Run ``work`` in one transaction: commit when it returns, roll back when it raises.
+    def run(self, work: Callable[[Session], T], *, write: bool = False, transaction: bool | None = None) -> T:
+        """Run ``work`` on a pooled connection.
+
+        ``write`` (or ``transaction``): in one transaction — committed when ``work``
+        returns, rolled back when it raises. Otherwise every statement commits on its
+        own (connections are in autocommit mode): a read that is one statement needs no
+        BEGIN and COMMIT, which are two round trips on PostgreSQL and MySQL.
 
         A pooled connection found dead before the commit is replaced and the work run
-        again once: the failed transaction cannot have committed anything.
+        again once: the failed attempt cannot have committed anything.
         """
+        in_transaction = write if transaction is None else transaction
         for attempt in (1, 2):
             try:
                 with self.pool.lease() as lease:
                     try:
-                        self.dialect.begin(lease.conn, write=write)
+                        if in_transaction:
+                            self.dialect.begin(lease.conn, write=write)
                         result = work(Session(lease.conn))
                     except BaseException as exc:
                         lease.broken = self.dialect.is_disconnect(exc) or not self._rollback(lease.conn)
                         if lease.broken and lease.reused and attempt == 1 and not isinstance(exc, RlsError):
                             continue
                         raise
-                    try:
-                        lease.conn.commit()
-                    except BaseException as exc:
-                        lease.broken = self.dialect.is_disconnect(exc) or not self._rollback(lease.conn)
-                        raise
+                    if in_transaction:
+                        try:
+                            lease.conn.commit()
+                        except BaseException as exc:
+                            lease.broken = self.dialect.is_disconnect(exc) or not self._rollback(lease.conn)
+                            raise
                     return result
             except RlsError:
                 raise

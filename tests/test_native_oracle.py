@@ -77,7 +77,7 @@ class Oracle:
             session.connection.rollback()
             return rows
 
-        return self.db.run(work)
+        return self.db.run(work, transaction=True)
 
     def guard_rows(self, sql: str, user: AuthUser) -> list[tuple]:
         statement = self.guard.rewrite(sql.replace("%", "%%"), user)
@@ -180,7 +180,7 @@ def test_native_connection_is_not_a_superuser(oracle):
         session.execute(f"SET LOCAL ROLE {oracle.role}")
         return session.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user").rows
 
-    assert oracle.db.run(work) == [(False, False)]
+    assert oracle.db.run(work, transaction=True) == [(False, False)]
 
 
 del psycopg
