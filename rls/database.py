@@ -96,23 +96,26 @@ class Database:
         in_transaction = write if transaction is None else transaction
         for attempt in (1, 2):
             try:
-                with self.pool.lease() as lease:
+                lease = self.pool.acquire()
+                committing = False
+                try:
                     try:
                         if in_transaction:
                             self.dialect.begin(lease.conn, write=write)
                         result = work(Session(lease.conn))
+                        if in_transaction:
+                            committing = True
+                            lease.conn.commit()
                     except BaseException as exc:
                         lease.broken = self.dialect.is_disconnect(exc) or not self._rollback(lease.conn)
-                        if lease.broken and lease.reused and attempt == 1 and not isinstance(exc, RlsError):
+                        # A failed COMMIT may have committed: never run the work twice then.
+                        retry = lease.broken and lease.reused and not committing and not isinstance(exc, RlsError)
+                        if retry and attempt == 1:
                             continue
                         raise
-                    if in_transaction:
-                        try:
-                            lease.conn.commit()
-                        except BaseException as exc:
-                            lease.broken = self.dialect.is_disconnect(exc) or not self._rollback(lease.conn)
-                            raise
-                    return result
+                finally:
+                    self.pool.release(lease)
+                return result
             except RlsError:
                 raise
             except Exception as exc:

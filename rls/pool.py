@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,40 +23,51 @@ class Pool:
     """Hands out at most ``size`` connections at once; opens them only when needed.
 
     No I/O happens in the constructor, so a pool built before a server forks its
-    workers opens its connections in each worker.
+    workers opens its connections in each worker. Every :meth:`acquire` must be paired
+    with a :meth:`release` (in ``finally``); a lease marked ``broken`` is closed then.
     """
 
     def __init__(self, connect: Callable[[], Any], *, size: int = 8, timeout: float = 30.0):
         self._connect = connect
         self._idle: list[Any] = []
-        self._slots = threading.BoundedSemaphore(size)
-        self._lock = threading.Lock()
+        self._open = 0
+        self._size = size
         self._timeout = timeout
+        self._available = threading.Condition(threading.Lock())
 
-    @contextmanager
-    def lease(self) -> Iterator[Lease]:
-        """Check a connection out; it goes back on exit unless marked ``broken``."""
-        if not self._slots.acquire(timeout=self._timeout):
-            raise Unavailable("all database connections are busy, retry later")
-        lease: Lease | None = None
+    def acquire(self) -> Lease:
+        with self._available:
+            while not self._idle and self._open >= self._size:
+                if not self._available.wait(self._timeout):
+                    raise Unavailable("all database connections are busy, retry later")
+            if self._idle:
+                return Lease(self._idle.pop(), reused=True)
+            self._open += 1
         try:
-            with self._lock:
-                conn = self._idle.pop() if self._idle else None
-            lease = Lease(conn, reused=True) if conn is not None else Lease(self._connect(), reused=False)
-            yield lease
-        finally:
-            if lease is not None:
-                if lease.broken:
-                    _close_quietly(lease.conn)
-                else:
-                    with self._lock:
-                        self._idle.append(lease.conn)
-            self._slots.release()
+            return Lease(self._connect(), reused=False)
+        except BaseException:
+            self._forget()
+            raise
+
+    def release(self, lease: Lease) -> None:
+        if lease.broken:
+            _close_quietly(lease.conn)
+            self._forget()
+            return
+        with self._available:
+            self._idle.append(lease.conn)
+            self._available.notify()
+
+    def _forget(self) -> None:
+        with self._available:
+            self._open -= 1
+            self._available.notify()
 
     def close(self) -> None:
         """Close every idle connection (leased ones close when they come back broken)."""
-        with self._lock:
+        with self._available:
             idle, self._idle = self._idle, []
+            self._open -= len(idle)
         for conn in idle:
             _close_quietly(conn)
 
