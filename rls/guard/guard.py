@@ -36,7 +36,7 @@ from rls.guard.inject import is_cte_reference
 from rls.guard.params import POSITIONAL, extract_params
 from rls.guard.refuse import check_statement
 from rls.guard.rewrite import rewrite_statement
-from rls.policy.compile import CLAIM_PARAM_PREFIX, USER_ID_PARAM, Predicate, UserClass
+from rls.policy.compile import CLAIM_PARAM_PREFIX, USER_ID_PARAM, Predicate, UserClass, claim_value
 from rls.policy.engine import PolicyEngine, denial
 from rls.policy.model import Policy
 from rls.policy.store import PolicySet, PolicyStore
@@ -89,8 +89,7 @@ def _bind(slots: tuple[Slot, ...], params: Any, user: AuthUser) -> tuple[Any, ..
         elif source == _USER_ID:
             out.append(user.id)
         else:
-            value = user.claims.get(key)
-            out.append(value if isinstance(value, (str, int, float, bool)) else None)
+            out.append(claim_value(user, key))
     return tuple(out)
 
 

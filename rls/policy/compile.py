@@ -73,6 +73,13 @@ ALLOW = Predicate(None)
 DENY = Predicate(None, denied=True)
 
 
+def claim_value(user: AuthUser, claim: str) -> Any:
+    """The value ``auth_user.<claim>`` binds: only scalars compare, anything else (and a
+    missing claim) is NULL."""
+    value = user.claims.get(claim)
+    return value if isinstance(value, (str, int, float, bool)) else None
+
+
 def principal_params(user: AuthUser) -> Mapping[str, Any]:
     """The values of the parameters a predicate binds for ``user``."""
     return _PrincipalParams(user)
@@ -90,9 +97,7 @@ class _PrincipalParams(Mapping[str, Any]):
         if name == USER_ID_PARAM:
             return self._user.id
         if name.startswith(CLAIM_PARAM_PREFIX):
-            value = self._user.claims.get(name[len(CLAIM_PARAM_PREFIX) :])
-            # Only scalars compare; anything else is as good as missing.
-            return value if isinstance(value, (str, int, float, bool)) else None
+            return claim_value(self._user, name[len(CLAIM_PARAM_PREFIX) :])
         raise KeyError(name)
 
     def __iter__(self) -> Any:

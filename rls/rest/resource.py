@@ -11,7 +11,7 @@ from typing import Any
 
 from rls.auth.principal import ANONYMOUS, AuthUser
 from rls.database import Database, Session
-from rls.errors import BadRequest, Denied, NotFound, UnknownTable
+from rls.errors import BadRequest, NotFound, UnknownTable
 from rls.policy.compile import principal_params
 from rls.policy.engine import Decision, PolicyEngine, denial
 from rls.rest.compiler import RestCompiler
@@ -240,4 +240,4 @@ def rows_of(body: Any) -> tuple[tuple[str, ...], list[Mapping[str, Any]]]:
     return columns, rows
 
 
-__all__ = ["Debug", "Denied", "Paging", "TableRules", "TableService"]
+__all__ = ["Debug", "Paging", "TableRules", "TableService"]
