@@ -132,6 +132,17 @@ class Dialect:
         (string escaping, quoting modes), or None when the session is safe."""
         return None
 
+    @staticmethod
+    def fetch_value(conn: Connection, sql: str) -> Any:
+        """The first column of the first row of ``sql`` (a session check, say)."""
+        cur = conn.cursor()
+        try:
+            cur.execute(sql)
+            row = cur.fetchone()
+        finally:
+            cur.close()
+        return None if row is None else row[0]
+
     def begin(self, conn: Connection, *, write: bool) -> None:
         """Start a transaction on a connection that is in autocommit mode; ``write`` says
         whether it will write (SQLite takes the write lock up front then)."""

@@ -145,13 +145,7 @@ class MySQL(Dialect):
         return conn  # type: ignore[no-any-return]
 
     def check_session(self, conn: Connection) -> str | None:
-        cur = conn.cursor()
-        try:
-            cur.execute("SELECT @@SESSION.sql_mode")
-            row = cur.fetchone()
-        finally:
-            cur.close()
-        modes = set(str(row[0] if row else "").upper().split(","))
+        modes = set(str(self.fetch_value(conn, "SELECT @@SESSION.sql_mode") or "").upper().split(","))
         # sqlglot writes strings with backslash escapes and 'single quotes'; under these
         # modes the server would read such text differently than the guard did.
         unsafe = sorted(modes & {"NO_BACKSLASH_ESCAPES", "ANSI_QUOTES", "ANSI", "PIPES_AS_CONCAT"})

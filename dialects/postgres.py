@@ -136,13 +136,7 @@ class Postgres(Dialect):
         return conn
 
     def check_session(self, conn: Connection) -> str | None:
-        cur = conn.cursor()
-        try:
-            cur.execute("SHOW standard_conforming_strings")
-            row = cur.fetchone()
-        finally:
-            cur.close()
-        if row is None or row[0] != "on":
+        if self.fetch_value(conn, "SHOW standard_conforming_strings") != "on":
             return "standard_conforming_strings is off: backslashes in literals would be read as escapes"
         return None
 
