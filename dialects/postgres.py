@@ -124,15 +124,13 @@ class Postgres(Dialect):
     def connect(self, **args: Any) -> Connection:
         # Autocommit: rls issues BEGIN only where a request needs a transaction.
         conn = psycopg.connect(**args, autocommit=True)
-        with conn.cursor() as cur:
-            # Literals are emitted with standard escaping; refuse a server that would read
-            # backslashes inside them as escapes.
-            cur.execute("SET standard_conforming_strings = on")
-            cur.execute("SHOW standard_conforming_strings")
-            row = cur.fetchone()
-            if row is None or row[0] != "on":
-                conn.close()
-                raise psycopg.OperationalError("standard_conforming_strings could not be turned on")
+        # Literals are emitted with standard escaping; refuse a server that would read
+        # backslashes inside them as escapes.
+        conn.execute("SET standard_conforming_strings = on")
+        problem = self.check_session(conn)
+        if problem is not None:
+            conn.close()
+            raise psycopg.OperationalError(problem)
         return conn
 
     def check_session(self, conn: Connection) -> str | None:
