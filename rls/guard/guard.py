@@ -31,7 +31,7 @@ from rls.auth.principal import ANONYMOUS, AuthUser
 from rls.cache import BoundedCache
 from rls.database import Database
 from rls.emit import Emitted, emit, placeholder
-from rls.errors import Denied, Refused
+from rls.errors import Denied, Refused, RlsError
 from rls.guard.inject import is_cte_reference
 from rls.guard.params import POSITIONAL, extract_params
 from rls.guard.refuse import check_statement
@@ -220,6 +220,12 @@ class Guard:
 
     def _lookup(self, name: str) -> Table:
         schema = self._schema()[1]
+        if name not in schema and self._database is not None:
+            # A table created after the schema was read: re-read it (rate-limited).
+            try:
+                return self._database.table(name)
+            except RlsError:
+                schema = self._schema()[1]
         if name in schema:
             return schema.table(name)
         if self.dialect.CASE_INSENSITIVE_NAMES:

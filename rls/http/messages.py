@@ -32,7 +32,7 @@ _REASONS = {
 class Request:
     """The parts of a WSGI request rls reads. The body is read lazily, with a size cap."""
 
-    __slots__ = ("_max_body", "environ", "method", "path", "query_string", "user")
+    __slots__ = ("_max_body", "_segments", "environ", "method", "path", "query_string", "user")
 
     def __init__(self, environ: Mapping[str, Any], *, max_body: int):
         self.environ = environ
@@ -44,13 +44,18 @@ class Request:
         self._max_body = max_body
         # Set by the app's authentication step before dispatch.
         self.user: AuthUser = ANONYMOUS
+        self._segments: list[str] | None = None
 
     def header(self, name: str) -> str | None:
         key = name.upper().replace("-", "_")
         return self.environ.get(key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}")
 
     def segments(self) -> list[str]:
-        return [unquote(s) for s in self.path.strip("/").split("/")] if self.path.strip("/") else []
+        """The decoded path segments (computed once: authentication and routing both ask)."""
+        if self._segments is None:
+            path = self.path.strip("/")
+            self._segments = [unquote(s) for s in path.split("/")] if path else []
+        return self._segments
 
     def body(self) -> bytes:
         length_text = self.environ.get("CONTENT_LENGTH") or "0"
