@@ -220,6 +220,11 @@ class Dialect:
         """The rls error for a driver exception, or None when it is not a database error."""
         return None
 
+    def is_policy_violation(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is the error a guarded write raises on itself when a row fails a
+        WITH CHECK policy (see :meth:`build_raise`)."""
+        return False
+
 
 def _json_path_step(step: str | int) -> exp.Expr:
     return exp.JSONPathSubscript(this=step) if isinstance(step, int) else exp.JSONPathKey(this=step)

@@ -158,6 +158,14 @@ class Guard:
         if self._database is not None:
             self._database.close()
 
+    def error_for(self, exc: BaseException, user: AuthUser = ANONYMOUS) -> RlsError | None:
+        """The rls error for a driver exception raised while running a guarded statement:
+        the denial when the statement aborted itself because a row failed a WITH CHECK
+        policy, else the dialect's mapping (None when it is not a database error)."""
+        if self.dialect.is_policy_violation(exc):
+            return denial(user)
+        return self.dialect.to_error(exc)
+
     # -- rewriting --------------------------------------------------------------------
 
     def rewrite(
