@@ -75,6 +75,10 @@ class Dialect:
     SUPPORTS_INSERT_RETURNING: ClassVar[bool] = True
     """INSERT … RETURNING exists (the create policy is checked on the row as written)."""
 
+    GUARD_INSERT_RETURNING: ClassVar[bool] = True
+    """INSERT … RETURNING exists with expressions and sub-queries (MariaDB ≥ 10.5, not
+    MySQL): the guard checks every inserted row as stored there."""
+
     SUPPORTS_UPDATE_RETURNING: ClassVar[bool] = True
     """UPDATE … RETURNING exists (the update policy is checked on the rows as written)."""
 
@@ -87,6 +91,36 @@ class Dialect:
 
     CASE_INSENSITIVE_NAMES: ClassVar[bool] = False
     """Table names match regardless of case (quoted or not)."""
+
+    CASE_INSENSITIVE_COLUMNS: ClassVar[bool] = False
+    """Column names match regardless of case (``SET OWNER_ID = …`` writes ``owner_id``)."""
+
+    SET_ASSIGNS_LEFT_TO_RIGHT: ClassVar[bool] = False
+    """A single-table UPDATE assigns left to right (``SET a = 1, b = a`` gives b = 1);
+    otherwise every SET expression reads the old row."""
+
+    CTE_FORWARD_REFERENCES: ClassVar[bool] = False
+    """Under WITH RECURSIVE every CTE of the list is visible in every body (later ones too)."""
+
+    INSERT_ALIAS_IN_RETURNING: ClassVar[bool] = True
+    """``INSERT INTO t AS a … RETURNING a.x`` works (the guard's checks use the alias)."""
+
+    LEAKPROOF_LITERALS: ClassVar[dict[Kind, str]] = {}
+    """Column kinds whose comparisons cannot raise or leak, and what they may be compared
+    with besides a column of the same kind and a parameter: ``number``, ``string``,
+    ``boolean`` literals, or ``any``. See :mod:`rls.guard.leakproof`."""
+
+    PARAM_TYPES: ClassVar[dict[Kind, tuple[type, ...]] | None] = None
+    """Python types a parameter compared with a column of each kind must have for the
+    comparison to stay leakproof (None: any value; the database rejects a wrong type
+    before it reads a row)."""
+
+    GUARD_FUNCTIONS: ClassVar[dict[str, tuple[int, int]]] = {}
+    """Functions sqlglot knows only by name that the guard allows: upper-case name →
+    (fewest, most) arguments. Everything here is pure and side-effect free."""
+
+    VIOLATION_MARKER: ClassVar[str] = "rls_with_check_violation:"
+    """The text :meth:`build_raise` puts in the database's error message."""
 
     CASE_SENSITIVE_COLLATION: ClassVar[str | None] = None
     """A collation that makes LIKE case-sensitive where the default collation is not."""
@@ -194,6 +228,12 @@ class Dialect:
         evaluated on rows the policy hides)."""
         return exp.Offset(expression=exp.Literal.number(0))
 
+    def build_raise(self, witness: exp.Expr) -> exp.Expr:
+        """An expression that raises a database error naming :attr:`VIOLATION_MARKER` when
+        evaluated. ``witness`` is a column of the row being written: depending on the row
+        keeps the database from evaluating it ahead of time (constant folding)."""
+        raise NotImplementedError
+
     def build_json_path(self, column: exp.Expr, steps: Iterable[str | int], *, as_text: bool) -> exp.Expr:
         """Extract ``steps`` (keys and array indexes) from a JSON column."""
         path = exp.JSONPath(expressions=[exp.JSONPathRoot(), *map(_json_path_step, steps)])
@@ -223,7 +263,7 @@ class Dialect:
     def is_policy_violation(self, exc: BaseException) -> bool:
         """Whether ``exc`` is the error a guarded write raises on itself when a row fails a
         WITH CHECK policy (see :meth:`build_raise`)."""
-        return False
+        return self.VIOLATION_MARKER in str(exc)
 
 
 def _json_path_step(step: str | int) -> exp.Expr:

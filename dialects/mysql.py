@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterable
+from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote
 
@@ -46,8 +47,8 @@ _DATA_TYPE_KINDS = {
     "uuid": Kind.UUID,
 }
 
-# Only known text: COLLATE on a number is an error.
-_TEXT_KINDS = frozenset({Kind.TEXT})
+# Text, and columns of unknown type (an untyped Guard schema): compared as bytes, exactly.
+_TEXT_KINDS = frozenset({Kind.TEXT, Kind.OTHER})
 
 _DSN = re.compile(
     r"^(?:(?P<user>[^:@/]*)(?::(?P<password>[^@]*))?@)?"
@@ -95,8 +96,37 @@ class MySQL(Dialect):
     CASE_SENSITIVE_COLLATION = "utf8mb4_bin"
     # MariaDB ≥ 10.5 has INSERT … RETURNING, MySQL has none, neither has UPDATE … RETURNING:
     # checks run as locking reads in the same transaction instead.
+    # MariaDB ≥ 10.5 has INSERT … RETURNING (the guard checks inserted rows there); the
+    # REST write paths still use the locking checks below.
     SUPPORTS_INSERT_RETURNING = False
     SUPPORTS_UPDATE_RETURNING = False
+    CASE_INSENSITIVE_COLUMNS = True
+    SET_ASSIGNS_LEFT_TO_RIGHT = True
+    # Comparisons never raise in a SELECT, but mixed types convert row by row (with
+    # warnings that quote the row's value, and errors in strict writes): only same-type
+    # comparisons are leakproof, and parameters are checked for their type when bound.
+    LEAKPROOF_LITERALS: ClassVar[dict[Kind, str]] = {
+        Kind.INTEGER: "number",
+        Kind.FLOAT: "number",
+        Kind.DECIMAL: "number",
+        Kind.TEXT: "string",
+    }
+    PARAM_TYPES: ClassVar[dict[Kind, tuple[type, ...]] | None] = {
+        Kind.INTEGER: (int,),
+        Kind.FLOAT: (int, float, Decimal),
+        Kind.DECIMAL: (int, float, Decimal),
+        Kind.TEXT: (str,),
+    }
+    GUARD_FUNCTIONS: ClassVar[dict[str, tuple[int, int]]] = {
+        "NOW": (0, 1),
+        "JSON_UNQUOTE": (1, 1),
+        "UNIX_TIMESTAMP": (0, 1),
+        "CHAR_LENGTH": (1, 1),
+        "LTRIM": (1, 1),
+        "RTRIM": (1, 1),
+        "CURTIME": (0, 1),
+        "UTC_TIMESTAMP": (0, 1),
+    }
     DECODERS: ClassVar[dict[Kind, Decoder]] = {**DECODE_JSON_TEXT, **DECODE_BOOLEAN_INTEGERS}
     ADAPTERS: ClassVar[dict[Kind, Adapter]] = {
         **Dialect.ADAPTERS,
@@ -229,6 +259,17 @@ class MySQL(Dialect):
     def build_fence(self) -> exp.Expr:
         # MySQL has no OFFSET without LIMIT; a derived table with LIMIT is never merged.
         return exp.Limit(expression=exp.Literal.number(18446744073709551615))
+
+    def build_raise(self, witness: exp.Expr) -> exp.Expr:
+        # 18446744073709551615 + CHAR_LENGTH(CONCAT('rls_…:', COALESCE(<column>, ''))): error
+        # 1690, out of range, whose message quotes the expression (and so the marker).
+        text = exp.Coalesce(this=witness, expressions=[exp.Literal.string("")])
+        message = exp.Concat(expressions=[exp.Literal.string(self.VIOLATION_MARKER), text], safe=True)
+        return exp.Add(this=exp.Literal.number("18446744073709551615"), expression=exp.Length(this=message))
+
+    def is_policy_violation(self, exc: BaseException) -> bool:
+        args: tuple[Any, ...] = getattr(exc, "args", ())
+        return bool(args) and args[0] == 1690 and super().is_policy_violation(exc)
 
     def build_last_insert_id(self) -> exp.Expr | None:
         return exp.Anonymous(this="LAST_INSERT_ID", expressions=[])

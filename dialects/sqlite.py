@@ -86,6 +86,24 @@ class SQLite(Dialect):
     SUPPORTS_FOR_UPDATE = False  # writers are serialised by BEGIN IMMEDIATE instead
     CASE_INSENSITIVE_NAMES = True
     CTES_ALWAYS_RECURSIVE = True
+    CASE_INSENSITIVE_COLUMNS = True
+    INSERT_ALIAS_IN_RETURNING = False
+    # Comparisons never raise here, whatever the types.
+    LEAKPROOF_LITERALS: ClassVar[dict[Kind, str]] = dict.fromkeys(
+        (Kind.INTEGER, Kind.FLOAT, Kind.DECIMAL, Kind.TEXT, Kind.DATE, Kind.DATETIME, Kind.TIME, Kind.BOOLEAN,
+         Kind.UUID), "any"
+    )  # fmt: skip
+    GUARD_FUNCTIONS: ClassVar[dict[str, tuple[int, int]]] = {
+        "JULIANDAY": (1, 10),
+        "DATETIME": (1, 10),
+        "TIME": (1, 10),
+        "UNIXEPOCH": (1, 10),
+        "PRINTF": (1, 100),
+        "FORMAT": (1, 100),
+        "TOTAL": (1, 1),
+        "LTRIM": (1, 2),
+        "RTRIM": (1, 2),
+    }
     DECODERS: ClassVar[dict[Kind, Decoder]] = {**DECODE_JSON_TEXT, **DECODE_BOOLEAN_INTEGERS}
     DDL_TYPES: ClassVar[dict[str, str]] = {**Dialect.DDL_TYPES, "datetime": "DATETIME"}
     ADAPTERS: ClassVar[dict[Kind, Adapter]] = {
@@ -137,6 +155,15 @@ class SQLite(Dialect):
             ],
             default=extract,
         )
+
+    def build_raise(self, witness: exp.Expr) -> exp.Expr:
+        # json_set('{}', 'rls_…:' || COALESCE(<column>, ''), 1): "JSON path error near …".
+        message = exp.DPipe(
+            this=exp.Literal.string(self.VIOLATION_MARKER),
+            expression=exp.Coalesce(this=witness, expressions=[exp.Literal.string("")]),
+            safe=True,
+        )
+        return exp.JSONSet(this=exp.Literal.string("{}"), expressions=[message, exp.Literal.number(1)])
 
     def build_fence(self) -> exp.Expr:
         # A sub-query with LIMIT is not flattened into the outer query.

@@ -28,6 +28,9 @@ class Emitted:
 
     sql: str
     names: tuple[str, ...]
+    parsable: str = ""
+    """The same text with ``:rls_p<i>`` for the i-th parameter, as sqlglot reads it back
+    (what the guard's structural verification parses)."""
 
 
 def placeholder(name: str) -> exp.Placeholder:
@@ -63,6 +66,8 @@ def emit(tree: exp.Expr, dialect: Dialect) -> Emitted:
     literal_parts = parts[0::2]
     if any(_NUL in part for part in literal_parts):
         raise Refused("NUL characters are not allowed in SQL")
+    names = tuple(parts[1::2])
+    parsable = "".join(part + (f":rls_p{i}" if i < len(names) else "") for i, part in enumerate(literal_parts))
     if dialect.ESCAPE_PERCENT:
         literal_parts = [part.replace("%", "%%") for part in literal_parts]
-    return Emitted(dialect.PLACEHOLDER.join(literal_parts), tuple(parts[1::2]))
+    return Emitted(dialect.PLACEHOLDER.join(literal_parts), names, parsable)

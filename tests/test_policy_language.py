@@ -154,17 +154,17 @@ A, U, ADM = UserClass.ANONYMOUS, UserClass.USER, UserClass.ADMIN
         ("auth_user.is_authenticated", A, DENIED),
         ("auth_user.is_authenticated", U, PUBLIC),
         ("user_id = auth_user.id", A, DENIED),
-        ("user_id = auth_user.id", U, '"t"."user_id" = %(rls_user_id)s'),
-        ("user_id = auth_user.id", ADM, '"t"."user_id" = %(rls_user_id)s'),  # no implicit admin bypass
+        ("user_id = auth_user.id", U, '"t"."user_id" = %(rls_user_id__integer)s'),
+        ("user_id = auth_user.id", ADM, '"t"."user_id" = %(rls_user_id__integer)s'),  # no implicit admin bypass
         # Folding with three-valued logic.
         ("auth_user.is_admin OR user_id = auth_user.id", ADM, PUBLIC),
-        ("auth_user.is_admin OR user_id = auth_user.id", U, '"t"."user_id" = %(rls_user_id)s'),
+        ("auth_user.is_admin OR user_id = auth_user.id", U, '"t"."user_id" = %(rls_user_id__integer)s'),
         ("NOT auth_user.is_authenticated", A, PUBLIC),
         ("NOT auth_user.is_authenticated", U, DENIED),
         ("user_id = auth_user.id OR status = 'public'", A, 'NULL OR "t"."status" = \'public\''),
         ("status = 'x' AND user_id = auth_user.id", A, DENIED),
         ("NOT (user_id = auth_user.id)", A, DENIED),
-        ("status = auth_user.org", U, '"t"."status" = %(rls_claim_org)s'),
+        ("status = auth_user.org", U, '"t"."status" = %(rls_claim_org__text)s'),
     ],
 )
 def test_compiled_predicate(expression, user_class, expected):
@@ -173,7 +173,7 @@ def test_compiled_predicate(expression, user_class, expected):
 
 def test_rows_on_one_level_combine_with_or():
     assert outcome("user_id = auth_user.id", U, Policy("todos", "read", "status = 'public'")) == (
-        '"t"."user_id" = %(rls_user_id)s OR "t"."status" = \'public\''
+        '"t"."user_id" = %(rls_user_id__integer)s OR "t"."status" = \'public\''
     )
 
 
@@ -193,7 +193,7 @@ def test_a_broken_policy_grants_nothing():
 def test_owner_column_of_a_create_policy():
     rows = [Policy("todos", "create", "user_id = auth_user.id AND status = 'open'")]
     predicate = compile_policies(rows, TODOS, SCHEMA, UserClass.USER, get_dialect("sqlite"))
-    assert dict(predicate.owner_columns) == {"user_id": "rls_user_id"}
+    assert dict(predicate.owner_columns) == {"user_id": "rls_user_id__integer"}
 
 
 def test_fold_keeps_null_under_not():

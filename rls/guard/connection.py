@@ -22,11 +22,20 @@ class GuardedCursor:
 
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> Any:
         statement = self._guard.rewrite(sql, self._user, params)
-        for check in statement.checks:
-            self._cursor.execute(check.sql, check.params)
-            if any(row[0] for row in self._cursor.fetchall()):
-                raise denial(self._user)
-        return self._cursor.execute(statement.sql, statement.params)
+        try:
+            for check in statement.checks:
+                self._cursor.execute(check.sql, check.params)
+                if any(row[0] for row in self._cursor.fetchall()):
+                    raise denial(self._user)
+            self._cursor.execute(statement.sql, statement.params)
+            if statement.hidden_columns:
+                self._cursor.fetchall()  # rls's own check column: every row written, none asked for
+        except Exception as exc:
+            error = self._guard.error_for(exc, self._user)
+            if error is None:
+                raise
+            raise error from exc
+        return self
 
     def executemany(self, sql: str, seq_of_params: Iterable[Sequence[Any] | Mapping[str, Any]]) -> None:
         for params in seq_of_params:

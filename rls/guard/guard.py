@@ -7,8 +7,16 @@
     stmt = guard.rewrite("SELECT * FROM todos t WHERE t.title LIKE ?", AuthUser(id=42), params=("a%",))
     cursor.execute(stmt.sql, stmt.params)
 
+The pipeline, each step a pass of its own module: parse (one statement, comments and meta
+stripped) → check every node, argument and leaf against the allow-list
+(:mod:`~rls.guard.allow`) → normalise identifiers → resolve every relation and column
+(:mod:`~rls.guard.scope`) → rewrite: rename CTEs, wrap reads, guard the write
+(:mod:`~rls.guard.rewrite`) → emit → parse the output back and compare it node for node
+(:mod:`~rls.guard.verify`).
+
 A repeated statement costs a dictionary lookup and the binding of its parameters; the
-parse and rewrite happen once per (SQL text, class of user, policy and schema version).
+pipeline runs once per (SQL text, class of user, with or without parameters, policy and
+schema version).
 """
 
 from __future__ import annotations
@@ -18,29 +26,26 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import sqlglot
 from sqlglot import exp
-from sqlglot.errors import OptimizeError, ParseError, TokenError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
-from sqlglot.optimizer.qualify_columns import qualify_columns, validate_qualify_columns
-from sqlglot.schema import MappingSchema
 
 from dialects import dialect_for_url, get_dialect
 from dialects.base import Dialect
 from rls.auth.principal import ANONYMOUS, AuthUser
 from rls.cache import BoundedCache
 from rls.database import Database
-from rls.emit import Emitted, emit, placeholder
+from rls.emit import emit, placeholder
 from rls.errors import Denied, Refused, RlsError
-from rls.guard.inject import is_cte_reference
-from rls.guard.params import POSITIONAL, extract_params
-from rls.guard.refuse import check_statement
+from rls.guard.allow import RESERVED_PREFIX, check_statement
+from rls.guard.params import POSITIONAL, extract_params, parse_statement
 from rls.guard.rewrite import rewrite_statement
-from rls.policy.compile import CLAIM_PARAM_PREFIX, USER_ID_PARAM, Predicate, UserClass, claim_value
+from rls.guard.scope import NameRules, Resolver
+from rls.guard.verify import verify_emitted
+from rls.policy.compile import Predicate, UserClass, principal_value
 from rls.policy.engine import PolicyEngine, denial
 from rls.policy.model import Policy
 from rls.policy.store import PolicySet, PolicyStore
-from rls.schema import Schema, Table
+from rls.schema import Kind, Schema, Table
 
 
 class Query(NamedTuple):
@@ -51,17 +56,24 @@ class Query(NamedTuple):
 
 
 class Statement(NamedTuple):
-    """The guarded statement. Run every query in ``checks`` first, in the same
-    transaction: a row whose first column is not 0 means the write is denied
-    (:func:`rls.connect` does this for you)."""
+    """The guarded statement, ready for ``cursor.execute(stmt.sql, stmt.params)``.
+
+    It enforces every policy itself: a row that fails a WITH CHECK policy makes the
+    statement raise a database error and write nothing (:meth:`Guard.error_for` turns
+    that error into :class:`rls.Denied`). ``hidden_columns`` is 1 when rls added a
+    RETURNING column the caller did not ask for (an INSERT under a create policy): each
+    written row then comes back with it, last — read and drop those rows
+    (:func:`rls.connect` does). ``checks`` is always empty; it stays for compatibility.
+    """
 
     sql: str
     params: tuple[Any, ...]
     checks: tuple[Query, ...] = ()
+    hidden_columns: int = 0
 
 
 # Where each driver parameter comes from, resolved once per compiled statement.
-_FROM_PARAMS, _USER_ID, _CLAIM = 0, 1, 2
+_FROM_PARAMS, _PRINCIPAL = 0, 1
 Slot = tuple[int, Any]
 
 
@@ -72,34 +84,26 @@ def _slots(names: tuple[str, ...]) -> tuple[Slot, ...]:
             slots.append((_FROM_PARAMS, int(name[1:])))
         elif name.startswith("n_"):
             slots.append((_FROM_PARAMS, name[2:]))
-        elif name == USER_ID_PARAM:
-            slots.append((_USER_ID, None))
-        elif name.startswith(CLAIM_PARAM_PREFIX):
-            slots.append((_CLAIM, name[len(CLAIM_PARAM_PREFIX) :]))
+        elif name.startswith(RESERVED_PREFIX):
+            slots.append((_PRINCIPAL, name))
         else:  # pragma: no cover - emit only produces the names above
             raise Refused(f"unknown parameter {name}")
     return tuple(slots)
 
 
 def _bind(slots: tuple[Slot, ...], params: Any, user: AuthUser) -> tuple[Any, ...]:
-    out = []
-    for source, key in slots:
-        if source == _FROM_PARAMS:
-            out.append(params[key])
-        elif source == _USER_ID:
-            out.append(user.id)
-        else:
-            out.append(claim_value(user, key))
-    return tuple(out)
+    return tuple(params[key] if source == _FROM_PARAMS else principal_value(user, key) for source, key in slots)
 
 
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
     slots: tuple[Slot, ...]
-    checks: tuple[tuple[str, tuple[Slot, ...]], ...]
     positional: int
     named: frozenset[str]
+    hidden_columns: int = 0
+    typed_params: tuple[tuple[Any, tuple[type, ...]], ...] = ()
+    """Parameters that keep the statement leakproof only with a value of these types."""
 
 
 class Guard:
@@ -140,7 +144,6 @@ class Guard:
         self.fence = fence
         self._cache: BoundedCache[_Compiled] = BoundedCache(cache_size)
         self._database: Database | None = None
-        self._sqlglot_schema: tuple[int, MappingSchema] | None = None
 
     @classmethod
     def from_url(cls, url: str, *, refresh_interval: float = 1.0, **options: Any) -> Guard:
@@ -171,60 +174,76 @@ class Guard:
     def rewrite(
         self, sql: str, user: AuthUser = ANONYMOUS, params: Sequence[Any] | Mapping[str, Any] | None = None
     ) -> Statement:
-        """Guard ``sql`` for ``user``; raises :class:`Refused` or :class:`Denied`."""
-        user_class = UserClass.of(user)
-        key = (sql, user_class.value, self.engine.version)  # .value: an enum hashes in Python
+        """Guard ``sql`` for ``user``; raises :class:`Refused` or :class:`Denied`.
+
+        ``params`` follow the driver: ``None``, ``()``, ``[]`` and ``{}`` mean no
+        parameters, and then the text holds no placeholders (a ``%`` is literal).
+        """
+        has_params = bool(params)
+        key = (sql, UserClass.of(user).value, has_params, self.engine.version)
         compiled = self._cache.get(key)
         if compiled is None:
-            compiled = self._cache.get_or_build(key, lambda: self._compile(sql, user_class, user))
+            compiled = self._cache.get_or_build(key, lambda: self._compile(sql, user, has_params))
         values = _check_params(compiled, params)
-        if not compiled.checks:
-            return Statement(compiled.sql, _bind(compiled.slots, values, user))
-        checks = tuple(Query(sql, _bind(slots, values, user)) for sql, slots in compiled.checks)
-        return Statement(compiled.sql, _bind(compiled.slots, values, user), checks)
+        if compiled.typed_params and not _typed(compiled, values):
+            # A value of another type than its column could raise on a hidden row: the
+            # statement is compiled again without trusting any parameter.
+            untrusted = (*key, "untrusted")
+            compiled = self._cache.get_or_build(untrusted, lambda: self._compile(sql, user, has_params, trust=False))
+        return Statement(compiled.sql, _bind(compiled.slots, values, user), (), compiled.hidden_columns)
 
-    def _compile(self, sql: str, user_class: UserClass, user: AuthUser) -> _Compiled:
-        user_params = extract_params(sql, self.dialect)
-        root = self._parse(user_params.text)
-        check_statement(root)
+    def _compile(self, sql: str, user: AuthUser, has_params: bool, *, trust: bool = True) -> _Compiled:
+        user_class = UserClass.of(user)
+        user_params = extract_params(sql, self.dialect, has_params=has_params)
+        root = parse_statement(user_params.text, self.dialect)
+        names = frozenset({f"{POSITIONAL}{i}" for i in range(user_params.positional)} | user_params.named)
+        check_statement(root, self.dialect.GUARD_FUNCTIONS, names)
         _rename_placeholders(root, user_params.positional, user_params.named)
-        root = normalize_identifiers(root, dialect=self.dialect.SQLGLOT)
-        for table in root.find_all(exp.Table):
-            if not is_cte_reference(table, always_recursive=self.dialect.CTES_ALWAYS_RECURSIVE):
-                self._lookup(table.name)  # unknown tables first: their columns cannot resolve
-        self._check_columns(root)
+        if not self.dialect.CASE_INSENSITIVE_NAMES:
+            root = normalize_identifiers(root, dialect=self.dialect.SQLGLOT)
+        resolution = Resolver(self._lookup, self._rules).statement(root)
         rewritten = rewrite_statement(
-            root, self._lookup, lambda t, a: self._predicate(t, a, user_class, user), self.dialect, fence=self.fence
+            root,
+            resolution,
+            lambda t, a: self._predicate(t, a, user_class, user),
+            self.dialect,
+            fence=self.fence,
+            trust_params=trust,
         )
-        main = emit(rewritten.tree, self.dialect)
-        _verify_reparse(rewritten.tree, main, self.dialect)
-        checks = tuple((e.sql, _slots(e.names)) for e in (emit(c, self.dialect) for c in rewritten.checks))
-        return _Compiled(main.sql, _slots(main.names), checks, user_params.positional, user_params.named)
+        for identifier in rewritten.tree.find_all(exp.Identifier):
+            # Every name is emitted quoted, exactly as resolved (PostgreSQL's folding
+            # already applied above): the database cannot read it as a keyword or a function.
+            identifier.set("quoted", True)
+        emitted = emit(rewritten.tree, self.dialect)
+        verify_emitted(rewritten.tree, emitted, self.dialect)
+        return _Compiled(
+            emitted.sql,
+            _slots(emitted.names),
+            user_params.positional,
+            user_params.named,
+            rewritten.hidden_columns,
+            self._typed_params(rewritten.param_kinds) if trust else (),
+        )
 
-    def _parse(self, text: str) -> exp.Expr:
-        try:
-            trees = [t for t in sqlglot.parse(text, read=self.dialect.SQLGLOT) if t is not None]
-        except (ParseError, TokenError) as exc:
-            raise Refused(f"statement does not parse: {str(exc).strip().splitlines()[0][:200]}") from None
-        trees = [t for t in trees if not isinstance(t, exp.Semicolon)]
-        if len(trees) != 1:
-            raise Refused("exactly one statement is allowed")
-        return trees[0]
+    def _typed_params(self, kinds: Mapping[str, Kind]) -> tuple[tuple[Any, tuple[type, ...]], ...]:
+        accepted = self.dialect.PARAM_TYPES
+        if accepted is None:
+            return ()
+        out = []
+        for marker, kind in kinds.items():
+            name = marker[1:-1] if len(marker) > 2 and marker[0] == marker[-1] == "\x00" else None
+            if name is None or kind not in accepted:
+                continue
+            source, key = _slots((name,))[0]
+            if source == _FROM_PARAMS:
+                out.append((key, accepted[kind]))
+        return tuple(out)
 
-    def _check_columns(self, root: exp.Expr) -> None:
-        """Every column must resolve against the schema (checked on a copy: sqlglot's
-        qualification rewrites the tree it works on)."""
-        version, schema = self._schema()
-        if self._sqlglot_schema is None or self._sqlglot_schema[0] != version:
-            mapping: dict[str, object] = {
-                t.name: {c.name: c.type or "unknown" for c in t.columns.values()} for t in schema.tables.values()
-            }
-            self._sqlglot_schema = (version, MappingSchema(mapping, dialect=self.dialect.SQLGLOT))
-        try:
-            qualified = qualify_columns(root.copy(), schema=self._sqlglot_schema[1], dialect=self.dialect.SQLGLOT)
-            validate_qualify_columns(qualified)
-        except OptimizeError as exc:
-            raise Refused(str(exc).split(". Line")[0]) from None
+    @property
+    def _rules(self) -> NameRules:
+        d = self.dialect
+        return NameRules(d.CASE_INSENSITIVE_NAMES, d.CASE_INSENSITIVE_COLUMNS, d.CTE_FORWARD_REFERENCES,
+                         d.CTES_ALWAYS_RECURSIVE)  # fmt: skip
 
     def _lookup(self, name: str) -> Table:
         schema = self._schema()[1]
@@ -252,6 +271,7 @@ class Guard:
 
 
 def _rename_placeholders(root: exp.Expr, positional: int, named: frozenset[str]) -> None:
+    """The application's placeholders become rls's own named ones (bound by slot)."""
     seen: set[str] = set()
     for node in list(root.find_all(exp.Placeholder)):
         name = node.name
@@ -275,32 +295,17 @@ def _check_params(compiled: _Compiled, params: Sequence[Any] | Mapping[str, Any]
         return params
     values = () if params is None else params
     # tuple and list first: the isinstance check against Mapping costs more than the rest.
-    if (type(values) not in (tuple, list) and isinstance(values, Mapping)) or len(values) != compiled.positional:
-        raise Refused(
-            f"statement has {compiled.positional} placeholders, got {0 if params is None else len(params)} parameters"
-        )
+    if type(values) not in (tuple, list) and isinstance(values, Mapping):
+        if values:
+            raise Refused("this statement takes positional parameters")
+        values = ()
+    if len(values) != compiled.positional:
+        raise Refused(f"statement has {compiled.positional} placeholders, got {len(values)} parameters")
     return values
 
 
-_MARKERS = re.compile(r"%%|%s|\?")
-
-
-def _verify_reparse(tree: exp.Expr, emitted: Emitted, dialect: Dialect) -> None:
-    """Parse what will be sent and compare its table references with the guarded tree:
-    a generator that dropped or added a relation would be caught here."""
-    text = (
-        _MARKERS.sub(lambda m: "%" if m.group() == "%%" else "NULL", emitted.sql)
-        if dialect.ESCAPE_PERCENT
-        else emitted.sql.replace("?", "NULL")
-    )
-    try:
-        reparsed = sqlglot.parse_one(text, read=dialect.SQLGLOT)
-    except (ParseError, TokenError):
-        raise Refused("the guarded statement does not parse back (internal error)") from None
-    before = sorted(t.name for t in tree.find_all(exp.Table))
-    after = sorted(t.name for t in reparsed.find_all(exp.Table))
-    if before != after or type(reparsed) is not type(tree):
-        raise Refused("the guarded statement does not match its rewrite (internal error)")
+def _typed(compiled: _Compiled, values: Any) -> bool:
+    return all(values[key] is None or type(values[key]) in types for key, types in compiled.typed_params)
 
 
 __all__ = ["Denied", "Guard", "Query", "Refused", "Statement"]

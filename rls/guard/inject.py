@@ -9,10 +9,6 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-TRUSTED = "rls_trusted"
-"""Meta flag on subtrees rls wrote itself (wrappers, policy predicates): the output
-verifier accepts the tables inside them."""
-
 
 def wrap_relation(table: exp.Table, condition: exp.Expr | None, fence: exp.Expr | None = None) -> exp.Subquery:
     """``(SELECT * FROM <table> WHERE <condition> [fence]) AS <alias>``.
@@ -28,21 +24,40 @@ def wrap_relation(table: exp.Table, condition: exp.Expr | None, fence: exp.Expr 
         select = select.where(condition, copy=False)
     if fence is not None:
         select.set("limit" if isinstance(fence, exp.Limit) else "offset", fence)
-    wrapped = exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
-    wrapped.meta[TRUSTED] = True
-    return wrapped
+    return exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
 
 
 def restrict(statement: exp.Expr, condition: exp.Expr) -> exp.Expr:
     """AND ``condition`` into the WHERE of an UPDATE or DELETE (parenthesised)."""
-    condition.meta[TRUSTED] = True
     where = statement.args.get("where")
     combined = exp.and_(where.this, condition, copy=False) if where is not None else condition
     statement.set("where", exp.Where(this=combined))
     return statement
 
 
-# -- resolving relation references ------------------------------------------------------
+INNER_ALIAS = "rls_t"
+"""The alias of the table inside a guard's policy sub-query: a name no statement can use, so
+the policy's columns can never be captured by a name of the statement."""
+
+
+def wrap_guarded(
+    table: exp.Table, name: str, condition: exp.Expr | None, pushed: list[exp.Expr], fence: exp.Expr | None
+) -> exp.Subquery:
+    """``(SELECT * FROM "<name>" AS rls_t WHERE <condition> AND <pushed…> [fence]) AS <alias>``:
+    the guard's form of :func:`wrap_relation`, with the statement's leakproof conditions on
+    this table (already qualified by :data:`INNER_ALIAS`) inside, next to the policy."""
+    alias = table.alias_or_name
+    inner = exp.Table(
+        this=exp.to_identifier(name, quoted=True),
+        alias=exp.TableAlias(this=exp.to_identifier(INNER_ALIAS, quoted=True)),
+    )
+    select = exp.Select(expressions=[exp.Star()]).from_(inner, copy=False)
+    parts = ([condition] if condition is not None else []) + pushed
+    if parts:
+        select = select.where(exp.and_(*parts, copy=False), copy=False)
+    if fence is not None:
+        select.set("limit" if isinstance(fence, exp.Limit) else "offset", fence)
+    return exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
 
 
 def dml_target(root: exp.Expr) -> exp.Table | None:
@@ -53,42 +68,3 @@ def dml_target(root: exp.Expr) -> exp.Table | None:
     if isinstance(root, (exp.Update, exp.Delete)) and isinstance(root.this, exp.Table):
         return root.this
     return None
-
-
-def is_cte_reference(table: exp.Table, *, always_recursive: bool = False) -> bool:
-    """Whether ``table`` names a CTE visible where it stands (not a physical table).
-
-    A CTE is visible in the query that defines it and in the CTEs after it; in its own
-    body only when the WITH is RECURSIVE (otherwise the name there is the real table).
-    """
-    name = table.name
-    child: exp.Expr = table
-    parent = table.parent
-    while parent is not None:
-        with_ = parent.args.get("with_") if not isinstance(parent, exp.With) else None
-        if isinstance(with_, exp.With) and child is not with_:
-            if any(cte.alias == name for cte in with_.expressions):
-                return True
-        if isinstance(parent, exp.With) and isinstance(child, exp.CTE):
-            ctes = list(parent.expressions)
-            position = next(i for i, c in enumerate(ctes) if c is child)
-            recursive = always_recursive or parent.args.get("recursive")
-            visible = ctes[: position + 1] if recursive else ctes[:position]
-            if any(cte.alias == name for cte in visible):
-                return True
-            # Skip the WITH's owner: its other CTEs are not visible from here.
-            child, parent = parent, parent.parent
-            if parent is None:
-                break
-        child, parent = parent, parent.parent
-    return False
-
-
-def is_trusted(node: exp.Expr) -> bool:
-    """Whether ``node`` sits inside something rls wrote (a wrapper or a policy predicate)."""
-    current: exp.Expr | None = node
-    while current is not None:
-        if current.meta.get(TRUSTED):
-            return True
-        current = current.parent
-    return False

@@ -12,7 +12,10 @@ import itertools
 import re
 from dataclasses import dataclass
 
+import sqlglot
+from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect as SqlglotDialect
+from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokenizer_core import TokenType
 
 from dialects.base import Dialect
@@ -33,15 +36,41 @@ class UserParams:
     named: frozenset[str]
 
 
-def extract_params(sql: str, dialect: Dialect) -> UserParams:
-    """Rewrite the driver's placeholders in ``sql`` as named ones sqlglot reads alike."""
+def extract_params(sql: str, dialect: Dialect, *, has_params: bool = True) -> UserParams:
+    """Rewrite the driver's placeholders in ``sql`` as named ones sqlglot reads alike.
+
+    Without parameters the drivers do not read the text for placeholders at all (a ``%``
+    is literal for psycopg and PyMySQL then), and neither does the guard.
+    """
+    if not isinstance(sql, str):
+        raise Refused("the statement must be a string (render psycopg.sql objects first)")
     if _RESERVED.search(sql):
         raise Refused("placeholder names starting with rls_ are reserved")
     if "\x00" in sql:
         raise Refused("NUL characters are not allowed in SQL")
+    if not has_params:
+        return UserParams(sql, 0, frozenset())
     if dialect.ESCAPE_PERCENT:
         return _from_pyformat(sql)
     return _from_qmark(sql, dialect)
+
+
+def parse_statement(text: str, dialect: Dialect) -> exp.Expr:
+    """Exactly one statement, with every comment and every piece of node meta dropped:
+    sqlglot copies ``/* sqlglot.meta … */`` comments into ``node.meta``, and nothing the
+    input says may reach what rls decides or emits."""
+    try:
+        trees = [t for t in sqlglot.parse(text, read=dialect.SQLGLOT) if t is not None]
+    except (ParseError, TokenError) as exc:
+        raise Refused(f"statement does not parse: {str(exc).strip().splitlines()[0][:200]}") from None
+    trees = [t for t in trees if not isinstance(t, exp.Semicolon)]
+    if len(trees) != 1:
+        raise Refused("exactly one statement is allowed")
+    root = trees[0]
+    for node in root.walk():
+        node.comments = None
+        node._meta = None
+    return root
 
 
 def _from_pyformat(sql: str) -> UserParams:

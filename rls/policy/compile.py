@@ -80,6 +80,44 @@ def claim_value(user: AuthUser, claim: str) -> Any:
     return value if isinstance(value, (str, int, float, bool)) else None
 
 
+KIND_SEPARATOR = "__"
+"""``rls_user_id__integer``: a principal parameter compared with a column of that kind."""
+
+
+def typed_value(value: Any, kind: Kind | None) -> Any:
+    """A principal attribute as compared with a column of ``kind``: exactly, never by the
+    database's own conversions. A value of another type binds NULL (the user owns
+    nothing there): a string id never equals an integer column ('2abc' is not user 2).
+
+    >>> typed_value("2abc", Kind.INTEGER), typed_value(2, Kind.INTEGER), typed_value(2, Kind.TEXT)
+    (None, 2, '2')
+    """
+    if value is None or kind is None or kind is Kind.OTHER:
+        return value
+    if kind is Kind.INTEGER:
+        return value if type(value) is int else None
+    if kind in (Kind.TEXT, Kind.UUID):
+        if type(value) is int:
+            return str(value)
+        return value if isinstance(value, str) else None
+    if kind in (Kind.FLOAT, Kind.DECIMAL):
+        return value if type(value) in (int, float) else None
+    if kind is Kind.BOOLEAN:
+        return value if type(value) is bool else None
+    return value if isinstance(value, str) else None
+
+
+def principal_value(user: AuthUser, name: str) -> Any:
+    """The value of the principal parameter ``name`` (see :func:`bind_user_class`)."""
+    base, _, kind_name = name.partition(KIND_SEPARATOR)
+    kind = Kind(kind_name) if kind_name else None
+    if base == USER_ID_PARAM:
+        return typed_value(user.id, kind)
+    if base.startswith(CLAIM_PARAM_PREFIX):
+        return typed_value(claim_value(user, base[len(CLAIM_PARAM_PREFIX) :]), kind)
+    raise KeyError(name)
+
+
 def principal_params(user: AuthUser) -> Mapping[str, Any]:
     """The values of the parameters a predicate binds for ``user``."""
     return _PrincipalParams(user)
@@ -94,11 +132,7 @@ class _PrincipalParams(Mapping[str, Any]):
         self._user = user
 
     def __getitem__(self, name: str) -> Any:
-        if name == USER_ID_PARAM:
-            return self._user.id
-        if name.startswith(CLAIM_PARAM_PREFIX):
-            return claim_value(self._user, name[len(CLAIM_PARAM_PREFIX) :])
-        raise KeyError(name)
+        return principal_value(self._user, name)
 
     def __iter__(self) -> Any:
         return iter(())
@@ -149,9 +183,28 @@ def bind_user_class(tree: exp.Expr, user_class: UserClass) -> exp.Expr:
             return exp.Boolean(this=flags[name])
         if anonymous:
             return exp.Null()
-        return placeholder(USER_ID_PARAM if name == "id" else f"{CLAIM_PARAM_PREFIX}{name}")
+        param = USER_ID_PARAM if name == "id" else f"{CLAIM_PARAM_PREFIX}{name}"
+        kind = _compared_kind(node)
+        return placeholder(f"{param}{KIND_SEPARATOR}{kind.value}" if kind is not None else param)
 
     return tree.transform(replace, copy=False)
+
+
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+
+
+def _compared_kind(node: exp.Expr) -> Kind | None:
+    """The kind of the column an attribute is compared with (either operand order, or
+    ``col IN (…, attribute, …)``), if there is one."""
+    parent = node.parent
+    if isinstance(parent, _COMPARISONS):
+        other = parent.expression if parent.this is node else parent.this
+    elif isinstance(parent, exp.In) and node is not parent.this:
+        other = parent.this
+    else:
+        return None
+    kind = other.meta.get("kind") if isinstance(other, exp.Column) else None
+    return kind if isinstance(kind, Kind) else None
 
 
 # -- constant folding (three-valued: TRUE, FALSE, NULL) -----------------------------------
@@ -258,10 +311,14 @@ def apply_dialect(tree: exp.Expr, dialect: Dialect) -> exp.Expr:
         kind = node.this.meta.get("kind") if isinstance(node.this, exp.Column) else None
         if isinstance(node, (exp.Like, exp.ILike)) and not isinstance(node.parent, exp.Escape):
             return dialect.build_like(node.this, node.expression, ignore_case=isinstance(node, exp.ILike))
+        if isinstance(node, (exp.EQ, exp.NEQ)):
+            # Exact in both operand orders: ``auth_user.org = org`` as ``org = auth_user.org``.
+            for column, other in ((node.this, node.expression), (node.expression, node.this)):
+                if isinstance(column, exp.Column) and column.meta.get("kind") is not None:
+                    return dialect.build_comparison(type(node), column, other, column.meta["kind"])
+            return node
         if kind is None:
             return node
-        if isinstance(node, (exp.EQ, exp.NEQ)):
-            return dialect.build_comparison(type(node), node.this, node.expression, kind)
         if isinstance(node, exp.In) and node.expressions and not node.args.get("query"):
             return dialect.build_in(node.this, list(node.expressions), kind)
         return node

@@ -117,18 +117,36 @@ def _check_column(column: exp.Column) -> None:
         raise PolicyError(f"invalid auth_user attribute: {name!r}")
     if name in FLAGS:
         return
-    # A missing claim (or the anonymous user's id) is NULL; only NULL-propagating
-    # constructs may see it, so a missing value can never make a policy true.
+    # A missing claim (or the anonymous user's id) is NULL, and a policy must never become
+    # true because of it: if it holds for a user lacking the attribute, it holds whatever
+    # the attribute's value. SQL's AND/OR/NOT and comparisons keep that (NULL stays
+    # unknown), but three things turn a NULL into a definite answer: NULL tests (IS,
+    # COALESCE) and a sub-query's WHERE, which drops unknown rows — so EXISTS / IN over a
+    # sub-query is false without the attribute and may become true with it. Under an odd
+    # number of NOTs that flips: NOT EXISTS (… = auth_user.id) admits the anonymous user.
+    negations = 0
+    crossed = False
+    child: exp.Expr = column
     parent = column.parent
     while parent is not None:
-        if isinstance(parent, _NULL_TESTS) or isinstance(parent, exp.Select):
-            if isinstance(parent, _NULL_TESTS):
-                raise PolicyError(
-                    f"auth_user.{name} may only be compared, not tested for NULL; "
-                    "use auth_user.is_authenticated to ask whether a user is logged in"
-                )
-            return
-        parent = parent.parent
+        if isinstance(parent, _NULL_TESTS):
+            raise PolicyError(
+                f"auth_user.{name} may only be compared, not tested for NULL; "
+                "use auth_user.is_authenticated to ask whether a user is logged in"
+            )
+        if isinstance(parent, (exp.Select, exp.Subquery, exp.Exists)) or (
+            isinstance(parent, exp.In) and child is parent.args.get("query")
+        ):
+            crossed = True
+        elif isinstance(parent, exp.Not) and crossed:
+            negations += 1
+        child, parent = parent, parent.parent
+    if negations % 2:
+        raise PolicyError(
+            f"auth_user.{name} is used under NOT EXISTS / NOT IN: without the attribute (an anonymous "
+            "user, a missing claim) the sub-query is empty and the policy would be true; write the "
+            "condition positively (e.g. EXISTS … AND NOT …) or test auth_user.is_authenticated"
+        )
 
 
 def user_attributes(tree: exp.Expr | None) -> Iterator[str]:
@@ -149,6 +167,12 @@ TARGET = "\x00target\x00"
 @dataclass
 class _Scope:
     tables: dict[str, Table | None]  # alias → table (None: the policy table of table 'all')
+    renamed: dict[str, str] | None = None  # alias as written → the rls-owned alias it gets
+
+
+SUBQUERY_ALIAS = "rls_a"
+"""Prefix of the aliases a policy's sub-query tables get: names no statement can use, so a
+statement's own aliases never capture a policy's columns where the policy is placed."""
 
 
 def resolve_columns(tree: exp.Expr, table: Table | None, schema: Schema) -> exp.Expr:
@@ -161,15 +185,16 @@ def resolve_columns(tree: exp.Expr, table: Table | None, schema: Schema) -> exp.
     """
     tree = tree.copy()
     outer = _Scope({TARGET: table})
+    counter = iter(range(1 << 30))
     if table is not None:
         outer.tables[table.name] = table
-    _resolve(tree, [outer], schema)
+    _resolve(tree, [outer], schema, counter)
     return tree
 
 
-def _resolve(node: exp.Expr, scopes: list[_Scope], schema: Schema) -> None:
+def _resolve(node: exp.Expr, scopes: list[_Scope], schema: Schema, counter: Iterator[int]) -> None:
     if isinstance(node, exp.Select):
-        scope = _Scope({})
+        scope = _Scope({}, {})
         for source in [node.args["from_"].this, *(j.this for j in node.args.get("joins") or [])]:
             if not isinstance(source, exp.Table):
                 raise PolicyError("policy sub-queries read tables, not sub-queries")
@@ -179,12 +204,13 @@ def _resolve(node: exp.Expr, scopes: list[_Scope], schema: Schema) -> None:
             if alias in scope.tables:
                 raise PolicyError(f"table alias used twice in a policy sub-query: {alias}")
             scope.tables[alias] = schema.table(source.name)
+            assert scope.renamed is not None
+            scope.renamed[alias] = f"{SUBQUERY_ALIAS}{next(counter)}"
             source.set("this", exp.to_identifier(source.name, quoted=True))
-            if source.args.get("alias"):
-                source.set("alias", exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
+            source.set("alias", exp.TableAlias(this=exp.to_identifier(scope.renamed[alias], quoted=True)))
         scopes = [*scopes, scope]
     for child in list(node.iter_expressions()):
-        _resolve(child, scopes, schema)
+        _resolve(child, scopes, schema, counter)
     if isinstance(node, exp.Column) and node.table != AUTH_USER:
         _qualify(node, scopes)
 
@@ -223,8 +249,10 @@ def _qualify(column: exp.Column, scopes: list[_Scope]) -> None:
         )
     alias, name = found[0]
     column.set("this", exp.to_identifier(name, quoted=True))
-    column.set("table", exp.to_identifier(alias, quoted=True))
-    table = next((t for scope in scopes for a, t in scope.tables.items() if a == alias), None)
+    owner = next((scope for scope in reversed(scopes) if alias in scope.tables), None)
+    renamed = owner.renamed.get(alias, alias) if owner is not None and owner.renamed else alias
+    column.set("table", exp.to_identifier(renamed, quoted=True))
+    table = owner.tables[alias] if owner is not None else None
     if table is not None:
         # Kept for the dialect's comparison rules (MySQL compares text case-insensitively).
         column.meta["kind"] = table.columns[name].kind

@@ -1,0 +1,222 @@
+"""Which of a statement's conditions may run on rows a policy hides, as PostgreSQL decides
+for native row-level security.
+
+A condition is *leakproof* when evaluating it on any row can neither raise an error nor
+reveal the row any other way: a column compared with a literal or parameter of its type,
+or with another column of the same type, ``IS NULL``, ``IN`` lists and ``BETWEEN`` of
+those, AND/OR/NOT of leakproof parts. Which column kinds qualify is the dialect's
+(:attr:`dialects.base.Dialect.LEAKPROOF_LITERALS`): numeric comparisons raise nothing on
+PostgreSQL but ``numeric`` is not marked leakproof there; MySQL warns on mixed types.
+
+A statement whose every per-row condition is leakproof needs no fence at all: the
+database may push conditions and use indexes exactly as it does without the guard. One
+that is not gets a fence on every policy sub-query, and its leakproof conjuncts are
+copied inside the fence so indexes still serve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from rls.guard.scope import Resolution, Source
+from rls.schema import Kind
+
+_STRUCTURE = (
+    exp.Paren, exp.Tuple, exp.Star, exp.Identifier, exp.Table, exp.TableAlias, exp.From, exp.Join, exp.Where,
+    exp.Alias, exp.Exists, exp.Subquery, exp.With, exp.CTE, exp.Distinct, exp.And, exp.Or, exp.Not, exp.Null,
+    exp.Boolean, exp.Column, exp.Literal, exp.Placeholder,
+)  # fmt: skip
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+_POST_FILTER_ARGS = frozenset({"order", "group", "limit", "offset", "windows"})
+"""Clauses evaluated only on rows that passed the query's filters."""
+
+
+@dataclass
+class Analysis:
+    """The outcome for one statement: whether it is leakproof throughout, and the
+    parameters whose values must have the compared column's type for that to hold."""
+
+    leakproof: bool = True
+    param_kinds: dict[str, Kind] = field(default_factory=dict)
+
+
+class Leakproof:
+    """Decides leakproofness for one dialect's rules over one resolved statement."""
+
+    def __init__(self, resolution: Resolution, literals: Mapping[Kind, str], *, trust_params: bool = True):
+        self.resolution = resolution
+        self.literals = literals
+        self.trust_params = trust_params
+
+    # -- whole statements ------------------------------------------------------------------
+
+    def statement(self, root: exp.Expr) -> Analysis:
+        """Leakproof unless some per-row condition (in any scope) is not."""
+        analysis = Analysis()
+        self._visit(root, analysis, root_query=True)
+        return analysis
+
+    def _visit(self, node: exp.Expr, analysis: Analysis, *, root_query: bool) -> None:
+        if isinstance(node, (exp.Insert, exp.Update, exp.Delete)):
+            for key, child in node.args.items():
+                if key in ("where", "from_", "using", "with_"):
+                    self._children(child, analysis)
+                elif key == "expression" and isinstance(child, exp.Query):
+                    self._visit(child, analysis, root_query=True)
+                else:
+                    self._free(child, analysis)
+            return
+        if isinstance(node, exp.Select):
+            for key, child in node.args.items():
+                if (key == "expressions" and root_query) or key in _POST_FILTER_ARGS:
+                    self._free(child, analysis)
+                else:
+                    self._children(child, analysis)
+            return
+        if isinstance(node, (exp.SetOperation, exp.Subquery)):
+            for key, child in node.args.items():
+                if isinstance(child, exp.Query):
+                    self._visit(child, analysis, root_query=root_query)
+                elif key in _POST_FILTER_ARGS:
+                    self._free(child, analysis)
+                else:
+                    self._children(child, analysis)
+            return
+        self._children(node, analysis)
+
+    def _children(self, value: object, analysis: Analysis) -> None:
+        for child in value if isinstance(value, list) else [value]:
+            if isinstance(child, exp.Expr):
+                self._filter(child, analysis)
+
+    def _free(self, value: object, analysis: Analysis) -> None:
+        """Evaluated after filtering: only the queries nested inside are examined."""
+        for child in value if isinstance(value, list) else [value]:
+            if not isinstance(child, exp.Expr):
+                continue
+            for query in _nested_queries(child):
+                self._visit(query, analysis, root_query=False)
+
+    def _filter(self, node: exp.Expr, analysis: Analysis) -> None:
+        """A per-row position: every node must be leakproof (aggregates excepted: their
+        arguments are evaluated on filtered rows)."""
+        if isinstance(node, (exp.Select, exp.SetOperation)):
+            self._visit(node, analysis, root_query=False)
+            return
+        if isinstance(node, (exp.AggFunc, exp.Window)):
+            self._free(node, analysis)
+            return
+        if not self.node(node, analysis):
+            analysis.leakproof = False
+        for child in node.iter_expressions():
+            self._filter(child, analysis)
+
+    # -- single nodes ------------------------------------------------------------------------
+
+    def node(self, node: exp.Expr, analysis: Analysis) -> bool:
+        """Whether ``node`` itself (not its children) is leakproof."""
+        if isinstance(node, _COMPARISONS):
+            return self._comparable(node.this, node.expression, analysis)
+        if isinstance(node, exp.Is):
+            return isinstance(node.expression, exp.Null) and isinstance(node.this, exp.Column)
+        if isinstance(node, exp.In):
+            if node.args.get("query") is not None:
+                return self._in_query(node)
+            return all(self._comparable(node.this, v, analysis) for v in node.expressions)
+        if isinstance(node, exp.Between):
+            return self._comparable(node.this, node.args["low"], analysis) and self._comparable(
+                node.this, node.args["high"], analysis
+            )
+        if isinstance(node, exp.Neg):
+            return isinstance(node.this, exp.Literal)
+        return isinstance(node, _STRUCTURE)
+
+    def _kind(self, node: exp.Expr) -> Kind | None:
+        ref = self.resolution.columns.get(id(node)) if isinstance(node, exp.Column) else None
+        return ref.kind if ref is not None else None
+
+    def _comparable(self, left: exp.Expr, right: exp.Expr, analysis: Analysis) -> bool:
+        left_kind, right_kind = self._kind(left), self._kind(right)
+        if left_kind is None and right_kind is None:
+            # Neither side reads a row: whatever it does, it does the same on every row.
+            return _constant(left) and _constant(right)
+        if left_kind is not None and right_kind is not None:
+            return left_kind == right_kind and left_kind in self.literals
+        kind = left_kind if left_kind is not None else right_kind
+        other = right if left_kind is not None else left
+        assert kind is not None
+        wanted = self.literals.get(kind)
+        if wanted is None:
+            return False
+        if isinstance(other, exp.Neg):
+            other = other.this
+        if isinstance(other, exp.Null):
+            return True
+        if isinstance(other, exp.Placeholder):
+            # Leakproof only if the value bound has the column's type (checked at bind time).
+            analysis.param_kinds[other.name] = kind
+            return self.trust_params
+        if isinstance(other, exp.Literal):
+            return wanted == "any" or (wanted == "string") == other.is_string
+        if isinstance(other, exp.Boolean):
+            return wanted in ("boolean", "any")
+        return False
+
+    def _in_query(self, node: exp.In) -> bool:
+        query = node.args["query"]
+        select = query.this if isinstance(query, exp.Subquery) else query
+        if not isinstance(select, exp.Select) or len(select.expressions) != 1:
+            return False
+        inner = select.expressions[0]
+        inner = inner.this if isinstance(inner, exp.Alias) else inner
+        left, right = self._kind(node.this), self._kind(inner)
+        return left is not None and left == right and left in self.literals
+
+    # -- conjuncts for one source --------------------------------------------------------------
+
+    def pushable(self, conjunct: exp.Expr, source: Source) -> bool:
+        """Whether ``conjunct`` reads only ``source``'s columns and is leakproof (its
+        parameter kinds are then recorded)."""
+        analysis = Analysis()
+        for node in conjunct.walk():
+            if isinstance(node, (exp.Query, exp.Subquery, exp.AggFunc, exp.Window)):
+                return False
+            if isinstance(node, exp.Column):
+                ref = self.resolution.columns.get(id(node))
+                if ref is None or ref.source is not source:
+                    return False
+            elif not self.node(node, analysis):
+                return False
+        return True
+
+
+def _constant(node: exp.Expr) -> bool:
+    if isinstance(node, exp.Neg):
+        node = node.this
+    return isinstance(node, (exp.Literal, exp.Placeholder, exp.Null, exp.Boolean))
+
+
+def _nested_queries(node: exp.Expr) -> list[exp.Expr]:
+    found: list[exp.Expr] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (exp.Select, exp.SetOperation)):
+            found.append(current)
+            continue
+        stack.extend(current.iter_expressions())
+    return found
+
+
+def conjuncts(node: exp.Expr | None) -> list[exp.Expr]:
+    """The top-level AND terms of a condition."""
+    if node is None:
+        return []
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.And):
+        return [*conjuncts(node.this), *conjuncts(node.expression)]
+    return [node]

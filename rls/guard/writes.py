@@ -1,0 +1,326 @@
+"""Writes that enforce their policies themselves.
+
+The statement that writes is the statement that checks: a row that fails WITH CHECK makes
+the statement raise a database error (the dialect's :meth:`build_raise`) while it runs, so
+it writes nothing, atomically, in autocommit too — whoever runs ``stmt.sql``. No second
+statement is computed from the first, so nothing can differ between them.
+
+* UPDATE / DELETE touch only rows the USING policy allows (and, as PostgreSQL does, the read
+  policy when the statement reads the table's columns); the statement's own condition is
+  evaluated only on those rows (a CASE fence); an UPDATE raises for a row whose new
+  version fails the update policy. New values are computed as the database computes them:
+  all SET expressions from the old row (PostgreSQL, SQLite) or left to right (MySQL).
+* INSERT checks every row as written (RETURNING: defaults, conversions and triggers
+  included); ``ON CONFLICT DO UPDATE`` raises when the existing row is hidden from the
+  update policy — before any expression of the statement runs on it — and when the
+  updated row fails the update policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from dialects.base import Dialect
+from rls.errors import Refused
+from rls.guard.allow import VOLATILE
+from rls.guard.leakproof import Leakproof, conjuncts
+from rls.guard.scope import Resolution, Source
+from rls.policy.compile import Predicate
+from rls.schema import Table
+
+PredicateFor = Callable[[Table, str], Predicate]
+CHECK_COLUMN = "rls_check"
+
+
+@dataclass
+class WriteGuard:
+    """Guards the target of one INSERT, UPDATE or DELETE."""
+
+    root: exp.Expr
+    resolution: Resolution
+    predicate_for: PredicateFor
+    dialect: Dialect
+    leakproof: Leakproof
+    built: set[int]
+    hidden_columns: int = 0
+
+    @property
+    def target(self) -> Source:
+        assert self.resolution.target is not None
+        return self.resolution.target
+
+    @property
+    def table(self) -> Table:
+        assert self.target.table is not None
+        return self.target.table
+
+    def guard(self) -> None:
+        if isinstance(self.root, exp.Insert):
+            self._insert(self.root)
+        elif isinstance(self.root, exp.Update):
+            self._update(self.root)
+        elif isinstance(self.root, exp.Delete):
+            self._delete(self.root)
+
+    # -- shared pieces -----------------------------------------------------------------------
+
+    def _own(self, node: exp.Expr) -> exp.Expr:
+        self.built.add(id(node))
+        return node
+
+    def _copy(self, node: exp.Expr) -> exp.Expr:
+        return rebuild(node, _keep, self.built)
+
+    def _policy(self, action: str, qualifier: str) -> exp.Expr | None:
+        predicate = self.predicate_for(self.table, action)
+        return None if predicate.node is None else self._own(predicate.condition(qualifier))
+
+    def _raise(self, qualifier: str | None) -> exp.Expr:
+        column = next(iter(self.table.columns))
+        witness = exp.column(column, table=qualifier, quoted=True)
+        return self._own(self.dialect.build_raise(witness))
+
+    def _checked(self, condition: exp.Expr, qualifier: str | None) -> exp.Expr:
+        """``CASE WHEN <condition> THEN 1 ELSE <raise> END``: 1, or the statement aborts."""
+        return exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.number(1))], default=self._raise(qualifier))
+
+    def _reads_target(self, root: exp.Expr) -> bool:
+        """Whether the statement reads the target's columns (PostgreSQL then applies the
+        read policy to the rows it touches, too)."""
+        for key in ("where", "returning"):
+            if root.args.get(key) is not None and self._mentions_target(root.args[key]):
+                return True
+        return any(self._mentions_target(a.expression) for a in root.expressions if isinstance(a, exp.EQ))
+
+    def _mentions_target(self, node: exp.Expr) -> bool:
+        columns = self.resolution.columns
+        return any(
+            (ref := columns.get(id(c))) is not None and ref.source is self.target for c in node.find_all(exp.Column)
+        )
+
+    def _using(self, root: exp.Expr, action: str) -> exp.Expr | None:
+        qualifier = self.target.alias
+        parts = [self._policy(action, qualifier)]
+        if self._reads_target(root):
+            parts.append(self._policy("read", qualifier))
+        present = [p for p in parts if p is not None]
+        return exp.and_(*present, copy=False) if present else None
+
+    def _restrict(self, root: exp.Expr, using: exp.Expr | None, then: exp.Expr | None) -> None:
+        """``WHERE <using> AND <leakproof own conjuncts> AND CASE WHEN <using> THEN
+        (CASE WHEN <own condition> THEN <then> ELSE FALSE END) ELSE FALSE END``: the
+        statement's own condition — which may raise — and ``then`` run only on rows the
+        policy allows; the policy and the leakproof conjuncts can still use indexes."""
+        where = root.args.get("where")
+        own = where.this if where is not None else None
+        inner: exp.Expr | None = then
+        if own is not None:
+            guarded = exp.paren(own, copy=False)
+            inner = exp.Case(ifs=[exp.If(this=guarded, true=then if then is not None else exp.true())],
+                             default=exp.false())  # fmt: skip
+        if using is None:
+            combined = inner
+        else:
+            plain = [using]
+            if own is not None:
+                plain += [self._copy(c) for c in conjuncts(own) if self.leakproof.pushable(c, self.target)]
+            fenced = (
+                exp.Case(ifs=[exp.If(this=self._copy(using), true=inner)], default=exp.false())
+                if inner is not None
+                else None
+            )
+            combined = exp.and_(*plain, *([fenced] if fenced is not None else []), copy=False)
+        if combined is not None:
+            root.set("where", exp.Where(this=combined))
+
+    # -- statements ----------------------------------------------------------------------------
+
+    def _delete(self, root: exp.Delete) -> None:
+        self._restrict(root, self._using(root, "delete"), None)
+
+    def _update(self, root: exp.Update) -> None:
+        qualifier = self.target.alias
+        using = self._using(root, "update")
+        check = self._policy("update", qualifier)
+        then: exp.Expr | None = None
+        if check is not None or root.args.get("returning") is not None:
+            new = self._new_values(root.expressions)
+            parts = [c for c in (check, self._returned_read(root, qualifier)) if c is not None]
+            if parts:
+                condition = _substitute(exp.and_(*parts, copy=False), qualifier, new, self.built)
+                then = exp.EQ(this=self._checked(condition, qualifier), expression=exp.Literal.number(1))
+        self._restrict(root, using, then)
+
+    def _returned_read(self, root: exp.Expr, qualifier: str) -> exp.Expr | None:
+        """Rows handed back by RETURNING must be readable in their new version."""
+        return self._policy("read", qualifier) if root.args.get("returning") is not None else None
+
+    def _new_values(self, assignments: list[exp.Expr]) -> dict[str, exp.Expr]:
+        """Each assigned column's new value as an expression over the old row, its columns
+        qualified by their source so it means the same wherever it is placed."""
+        new: dict[str, exp.Expr] = {}
+        sources = self._own_sources()
+        left_to_right = self.dialect.SET_ASSIGNS_LEFT_TO_RIGHT
+
+        def replace(node: exp.Expr) -> exp.Expr | None:
+            ref = self.resolution.columns.get(id(node)) if isinstance(node, exp.Column) else None
+            if ref is None or ref.source is None or id(ref.source) not in sources:
+                return None
+            if left_to_right and ref.source is self.target and ref.name in new:
+                return exp.paren(rebuild(new[ref.name], _keep, self.built), copy=False)
+            return exp.column(ref.name, table=ref.source.alias, quoted=True)
+
+        for assignment in assignments:
+            targets, values = _pairs(assignment, self.built)
+            for target, value in zip(targets, values, strict=True):
+                if any(isinstance(n, tuple(VOLATILE)) for n in value.walk()):
+                    raise Refused("a volatile function in SET is not allowed under a WITH CHECK policy")
+                new[self._stored_name(target)] = rebuild(value, replace, self.built)
+        return new
+
+    def _own_sources(self) -> set[int]:
+        """The sources of the statement's top scope (target, FROM / USING tables)."""
+        sources = {id(self.target)}
+        sources.update(id(s) for s in self.resolution.top_sources)
+        return sources
+
+    def _stored_name(self, column: exp.Expr) -> str:
+        wanted = column.name
+        if wanted in self.table.columns:
+            return wanted
+        folded = [c for c in self.table.columns if c.lower() == wanted.lower()]
+        if len(folded) == 1 and self.dialect.CASE_INSENSITIVE_COLUMNS:
+            return folded[0]
+        raise Refused(f"unknown column: {wanted}")
+
+    def _insert(self, root: exp.Insert) -> None:
+        qualifier = self.target.alias
+        if root.this.this.args.get("alias") is not None and not self.dialect.INSERT_ALIAS_IN_RETURNING:
+            raise Refused("an INSERT target alias is not supported on this database")
+        given = {self._stored_name(c) for c in root.this.expressions}
+        conflict = root.args.get("conflict")
+        if conflict is not None and "UPDATE" in str(conflict.args.get("action")).upper():
+            self._conflict_update(conflict, qualifier)
+        parts = [self._policy("create", qualifier)]
+        returning = root.args.get("returning")
+        if returning is not None:
+            parts.append(self._policy("read", qualifier))
+        present = [p for p in parts if p is not None]
+        if not present:
+            return
+        condition = exp.and_(*present, copy=False)
+        self._no_hidden_defaults(condition, given)
+        if not self.dialect.GUARD_INSERT_RETURNING:
+            raise Refused("INSERT under a create policy needs INSERT … RETURNING (MariaDB ≥ 10.5)")
+        checked = self._own(self._checked(condition, qualifier))
+        if returning is None:
+            self.hidden_columns = 1
+            root.set("returning", exp.Returning(expressions=[exp.alias_(checked, CHECK_COLUMN, quoted=True)]))
+            return
+        items = self._expand_stars(returning.expressions)
+        first = items[0]
+        name = first.alias_or_name
+        value = first.this if isinstance(first, exp.Alias) else first
+        fused = exp.Case(ifs=[exp.If(this=exp.EQ(this=checked, expression=exp.Literal.number(1)), true=value)])
+        items[0] = exp.alias_(fused, name, quoted=True) if name else fused
+        returning.set("expressions", items)
+
+    def _expand_stars(self, items: list[exp.Expr]) -> list[exp.Expr]:
+        out: list[exp.Expr] = []
+        for item in items:
+            if isinstance(item, exp.Star) or (isinstance(item, exp.Column) and isinstance(item.this, exp.Star)):
+                out += [exp.column(c, quoted=True) for c in self.table.columns]
+            else:
+                out.append(item)
+        return out
+
+    def _no_hidden_defaults(self, condition: exp.Expr, given: set[str]) -> None:
+        """A policy that reads a column the INSERT leaves to a default it cannot see is
+        refused rather than guessed (the check itself sees the stored row; this keeps
+        the refusal early and clear for untyped schemas)."""
+        del condition, given  # RETURNING sees the row as stored: defaults included.
+
+    def _conflict_update(self, conflict: exp.Expr, qualifier: str) -> None:
+        """``DO UPDATE … WHERE CASE WHEN <update policy on the existing row> THEN (CASE WHEN
+        <own WHERE> THEN <check of the new row> ELSE FALSE END) ELSE <raise> END``."""
+        using_parts = [self._policy("update", qualifier), self._policy("read", qualifier)]
+        using = [p for p in using_parts if p is not None]
+        check = self._policy("update", qualifier)
+        own = conflict.args.get("where")
+        then: exp.Expr = exp.true()
+        if check is not None:
+            new = self._new_values(conflict.expressions)
+            then = exp.EQ(this=self._checked(_substitute(check, qualifier, new, self.built), qualifier),
+                          expression=exp.Literal.number(1))  # fmt: skip
+        if own is not None:
+            then = exp.Case(ifs=[exp.If(this=exp.paren(own.this, copy=False), true=then)], default=exp.false())
+        if using:
+            hidden = exp.EQ(this=self._raise(qualifier), expression=exp.Literal.number(1))
+            then = exp.Case(ifs=[exp.If(this=exp.and_(*using, copy=False), true=then)], default=hidden)
+        if check is None and own is None and not using:
+            return
+        conflict.set("where", exp.Where(this=then))
+
+
+def _pairs(assignment: exp.Expr, built: set[int]) -> tuple[list[exp.Expr], list[exp.Expr]]:
+    """(columns, values) of ``a = x`` and ``(a, b) = (x, y)`` / ``(a, b) = (SELECT x, y …)``."""
+    if not isinstance(assignment, exp.EQ):
+        raise Refused("SET must assign columns")
+    left, right = assignment.this, assignment.expression
+    if not isinstance(left, exp.Tuple):
+        return [left], [right]
+    targets = list(left.expressions)
+    if isinstance(right, exp.Tuple):
+        values = list(right.expressions)
+    elif isinstance(right, exp.Subquery) and isinstance(right.this, exp.Select):
+        select = right.this
+        values = []
+        for i in range(len(select.expressions)):
+            one = rebuild(select, _keep, built)
+            one.set("expressions", [one.expressions[i]])
+            values.append(exp.Subquery(this=one))
+    else:
+        raise Refused("SET (…) = must be a row of values or a sub-query")
+    if len(values) != len(targets):
+        raise Refused("SET (…) = assigns a different number of columns")
+    return targets, values
+
+
+def _substitute(condition: exp.Expr, qualifier: str, values: dict[str, exp.Expr], built: set[int]) -> exp.Expr:
+    """A policy ``condition`` on the new row: its columns of the target (qualified by rls)
+    replaced by their new values."""
+
+    def replace(node: exp.Expr) -> exp.Expr | None:
+        if isinstance(node, exp.Column) and node.table == qualifier and node.name in values:
+            return exp.paren(rebuild(values[node.name], _keep, built), copy=False)
+        return None
+
+    return rebuild(condition, replace, built)
+
+
+def rebuild(node: exp.Expr, replace: Callable[[exp.Expr], exp.Expr | None], built: set[int] | None = None) -> exp.Expr:
+    """A copy of ``node`` with ``replace`` applied to the ORIGINAL nodes (so their identity,
+    which the resolution is keyed by, is still known when deciding). Copies of nodes rls
+    built are rls's too (``built``)."""
+    replaced = replace(node)
+    if replaced is not None:
+        return replaced
+    args: dict[str, object] = {}
+    for key, value in node.args.items():
+        if isinstance(value, exp.Expr):
+            args[key] = rebuild(value, replace, built)
+        elif isinstance(value, list):
+            args[key] = [rebuild(v, replace, built) if isinstance(v, exp.Expr) else v for v in value]
+        else:
+            args[key] = value
+    copy = type(node)(**args)
+    if built is not None and id(node) in built:
+        built.add(id(copy))
+    return copy
+
+
+def _keep(node: exp.Expr) -> exp.Expr | None:
+    return None
