@@ -119,6 +119,10 @@ class Dialect:
     """Functions sqlglot knows only by name that the guard allows: upper-case name →
     (fewest, most) arguments. Everything here is pure and side-effect free."""
 
+    GUARD_UNSUPPORTED: ClassVar[frozenset[type[exp.Expr]]] = frozenset()
+    """Constructs sqlglot prints in a form this database does not take (refused by the
+    guard with a clear message rather than failing in the database)."""
+
     VIOLATION_MARKER: ClassVar[str] = "rls_with_check_violation:"
     """The text :meth:`build_raise` puts in the database's error message."""
 

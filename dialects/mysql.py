@@ -117,6 +117,8 @@ class MySQL(Dialect):
         Kind.DECIMAL: (int, float, Decimal),
         Kind.TEXT: (str,),
     }
+    # sqlglot prints `a REGEXP b` as MySQL 8's REGEXP_LIKE(), which MariaDB does not have.
+    GUARD_UNSUPPORTED: ClassVar[frozenset[type[exp.Expr]]] = frozenset({exp.RegexpLike, exp.RegexpILike})
     GUARD_FUNCTIONS: ClassVar[dict[str, tuple[int, int]]] = {
         "NOW": (0, 1),
         "JSON_UNQUOTE": (1, 1),

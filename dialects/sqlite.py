@@ -165,6 +165,20 @@ class SQLite(Dialect):
         )
         return exp.JSONSet(this=exp.Literal.string("{}"), expressions=[message, exp.Literal.number(1)])
 
+    def build_like(self, this: exp.Expr, pattern: exp.Expr, *, ignore_case: bool) -> exp.Expr:
+        like = super().build_like(this, pattern, ignore_case=ignore_case)
+        if ignore_case:
+            return like
+        # LIKE here ignores ASCII case unless the connection turned case_sensitive_like on,
+        # and a guarded statement may run on any connection. The same pattern as a GLOB
+        # (every wildcard looser: %→*, _→?, a literal * ? [ → ?, escapes dropped) adds
+        # the case of every literal character; with the LIKE beside it the pair means
+        # exactly a case-sensitive LIKE, up to an escaped backslash (then no match).
+        glob = pattern.copy()
+        for old, new in (("\\", ""), ("*", "?"), ("[", "?"), ("%", "*"), ("_", "?")):
+            glob = exp.Replace(this=glob, expression=exp.Literal.string(old), replacement=exp.Literal.string(new))
+        return exp.paren(exp.and_(like, exp.Glob(this=this.copy(), expression=glob), copy=False), copy=False)
+
     def build_fence(self) -> exp.Expr:
         # A sub-query with LIMIT is not flattened into the outer query.
         return exp.Limit(expression=exp.Literal.number(-1))

@@ -56,12 +56,15 @@ def _marker_pattern(sqlglot_dialect: str) -> re.Pattern[str]:
     return re.compile(re.escape(before) + _NUL + r"(\w+)" + _NUL + re.escape(after))
 
 
-def emit(tree: exp.Expr, dialect: Dialect) -> Emitted:
+def emit(tree: exp.Expr, dialect: Dialect, *, markers: bool = True) -> Emitted:
     """Generate ``tree`` (consumed: it is not copied) as SQL for ``dialect``'s driver.
 
     Comments are dropped, so nothing the database would execute from a comment survives.
+    ``markers=False``: the text as sqlglot prints it, placeholders as they are.
     """
     text = SqlglotDialect.get_or_raise(dialect.SQLGLOT).generate(tree, copy=False, comments=False)
+    if not markers:
+        return Emitted(text, ())
     parts = _marker_pattern(dialect.SQLGLOT).split(text)
     literal_parts = parts[0::2]
     if any(_NUL in part for part in literal_parts):

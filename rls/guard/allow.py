@@ -185,11 +185,17 @@ _NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _FUNCTION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 
-def check_statement(root: exp.Expr, functions: Mapping[str, tuple[int, int]], placeholders: frozenset[str]) -> None:
+def check_statement(
+    root: exp.Expr,
+    functions: Mapping[str, tuple[int, int]],
+    placeholders: frozenset[str],
+    unsupported: frozenset[type[exp.Expr]] = frozenset(),
+) -> None:
     """Refuse ``root`` unless every node, argument and leaf is on the allow-list.
 
     ``functions`` maps upper-case names sqlglot does not know to their (min, max) arity;
-    ``placeholders`` are the placeholder names the statement may hold.
+    ``placeholders`` are the placeholder names the statement may hold; ``unsupported`` are
+    node types this database cannot take as sqlglot prints them.
     """
     if not isinstance(root, STATEMENTS):
         raise Refused(f"statement not allowed: {_name(root)}")
@@ -197,6 +203,8 @@ def check_statement(root: exp.Expr, functions: Mapping[str, tuple[int, int]], pl
     for node in root.walk():
         if id(node) in checked_leaves:
             continue
+        if type(node) in unsupported:
+            raise Refused(f"not supported on this database: {_name(node)}")
         _check_node(node, functions, placeholders, checked_leaves)
 
 

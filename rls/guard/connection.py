@@ -19,6 +19,15 @@ class GuardedCursor:
         self._cursor = cursor
         self._guard = guard
         self._user = user
+        self._written: int | None = None  # rows of a statement whose result set was rls's own
+
+    @property
+    def description(self) -> Any:
+        return None if self._written is not None else self._cursor.description
+
+    @property
+    def rowcount(self) -> int:
+        return self._written if self._written is not None else int(self._cursor.rowcount)
 
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> Any:
         statement = self._guard.rewrite(sql, self._user, params)
@@ -27,9 +36,11 @@ class GuardedCursor:
                 self._cursor.execute(check.sql, check.params)
                 if any(row[0] for row in self._cursor.fetchall()):
                     raise denial(self._user)
+            self._written = None
             self._cursor.execute(statement.sql, statement.params)
             if statement.hidden_columns:
-                self._cursor.fetchall()  # rls's own check column: every row written, none asked for
+                # rls's own check column: one row per row written, none asked for.
+                self._written = len(self._cursor.fetchall())
         except Exception as exc:
             error = self._guard.error_for(exc, self._user)
             if error is None:

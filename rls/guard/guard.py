@@ -197,7 +197,12 @@ class Guard:
         user_params = extract_params(sql, self.dialect, has_params=has_params)
         root = parse_statement(user_params.text, self.dialect)
         names = frozenset({f"{POSITIONAL}{i}" for i in range(user_params.positional)} | user_params.named)
-        check_statement(root, self.dialect.GUARD_FUNCTIONS, names)
+        check_statement(root, self.dialect.GUARD_FUNCTIONS, names, self.dialect.GUARD_UNSUPPORTED)
+        # Work on sqlglot's own reading of what it will print: the statement printed and
+        # parsed once (checked again), so what the guard analyses, rewrites and verifies is
+        # the form the database receives, not the input's spelling of it.
+        root = parse_statement(emit(root, self.dialect, markers=False).sql, self.dialect)
+        check_statement(root, self.dialect.GUARD_FUNCTIONS, names, self.dialect.GUARD_UNSUPPORTED)
         _rename_placeholders(root, user_params.positional, user_params.named)
         if not self.dialect.CASE_INSENSITIVE_NAMES:
             root = normalize_identifiers(root, dialect=self.dialect.SQLGLOT)

@@ -70,6 +70,8 @@ def parse_statement(text: str, dialect: Dialect) -> exp.Expr:
     for node in root.walk():
         node.comments = None
         node._meta = None
+        if isinstance(node, exp.Placeholder) and isinstance(node.this, exp.Identifier):
+            node.set("this", node.this.name)  # %(name)s reads as an identifier: one form only
     return root
 
 

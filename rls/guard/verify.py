@@ -46,7 +46,9 @@ def _canonical(node: Any, names: tuple[str, ...], *, built: bool) -> Any:
         return tuple(_canonical(n, names, built=built) for n in node)
     if not isinstance(node, exp.Expr):
         return node
-    while isinstance(node, exp.Paren):
+    while isinstance(node, (exp.Paren, *_CONVERSIONS)) or (isinstance(node, exp.Subquery) and _bare(node)):
+        if isinstance(node, _CONVERSIONS) and not _bare(node):
+            break
         node = node.this
     if isinstance(node, exp.Placeholder):
         if built:
@@ -55,12 +57,25 @@ def _canonical(node: Any, names: tuple[str, ...], *, built: bool) -> Any:
         return ("?", names[position] if position is not None and position < len(names) else None)
     if isinstance(node, exp.Identifier):
         return ("id", node.this, bool(node.args.get("quoted")))
+    if isinstance(node, exp.Anonymous):
+        # Printed upper-case: the name's case means nothing to any of the databases.
+        return ("fn", str(node.this).upper(), _canonical(node.expressions, names, built=built))
     items = []
     for key, value in node.args.items():
         if value is None or value is False or value == [] or value == "":
             continue
         items.append((key, _canonical(value, names, built=built)))
     return (type(node).__name__, tuple(sorted(items, key=lambda kv: kv[0])))
+
+
+_CONVERSIONS = (exp.TsOrDsToTimestamp, exp.TsOrDsToDate)
+"""Wrappers sqlglot's MySQL reader adds around a date function's argument each time it reads
+one (``DATE_FORMAT(NOW(), …)``): printing drops them, so they are not compared."""
+
+
+def _bare(node: exp.Expr) -> bool:
+    """A parenthesised query with nothing of its own (no alias, no clause)."""
+    return all(not v for k, v in node.args.items() if k != "this")
 
 
 def _parsed_position(node: exp.Placeholder) -> int | None:

@@ -104,10 +104,16 @@ class WriteGuard:
     def _using(self, root: exp.Expr, action: str) -> exp.Expr | None:
         qualifier = self.target.alias
         parts = [self._policy(action, qualifier)]
-        if self._reads_target(root):
+        if self._reads_target(root) and not self._same_policy(action, "read"):
             parts.append(self._policy("read", qualifier))
         present = [p for p in parts if p is not None]
         return exp.and_(*present, copy=False) if present else None
+
+    def _same_policy(self, action: str, other: str) -> bool:
+        first, second = self.predicate_for(self.table, action), self.predicate_for(self.table, other)
+        if first.node is None or second.node is None:
+            return first.node is second.node
+        return bool(first.node.sql() == second.node.sql())
 
     def _restrict(self, root: exp.Expr, using: exp.Expr | None, then: exp.Expr | None) -> None:
         """``WHERE <using> AND <leakproof own conjuncts> AND CASE WHEN <using> THEN
@@ -156,7 +162,9 @@ class WriteGuard:
 
     def _returned_read(self, root: exp.Expr, qualifier: str) -> exp.Expr | None:
         """Rows handed back by RETURNING must be readable in their new version."""
-        return self._policy("read", qualifier) if root.args.get("returning") is not None else None
+        if root.args.get("returning") is None or self._same_policy("update", "read"):
+            return None
+        return self._policy("read", qualifier)
 
     def _new_values(self, assignments: list[exp.Expr]) -> dict[str, exp.Expr]:
         """Each assigned column's new value as an expression over the old row, its columns
@@ -206,7 +214,7 @@ class WriteGuard:
             self._conflict_update(conflict, qualifier)
         parts = [self._policy("create", qualifier)]
         returning = root.args.get("returning")
-        if returning is not None:
+        if returning is not None and not self._same_policy("create", "read"):
             parts.append(self._policy("read", qualifier))
         present = [p for p in parts if p is not None]
         if not present:
@@ -246,7 +254,9 @@ class WriteGuard:
     def _conflict_update(self, conflict: exp.Expr, qualifier: str) -> None:
         """``DO UPDATE … WHERE CASE WHEN <update policy on the existing row> THEN (CASE WHEN
         <own WHERE> THEN <check of the new row> ELSE FALSE END) ELSE <raise> END``."""
-        using_parts = [self._policy("update", qualifier), self._policy("read", qualifier)]
+        using_parts = [self._policy("update", qualifier)]
+        if not self._same_policy("update", "read"):
+            using_parts.append(self._policy("read", qualifier))
         using = [p for p in using_parts if p is not None]
         check = self._policy("update", qualifier)
         own = conflict.args.get("where")
