@@ -115,6 +115,24 @@ def test_text_in_type_unit_or_charset_positions_never_reaches_the_output(harness
     assert len(h.run(sql)) == 2
 
 
+RAW_TEXT_WRITES = {
+    # The text would end the SET and comment out the policy: every row updated.
+    "postgres": "UPDATE docs SET title = CAST(title AS varchar(\"1) WHERE 1 = 1 --\"))",
+    "mysql": "UPDATE docs SET title = CAST(title AS CHAR CHARACTER SET `utf8mb4) WHERE 1 = 1 -- `)",
+    "sqlite": 'UPDATE docs SET title = CAST(title AS "TEXT) WHERE 1 = 1 --")',
+}
+
+
+@pytest.mark.parametrize("dialect", RAW_TEXT_WRITES)
+def test_text_in_a_type_cannot_end_a_write_early(harness_for, dialect):
+    h = harness_for(dialect)
+    try:
+        h.run(RAW_TEXT_WRITES[dialect])
+    except Refused:
+        pass
+    assert [r[2] for r in h.table("docs")][:2] == ["alpha", "beta"]  # the hidden rows untouched
+
+
 @pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite"])
 def test_verifier_refuses_output_that_does_not_read_back_as_built(dialect):
     guard = Guard([Policy("docs", "all", "")], dialect=dialect, schema={"docs": ["id"]})
