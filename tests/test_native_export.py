@@ -33,6 +33,8 @@ TABLES = [
     "CREATE TABLE grades (id integer PRIMARY KEY, level smallint)",
     "CREATE TABLE handles (id integer PRIMARY KEY, user_id text)",
     "CREATE TABLE lookup (id integer PRIMARY KEY)",
+    "CREATE TABLE notes (id integer PRIMARY KEY, team_ref integer, team_id integer, user_id integer)",
+    "CREATE TABLE board (id integer PRIMARY KEY)",
 ]
 ROWS = [
     "INSERT INTO auth_users VALUES (1, 'one'), (2, 'two'), (3, 'root')",
@@ -43,10 +45,12 @@ ROWS = [
     "INSERT INTO docs VALUES (1, 10), (2, 20), (3, 30), (4, NULL), (5, 40)",
     "INSERT INTO secrets VALUES (1), (2)",
     "INSERT INTO orgdocs VALUES (1, 'acme'), (2, 'beta'), (3, NULL), (4, 'ACME'), (5, 'acme ')",
-    "INSERT INTO orgnotes VALUES (1, 'acme'), (2, 'beta'), (3, NULL), (4, 'ACME')",
+    "INSERT INTO orgnotes VALUES (1, 'acme'), (2, 'beta'), (3, NULL), (4, 'ACME'), (5, 'abcdefghij')",
     "INSERT INTO grades VALUES (1, 1), (2, 2), (3, 3), (4, NULL)",
     "INSERT INTO handles VALUES (1, 'alice'), (2, '1'), (3, '2abc'), (4, NULL)",
     "INSERT INTO lookup VALUES (1), (2)",
+    "INSERT INTO notes VALUES (1, 10, 20, 2), (2, 20, 10, 1), (3, NULL, 10, 1)",
+    "INSERT INTO board VALUES (1), (2)",
 ]
 POLICIES = [
     # The defaults setup stores: admin-only auth tables, and `user_id = auth_user.id` on
@@ -60,12 +64,20 @@ POLICIES = [
     Policy("orgdocs", "read", "auth_user.org = org"),
     Policy("orgnotes", "read", "org = auth_user.org OR auth_user.is_admin"),
     Policy("grades", "read", "level <= auth_user.level"),
+    # A sub-query table aliased as the policy table: the outer column must still bind
+    # outside. (notes has team_id and user_id only because rls's resolve_columns raises
+    # KeyError when the alias's column is missing from the policy table: reported.)
+    Policy("notes", "read", "EXISTS (SELECT 1 FROM members notes WHERE notes.user_id = auth_user.id AND notes.team_id = team_ref)"),
+    Policy("board", "read", "auth_user.is_authenticated"),
+    Policy("board", "all", "auth_user.id IN (1, 3)"),
 ]  # fmt: skip
 
 # Users as the application sets them: the settings of one transaction.
 USERS: dict[str, dict[str, str]] = {
     "anonymous": {},
     "anonymous claiming admin and acme": {"rls.is_admin": "true", "rls.claim_org": "acme", "rls.claim_level": "3"},
+    # What a local setting reads as once an earlier transaction on the connection set it.
+    "empty id claiming admin and acme": {"rls.user_id": "", "rls.is_admin": "true", "rls.claim_org": "acme"},
     "user 1": {"rls.user_id": "1", "rls.is_admin": "false"},
     "user 2": {"rls.user_id": "2", "rls.is_admin": "false"},
     "admin 3": {"rls.user_id": "3", "rls.is_admin": "true"},
@@ -79,17 +91,19 @@ USERS: dict[str, dict[str, str]] = {
 EXPECTED: dict[str, dict[str, list[int]]] = {
     "anonymous": {"posts": [1, 4]},
     "anonymous claiming admin and acme": {"posts": [1, 4]},
-    "user 1": {"todos": [1, 2], "posts": [1, 2, 4], "docs": [1], "handles": [2]},
-    "user 2": {"todos": [3], "posts": [1, 3, 4, 5], "docs": [2, 3]},
+    "empty id claiming admin and acme": {"posts": [1, 4]},
+    "user 1": {"todos": [1, 2], "posts": [1, 2, 4], "docs": [1], "handles": [2], "notes": [1], "board": [1, 2]},
+    "user 2": {"todos": [3], "posts": [1, 3, 4, 5], "docs": [2, 3], "notes": [2], "board": [1, 2]},
     "admin 3": {
         "auth_users": [1, 2, 3],
         "auth_policies": [1],
         "posts": [1, 4],
         "secrets": [1, 2],
-        "orgnotes": [1, 2, 3, 4],
+        "orgnotes": [1, 2, 3, 4, 5],
+        "board": [1, 2],
     },
-    "string id alice": {"posts": [1, 4], "handles": [1]},
-    "string id 2abc": {"posts": [1, 4], "handles": [3]},
+    "string id alice": {"posts": [1, 4], "handles": [1], "board": [1, 2]},
+    "string id 2abc": {"posts": [1, 4], "handles": [3], "board": [1, 2]},
     "user 2 with claims": {
         "todos": [3],
         "posts": [1, 3, 4, 5],
@@ -97,6 +111,8 @@ EXPECTED: dict[str, dict[str, list[int]]] = {
         "orgdocs": [1],
         "orgnotes": [1],
         "grades": [1, 2],
+        "notes": [2],
+        "board": [1, 2],
     },
 }
 EXPECTED_MEMBERS = {"user 1": [(10, 1)], "user 2": [(20, 2), (30, 2)], "user 2 with claims": [(20, 2), (30, 2)]}
@@ -110,6 +126,13 @@ class Native:
         self.db = Database(url)
         self.args = self.db.dialect.connect_args(url)
         self.role = f"rls_native_{secrets.token_hex(4)}"
+        try:
+            self._install(url)
+        except BaseException:
+            self.db.close()
+            raise
+
+    def _install(self, url: str) -> None:
         with self.connect() as conn:
             for statement in [*TABLES, *ROWS]:
                 conn.execute(statement)
@@ -194,6 +217,12 @@ def test_an_id_meets_an_integer_column_only_as_a_valid_integer(
     assert [r[0] for r in native.run({"rls.user_id": user_id}, "SELECT id FROM todos ORDER BY id")] == visible
 
 
+@pytest.mark.parametrize(("org", "visible"), [("abcdefghij", [5]), ("abcdefghijk", []), ("abcdefghij ", [])])
+def test_a_claim_meets_a_varchar_column_untruncated(native: Native, org: str, visible: list[int]) -> None:
+    settings = {"rls.user_id": "1", "rls.claim_org": org}
+    assert [r[0] for r in native.run(settings, "SELECT id FROM orgnotes ORDER BY id")] == visible
+
+
 @pytest.mark.parametrize(
     ("level", "visible"), [("2", [1, 2]), ("40000", [1, 2, 3]), ("99999999999999999999", []), ("2.5", []), ("x", [])]
 )
@@ -242,6 +271,9 @@ def test_writes_that_fail_the_policy_are_refused(native: Native, user: str, sql:
         ("admin 3", "DELETE FROM lookup", 0),
         ("admin 3", "UPDATE orgnotes SET org = 'x'", 0),  # reads all of them, updates none
         ("user 2", "UPDATE posts SET published = true", 2),
+        ("user 1", "DELETE FROM board", 2),
+        ("user 2", "DELETE FROM board", 0),
+        ("string id alice", "DELETE FROM board", 0),
     ],
 )
 def test_update_and_delete_touch_only_rows_the_policy_lets_through(
