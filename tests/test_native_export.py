@@ -20,6 +20,7 @@ from rls.database import Database
 from rls.policy.model import Policy
 from rls.policy.native import export_native
 
+TOKEN = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"
 TABLES = [
     "CREATE TABLE auth_users (id integer PRIMARY KEY, username text)",
     "CREATE TABLE auth_policies (id integer PRIMARY KEY, expression text)",
@@ -35,6 +36,7 @@ TABLES = [
     "CREATE TABLE lookup (id integer PRIMARY KEY)",
     "CREATE TABLE notes (id integer PRIMARY KEY, team_ref integer, team_id integer, user_id integer)",
     "CREATE TABLE board (id integer PRIMARY KEY)",
+    "CREATE TABLE events (id integer PRIMARY KEY, day date, token uuid, flag boolean)",
 ]
 ROWS = [
     "INSERT INTO auth_users VALUES (1, 'one'), (2, 'two'), (3, 'root')",
@@ -51,6 +53,7 @@ ROWS = [
     "INSERT INTO lookup VALUES (1), (2)",
     "INSERT INTO notes VALUES (1, 10, 20, 2), (2, 20, 10, 1), (3, NULL, 10, 1)",
     "INSERT INTO board VALUES (1), (2)",
+    f"INSERT INTO events VALUES (1, '2024-01-01', '{TOKEN}', true), (2, '2024-01-02', NULL, false), (3, NULL, NULL, NULL)",
 ]
 POLICIES = [
     # The defaults setup stores: admin-only auth tables, and `user_id = auth_user.id` on
@@ -70,6 +73,7 @@ POLICIES = [
     Policy("notes", "read", "EXISTS (SELECT 1 FROM members notes WHERE notes.user_id = auth_user.id AND notes.team_id = team_ref)"),
     Policy("board", "read", "auth_user.is_authenticated"),
     Policy("board", "all", "auth_user.id IN (1, 3)"),
+    Policy("events", "read", "token = auth_user.token OR flag = auth_user.flag OR day = auth_user.day"),
 ]  # fmt: skip
 
 # Users as the application sets them: the settings of one transaction.
@@ -231,6 +235,29 @@ def test_a_claim_meets_a_smallint_column_as_any_integer_or_not_at_all(
 ) -> None:
     settings = {"rls.user_id": "1", "rls.claim_level": level}
     assert [r[0] for r in native.run(settings, "SELECT id FROM grades ORDER BY id")] == visible
+
+
+@pytest.mark.parametrize(
+    ("claim", "value", "visible"),
+    [
+        ("token", TOKEN, [1]),
+        ("token", TOKEN.upper().replace("-", ""), [1]),
+        ("token", TOKEN[:-1], []),
+        ("flag", "true", [1]),
+        ("flag", "f", [2]),
+        ("flag", "maybe", []),
+        ("day", "2024-01-01", []),  # no safe cast to date: matches nothing (the export says so)
+        ("day", "2024-02-30", []),
+    ],
+)
+def test_uuid_boolean_and_date_claims(native: Native, claim: str, value: str, visible: list[int]) -> None:
+    settings = {"rls.user_id": "1", f"rls.claim_{claim}": value}
+    assert [r[0] for r in native.run(settings, "SELECT id FROM events ORDER BY id")] == visible
+
+
+def test_an_attribute_without_a_safe_cast_is_commented(native: Native) -> None:
+    lines = _statement(native, 'CREATE POLICY rls_read ON "events"').splitlines()
+    assert lines[0] == "-- auth_user.day meets a date value: no safe cast natively, it matches nothing"
 
 
 # -- writes -------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ compatible, e.g. membership rows visible to their own user.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import sqlglot
@@ -54,6 +55,7 @@ _VALUE = "__rls_value__"
 
 _NUMBER = r"^[+-]?([0-9]{1,30}(\.[0-9]{0,30})?|\.[0-9]{1,30})([eE][+-]?[0-9]{1,3})?$"
 _UUID = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+_TYPE_NAME = re.compile(r"[a-z][a-z0-9_ ]*(\([0-9]+(,[0-9]+)?\))?( with(out)? time zone)?(\[\])*")
 _BOOLEANS = "'true', 'false', 't', 'f', 'yes', 'no', 'on', 'off', '1', '0'"
 # A CASE is evaluated lazily and current_setting() is not folded at plan time, so the
 # inner cast only ever sees a value its guard accepted.
@@ -110,10 +112,18 @@ def _typed(value: exp.Expr, peer: tuple[Kind, str] | None) -> exp.Expr:
         # Never cast to the column's own type: varchar(n) and char(n) casts truncate.
         return exp.cast(value, "bpchar", dialect="postgres") if type_.startswith("character(") else value
     template = _TEMPLATES.get(kind)
-    if template is None:
-        return exp.Null()  # no safe cast (dates, JSON, …): the attribute matches nothing
+    if template is None:  # no safe cast (dates, JSON, …): the attribute matches nothing
+        return _typed_null(type_) if type_ else exp.Null()
     tree = sqlglot.parse_one(template, dialect="postgres")
     return tree.transform(lambda n: value.copy() if isinstance(n, exp.Column) and n.name == _VALUE else n)
+
+
+def _typed_null(type_: str) -> exp.Expr:
+    """``CAST(NULL AS type_)``: a bare NULL in a CASE would be text, which a date cannot meet."""
+    # The name comes from the catalog; still, only plain type names are written out.
+    if not _TYPE_NAME.fullmatch(type_):
+        raise PolicyError(f"no native type for {type_!r}")
+    return exp.Cast(this=exp.Null(), to=exp.DataType.build(type_, dialect="postgres", udt=True))
 
 
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)
@@ -174,8 +184,9 @@ def _unshadow(tree: exp.Expr, table: Table) -> None:
             column.set("table", exp.to_identifier(alias, quoted=True))
 
 
-def native_expression(policy: Policy, table: Table, schema: Schema) -> str:
-    """The native SQL of one policy on ``table``.
+def native_expression(policy: Policy, table: Table, schema: Schema, notes: list[str] | None = None) -> str:
+    """The native SQL of one policy on ``table``; comment lines on what differs from rls
+    are appended to ``notes``.
 
     Raises:
         PolicyError: the policy does not fit the table; it grants nothing there.
@@ -186,6 +197,11 @@ def native_expression(policy: Policy, table: Table, schema: Schema) -> str:
     tree = resolve_columns(tree, table, schema)
     _unshadow(tree, table)
     peers = {id(c): _peer(c) for c in tree.find_all(exp.Column) if c.table == AUTH_USER}
+    for column in tree.find_all(exp.Column):
+        peer = peers.get(id(column))
+        if peer is not None and peer[0] is not Kind.TEXT and peer[0] not in _TEMPLATES and notes is not None:
+            what = peer[1] or peer[0].value
+            notes.append(f"-- auth_user.{column.name} meets a {what} value: no safe cast natively, it matches nothing")
 
     def replace(node: exp.Expr) -> exp.Expr:
         if not isinstance(node, exp.Column):
@@ -206,7 +222,7 @@ def _condition(policies: list[Policy], table: Table, schema: Schema, what: str) 
     notes: list[str] = []
     for policy in policies:
         try:
-            parts.append(f"({native_expression(policy, table, schema)})")
+            parts.append(f"({native_expression(policy, table, schema, notes)})")
         except PolicyError as exc:
             name = f"policy {policy.id}" if policy.id is not None else "a policy"
             notes.append(f"-- {name} on {policy.table}/{policy.action} ignored here, it grants nothing: {exc.message}")
