@@ -135,6 +135,7 @@ class Native:
         except BaseException:
             self.db.close()
             raise
+        self.conn = self.connect()
 
     def _install(self, url: str) -> None:
         with self.connect() as conn:
@@ -154,18 +155,18 @@ class Native:
 
     def run(self, settings: Mapping[str, str], sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """``sql`` as the plain role with ``settings``, in a transaction rolled back after."""
-        with self.connect() as conn:
-            conn.execute("BEGIN")
-            try:
-                conn.execute(f"SET LOCAL ROLE {self.role}")
-                for name, value in settings.items():
-                    conn.execute("SELECT set_config(%s, %s, true)", (name, value))
-                cur = conn.execute(sql, params)
-                return list(cur.fetchall()) if cur.description else [("rowcount", cur.rowcount)]
-            finally:
-                conn.execute("ROLLBACK")
+        # One connection throughout, as an application pool would: settings of an earlier
+        # transaction read as '' afterwards, which must mean "not set".
+        conn = self.conn
+        with conn.transaction(force_rollback=True):
+            conn.execute(f"SET LOCAL ROLE {self.role}")
+            for name, value in settings.items():
+                conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+            cur = conn.execute(sql, params)
+            return list(cur.fetchall()) if cur.description else [("rowcount", cur.rowcount)]
 
     def close(self) -> None:
+        self.conn.close()
         with self.connect() as conn:
             conn.execute(f"DROP OWNED BY {self.role}")
             conn.execute(f"DROP ROLE {self.role}")
