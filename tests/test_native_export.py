@@ -36,7 +36,7 @@ TABLES = [
     "CREATE TABLE lookup (id integer PRIMARY KEY)",
     "CREATE TABLE notes (id integer PRIMARY KEY, team_ref integer, team_id integer, user_id integer)",
     "CREATE TABLE board (id integer PRIMARY KEY)",
-    "CREATE TABLE events (id integer PRIMARY KEY, day date, token uuid, flag boolean)",
+    "CREATE TABLE events (id integer PRIMARY KEY, day date, token uuid, flag boolean, score real, cap numeric(4, 1))",
 ]
 ROWS = [
     "INSERT INTO auth_users VALUES (1, 'one'), (2, 'two'), (3, 'root')",
@@ -53,7 +53,8 @@ ROWS = [
     "INSERT INTO lookup VALUES (1), (2)",
     "INSERT INTO notes VALUES (1, 10, 20, 2), (2, 20, 10, 1), (3, NULL, 10, 1)",
     "INSERT INTO board VALUES (1), (2)",
-    f"INSERT INTO events VALUES (1, '2024-01-01', '{TOKEN}', true), (2, '2024-01-02', NULL, false), (3, NULL, NULL, NULL)",
+    f"INSERT INTO events VALUES (1, '2024-01-01', '{TOKEN}', true, 1.5, 12.5), (2, '2024-01-02', NULL, false, 1e30, 1),"
+    " (3, NULL, NULL, NULL, NULL, NULL)",
 ]
 POLICIES = [
     # The defaults setup stores: admin-only auth tables, and `user_id = auth_user.id` on
@@ -73,7 +74,12 @@ POLICIES = [
     Policy("notes", "read", "EXISTS (SELECT 1 FROM members notes WHERE notes.user_id = auth_user.id AND notes.team_id = team_ref)"),
     Policy("board", "read", "auth_user.is_authenticated"),
     Policy("board", "all", "auth_user.id IN (1, 3)"),
-    Policy("events", "read", "token = auth_user.token OR flag = auth_user.flag OR day = auth_user.day"),
+    Policy(
+        "events",
+        "read",
+        "token = auth_user.token OR flag = auth_user.flag OR day = auth_user.day"
+        " OR score > auth_user.score OR auth_user.cap = cap",
+    ),
 ]  # fmt: skip
 
 # Users as the application sets them: the settings of one transaction.
@@ -249,9 +255,17 @@ def test_a_claim_meets_a_smallint_column_as_any_integer_or_not_at_all(
         ("flag", "maybe", []),
         ("day", "2024-01-01", []),  # no safe cast to date: matches nothing (the export says so)
         ("day", "2024-02-30", []),
+        ("score", "1", [1, 2]),
+        ("score", "2e1", [2]),
+        ("score", "1e999", []),
+        ("score", "-1e-400", []),
+        ("score", "1,5", []),
+        ("cap", "12.50", [1]),
+        ("cap", "99999", []),  # beyond numeric(4, 1): no match, no overflow
+        ("cap", "1e", []),
     ],
 )
-def test_uuid_boolean_and_date_claims(native: Native, claim: str, value: str, visible: list[int]) -> None:
+def test_uuid_boolean_date_and_number_claims(native: Native, claim: str, value: str, visible: list[int]) -> None:
     settings = {"rls.user_id": "1", f"rls.claim_{claim}": value}
     assert [r[0] for r in native.run(settings, "SELECT id FROM events ORDER BY id")] == visible
 
