@@ -7,7 +7,8 @@ at the start of each transaction::
 
     SELECT set_config('rls.user_id', '42', true), set_config('rls.is_admin', 'false', true);
 
-``rls.claim_<name>`` carries any other claim. The meaning is rls's own
+``rls.claim_<name>`` carries any other claim (setting names ignore case: claims that
+differ only in case share one setting). The meaning is rls's own
 (:func:`rls.policy.compile.bind_user_class`):
 
 - an unset or empty ``rls.user_id`` is the anonymous user: ``is_authenticated`` and
