@@ -84,7 +84,7 @@ ARGS: dict[type[exp.Expr], Mapping[str, str]] = {
     exp.Any: {"this": _E},
     exp.All: {"this": _E},
     exp.Between: {"this": _E, "low": _E, "high": _E},
-    exp.Is: {"this": _E, "expression": _E},
+    exp.Is: {"this": _E, "expression": _E, "negate": _F},
     exp.Interval: {"this": _E, "unit": "interval_unit"},
     exp.Cast: {"this": _E, "to": "data_type"},
     exp.TryCast: {"this": _E, "to": "data_type"},
@@ -120,6 +120,7 @@ NODES_BINARY: tuple[type[exp.Expr], ...] = (
 for _node in NODES_BINARY:
     ARGS.setdefault(_node, _BINARY)
 ARGS[exp.Not] = ARGS[exp.Neg] = {"this": _E}
+ARGS[exp.Like] = ARGS[exp.ILike] = {**_BINARY, "negate": _F}
 ARGS[exp.DPipe] = {**_BINARY, "safe": _F}
 ARGS[exp.Div] = {**_BINARY, "typed": _F, "safe": _F}
 ARGS[exp.JSONExtractScalar] = {"this": _E, "expression": _E, "only_json_types": _F, "scalar_only": _F,

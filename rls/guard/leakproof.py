@@ -120,7 +120,7 @@ class Leakproof:
         """Whether ``node`` itself (not its children) is leakproof."""
         if isinstance(node, _COMPARISONS):
             return self._comparable(node.this, node.expression, analysis)
-        if isinstance(node, exp.Is):
+        if isinstance(node, exp.Is):  # IS [NOT] NULL
             return isinstance(node.expression, exp.Null) and isinstance(node.this, exp.Column)
         if isinstance(node, exp.In):
             if node.args.get("query") is not None:

@@ -116,7 +116,7 @@ def _pushed(node: exp.Table, resolution: Resolution, leakproof: Leakproof, built
     qualified for the inside of its policy sub-query."""
     source = resolution.sources.get(id(node))
     select = node.parent.parent if node.parent is not None else None
-    if source is None or not isinstance(select, exp.Select):
+    if source is None or not isinstance(select, exp.Select) or _nullable(node, select):
         return []
     where = select.args.get("where")
     pushed = []
@@ -124,6 +124,19 @@ def _pushed(node: exp.Table, resolution: Resolution, leakproof: Leakproof, built
         if leakproof.pushable(conjunct, source):
             pushed.append(_requalified(conjunct, source, resolution, built))
     return pushed
+
+
+def _nullable(node: exp.Table, select: exp.Select) -> bool:
+    """Whether an outer join can give ``node``'s columns as NULL: then a WHERE condition on
+    them (``x.id IS NULL``) is about the join's result, not about the table's rows."""
+    joins = select.args.get("joins") or []
+    sides = [str(j.args.get("side") or "").upper() for j in joins]
+    if isinstance(node.parent, exp.Join):
+        side = str(node.parent.args.get("side") or "").upper()
+        position = next(i for i, j in enumerate(joins) if j is node.parent)
+        later = sides[position + 1 :]
+        return side in ("LEFT", "FULL") or any(s in ("RIGHT", "FULL") for s in later)
+    return any(s in ("RIGHT", "FULL") for s in sides)
 
 
 def _requalified(conjunct: exp.Expr, source: Source, resolution: Resolution, built: set[int]) -> exp.Expr:
