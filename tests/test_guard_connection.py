@@ -12,7 +12,7 @@ import pytest
 
 from rls import AuthUser, Denied, Guard, Policy, Refused, connect
 from rls.database import Database
-from rls.errors import Conflict
+from rls.errors import Conflict, RlsError
 from rls.guard.connection import GuardedConnection, GuardedCursor
 
 ATTACKER = AuthUser(id=2)
@@ -112,6 +112,9 @@ def test_cursor_connection_is_the_guarded_connection(h, conn):
 def test_context_managers_hand_back_the_wrappers(h, conn):
     with conn.cursor() as cursor:
         cursor.execute("DELETE FROM docs")
+    with pytest.raises((conn.Error, RlsError)) as raised:  # closed by the with block
+        cursor.execute("SELECT id FROM docs")
+    assert "closed" in str(raised.value.__cause__ or raised.value)
     with conn as entered:  # closes the connection on psycopg and PyMySQL
         assert entered is conn
     assert h.table() == OTHERS_ROWS
@@ -266,7 +269,7 @@ REFUSED = {
         ("connection", "ping", lambda c: c.ping(reconnect=True)),
         ("connection", "set_charset", lambda c: c.set_charset("gbk")),
         ("connection", "set_character_set", lambda c: c.set_character_set("gbk")),
-        ("connection", "next_result", lambda c: c.next_result()),
+        ("connection", "next_result", lambda c: c.next_result),  # a call blocks on the socket
         ("connection", "escape", lambda c: c.escape("x")),
         ("connection", "kill", lambda c: c.kill(0)),
         ("connection", "begin", lambda c: c.begin()),
