@@ -29,15 +29,15 @@ them sqlite3 ``executescript``, ``create_function``/``_aggregate``/``_collation`
 ``set_authorizer``, ``backup``, ``iterdump``, ``blobopen``, ``load_extension``; psycopg
 ``stream``, ``copy``, ``pipeline``, ``transaction`` (its object holds the raw connection),
 ``notifies``, ``adapters``, ``info`` (it holds the password); PyMySQL ``query``,
-``select_db``, ``callproc``, ``mogrify``, ``ping`` (a reconnect would skip
-``check_session``), ``set_charset``, ``_execute_command``.
+``select_db``, ``callproc``, ``mogrify``, ``ping`` (a reconnect starts a session
+``check_session`` never saw), ``set_charset``, ``_execute_command``.
 
 A driver error raised by a guarded statement becomes the rls error
 :meth:`Guard.error_for` names (the denial when the write aborted itself on a WITH CHECK
 policy; ``Conflict``, ``ConstraintViolation``, …), chained to the driver's exception.
 
 The wrappers guard SQL; they do not sandbox Python: code that reaches for their private
-attributes gets the driver's objects.
+attributes, or a ``row_factory`` (it is handed the driver's cursor), gets driver objects.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from rls.auth.principal import AuthUser
-from rls.errors import Refused
+from rls.errors import Refused, RlsError
 from rls.guard.guard import Guard, Statement
 from rls.policy.engine import denial
 
@@ -184,6 +184,8 @@ class GuardedCursor(_AllowList):
                 if any(row[0] for row in cursor.fetchall()):
                     raise denial(user)
             cursor.execute(statement.sql, statement.params)
+        except RlsError:
+            raise
         except Exception as exc:
             error = guard.error_for(exc, user)
             if error is None:
