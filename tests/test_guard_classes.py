@@ -117,7 +117,7 @@ def test_text_in_type_unit_or_charset_positions_never_reaches_the_output(harness
 
 RAW_TEXT_WRITES = {
     # The text would end the SET and comment out the policy: every row updated.
-    "postgres": "UPDATE docs SET title = CAST(title AS varchar(\"1) WHERE 1 = 1 --\"))",
+    "postgres": 'UPDATE docs SET title = CAST(title AS varchar("1) WHERE 1 = 1 --"))',
     "mysql": "UPDATE docs SET title = CAST(title AS CHAR CHARACTER SET `utf8mb4) WHERE 1 = 1 -- `)",
     "sqlite": 'UPDATE docs SET title = CAST(title AS "TEXT) WHERE 1 = 1 --")',
 }

@@ -71,7 +71,9 @@ def _same(built: Any, parsed: Any, names: tuple[str, ...]) -> bool:
         position = _parsed_position(parsed)
         return position is not None and position < len(names) and names[position] == placeholder_name(built)
     if isinstance(built, exp.Anonymous):
-        return str(built.this).upper() == str(parsed.this).upper() and _same(built.expressions, parsed.expressions, names)
+        return str(built.this).upper() == str(parsed.this).upper() and _same(
+            built.expressions, parsed.expressions, names
+        )
     b_args = {k: v for k, v in built.args.items() if not _empty(v)}
     p_args = {k: v for k, v in parsed.args.items() if not _empty(v)}
     if b_args.keys() != p_args.keys():
