@@ -41,7 +41,15 @@ from rls.guard.params import POSITIONAL, extract_params, parse_statement
 from rls.guard.rewrite import rewrite_statement
 from rls.guard.scope import NameRules, Resolver
 from rls.guard.verify import verify_emitted
-from rls.policy.compile import Predicate, UserClass, principal_value
+from rls.policy.compile import (
+    CLAIM_PARAM_PREFIX,
+    KIND_SEPARATOR,
+    USER_ID_PARAM,
+    Predicate,
+    UserClass,
+    claim_value,
+    typed_value,
+)
 from rls.policy.engine import PolicyEngine, denial
 from rls.policy.model import Policy
 from rls.policy.store import PolicySet, PolicyStore
@@ -72,27 +80,42 @@ class Statement(NamedTuple):
     hidden_columns: int = 0
 
 
-# Where each driver parameter comes from, resolved once per compiled statement.
-_FROM_PARAMS, _PRINCIPAL = 0, 1
-Slot = tuple[int, Any]
+# Where each driver parameter comes from, resolved once per compiled statement:
+# (source, key, kind) — a parameter of the statement by index or name, the user's id, or
+# a claim by name; ``kind`` is the column kind a principal value is compared with.
+_FROM_PARAMS, _USER_ID, _CLAIM = 0, 1, 2
+Slot = tuple[int, Any, Kind | None]
 
 
 def _slots(names: tuple[str, ...]) -> tuple[Slot, ...]:
     slots: list[Slot] = []
     for name in names:
         if name.startswith("u") and name[1:].isdigit():
-            slots.append((_FROM_PARAMS, int(name[1:])))
+            slots.append((_FROM_PARAMS, int(name[1:]), None))
         elif name.startswith("n_"):
-            slots.append((_FROM_PARAMS, name[2:]))
+            slots.append((_FROM_PARAMS, name[2:], None))
         elif name.startswith(RESERVED_PREFIX):
-            slots.append((_PRINCIPAL, name))
+            base, _, kind = name.partition(KIND_SEPARATOR)
+            typed = Kind(kind) if kind else None
+            if base == USER_ID_PARAM:
+                slots.append((_USER_ID, None, typed))
+            else:
+                slots.append((_CLAIM, base[len(CLAIM_PARAM_PREFIX) :], typed))
         else:  # pragma: no cover - emit only produces the names above
             raise Refused(f"unknown parameter {name}")
     return tuple(slots)
 
 
 def _bind(slots: tuple[Slot, ...], params: Any, user: AuthUser) -> tuple[Any, ...]:
-    return tuple(params[key] if source == _FROM_PARAMS else principal_value(user, key) for source, key in slots)
+    out = []
+    for source, key, kind in slots:
+        if source == _FROM_PARAMS:
+            out.append(params[key])
+        elif source == _USER_ID:
+            out.append(typed_value(user.id, kind))
+        else:
+            out.append(typed_value(claim_value(user, key), kind))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -180,7 +203,9 @@ class Guard:
         parameters, and then the text holds no placeholders (a ``%`` is literal).
         """
         has_params = bool(params)
-        key = (sql, UserClass.of(user).value, has_params, self.engine.version)
+        # The class of user as a plain int: an enum costs more to hash than the rest.
+        user_class = 0 if user.id is None else 2 if user.is_admin else 1
+        key = (sql, user_class, has_params, self.engine.version)
         compiled = self._cache.get(key)
         if compiled is None:
             compiled = self._cache.get_or_build(key, lambda: self._compile(sql, user, has_params))
@@ -239,7 +264,7 @@ class Guard:
             name = marker[1:-1] if len(marker) > 2 and marker[0] == marker[-1] == "\x00" else None
             if name is None or kind not in accepted:
                 continue
-            source, key = _slots((name,))[0]
+            source, key, _ = _slots((name,))[0]
             if source == _FROM_PARAMS:
                 out.append((key, accepted[kind]))
         return tuple(out)

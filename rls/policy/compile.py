@@ -92,10 +92,10 @@ def typed_value(value: Any, kind: Kind | None) -> Any:
     >>> typed_value("2abc", Kind.INTEGER), typed_value(2, Kind.INTEGER), typed_value(2, Kind.TEXT)
     (None, 2, '2')
     """
+    if kind is Kind.INTEGER:  # the common case first: this runs once per request
+        return value if type(value) is int else None
     if value is None or kind is None or kind is Kind.OTHER:
         return value
-    if kind is Kind.INTEGER:
-        return value if type(value) is int else None
     if kind in (Kind.TEXT, Kind.UUID):
         if type(value) is int:
             return str(value)
