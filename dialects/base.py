@@ -73,17 +73,8 @@ class Dialect:
     """The database has the ``@>`` / ``<@`` containment operators (filters ``cs`` / ``cd``)."""
 
     SUPPORTS_INSERT_RETURNING: ClassVar[bool] = True
-    """INSERT … RETURNING exists (the create policy is checked on the row as written)."""
-
-    GUARD_INSERT_RETURNING: ClassVar[bool] = True
     """INSERT … RETURNING exists with expressions and sub-queries (MariaDB ≥ 10.5, not
-    MySQL): the guard checks every inserted row as stored there."""
-
-    SUPPORTS_UPDATE_RETURNING: ClassVar[bool] = True
-    """UPDATE … RETURNING exists (the update policy is checked on the rows as written)."""
-
-    SUPPORTS_FOR_UPDATE: ClassVar[bool] = True
-    """SELECT … FOR UPDATE locks the rows a WITH CHECK query reads."""
+    MySQL 8): writes under a create policy check every row as stored there."""
 
     CTES_ALWAYS_RECURSIVE: ClassVar[bool] = False
     """A CTE may refer to itself without WITH RECURSIVE (its own name in its body is
@@ -221,10 +212,6 @@ class Dialect:
     def build_in(self, this: exp.Expr, values: list[exp.Expr], kind: Kind) -> exp.Expr:
         """``this IN (values…)`` for a column of ``kind``."""
         return exp.In(this=this, expressions=values)
-
-    def build_last_insert_id(self) -> exp.Expr | None:
-        """The key the last INSERT generated, for databases checked without RETURNING."""
-        return None
 
     def build_fence(self) -> exp.Expr:
         """A LIMIT or OFFSET that changes nothing but keeps the optimiser from moving a

@@ -94,12 +94,9 @@ class MySQL(Dialect):
     ESCAPE_PERCENT = True
     # The default collations compare case-insensitively; LIKE must not.
     CASE_SENSITIVE_COLLATION = "utf8mb4_bin"
-    # MariaDB ≥ 10.5 has INSERT … RETURNING, MySQL has none, neither has UPDATE … RETURNING:
-    # checks run as locking reads in the same transaction instead.
-    # MariaDB ≥ 10.5 has INSERT … RETURNING (the guard checks inserted rows there); the
-    # REST write paths still use the locking checks below.
-    SUPPORTS_INSERT_RETURNING = False
-    SUPPORTS_UPDATE_RETURNING = False
+    # MariaDB ≥ 10.5 has INSERT … RETURNING (MySQL 8 has none: not supported for writes
+    # under a create policy); neither has UPDATE … RETURNING: an UPDATE checks its new rows
+    # in its own WHERE, the values computed left to right as MySQL assigns them.
     CASE_INSENSITIVE_COLUMNS = True
     SET_ASSIGNS_LEFT_TO_RIGHT = True
     # Comparisons never raise in a SELECT, but mixed types convert row by row (with
@@ -272,9 +269,6 @@ class MySQL(Dialect):
     def is_policy_violation(self, exc: BaseException) -> bool:
         args: tuple[Any, ...] = getattr(exc, "args", ())
         return bool(args) and args[0] == 1690 and super().is_policy_violation(exc)
-
-    def build_last_insert_id(self) -> exp.Expr | None:
-        return exp.Anonymous(this="LAST_INSERT_ID", expressions=[])
 
     def build_json_path(self, column: exp.Expr, steps: Iterable[str | int], *, as_text: bool) -> exp.Expr:
         # MariaDB has no ->> operator; JSON_UNQUOTE(JSON_EXTRACT()) works on both, but

@@ -83,7 +83,6 @@ class SQLite(Dialect):
     URL_SCHEMES = ("sqlite",)
     PLACEHOLDER = "?"
     ESCAPE_PERCENT = False
-    SUPPORTS_FOR_UPDATE = False  # writers are serialised by BEGIN IMMEDIATE instead
     CASE_INSENSITIVE_NAMES = True
     CTES_ALWAYS_RECURSIVE = True
     CASE_INSENSITIVE_COLUMNS = True

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from dialects import Dialect, dialect_for_url, redact_url
-from rls.errors import RlsError, Unavailable
+from rls.errors import RlsError, Unavailable, WithCheckViolation
 from rls.pool import Pool
 from rls.schema import Schema, Table
 
@@ -130,6 +130,8 @@ class Database:
             return False
 
     def _translate(self, exc: Exception) -> Exception:
+        if self.dialect.is_policy_violation(exc):
+            return WithCheckViolation("unauthorized")
         error = self.dialect.to_error(exc)
         if error is None:
             log.error("unexpected database error: %s", type(exc).__name__)

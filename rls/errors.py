@@ -12,6 +12,7 @@
      │    ├── InvalidToken        401 invalid_token
      │    └── InvalidCredentials  401 invalid_credentials  (login: unknown user or wrong password)
      ├── Denied                   403 unauthorized
+     │    ├── WithCheckViolation  403 unauthorized           (a write aborted itself on WITH CHECK)
      │    └── LoginRequired       401 login_required         (denied to the anonymous user)
      ├── NotFound                 404 not_found
      │    └── UnknownTable        404 unknown_table
@@ -89,6 +90,11 @@ class Denied(RlsError):
 
     status = 403
     code = "unauthorized"
+
+
+class WithCheckViolation(Denied):
+    """A write aborted itself: a row it would write fails a WITH CHECK policy (answered
+    as the denial for the user who made the request)."""
 
 
 class LoginRequired(Denied):

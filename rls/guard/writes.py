@@ -221,7 +221,7 @@ class WriteGuard:
             return
         condition = exp.and_(*present, copy=False)
         self._no_hidden_defaults(condition, given)
-        if not self.dialect.GUARD_INSERT_RETURNING:
+        if not self.dialect.SUPPORTS_INSERT_RETURNING:
             raise Refused("INSERT under a create policy needs INSERT … RETURNING (MariaDB ≥ 10.5)")
         checked = self._own(self._checked(condition, qualifier))
         if returning is None:
