@@ -244,10 +244,13 @@ def _check_node(
     _check_shape(node)
 
 
+_ARG = "argument"
+
+
 def _function_spec(kind: type[exp.Expr]) -> Mapping[str, str]:
-    # A known function's arguments are expressions (checked as nodes of their own); a
-    # text-valued argument would be emitted verbatim, so none is listed.
-    return dict.fromkeys(kind.arg_types, _E)
+    # A known function's arguments are expressions or lists of them (checked as nodes of
+    # their own) or flags; a text-valued argument would be emitted verbatim: refused.
+    return dict.fromkeys(kind.arg_types, _ARG)
 
 
 def _check_anonymous(node: exp.Expr, functions: Mapping[str, tuple[int, int]]) -> None:
@@ -279,14 +282,20 @@ def _check_arg(
         if not isinstance(value, bool):
             raise Refused(f"construct not allowed: {_name(node)} {key}")
         return
+    if tag == _ARG:
+        _check_arg(node, key, _L if isinstance(value, list) else _F if isinstance(value, bool) else _E,
+                   value, placeholders, leaves)  # fmt: skip
+        return
     _LEAF_CHECKS[tag](value, placeholders, leaves)
 
 
 LeafCheck = Callable[[object, frozenset[str], set[int]], None]
 
 
-def _words(allowed: frozenset[str], what: str) -> LeafCheck:
+def _words(allowed: frozenset[str], what: str, *, or_expression: bool = False) -> LeafCheck:
     def check(value: object, placeholders: frozenset[str], leaves: set[int]) -> None:
+        if or_expression and isinstance(value, exp.Expr) and not isinstance(value, (exp.Var, exp.DataType)):
+            return  # an expression (a frame offset): checked as a node of its own
         text = value.name if isinstance(value, exp.Var) else value
         if not isinstance(text, str) or text.upper() not in allowed:
             raise Refused(f"{what} not allowed: {str(text)[:40]}")
@@ -381,7 +390,7 @@ _LEAF_CHECKS: dict[str, LeafCheck] = {
     "join_kind": _words(JOIN_KINDS, "join"),
     "frame_kind": _words(FRAME_KINDS, "window frame"),
     "frame_side": _words(FRAME_SIDES, "window frame"),
-    "frame_bound": _words(FRAME_BOUNDS, "window frame"),
+    "frame_bound": _words(FRAME_BOUNDS, "window frame", or_expression=True),
     "conflict_action": _words(CONFLICT_ACTIONS, "ON CONFLICT action"),
     "fetch_direction": _words(frozenset({"FIRST", "NEXT"}), "FETCH"),
 }
