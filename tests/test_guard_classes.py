@@ -461,6 +461,18 @@ def test_a_primary_key_lookup_uses_the_index(harness_for, sql):
     assert "Index Cond: (id = " in plan, plan
 
 
+def test_top_n_by_primary_key_reads_the_index_in_order(harness_for):
+    plan = _plan(harness_for("postgres"), "SELECT id FROM docs ORDER BY id LIMIT %s", (1,))
+    assert "Index Scan using docs_pkey" in plan and "Sort" not in plan, plan
+
+
+def test_an_indexed_join_looks_both_tables_up_by_index(harness_for):
+    plan = _plan(
+        harness_for("postgres"), "SELECT d.id, t.name FROM docs d JOIN tags t ON t.id = d.id WHERE d.id = %s", (3,)
+    )
+    assert plan.count("Index Cond") >= 2 and "Seq Scan" not in plan, plan
+
+
 def test_a_leakproof_statement_has_no_fence(harness_for, backend):
     h = harness_for(backend)
     statement = h.guard.rewrite(f"SELECT id FROM docs WHERE id = {h.p}", ATTACKER, (3,))
