@@ -81,6 +81,14 @@ _ERRORS: dict[int, Callable[[Any], RlsError]] = {
 }
 
 
+def _engine_hazard(engine: str | None) -> str | None:
+    # Only InnoDB undoes a statement that fails half-way: elsewhere a write aborted by its
+    # own WITH CHECK would keep what it wrote.
+    if engine is None or engine.lower() == "innodb":
+        return None
+    return f"table engine {engine} has no transactions: writes under a policy are refused"
+
+
 def _without_zone(value: dt.datetime) -> dt.datetime:
     # DATETIME has no zone; store the instant in UTC.
     return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo is not None else value
@@ -99,6 +107,7 @@ class MySQL(Dialect):
     # in its own WHERE, the values computed left to right as MySQL assigns them.
     CASE_INSENSITIVE_COLUMNS = True
     SET_ASSIGNS_LEFT_TO_RIGHT = True
+    ALIAS_CLAUSES: ClassVar[frozenset[str]] = frozenset({"order", "group", "having"})
     # Comparisons never raise in a SELECT, but mixed types convert row by row (with
     # warnings that quote the row's value, and errors in strict writes): only same-type
     # comparisons are leakproof, and parameters are checked for their type when bound.
@@ -187,8 +196,12 @@ class MySQL(Dialect):
 
     def introspect(self, conn: Connection) -> Schema:
         cur = conn.cursor()
-        cur.execute("SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
-        kinds = dict(cur.fetchall())
+        cur.execute(
+            "SELECT TABLE_NAME, TABLE_TYPE, ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"
+        )
+        tables = cur.fetchall()
+        kinds = {t: kind for t, kind, _ in tables}
+        engines = {t: engine for t, _, engine in tables}
         cur.execute(
             "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
             "WHERE TABLE_SCHEMA = DATABASE() AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY TABLE_NAME, ORDINAL_POSITION"
@@ -211,7 +224,10 @@ class MySQL(Dialect):
             has_default = default is not None or "auto_increment" in extra or "GENERATED" in extra.upper()
             columns.setdefault(table, []).append(Column(name, kind, column_type, nullable == "YES", has_default))
         return Schema.build(
-            Table.build(t, cols, keys.get(t, ()), is_view=kinds.get(t) == "VIEW") for t, cols in columns.items()
+            Table.build(
+                t, cols, keys.get(t, ()), is_view=kinds.get(t) == "VIEW", write_hazard=_engine_hazard(engines.get(t))
+            )
+            for t, cols in columns.items()
         )
 
     @staticmethod
@@ -262,7 +278,8 @@ class MySQL(Dialect):
     def build_raise(self, witness: exp.Expr) -> exp.Expr:
         # 18446744073709551615 + CHAR_LENGTH(CONCAT('rls_…:', COALESCE(<column>, ''))): error
         # 1690, out of range, whose message quotes the expression (and so the marker).
-        text = exp.Coalesce(this=witness, expressions=[exp.Literal.string("")])
+        empty = exp.Left(this=witness, expression=exp.Literal.number(0))
+        text = exp.Coalesce(this=empty, expressions=[exp.Literal.string("")])
         message = exp.Concat(expressions=[exp.Literal.string(self.VIOLATION_MARKER), text], safe=True)
         return exp.Add(this=exp.Literal.number("18446744073709551615"), expression=exp.Length(this=message))
 

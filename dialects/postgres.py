@@ -188,10 +188,10 @@ class Postgres(Dialect):
         )
 
     def build_raise(self, witness: exp.Expr) -> exp.Expr:
-        # CAST('rls_…:' || COALESCE(<column>::text, '') AS INT): invalid input syntax, 22P02.
-        text = exp.Coalesce(
-            this=exp.Cast(this=witness, to=exp.DataType.build("TEXT")), expressions=[exp.Literal.string("")]
-        )
+        # CAST('rls_…:' || COALESCE(LEFT(<column>::text, 0), '') AS INT): invalid input syntax,
+        # 22P02; the column adds no character to the message.
+        empty = exp.Left(this=exp.Cast(this=witness, to=exp.DataType.build("TEXT")), expression=exp.Literal.number(0))
+        text = exp.Coalesce(this=empty, expressions=[exp.Literal.string("")])
         message = exp.DPipe(this=exp.Literal.string(self.VIOLATION_MARKER), expression=text, safe=True)
         return exp.Cast(this=message, to=exp.DataType.build("INT"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
@@ -67,6 +68,9 @@ _ERRORS: dict[str, Callable[[str], RlsError]] = {
 }
 
 
+_REPLACE_CLAUSE = re.compile(r"\bON\s+CONFLICT\s+REPLACE\b", re.IGNORECASE)
+
+
 def kind_of(declared: str) -> Kind:
     """The kind of a column from its declared type.
 
@@ -86,7 +90,10 @@ class SQLite(Dialect):
     CASE_INSENSITIVE_NAMES = True
     CTES_ALWAYS_RECURSIVE = True
     CASE_INSENSITIVE_COLUMNS = True
+    UPDATE_SEES_ITS_OWN_WRITES = True
     INSERT_ALIAS_IN_RETURNING = False
+    # SQLite resolves a name its FROM does not have against the output aliases, even in WHERE.
+    ALIAS_CLAUSES: ClassVar[frozenset[str]] = frozenset({"order", "group", "having", "where"})
     # Comparisons never raise here, whatever the types.
     LEAKPROOF_LITERALS: ClassVar[dict[Kind, str]] = dict.fromkeys(
         (Kind.INTEGER, Kind.FLOAT, Kind.DECIMAL, Kind.TEXT, Kind.DATE, Kind.DATETIME, Kind.TIME, Kind.BOOLEAN,
@@ -156,10 +163,14 @@ class SQLite(Dialect):
         )
 
     def build_raise(self, witness: exp.Expr) -> exp.Expr:
-        # json_set('{}', 'rls_…:' || COALESCE(<column>, ''), 1): "JSON path error near …".
+        # json_set('{}', 'rls_…:' || COALESCE(SUBSTRING(<column>, 1, 0), ''), 1): "JSON path
+        # error near …", the column adding no character to it.
         message = exp.DPipe(
             this=exp.Literal.string(self.VIOLATION_MARKER),
-            expression=exp.Coalesce(this=witness, expressions=[exp.Literal.string("")]),
+            expression=exp.Coalesce(
+                this=exp.Substring(this=witness, start=exp.Literal.number(1), length=exp.Literal.number(0)),
+                expressions=[exp.Literal.string("")],
+            ),
             safe=True,
         )
         return exp.JSONSet(this=exp.Literal.string("{}"), expressions=[message, exp.Literal.number(1)])
@@ -189,11 +200,11 @@ class SQLite(Dialect):
     def introspect(self, conn: Connection) -> Schema:
         cur = conn.cursor()
         cur.execute(
-            "SELECT name, type FROM sqlite_schema WHERE type IN ('table', 'view') "
+            "SELECT name, type, sql FROM sqlite_schema WHERE type IN ('table', 'view') "
             "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
         )
         tables = []
-        for name, type_ in cur.fetchall():
+        for name, type_, ddl in cur.fetchall():
             cur.execute('SELECT name, type, "notnull", dflt_value, pk, hidden FROM pragma_table_xinfo(?)', (name,))
             rows = [r for r in cur.fetchall() if r[5] == 0]
             pk = [r[0] for r in sorted((r for r in rows if r[4]), key=lambda r: r[4])]
@@ -208,7 +219,13 @@ class SQLite(Dialect):
                 )
                 for col, declared, notnull, default, pk_pos, _ in rows
             ]
-            tables.append(Table.build(name, columns, pk, is_view=type_ == "view"))
+            hazard = (
+                "a REPLACE conflict clause in the table's definition deletes rows a write does not name: "
+                "writes under a policy are refused"
+                if _REPLACE_CLAUSE.search(ddl or "")
+                else None
+            )
+            tables.append(Table.build(name, columns, pk, is_view=type_ == "view", write_hazard=hazard))
         return Schema.build(tables)
 
     def to_error(self, exc: BaseException) -> RlsError | None:

@@ -19,7 +19,7 @@ statement is computed from the first, so nothing can differ between them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlglot import exp
 
@@ -46,6 +46,8 @@ class WriteGuard:
     leakproof: Leakproof
     built: set[int]
     hidden_columns: int = 0
+    reads_own_writes: set[str] = field(default_factory=set)
+    """Assigned columns whose new value reads the written table (see _judged)."""
 
     @property
     def target(self) -> Source:
@@ -58,6 +60,8 @@ class WriteGuard:
         return self.target.table
 
     def guard(self) -> None:
+        if self.table.write_hazard and not isinstance(self.root, exp.Delete):
+            raise Refused(f"{self.table.name}: {self.table.write_hazard}")
         if isinstance(self.root, exp.Insert):
             self._insert(self.root)
         elif isinstance(self.root, exp.Update):
@@ -80,8 +84,7 @@ class WriteGuard:
 
     def _raise(self, qualifier: str | None) -> exp.Expr:
         column = next(iter(self.table.columns))
-        witness = exp.column(column, table=qualifier, quoted=True)
-        return self._own(self.dialect.build_raise(witness))
+        return self._own(self.dialect.build_raise(exp.column(column, table=qualifier, quoted=True)))
 
     def _checked(self, condition: exp.Expr, qualifier: str | None) -> exp.Expr:
         """``CASE WHEN <condition> THEN 1 ELSE <raise> END``: 1, or the statement aborts."""
@@ -89,10 +92,13 @@ class WriteGuard:
 
     def _reads_target(self, root: exp.Expr) -> bool:
         """Whether the statement reads the target's columns (PostgreSQL then applies the
-        read policy to the rows it touches, too)."""
-        for key in ("where", "returning"):
-            if root.args.get(key) is not None and self._mentions_target(root.args[key]):
-                return True
+        read policy to the rows it touches, too). RETURNING (``*`` included) and ORDER BY
+        read them whatever they name."""
+        if root.args.get("returning") is not None or root.args.get("order") is not None:
+            return True
+        where = root.args.get("where")
+        if where is not None and self._mentions_target(where):
+            return True
         return any(self._mentions_target(a.expression) for a in root.expressions if isinstance(a, exp.EQ))
 
     def _mentions_target(self, node: exp.Expr) -> bool:
@@ -156,7 +162,9 @@ class WriteGuard:
             new = self._new_values(root.expressions)
             parts = [c for c in (check, self._returned_read(root, qualifier)) if c is not None]
             if parts:
-                condition = _substitute(exp.and_(*parts, copy=False), qualifier, new, self.built)
+                checked = exp.and_(*parts, copy=False)
+                _judged(self, checked, qualifier)
+                condition = _substitute(checked, qualifier, new, self.built)
                 then = exp.EQ(this=self._checked(condition, qualifier), expression=exp.Literal.number(1))
         self._restrict(root, using, then)
 
@@ -186,8 +194,15 @@ class WriteGuard:
             for target, value in zip(targets, values, strict=True):
                 if any(isinstance(n, tuple(VOLATILE)) for n in value.walk()):
                     raise Refused("a volatile function in SET is not allowed under a WITH CHECK policy")
-                new[self._stored_name(target)] = rebuild(value, replace, self.built)
+                name = self._stored_name(target)
+                if self.dialect.UPDATE_SEES_ITS_OWN_WRITES and self._reads_target_table(value):
+                    self.reads_own_writes.add(name)
+                new[name] = rebuild(value, replace, self.built)
         return new
+
+    def _reads_target_table(self, value: exp.Expr) -> bool:
+        name = self.table.name.lower()
+        return any(table.name.lower() == name for table in value.find_all(exp.Table))
 
     def _own_sources(self) -> set[int]:
         """The sources of the statement's top scope (target, FROM / USING tables)."""
@@ -263,6 +278,7 @@ class WriteGuard:
         then: exp.Expr = exp.true()
         if check is not None:
             new = self._new_values(conflict.expressions)
+            _judged(self, check, qualifier)
             then = exp.EQ(this=self._checked(_substitute(check, qualifier, new, self.built), qualifier),
                           expression=exp.Literal.number(1))  # fmt: skip
         if own is not None:
@@ -297,6 +313,17 @@ def _pairs(assignment: exp.Expr, built: set[int]) -> tuple[list[exp.Expr], list[
     if len(values) != len(targets):
         raise Refused("SET (…) = assigns a different number of columns")
     return targets, values
+
+
+def _judged(guard: WriteGuard, condition: exp.Expr, qualifier: str) -> None:
+    """Refuse a check that reads a column whose new value reads the written table where an
+    UPDATE sees its own writes: the check runs in WHERE, before the statement's writes, and
+    the SET would read rows it has already changed (SQLite's two-pass UPDATE)."""
+    read = {c.name for c in condition.find_all(exp.Column) if c.table == qualifier}
+    if read & guard.reads_own_writes:
+        raise Refused(
+            "on this database a SET that reads the table it updates may not assign a column the policy checks"
+        )
 
 
 def _substitute(condition: exp.Expr, qualifier: str, values: dict[str, exp.Expr], built: set[int]) -> exp.Expr:
