@@ -223,7 +223,8 @@ class WriteGuard:
         qualifier = self.target.alias
         if root.this.this.args.get("alias") is not None and not self.dialect.INSERT_ALIAS_IN_RETURNING:
             raise Refused("an INSERT target alias is not supported on this database")
-        given = {self._stored_name(c) for c in root.this.expressions}
+        for column in root.this.expressions:
+            self._stored_name(column)  # every inserted column exists (case rules applied)
         conflict = root.args.get("conflict")
         if conflict is not None and "UPDATE" in str(conflict.args.get("action")).upper():
             self._conflict_update(conflict, qualifier)
@@ -235,7 +236,6 @@ class WriteGuard:
         if not present:
             return
         condition = exp.and_(*present, copy=False)
-        self._no_hidden_defaults(condition, given)
         if not self.dialect.SUPPORTS_INSERT_RETURNING:
             raise Refused("INSERT under a create policy needs INSERT … RETURNING (MariaDB ≥ 10.5)")
         checked = self._own(self._checked(condition, qualifier))
@@ -259,12 +259,6 @@ class WriteGuard:
             else:
                 out.append(item)
         return out
-
-    def _no_hidden_defaults(self, condition: exp.Expr, given: set[str]) -> None:
-        """A policy that reads a column the INSERT leaves to a default it cannot see is
-        refused rather than guessed (the check itself sees the stored row; this keeps
-        the refusal early and clear for untyped schemas)."""
-        del condition, given  # RETURNING sees the row as stored: defaults included.
 
     def _conflict_update(self, conflict: exp.Expr, qualifier: str) -> None:
         """``DO UPDATE … WHERE CASE WHEN <update policy on the existing row> THEN (CASE WHEN
