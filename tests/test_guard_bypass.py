@@ -163,8 +163,9 @@ FAILS_ON_ALPHA = {
 
 def test_failing_condition_is_not_evaluated_on_hidden_rows(g, backend):
     condition = FAILS_ON_ALPHA[backend]
-    assert ids(g.run(f"SELECT id FROM docs WHERE {condition}")) in ([3, 4], [])
-    assert ids(g.run(f"SELECT d.id FROM docs d JOIN tags t ON t.id = 1 WHERE {condition}")) in ([3, 4], [])
+    expected = [] if backend == "postgres" else [3, 4]  # 1 / (20 - 999) is 0 on PostgreSQL
+    assert ids(g.run(f"SELECT id FROM docs WHERE {condition}")) == expected
+    assert ids(g.run(f"SELECT d.id FROM docs d JOIN tags t ON t.id = 1 WHERE {condition}")) == expected
 
 
 def test_failing_condition_in_delete_is_not_evaluated_on_hidden_rows(g, backend):
