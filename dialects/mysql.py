@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
@@ -26,7 +27,7 @@ from dialects.base import (
     unavailable,
     unique_violation,
 )
-from rls.errors import BadRequest, Conflict, Denied, RlsError, UnknownColumn, UnknownTable
+from rls.errors import BadRequest, Conflict, Denied, RlsError, StatementTimeout, UnknownColumn, UnknownTable
 from rls.schema import Column, Kind, Schema, Table
 
 # Every session runs with the same, explicit mode: bad values fail instead of being
@@ -78,6 +79,21 @@ _ERRORS: dict[int, Callable[[Any], RlsError]] = {
     1064: lambda _: BadRequest("the database rejected the statement"),
     **dict.fromkeys((*_DISCONNECTS, 1045), lambda _: unavailable()),
 }
+
+
+# max_statement_time exceeded (MariaDB), max_execution_time exceeded (MySQL), lock wait
+# timeout: checked before _ERRORS.
+_TIMEOUTS = frozenset({1969, 3024, 1205})
+
+
+def _limit_statement_time(conn: Any, seconds: float) -> None:
+    # MariaDB's max_statement_time covers every statement, in seconds; MySQL's
+    # max_execution_time only SELECTs, in milliseconds. Lock waits have their own limit,
+    # in whole seconds.
+    mariadb = "mariadb" in conn.get_server_info().lower()
+    limit = f"max_statement_time = {seconds:.3f}" if mariadb else f"max_execution_time = {max(1, round(seconds * 1000))}"
+    with conn.cursor() as cur:
+        cur.execute(f"SET SESSION {limit}, SESSION innodb_lock_wait_timeout = {max(1, math.ceil(seconds))}")
 
 
 def _without_zone(value: dt.datetime) -> dt.datetime:
@@ -133,7 +149,7 @@ class MySQL(Dialect):
             args["charset"] = options["charset"]
         return args
 
-    def connect(self, **args: Any) -> Connection:
+    def connect(self, *, statement_timeout: float | None = None, **args: Any) -> Connection:
         # FOUND_ROWS: UPDATE reports the rows it matched, as other databases do, not only
         # those whose values changed.
         conn = pymysql.connect(
@@ -142,6 +158,8 @@ class MySQL(Dialect):
             client_flag=pymysql.constants.CLIENT.FOUND_ROWS,
             init_command=f"SET SESSION sql_mode = '{SQL_MODE}'",
         )
+        if statement_timeout:
+            _limit_statement_time(conn, statement_timeout)
         return conn  # type: ignore[no-any-return]
 
     def check_session(self, conn: Connection) -> str | None:
@@ -251,6 +269,8 @@ class MySQL(Dialect):
         if not isinstance(exc, pymysql.err.MySQLError):
             return None
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+        if code in _TIMEOUTS:
+            return StatementTimeout()
         build = _ERRORS.get(code) if code is not None else None
         if build is not None:
             return build(exc)

@@ -64,12 +64,23 @@ class Database:
         pool_size: connections this process keeps open at most.
         schema_refresh_interval: a request naming an unknown table re-reads the schema at
             most this often (seconds), so tables created later appear without a restart.
+        statement_timeout: seconds a statement may run or wait for a lock before it fails
+            with :class:`~rls.errors.StatementTimeout` (None: no limit).
     """
 
-    def __init__(self, url: str, *, pool_size: int = 8, schema_refresh_interval: float = 1.0):
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 8,
+        schema_refresh_interval: float = 1.0,
+        statement_timeout: float | None = None,
+    ):
         self.url = url
         self.dialect: Dialect = dialect_for_url(url)
         args = self.dialect.connect_args(url)
+        if statement_timeout:
+            args["statement_timeout"] = statement_timeout
         self.pool = Pool(lambda: self.dialect.connect(**args), size=pool_size)
         self._schema: Schema | None = None
         self._schema_lock = threading.Lock()

@@ -16,10 +16,12 @@
      ├── NotFound                 404 not_found
      │    └── UnknownTable        404 unknown_table
      ├── MethodNotAllowed         405 method_not_allowed
+     ├── RequestTimeout           408 request_timeout        (the body did not arrive in time)
      ├── Conflict                 409 conflict               (unique, foreign key)
      ├── PayloadTooLarge          413 payload_too_large
      ├── TooManyRequests          429 too_many_requests
      └── Unavailable              503 unavailable            (database unreachable)
+          └── StatementTimeout    503 timeout                (db.statement_timeout or a lock wait ran out)
 
 The web layer reads only ``status``, ``code``, ``message`` and ``headers``; nothing in
 an error's message may contain SQL, a table definition or a secret.
@@ -112,6 +114,13 @@ class MethodNotAllowed(RlsError):
     code = "method_not_allowed"
 
 
+class RequestTimeout(RlsError):
+    """The client did not send its request body within ``server.body_timeout``."""
+
+    status = 408
+    code = "request_timeout"
+
+
 class Conflict(RlsError):
     status = 409
     code = "conflict"
@@ -130,3 +139,12 @@ class TooManyRequests(RlsError):
 class Unavailable(RlsError):
     status = 503
     code = "unavailable"
+
+
+class StatementTimeout(Unavailable):
+    """A statement ran, or waited for a lock, longer than ``db.statement_timeout``."""
+
+    code = "timeout"
+
+    def __init__(self, message: str = "the database did not answer in time (db.statement_timeout); retry later"):
+        super().__init__(message, headers={"Retry-After": "1"})
