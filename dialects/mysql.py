@@ -91,7 +91,10 @@ def _limit_statement_time(conn: Any, seconds: float) -> None:
     # max_execution_time only SELECTs, in milliseconds. Lock waits have their own limit,
     # in whole seconds.
     mariadb = "mariadb" in conn.get_server_info().lower()
-    limit = f"max_statement_time = {seconds:.3f}" if mariadb else f"max_execution_time = {max(1, round(seconds * 1000))}"
+    if mariadb:
+        limit = f"max_statement_time = {seconds:.3f}"
+    else:
+        limit = f"max_execution_time = {max(1, round(seconds * 1000))}"
     with conn.cursor() as cur:
         cur.execute(f"SET SESSION {limit}, SESSION innodb_lock_wait_timeout = {max(1, math.ceil(seconds))}")
 

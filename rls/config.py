@@ -100,8 +100,11 @@ class Config:
         "REST_SERVER_HEADER_TIMEOUT",
         "seconds a client has to send a request's headers; also how long an idle connection is kept",
     )
-    body_timeout: float = _setting(
-        "server.body_timeout", 10.0, "REST_SERVER_BODY_TIMEOUT", "seconds a client has to send a request body (408)"
+    body_readers: int = _setting(
+        "server.body_readers",
+        8,
+        "REST_SERVER_BODY_READERS",
+        "requests per worker reading their body at once; more are answered 503 with Retry-After",
     )
     statement_timeout: float = _setting(
         "db.statement_timeout",
@@ -114,7 +117,7 @@ class Config:
     )
     hash_queue: int = _setting(
         "auth.hash_queue",
-        4,
+        8,
         "REST_AUTH_HASH_QUEUE",
         "requests waiting for a password hash per worker; more are answered 503 with Retry-After",
     )
@@ -265,8 +268,8 @@ def _validate_limits(config: Config) -> None:
         raise ConfigError("server.backlog must be at least 128 and server.max_connections at least 1")
     if not 0.001 <= config.header_timeout <= 60:
         raise ConfigError("server.header_timeout must be between 0.001 and 60 seconds")
-    if config.body_timeout <= 0 or config.statement_timeout < 0:
-        raise ConfigError("server.body_timeout must be positive and db.statement_timeout at least 0")
+    if config.body_readers < 1 or config.statement_timeout < 0:
+        raise ConfigError("server.body_readers must be at least 1 and db.statement_timeout at least 0")
     if config.hash_concurrency < 1 or config.hash_queue < 0 or config.login_max_client < 1:
         raise ConfigError("auth.hash_concurrency and auth.login_max_client must be at least 1, auth.hash_queue ≥ 0")
 

@@ -16,7 +16,6 @@
      ├── NotFound                 404 not_found
      │    └── UnknownTable        404 unknown_table
      ├── MethodNotAllowed         405 method_not_allowed
-     ├── RequestTimeout           408 request_timeout        (the body did not arrive in time)
      ├── Conflict                 409 conflict               (unique, foreign key)
      ├── PayloadTooLarge          413 payload_too_large
      ├── TooManyRequests          429 too_many_requests
@@ -112,13 +111,6 @@ class UnknownTable(NotFound):
 class MethodNotAllowed(RlsError):
     status = 405
     code = "method_not_allowed"
-
-
-class RequestTimeout(RlsError):
-    """The client did not send its request body within ``server.body_timeout``."""
-
-    status = 408
-    code = "request_timeout"
 
 
 class Conflict(RlsError):

@@ -47,7 +47,8 @@ def granian_options(config: Config, workers: int) -> dict[str, Any]:
       separate idle timeout), so ``backpressure`` — granian's cap on *connections* per
       worker, idle ones included — is sized for connections, not for requests.
     - Request threads: one per pooled connection, one per password hash running or queued,
-      and two for requests that need neither (``GET /``, errors).
+      and two for requests that need neither (``GET /``, errors). Requests reading a body
+      take at most ``server.body_readers`` of them (see :mod:`rls.http.slowbody`).
     - A worker that dies (a crash, ``kill -9``) is started again.
     """
     from granian.constants import HTTPModes, Interfaces

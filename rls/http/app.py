@@ -15,7 +15,7 @@ from rls.config import Config, load_config, validate
 from rls.database import Database, Session
 from rls.errors import InvalidValue, MethodNotAllowed, NotFound, RlsError
 from rls.http.messages import Request, Response, json_response, message
-from rls.http.slowbody import BodyReader
+from rls.http.slowbody import BodyGate
 from rls.http.tables import TableRoutes
 from rls.policy.admin import validate_policy_rows
 from rls.policy.engine import PolicyEngine
@@ -61,7 +61,7 @@ class App:
         self.policies = PolicyStore(db, interval=config.policy_refresh_interval)
         self.tables = TableRoutes(self.build_table_service())
         self.routes = self.build_routes()
-        self.body_reader = BodyReader(config.body_timeout, threads=config.max_connections)
+        self.body_gate = BodyGate(config.body_readers)
 
     def build_table_service(self) -> TableService:
         """The tables as REST resources: under policies when auth is enabled; the auth
@@ -118,7 +118,7 @@ class App:
         ]
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        environ["wsgi.input"] = self.body_reader.wrap(environ["wsgi.input"])
+        environ["wsgi.input"] = self.body_gate.wrap(environ["wsgi.input"])
         request = Request(environ, max_body=self.config.max_body_bytes)
         response = self.handle(request)
         self.add_cors_headers(request, response)

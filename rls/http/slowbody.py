@@ -1,54 +1,52 @@
-"""Request bodies read with a deadline, so a client that trickles its body cannot hold a
-worker thread.
+"""A bound on the requests of one worker that are reading their body.
 
-granian hands WSGI a body stream whose ``read`` blocks until the bytes arrive, with no
-timeout of its own. The read runs on a helper thread instead and the request thread
-waits at most ``timeout`` seconds; when it gives up, the request is answered 408 and
-the server closes the connection (its body was not read), which ends the helper's read.
+granian hands WSGI a body stream whose ``read`` blocks until the bytes arrive and has no
+timeout (hyper's header read timeout ends at the headers). A client that sends its body
+slowly, or never, holds the request thread that reads it for as long as it likes. Reading
+on a helper thread with a deadline does not help: granian stalls the whole interpreter
+when a request finishes while another thread is still reading its body (measured with
+granian 2.8.9). So the number of requests reading a body at once is bounded instead;
+any request beyond the bound is answered 503 with ``Retry-After`` at once, and the
+remaining request threads keep serving requests without a body.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+import threading
 from typing import Any
 
-from rls.errors import RequestTimeout
+from rls.errors import Unavailable
+
+BUSY_MESSAGE = "too many requests are sending a body, retry later"
 
 
-class BodyReader:
-    """Reads bodies for one worker on at most ``threads`` helper threads (started on
-    demand); give it as many as the worker keeps connections, so a read never queues
-    behind a slow client's."""
+class BodyGate:
+    """At most ``readers`` body reads in progress at once in this worker."""
 
-    def __init__(self, timeout: float, *, threads: int):
-        self.timeout = timeout
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rls-body")
+    def __init__(self, readers: int):
+        self._slots = threading.BoundedSemaphore(readers)
 
-    def wrap(self, stream: Any) -> TimedInput:
-        """``stream`` (``wsgi.input``) with reads bounded by the timeout."""
-        return TimedInput(stream, self)
+    def wrap(self, stream: Any) -> GatedInput:
+        """``stream`` (``wsgi.input``) with its reads counted against the bound."""
+        return GatedInput(stream, self)
 
     def read(self, stream: Any, size: int) -> bytes:
-        future = self._pool.submit(stream.read, size)
+        if not self._slots.acquire(blocking=False):
+            raise Unavailable(BUSY_MESSAGE, headers={"Retry-After": "1"})
         try:
-            return bytes(future.result(self.timeout))
-        except FutureTimeout:
-            future.cancel()  # still queued: never read at all
-            raise RequestTimeout(f"request body not received within {self.timeout:g} s (server.body_timeout)") from None
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+            return bytes(stream.read(size))
+        finally:
+            self._slots.release()
 
 
-class TimedInput:
-    """A ``wsgi.input`` whose ``read`` raises :class:`RequestTimeout` instead of waiting forever."""
+class GatedInput:
+    """A ``wsgi.input`` whose ``read`` is refused (503) when too many are in progress."""
 
-    __slots__ = ("_reader", "_stream")
+    __slots__ = ("_gate", "_stream")
 
-    def __init__(self, stream: Any, reader: BodyReader):
+    def __init__(self, stream: Any, gate: BodyGate):
         self._stream = stream
-        self._reader = reader
+        self._gate = gate
 
     def read(self, size: int = -1) -> bytes:
-        return self._reader.read(self._stream, size)
+        return self._gate.read(self._stream, size)
