@@ -65,7 +65,8 @@ class Database:
         schema_refresh_interval: a request naming an unknown table re-reads the schema at
             most this often (seconds), so tables created later appear without a restart.
         statement_timeout: seconds a statement may run or wait for a lock before it fails
-            with :class:`~rls.errors.StatementTimeout` (None: no limit).
+            with :class:`~rls.errors.StatementTimeout`, and a request may wait for a pooled
+            connection (None: no limit, and 30 s for a connection).
     """
 
     def __init__(
@@ -81,7 +82,8 @@ class Database:
         args = self.dialect.connect_args(url)
         if statement_timeout:
             args["statement_timeout"] = statement_timeout
-        self.pool = Pool(lambda: self.dialect.connect(**args), size=pool_size)
+        # Waiting for a connection counts like waiting for a lock: no longer than a statement may take.
+        self.pool = Pool(lambda: self.dialect.connect(**args), size=pool_size, timeout=statement_timeout or 30.0)
         self._schema: Schema | None = None
         self._schema_lock = threading.Lock()
         self._schema_read_at = 0.0

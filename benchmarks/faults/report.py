@@ -60,7 +60,7 @@ def section(report: dict[str, Any]) -> str:
         "*Unavailable*: from the first failed request to the end of the last one. *Written, not "
         "acknowledged*: rows committed although their POST was answered 503 — the database went down "
         "between committing and confirming the commit, which rls cannot tell from a failed commit (it "
-        "never runs a write twice); a client that retries such a POST gets a 409 for the existing key.",
+        "never runs a write twice); with a key chosen by the client, as here, a retried POST gets 409.",
         END,
     ]
     return "\n".join(lines)
