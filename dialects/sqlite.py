@@ -95,6 +95,10 @@ class _TimedConnection(sqlite3.Connection):
 
 _PROGRESS_STEPS = 10_000
 
+# Interrupted by the progress handler; the busy timeout ran out waiting for another
+# connection's lock (the variants, such as SQLITE_BUSY_SNAPSHOT, come without a wait).
+_TIMEOUTS = frozenset({"SQLITE_INTERRUPT", "SQLITE_BUSY"})
+
 
 def kind_of(declared: str) -> Kind:
     """The kind of a column from its declared type.
@@ -217,7 +221,7 @@ class SQLite(Dialect):
         if not isinstance(exc, sqlite3.Error):
             return None
         name = getattr(exc, "sqlite_errorname", "") or ""
-        if name == "SQLITE_INTERRUPT":
+        if name in _TIMEOUTS:
             return StatementTimeout()
         build = _ERRORS.get(name) or next((b for n, b in _ERRORS.items() if name.startswith(n + "_")), None)
         text = str(exc)
