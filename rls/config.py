@@ -112,6 +112,12 @@ class Config:
         "REST_DB_STATEMENT_TIMEOUT",
         "seconds a statement may run or wait for a lock before the request is answered 503 (0 = no limit)",
     )
+    pool_queue: int = _setting(
+        "db.pool_queue",
+        32,
+        "REST_DB_POOL_QUEUE",
+        "requests per worker waiting for a database connection; more are answered 503 with Retry-After",
+    )
     hash_concurrency: int = _setting(
         "auth.hash_concurrency", 2, "REST_AUTH_HASH_CONCURRENCY", "password hashes computed at once per worker"
     )
@@ -268,8 +274,8 @@ def _validate_limits(config: Config) -> None:
         raise ConfigError("server.backlog must be at least 128 and server.max_connections at least 1")
     if not 0.001 <= config.header_timeout <= 60:
         raise ConfigError("server.header_timeout must be between 0.001 and 60 seconds")
-    if config.body_readers < 1 or config.statement_timeout < 0:
-        raise ConfigError("server.body_readers must be at least 1 and db.statement_timeout at least 0")
+    if config.body_readers < 1 or config.statement_timeout < 0 or config.pool_queue < 0:
+        raise ConfigError("server.body_readers must be at least 1, db.statement_timeout and db.pool_queue ≥ 0")
     if config.hash_concurrency < 1 or config.hash_queue < 0 or config.login_max_client < 1:
         raise ConfigError("auth.hash_concurrency and auth.login_max_client must be at least 1, auth.hash_queue ≥ 0")
 

@@ -46,8 +46,9 @@ def granian_options(config: Config, workers: int) -> dict[str, Any]:
     - The header read timeout also ends idle keep-alive connections (granian has no
       separate idle timeout), so ``backpressure`` — granian's cap on *connections* per
       worker, idle ones included — is sized for connections, not for requests.
-    - Request threads: one per pooled connection, one per password hash running or queued,
-      and two for requests that need neither (``GET /``, errors). Requests reading a body
+    - Request threads: one per pooled connection or request waiting for one, one per
+      password hash running or queued, and two for requests that need neither (``GET /``,
+      errors): waiters beyond ``db.pool_queue`` are refused, so threads stay free. Requests reading a body
       take at most ``server.body_readers`` of them (see :mod:`rls.http.slowbody`).
     - A worker that dies (a crash, ``kill -9``) is started again.
     """
@@ -61,7 +62,7 @@ def granian_options(config: Config, workers: int) -> dict[str, Any]:
         "factory": True,
         "backlog": config.backlog,
         "backpressure": config.max_connections,
-        "blocking_threads": config.pool_size + config.hash_concurrency + config.hash_queue + 2,
+        "blocking_threads": config.pool_size + config.pool_queue + config.hash_concurrency + config.hash_queue + 2,
         "http1_settings": HTTP1Settings(header_read_timeout=max(1, round(config.header_timeout * 1000))),
         "respawn_failed_workers": True,
         "log_level": config.log_level.lower(),

@@ -300,3 +300,43 @@ def test_a_locked_table_answers_503_after_the_statement_timeout(start, backend, 
     assert (status, body["code"], headers.get("retry-after")) == (503, "timeout", "1"), body
     assert 0.9 < waited < 3
     assert other[:2] == (200, [{"id": 1, "name": "a"}])
+
+
+def test_requests_piling_up_behind_a_lock_leave_threads_for_other_requests(start, items_url):
+    server = start(items_url, env={"REST_DB_STATEMENT_TIMEOUT": "2"})
+    server.request("GET", "/items")  # the database is in WAL mode before the lock is taken
+    release, held = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_lock, args=("sqlite", items_url, "items", release, held))
+    holder.start()
+    stop = threading.Event()
+    stuck: list[object] = []
+
+    def hammer() -> None:  # writes wait for the lock, up to the statement timeout
+        while not stop.is_set():
+            try:
+                stuck.append(server.request("PATCH", "/items?id=eq.1", {"name": "x"}, timeout=10)[0])
+            except OSError as exc:
+                stuck.append(type(exc).__name__)
+
+    hammers = [threading.Thread(target=hammer) for _ in range(60)]  # more than the server has threads
+    try:
+        assert held.wait(10)
+        for thread in hammers:
+            thread.start()
+        time.sleep(0.5)
+        latencies = []
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            began = time.monotonic()
+            status = server.request("GET", "/", timeout=5)[0]
+            latencies.append((status, round(time.monotonic() - began, 3)))
+            time.sleep(0.1)
+        while_locked = list(stuck)
+    finally:
+        stop.set()
+        release.set()
+        for thread in hammers:
+            thread.join()
+        holder.join()
+    assert [entry for entry in latencies if entry[0] != 200 or entry[1] >= 1.0] == []
+    assert while_locked and set(while_locked) == {503}  # refused at once, or after the statement timeout

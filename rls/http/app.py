@@ -201,5 +201,10 @@ def create_app(config: Config | None = None, **overrides: Any) -> App:
     if overrides:
         config = config.replace(**overrides)
     validate(config)
-    db = Database(config.db_url, pool_size=config.pool_size, statement_timeout=config.statement_timeout or None)
+    db = Database(
+        config.db_url,
+        pool_size=config.pool_size,
+        statement_timeout=config.statement_timeout or None,
+        pool_queue=config.pool_queue,
+    )
     return App(config, db)
