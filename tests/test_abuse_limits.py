@@ -202,3 +202,18 @@ def test_a_request_refused_by_the_body_gate_changes_nothing(make_database_url):
     assert (reply.status, reply.json["code"]) == (503, "unavailable")
     assert app.db.run(lambda s: s.execute("SELECT count(*) FROM auth_users WHERE username = 'mallory'").rows) == [(0,)]
     app.db.close()
+
+
+def test_new_mariadb_connections_share_one_default_tls_context(make_database_url):
+    # Building PyMySQL's default context loads the CA bundle (~90 ms of CPU, GIL held):
+    # done once per process, not per connection as after a database restart.
+    url = make_database_url("mysql")
+    db = Database(url)
+    args = db.dialect.connect_args(url)
+    first, second = db.dialect.connect(**args), db.dialect.connect(**args)
+    try:
+        assert first.ctx is not None and first.ctx is second.ctx
+    finally:
+        first.close()
+        second.close()
+        db.close()
