@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_URL ?= sqlite://demo.db
 ADDR ?= :3000
 
-.PHONY: run test bench lint install clean
+.PHONY: run test bench bench-faults lint install clean
 
 $(BIN)/rest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ bench: install  ## micro benchmarks, then the HTTP load benchmark; results in be
 	@# The load benchmark and the page run even when a micro benchmark fails; make still fails then.
 	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-json=benchmarks/results/micro.json; \
 	status=$$?; $(BIN)/python -m benchmarks.load && exit $$status
+
+bench-faults: install  ## database restart and crash under load on private PostgreSQL and MariaDB instances; results in benchmarks/results/faults.json and benchmarks/RESULTS.md
+	$(BIN)/python -m benchmarks.faults
 
 lint: install
 	$(BIN)/ruff check .

@@ -19,7 +19,7 @@ from dialects.base import (
     unavailable,
     unique_violation,
 )
-from rls.errors import BadRequest, Conflict, Denied, RlsError, UnknownColumn, UnknownTable
+from rls.errors import BadRequest, Conflict, Denied, RlsError, StatementTimeout, UnknownColumn, UnknownTable
 from rls.schema import Column, Kind, Schema, Table
 
 _TYPE_KINDS = {
@@ -86,6 +86,10 @@ _ERRORS: dict[str, Callable[[Any], RlsError]] = {
 }
 
 
+# query_canceled (statement_timeout) and lock_not_available (lock_timeout).
+_TIMEOUTS = frozenset({"57014", "55P03"})
+
+
 class Postgres(Dialect):
     name = "postgres"
     SQLGLOT = "postgres"
@@ -145,7 +149,13 @@ class Postgres(Dialect):
         args.update(options)
         return args
 
-    def connect(self, **args: Any) -> Connection:
+    def connect(self, *, statement_timeout: float | None = None, **args: Any) -> Connection:
+        if statement_timeout:
+            # Set at connection start (no extra round trip): a statement running, or
+            # waiting for a lock, longer than this fails with 57014 or 55P03.
+            ms = max(1, round(statement_timeout * 1000))
+            limits = f"-c statement_timeout={ms} -c lock_timeout={ms}"
+            args["options"] = f"{args['options']} {limits}" if args.get("options") else limits
         # Autocommit: rls issues BEGIN only where a request needs a transaction.
         conn = psycopg.connect(**args, autocommit=True)
         # Literals are emitted with standard escaping; refuse a server that would read
@@ -220,5 +230,7 @@ class Postgres(Dialect):
         state = getattr(exc, "sqlstate", None)
         if state is None:
             return unavailable() if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)) else None
+        if state in _TIMEOUTS:
+            return StatementTimeout()
         build = _ERRORS.get(state) or _ERRORS.get(state[:2])
         return build(exc) if build else None

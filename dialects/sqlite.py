@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
@@ -24,7 +26,7 @@ from dialects.base import (
     unavailable,
     unique_violation,
 )
-from rls.errors import RlsError, UnknownColumn, UnknownTable
+from rls.errors import RlsError, StatementTimeout, UnknownColumn, UnknownTable
 from rls.schema import Column, Kind, Schema, Table
 
 # Declared type fragments → kind, first match wins (SQLite's own affinity rules, refined).
@@ -69,6 +71,37 @@ _ERRORS: dict[str, Callable[[str], RlsError]] = {
 
 
 _REPLACE_CLAUSE = re.compile(r"\bON\s+CONFLICT\s+REPLACE\b", re.IGNORECASE)
+
+
+class _TimedConnection(sqlite3.Connection):
+    """A connection whose statements are interrupted after a time limit.
+
+    Every statement rls runs goes through a new cursor, so the clock starts at
+    :meth:`cursor`; a progress handler, called every few thousand virtual machine
+    steps, interrupts the statement once the limit is past (SQLITE_INTERRUPT).
+    """
+
+    _limit: float | None = None
+    _deadline = math.inf
+
+    def limit_statements(self, seconds: float) -> None:
+        self._limit = seconds
+        self.set_progress_handler(self._over_time, _PROGRESS_STEPS)
+
+    def cursor(self, *args: Any, **kwargs: Any) -> Any:
+        if self._limit is not None:
+            self._deadline = time.monotonic() + self._limit
+        return super().cursor(*args, **kwargs)
+
+    def _over_time(self) -> int:
+        return 1 if time.monotonic() > self._deadline else 0
+
+
+_PROGRESS_STEPS = 10_000
+
+# Interrupted by the progress handler; the busy timeout ran out waiting for another
+# connection's lock (the variants, such as SQLITE_BUSY_SNAPSHOT, come without a wait).
+_TIMEOUTS = frozenset({"SQLITE_INTERRUPT", "SQLITE_BUSY"})
 
 
 def kind_of(declared: str) -> Kind:
@@ -131,10 +164,23 @@ class SQLite(Dialect):
             raise ValueError("sqlite URL needs a file path: sqlite:///abs/path.db or sqlite://relative.db")
         return {"path": path, "busy_timeout_ms": int(options.get("busy_timeout", "5000"))}
 
-    def connect(self, *, path: str, busy_timeout_ms: int = 5000) -> Connection:  # type: ignore[override]
+    def connect(  # type: ignore[override]
+        self, *, path: str, busy_timeout_ms: int = 5000, statement_timeout: float | None = None
+    ) -> Connection:
+        if statement_timeout:
+            # Waiting for another connection's lock counts against the same limit.
+            busy_timeout_ms = min(busy_timeout_ms, max(1, round(statement_timeout * 1000)))
         # isolation_level=None (autocommit): rls issues BEGIN itself where a request needs a
         # transaction.
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000)
+        conn = sqlite3.connect(
+            path,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=busy_timeout_ms / 1000,
+            factory=_TimedConnection,
+        )
+        if statement_timeout:
+            conn.limit_statements(statement_timeout)
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -232,6 +278,8 @@ class SQLite(Dialect):
         if not isinstance(exc, sqlite3.Error):
             return None
         name = getattr(exc, "sqlite_errorname", "") or ""
+        if name in _TIMEOUTS:
+            return StatementTimeout()
         build = _ERRORS.get(name) or next((b for n, b in _ERRORS.items() if name.startswith(n + "_")), None)
         text = str(exc)
         if build is not None:

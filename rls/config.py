@@ -86,6 +86,53 @@ class Config:
     plan_cache_size: int = _setting(
         "plan_cache_size", 4096, "REST_PLAN_CACHE_SIZE", "compiled statements kept per worker"
     )
+    # -- availability under abuse (issue 13): connections, timeouts, hashing ------------
+    backlog: int = _setting("server.backlog", 1024, "REST_SERVER_BACKLOG", "connections the OS queues before accept")
+    max_connections: int = _setting(
+        "server.max_connections",
+        512,
+        "REST_SERVER_MAX_CONNECTIONS",
+        "open connections per worker, idle ones included (more wait in the backlog)",
+    )
+    header_timeout: float = _setting(
+        "server.header_timeout",
+        5.0,
+        "REST_SERVER_HEADER_TIMEOUT",
+        "seconds a client has to send a request's headers; also how long an idle connection is kept",
+    )
+    body_readers: int = _setting(
+        "server.body_readers",
+        8,
+        "REST_SERVER_BODY_READERS",
+        "requests per worker reading their body at once; more are answered 503 with Retry-After",
+    )
+    statement_timeout: float = _setting(
+        "db.statement_timeout",
+        5.0,
+        "REST_DB_STATEMENT_TIMEOUT",
+        "seconds a statement may run or wait for a lock before the request is answered 503 (0 = no limit)",
+    )
+    pool_queue: int = _setting(
+        "db.pool_queue",
+        32,
+        "REST_DB_POOL_QUEUE",
+        "requests per worker waiting for a database connection; more are answered 503 with Retry-After",
+    )
+    hash_concurrency: int = _setting(
+        "auth.hash_concurrency", 2, "REST_AUTH_HASH_CONCURRENCY", "password hashes computed at once per worker"
+    )
+    hash_queue: int = _setting(
+        "auth.hash_queue",
+        8,
+        "REST_AUTH_HASH_QUEUE",
+        "requests waiting for a password hash per worker; more are answered 503 with Retry-After",
+    )
+    login_max_client: int = _setting(
+        "auth.login_max_client",
+        60,
+        "REST_AUTH_LOGIN_MAX_CLIENT",
+        "logins, successful or not, per client address per auth.login_failure_window",
+    )
 
     def replace(self, **changes: Any) -> Config:
         return replace(self, **changes)
@@ -219,6 +266,18 @@ def validate(config: Config) -> None:
     if config.log_level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError("log.level must be debug, info, warning or error")
     _validate_auth(config)
+    _validate_limits(config)
+
+
+def _validate_limits(config: Config) -> None:
+    if config.backlog < 128 or config.max_connections < 1:
+        raise ConfigError("server.backlog must be at least 128 and server.max_connections at least 1")
+    if not 0.001 <= config.header_timeout <= 60:
+        raise ConfigError("server.header_timeout must be between 0.001 and 60 seconds")
+    if config.body_readers < 1 or config.statement_timeout < 0 or config.pool_queue < 0:
+        raise ConfigError("server.body_readers must be at least 1, db.statement_timeout and db.pool_queue ≥ 0")
+    if config.hash_concurrency < 1 or config.hash_queue < 0 or config.login_max_client < 1:
+        raise ConfigError("auth.hash_concurrency and auth.login_max_client must be at least 1, auth.hash_queue ≥ 0")
 
 
 def _validate_auth(config: Config) -> None:

@@ -15,6 +15,7 @@ from rls.config import Config, load_config, validate
 from rls.database import Database, Session
 from rls.errors import InvalidValue, MethodNotAllowed, NotFound, RlsError
 from rls.http.messages import Request, Response, json_response, message
+from rls.http.slowbody import BodyGate
 from rls.http.tables import TableRoutes
 from rls.policy.admin import validate_policy_rows
 from rls.policy.engine import PolicyEngine
@@ -60,6 +61,7 @@ class App:
         self.policies = PolicyStore(db, interval=config.policy_refresh_interval)
         self.tables = TableRoutes(self.build_table_service())
         self.routes = self.build_routes()
+        self.body_gate = BodyGate(config.body_readers)
 
     def build_table_service(self) -> TableService:
         """The tables as REST resources: under policies when auth is enabled; the auth
@@ -116,6 +118,7 @@ class App:
         ]
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        environ["wsgi.input"] = self.body_gate.wrap(environ["wsgi.input"])
         request = Request(environ, max_body=self.config.max_body_bytes)
         response = self.handle(request)
         self.add_cors_headers(request, response)
@@ -198,4 +201,10 @@ def create_app(config: Config | None = None, **overrides: Any) -> App:
     if overrides:
         config = config.replace(**overrides)
     validate(config)
-    return App(config, Database(config.db_url, pool_size=config.pool_size))
+    db = Database(
+        config.db_url,
+        pool_size=config.pool_size,
+        statement_timeout=config.statement_timeout or None,
+        pool_queue=config.pool_queue,
+    )
+    return App(config, db)
