@@ -285,8 +285,11 @@ class Resolver:
     def column(self, column: exp.Column, scopes: list[_Scope]) -> None:
         """Resolve one column reference; unknown and ambiguous columns are refused."""
         if isinstance(column.this, exp.Star):
-            if not any(self._source_named(s, column.table) for s in scopes):
+            # ``t.*`` (a whole row, anywhere): it reads every column of its source.
+            source = next((s for scope in scopes if (s := self._source_named(scope, column.table))), None)
+            if source is None:
                 raise Refused(f"unknown table in {column.table}.*")
+            self.result.columns[id(column)] = ColumnRef(source, "*", Kind.OTHER)
             return
         wanted, qualifier = column.name, column.table
         for scope in scopes:
