@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_URL ?= sqlite://demo.db
 ADDR ?= :3000
 
-.PHONY: run test bench lint install clean
+.PHONY: run test bench fuzz lint install clean
 
 $(BIN)/rest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,10 +28,13 @@ bench: install  ## micro benchmarks, then the HTTP load benchmark; results in be
 	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-json=benchmarks/results/micro.json; \
 	status=$$?; $(BIN)/python -m benchmarks.load && exit $$status
 
+fuzz: install  ## differential fuzz: 10,000 generated statements, guard vs native PostgreSQL RLS (MariaDB, SQLite cross-checked)
+	$(BIN)/python -m tests.fuzz.runner --cases $(or $(FUZZ_CASES),10000) --seed $(or $(FUZZ_SEED),1) --report fuzz-report.jsonl --summary fuzz-summary.json
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo.db demo.db-wal demo.db-shm
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo.db demo.db-wal demo.db-shm fuzz-report.jsonl fuzz-summary.json
