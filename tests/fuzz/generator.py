@@ -28,6 +28,7 @@ class Case:
     uses: frozenset[tuple[str, str]]
     features: tuple[str, ...]
     target: str | None = None
+    shape: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -36,6 +37,7 @@ class Case:
             "kind": self.kind,
             "sql": self.sql,
             "params": list(self.params),
+            "shape": self.shape,
             "features": list(self.features),
         }
 
@@ -86,6 +88,7 @@ class Gen:
         self.uses: set[tuple[str, str]] = set()
         self.features: set[str] = set()
         self.user = USERS[user]
+        self.shape = ""
         self._alias = 0
 
     def alias(self) -> str:

@@ -5,6 +5,8 @@ PostgreSQL RLS.
 - ``match_denied``: the guard denied and native RLS returned no row and changed nothing
   (it filters silently where the guard refuses the whole statement), or the statement
   uses a (table, action) whose policy folds to FALSE for this user (deny by design).
+- ``match_rejected``: both rejected the write, native RLS with a unique or not-null
+  violation, the guard with that or a denial (which comes first depends on row order).
 - ``known_difference``: ``INSERT … ON CONFLICT DO UPDATE … WHERE`` denied by the guard
   where PostgreSQL skipped the hidden conflicting row silently (the guard is stricter
   on purpose; see tests/fuzz/__init__.py).
@@ -36,6 +38,10 @@ def verdict(case: Case, native: Outcome, guard: Outcome, baseline: Outcome | Non
         if "upsert_update_where" in case.features and native.status == "ok":
             return "known_difference"
         return "mismatch:guard_denies_native_allows"
+    rejected = ("conflict", "constraint")
+    if native.status in rejected and (guard.status in rejected or guard.status == "denied"):
+        # Both refused to write (which error comes first depends on the row order).
+        return "match_rejected"
     if guard.status == "error":
         return "mismatch:guard_sql_fails"
     if guard.status != "ok" or native.status != "ok":

@@ -26,6 +26,7 @@ import pymysql
 from rls.database import Database
 from tests.fuzz.backends import Backends, Outcome, render
 from tests.fuzz.generator import DIALECTS, Case
+from tests.fuzz.minimise import minimise
 from tests.fuzz.oracle import verdict
 from tests.fuzz.shapes import Statements
 
@@ -47,6 +48,7 @@ class Tally:
         self.cases = 0
         self.kinds: collections.Counter[str] = collections.Counter()
         self.mismatches: list[dict[str, Any]] = []
+        self.minimise_seconds = 60.0  # a budget: the first few classes get shrunk
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {"cases": self.cases, "kinds": dict(self.kinds), "per_dialect": {}}
@@ -59,8 +61,22 @@ class Tally:
                 "refusal_rate": round(v["refused"] / compared, 4) if compared else 0.0,
                 "top_refusals": self.reasons[d].most_common(8),
             }
+        examples: dict[tuple[str, str, str], Any] = {}
+        for m in self.mismatches:
+            key = (m["dialect"], m["verdict"], m["signature"])
+            if key not in examples or ("minimised" in m and "minimised" not in examples[key]):
+                examples[key] = m
         out["mismatch_classes"] = [
-            {"dialect": d, "class": c, "shape": s, "count": n} for (d, c, s), n in self.classes.most_common()
+            {
+                "dialect": d,
+                "class": c,
+                "signature": s,
+                "count": n,
+                "user": examples[(d, c, s)]["case"]["user"],
+                "example": examples[(d, c, s)].get("minimised", {}).get("statement")
+                or examples[(d, c, s)]["statement"],
+            }
+            for (d, c, s), n in self.classes.most_common()
         ]
         return out
 
@@ -88,17 +104,25 @@ def evaluate(backends: Backends, case: Case, tally: Tally, report: TextIO | None
         if v == "refused":
             tally.reasons[d][_reason(guard.detail)] += 1
         if v.startswith("mismatch"):
-            shape = next((f for f in case.features if f not in ("param", "like", "returning")), case.kind)
-            tally.classes[(d, v, shape)] += 1
+            signature = case.shape + (f" / {_reason(guard.detail)[:70]}" if guard.status == "error" else "")
+            new = (d, v, signature) not in tally.classes
+            tally.classes[(d, v, signature)] += 1
             record = {
                 "dialect": d,
                 "verdict": v,
+                "signature": signature,
                 "case": case.to_json(),
                 "statement": render(case.sql[d] or "", d, bool(case.params)),
                 "guarded": _guarded_text(backends, d, case),
                 "guard": guard.to_json(),
                 "native": native.to_json(),
             }
+            if new and tally.minimise_seconds > 0:
+                started = time.monotonic()
+                small = minimise(backends, case, d, v)
+                tally.minimise_seconds -= time.monotonic() - started
+                if small is not None:
+                    record["minimised"] = {"statement": small.sql[d], "user": small.user}
             tally.mismatches.append(record)
             if report is not None:
                 report.write(json.dumps(record, default=str) + "\n")
@@ -122,9 +146,11 @@ def run(
     seed: int,
     report: TextIO | None = None,
     progress: Callable[[int, Tally], None] | None = None,
+    minimise_seconds: float = 60.0,
 ) -> Tally:
     gen = Statements(seed)
     tally = Tally()
+    tally.minimise_seconds = minimise_seconds
     for i in range(cases):
         evaluate(backends, gen.case(i), tally, report)
         if progress is not None and (i + 1) % 500 == 0:

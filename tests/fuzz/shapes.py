@@ -32,7 +32,8 @@ class Statements(Gen):
                     variants[d] = None  # pragma: no cover - a variant that reorders: skip it
                 else:
                     variants[d] = _MARK.sub("{p}", text)
-        return Case(index, user, kind, variants, params, frozenset(self.uses), tuple(sorted(self.features)), target)
+        features = tuple(sorted(self.features))
+        return Case(index, user, kind, variants, params, frozenset(self.uses), features, target, self.shape)
 
     # -- SELECT -------------------------------------------------------------------------
 
@@ -44,6 +45,7 @@ class Statements(Gen):
         }  # fmt: skip
         shape = self.rng.choices(list(shapes), list(shapes.values()))[0]
         self.features.add(shape)
+        self.shape = shape
         return getattr(self, f"s_{shape}")()
 
     def simple(self, t: TableDef | None = None, kinds: list[str | None] | None = None, named: bool = False) -> str:
@@ -206,6 +208,7 @@ class Statements(Gen):
         }  # fmt: skip
         shape = self.rng.choices(list(shapes), list(shapes.values()))[0]
         self.features.add(shape)
+        self.shape = shape
         t = self.table(WRITE_WEIGHTS)
         return getattr(self, f"d_{shape}")(t), t.name
 
