@@ -207,11 +207,23 @@ class Gen:
             return f"{a}.{c.name} + {self.rng.randint(1, 3)}", "int"
         if c.kind == "int" and c.nullable and roll < 0.3:
             return f"COALESCE({a}.{c.name}, -1)", "int"
-        if c.kind == "text" and roll < 0.1:
-            return f"UPPER({a}.{c.name})", "text"
-        if kind in (None, "int") and roll > 0.93:
+        if c.kind == "int" and roll < 0.35:
+            self.features.add("function")
+            return self.pick([f"ABS({a}.{c.name} - 5)", f"NULLIF({a}.{c.name}, 1)"]), "int"
+        if c.kind == "text" and roll < 0.15:
+            self.features.add("function")
+            return self.pick([f"UPPER({a}.{c.name})", f"LOWER({a}.{c.name})", f"TRIM({a}.{c.name})"]), "text"
+        if c.kind == "text" and roll < 0.2 and kind is None:
+            self.features.add("function")
+            return f"LENGTH({a}.{c.name})", "int"
+        if kind in (None, "int") and roll > 0.9:
             col, other, ocol = self.pick(_links(t.name))
             b = self.alias()
             self.features.add("scalar_select")
+            if roll > 0.96:
+                return (
+                    f"CASE WHEN EXISTS (SELECT 1 FROM {self.read(other)} {b} WHERE {b}.{ocol} = {a}.{col}) THEN 1 ELSE 0 END",
+                    "int",
+                )
             return f"(SELECT COUNT(*) FROM {self.read(other)} {b} WHERE {b}.{ocol} = {a}.{col})", "int"
         return f"{a}.{c.name}", c.kind

@@ -29,6 +29,10 @@ def verdict(case: Case, native: Outcome, guard: Outcome, baseline: Outcome | Non
         return "refused"
     if guard.same(native):
         return "match"
+    rejected = ("conflict", "constraint")
+    if native.status in rejected and (guard.status in rejected or guard.status == "denied"):
+        # Both refused to write (which error comes first depends on the row order).
+        return "match_rejected"
     unchanged = native.tables is None or baseline is None or native.tables == baseline.tables
     if guard.status == "denied":
         if native.status == "denied" or (native.status == "ok" and not native.rows and unchanged):
@@ -38,10 +42,6 @@ def verdict(case: Case, native: Outcome, guard: Outcome, baseline: Outcome | Non
         if "upsert_update_where" in case.features and native.status == "ok":
             return "known_difference"
         return "mismatch:guard_denies_native_allows"
-    rejected = ("conflict", "constraint")
-    if native.status in rejected and (guard.status in rejected or guard.status == "denied"):
-        # Both refused to write (which error comes first depends on the row order).
-        return "match_rejected"
     if guard.status == "error":
         return "mismatch:guard_sql_fails"
     if guard.status != "ok" or native.status != "ok":

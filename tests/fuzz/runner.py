@@ -104,7 +104,8 @@ def evaluate(backends: Backends, case: Case, tally: Tally, report: TextIO | None
         if v == "refused":
             tally.reasons[d][_reason(guard.detail)] += 1
         if v.startswith("mismatch"):
-            signature = case.shape + (f" / {_reason(guard.detail)[:70]}" if guard.status == "error" else "")
+            # A database error names its own class; otherwise the statement's shape does.
+            signature = _reason(guard.detail)[:80] if guard.status == "error" else case.shape
             new = (d, v, signature) not in tally.classes
             tally.classes[(d, v, signature)] += 1
             record = {

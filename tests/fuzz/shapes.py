@@ -37,16 +37,17 @@ class Statements(Gen):
 
     # -- SELECT -------------------------------------------------------------------------
 
-    def select(self) -> str:
+    def select(self) -> str | dict[str, str | None]:
         shapes = {
             "plain": 4, "join": 3, "left_join": 3, "join3": 1, "derived": 2, "cte": 2, "cte_shadow": 1,
             "cte_capture": 1, "recursive_num": 1, "recursive_table": 1, "setop": 2, "agg": 3, "window": 2,
-            "limit": 2, "count_all": 1,
+            "limit": 2, "count_all": 1, "forward_cte": 1, "lateral": 1, "setop_derived": 1,
         }  # fmt: skip
         shape = self.rng.choices(list(shapes), list(shapes.values()))[0]
         self.features.add(shape)
         self.shape = shape
-        return getattr(self, f"s_{shape}")()
+        sql: str | dict[str, str | None] = getattr(self, f"s_{shape}")()
+        return sql
 
     def simple(self, t: TableDef | None = None, kinds: list[str | None] | None = None, named: bool = False) -> str:
         t = t or self.table()
@@ -164,6 +165,8 @@ class Statements(Gen):
         group = self.pick([c for c in t.cols if c.name != "id"])
         ints = t.of_kind("int")
         aggs = ["COUNT(*)", f"{self.pick(['SUM', 'MIN', 'MAX', 'COUNT'])}({a}.{self.pick(ints).name})"]
+        if self.chance(0.2):
+            aggs.append(f"ROUND(AVG({a}.{self.pick(ints).name}), 1)")
         if self.chance(0.3):
             aggs.append(f"COUNT(DISTINCT {a}.{self.pick(t.cols).name})")
         where = f" WHERE {self.cond(a, t)}" if self.chance(0.5) else ""
@@ -284,12 +287,26 @@ class Statements(Gen):
         v = self.literal_for(t, c.name)
         return f"{c.name} = {self.value(v)}"
 
-    def d_update(self, t: TableDef) -> str:
-        sets = ", ".join(dict.fromkeys(self.assignment(t) for _ in range(self.rng.randint(1, 2))))
+    def d_update(self, t: TableDef) -> str | dict[str, str | None]:
+        assignments: dict[str, str] = {}
+        for _ in range(self.rng.randint(1, 2)):
+            text = self.assignment(t)
+            assignments.setdefault(text.split(" = ", 1)[0], text)
+        if self.chance(0.15):  # column names are case-insensitive unquoted, on all three
+            self.features.add("upper_set")
+            assignments = {k: v.replace(f"{k} = ", f"{k.upper()} = ", 1) for k, v in assignments.items()}
         where = f" WHERE {self.cond(t.name, t, 1)}" if self.chance(0.8) else ""
         ret = self.returning()
         self.uses.add((t.name, "read"))
-        return f"UPDATE {self.write(t.name, 'update')} SET {sets}{where}{ret}"
+        target = self.write(t.name, "update")
+        if len(assignments) == 2 and self.chance(0.3):
+            # Row assignment: PostgreSQL and SQLite only.
+            self.features.add("row_set")
+            names = ", ".join(v.split(" = ", 1)[0] for v in assignments.values())
+            values = ", ".join(v.split(" = ", 1)[1] for v in assignments.values())
+            sql = f"UPDATE {target} SET ({names}) = ({values}){where}{ret}"
+            return {"postgres": sql, "mysql": None, "sqlite": sql}
+        return f"UPDATE {target} SET {', '.join(assignments.values())}{where}{ret}"
 
     def d_update_sub(self, t: TableDef) -> str:
         c = self.pick([c for c in t.of_kind("int") if c.name != "id"] or t.of_kind("int"))
@@ -370,7 +387,37 @@ class Statements(Gen):
         src = self.table()
         a = self.alias()
         cte = f"WITH pick AS (SELECT {a}.id FROM {self.read(src.name)} {a} WHERE {self.cond(a, src, 1)})"
+        roll = self.rng.random()
+        if roll < 0.25:
+            self.features.add("with_insert")
+            cols = ", ".join(c.name for c in t.cols)
+            values = ", ".join(["pick.id + 500", *self.row_values(t, 0)[1:]])
+            return f"{cte} INSERT INTO {self.write(t.name, 'create')} ({cols}) SELECT {values} FROM pick"
         self.uses.add((t.name, "read"))
-        if self.chance(0.5):
+        if roll < 0.65:
             return f"{cte} UPDATE {self.write(t.name, 'update')} SET {self.assignment(t)} WHERE id IN (SELECT id FROM pick)"
         return f"{cte} DELETE FROM {self.write(t.name, 'delete')} WHERE id IN (SELECT id FROM pick)"
+
+    def s_forward_cte(self) -> str:
+        # Under WITH RECURSIVE a CTE may name one defined after it (PostgreSQL, SQLite).
+        t = self.table()
+        a = self.alias()
+        return (
+            f"WITH RECURSIVE first_cte AS (SELECT id FROM second_cte), "
+            f"second_cte AS (SELECT {a}.id FROM {self.read(t.name)} {a} WHERE {self.cond(a, t)}) SELECT id FROM first_cte"
+        )
+
+    def s_lateral(self) -> dict[str, str | None]:
+        t = self.table()
+        col, other, ocol = self.pick(_links(t.name))
+        a, b = self.alias(), self.alias()
+        sql = (
+            f"SELECT {a}.id, l.n FROM {self.read(t.name)} {a}, LATERAL (SELECT COUNT(*) AS n FROM "
+            f"{self.read(other)} {b} WHERE {b}.{ocol} = {a}.{col}) AS l"
+        )
+        return {"postgres": sql, "mysql": None, "sqlite": None}
+
+    def s_setop_derived(self) -> str:
+        op = self.pick(["UNION", "UNION ALL", "INTERSECT", "EXCEPT"])
+        inner = f"{self.simple(kinds=['int'], named=True)} {op} {self.simple(kinds=['int'], named=True)}"
+        return f"SELECT u.c1, COUNT(*) FROM ({inner}) AS u GROUP BY u.c1"
