@@ -25,7 +25,11 @@ Deliberate differences allowed for (the guard is stricter):
   it can (an outer join's NULL side, ``COUNT(*) = 0``) or changes nothing.
 - **Upsert on a hidden row.** ``INSERT … ON CONFLICT DO UPDATE … WHERE`` whose conflicting
   row the user's update policy hides is denied by the guard even when the DO UPDATE's own
-  WHERE is false; native PostgreSQL skips it silently in that one case.
+  WHERE is false, where native PostgreSQL may skip it silently. (Measured on PostgreSQL
+  15.20: native RLS checks the UPDATE policy's USING on the conflicting row *before* the
+  WHERE and fails with "violates row-level security policy (USING expression)" even for
+  ``WHERE false`` — so the allowance has not fired; a guard that answers OK there, i.e.
+  evaluates the WHERE on the hidden row, is reported as a mismatch.)
 - **No policy is a refusal.** A (table, action) with no policy at all is refused by the
   guard (``Refused``), where native RLS denies silently; refusals are counted, not
   compared.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,6 +19,8 @@ from rls.database import Database
 from rls.errors import Conflict, ConstraintViolation
 from tests.fuzz.generator import Case
 from tests.fuzz.world import NATIVE_SETUP, POLICIES, TABLES, USERS, ddl, native_settings
+
+STATEMENT_SECONDS = 2
 
 
 @dataclass(frozen=True)
@@ -59,14 +62,24 @@ def normalise(rows: Any) -> tuple[tuple[Any, ...], ...]:
     return tuple(sorted((tuple(_value(v) for v in r) for r in rows), key=repr))
 
 
-def render(template: str, dialect: str, has_params: bool) -> str:
-    """The driver's text: ``?`` for sqlite3; ``%s`` (and ``%%`` for a literal ``%``, only
-    when there are parameters) for psycopg and PyMySQL."""
-    if dialect == "sqlite":
-        return template.replace("{p}", "?")
-    if has_params:
-        return template.replace("%", "%%").replace("{p}", "%s")
-    return template
+def bind(case: Case, dialect: str) -> tuple[str, Any]:
+    """The driver's text and parameters for one database: ``?``/``:name`` for sqlite3,
+    ``%s``/``%(name)s`` for psycopg and PyMySQL (and ``%%`` for a literal ``%``, only
+    when there are parameters); None without parameters."""
+    template = case.sql[dialect]
+    assert template is not None
+    if not case.params:
+        return template, None
+    if dialect != "sqlite":
+        template = template.replace("%", "%%")
+    if not case.named:
+        return template.replace("{p}", "?" if dialect == "sqlite" else "%s"), case.params
+    parts = template.split("{p}")
+    text, named = parts[0], {}
+    for i, part in enumerate(parts[1:]):
+        text += (f":v{i}" if dialect == "sqlite" else f"%(v{i})s") + part
+        named[f"v{i}"] = case.params[i]
+    return text, named
 
 
 class Backends:
@@ -80,6 +93,7 @@ class Backends:
         for d in ("postgres", "mysql", "sqlite", "native"):
             self._create(d)
         self.conns = {d: db.dialect.connect(**db.dialect.connect_args(self.urls[d])) for d, db in self.dbs.items()}
+        self._limit_statement_time()
         self.guards = {
             d: Guard(policies, dialect=self.dbs[d].dialect, schema=self.dbs[d].refresh_schema())
             for d in ("postgres", "mysql", "sqlite")
@@ -109,6 +123,20 @@ class Backends:
                 session.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {s} TO {self.role}")
 
         self.dbs[d].run(work, write=True)
+
+    def _limit_statement_time(self) -> None:
+        """A generated (or shrunk) recursive CTE may not terminate: every statement gets
+        a few seconds, then fails as an error outcome."""
+        for d in ("postgres", "native"):
+            self.conns[d].execute(f"SET statement_timeout = {STATEMENT_SECONDS * 1000}")
+        self._tx("mysql", f"SET SESSION max_statement_time = {STATEMENT_SECONDS}")
+        deadline = [0.0]
+        self._sqlite_deadline = deadline
+
+        def interrupt() -> int:
+            return 1 if deadline[0] and time.monotonic() > deadline[0] else 0
+
+        self.conns["sqlite"].set_progress_handler(interrupt, 10_000)
 
     def close(self) -> None:
         for conn in self.conns.values():
@@ -142,21 +170,20 @@ class Backends:
         return self._run(d, case, USERS[case.user])
 
     def _run(self, d: str, case: Case, user: AuthUser | None) -> Outcome:
-        template = case.sql[d]
-        assert template is not None
-        sql = render(template, d, bool(case.params))
+        sql, params = bind(case, d)
         conn = self.conns[d]
+        self._sqlite_deadline[0] = time.monotonic() + STATEMENT_SECONDS
         self._tx(d, "BEGIN")
         try:
             if user is None:
                 cur = conn.cursor()
-                if case.params:
-                    cur.execute(sql, case.params)
-                else:
+                if params is None:
                     cur.execute(sql)
+                else:
+                    cur.execute(sql, params)
             else:
                 cur = connect(conn, self.guards[d], user).cursor()
-                cur.execute(sql, case.params or None)
+                cur.execute(sql, params)
             rows = normalise(cur.fetchall()) if cur.description else None
             cur.close()
             tables = self.snapshot(d) if case.kind == "dml" else None
@@ -183,9 +210,7 @@ class Backends:
 
     def native(self, case: Case) -> Outcome:
         """The statement natively under PostgreSQL RLS, as a non-owner role."""
-        template = case.sql["postgres"]
-        assert template is not None
-        sql = render(template, "postgres", bool(case.params))
+        sql, params = bind(case, "postgres")
         conn = self.conns["native"]
         user = USERS[case.user]
         self._tx("native", "BEGIN")
@@ -196,7 +221,7 @@ class Backends:
                 " set_config('rls.is_admin', %s, true), set_config('rls.org', %s, true)",
                 native_settings(user),
             )
-            cur = conn.execute(sql, case.params) if case.params else conn.execute(sql)
+            cur = conn.execute(sql) if params is None else conn.execute(sql, params)
             rows = normalise(cur.fetchall()) if cur.description else None
             conn.execute("RESET ROLE")
             tables = self.snapshot("native") if case.kind == "dml" else None

@@ -29,6 +29,7 @@ class Case:
     features: tuple[str, ...]
     target: str | None = None
     shape: str = ""
+    named: bool = False  # %(name)s / :name instead of %s / ?
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -37,6 +38,7 @@ class Case:
             "kind": self.kind,
             "sql": self.sql,
             "params": list(self.params),
+            "named": self.named,
             "shape": self.shape,
             "features": list(self.features),
         }

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import sys
 import tempfile
 import time
@@ -24,11 +25,12 @@ import psycopg
 import pymysql
 
 from rls.database import Database
-from tests.fuzz.backends import Backends, Outcome, render
+from tests.fuzz.backends import Backends, Outcome, bind
 from tests.fuzz.generator import DIALECTS, Case
 from tests.fuzz.minimise import minimise
 from tests.fuzz.oracle import verdict
 from tests.fuzz.shapes import Statements
+from tests.fuzz.world import USERS
 
 POSTGRES_URL = os.environ.get("RLS_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
 MYSQL_URL = os.environ.get("RLS_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
@@ -113,7 +115,7 @@ def evaluate(backends: Backends, case: Case, tally: Tally, report: TextIO | None
                 "verdict": v,
                 "signature": signature,
                 "case": case.to_json(),
-                "statement": render(case.sql[d] or "", d, bool(case.params)),
+                "statement": bind(case, d)[0],
                 "guarded": _guarded_text(backends, d, case),
                 "guard": guard.to_json(),
                 "native": native.to_json(),
@@ -130,14 +132,12 @@ def evaluate(backends: Backends, case: Case, tally: Tally, report: TextIO | None
 
 
 def _guarded_text(backends: Backends, d: str, case: Case) -> Any:
-    from tests.fuzz.world import USERS
-
+    """What the guard sends for this case (for the report)."""
+    sql, params = bind(case, d)
     try:
-        stmt = backends.guards[d].rewrite(
-            render(case.sql[d] or "", d, bool(case.params)), USERS[case.user], case.params or None
-        )
+        stmt = backends.guards[d].rewrite(sql, USERS[case.user], params)
         return {"sql": stmt.sql, "params": list(stmt.params), "checks": [c.sql for c in stmt.checks]}
-    except Exception as exc:
+    except Exception as exc:  # the report shows the refusal instead
         return repr(exc)
 
 
@@ -213,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         bad = sum(tally.classes.values())
         print(f"{done} cases, {bad} mismatches, {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
 
+    # SIGTERM (a CI timeout, kill) unwinds like Ctrl-C, so the databases are dropped.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     with databases() as urls, open(args.report, "w") as report:
         backends = Backends(urls)
         try:

@@ -33,7 +33,10 @@ class Statements(Gen):
                 else:
                     variants[d] = _MARK.sub("{p}", text)
         features = tuple(sorted(self.features))
-        return Case(index, user, kind, variants, params, frozenset(self.uses), features, target, self.shape)
+        named = bool(params) and self.chance(0.2)
+        if named:
+            features = (*features, "named")
+        return Case(index, user, kind, variants, params, frozenset(self.uses), features, target, self.shape, named)
 
     # -- SELECT -------------------------------------------------------------------------
 
