@@ -283,7 +283,7 @@ class Statements(Gen):
                 if not c.nullable
                 else f"{c.name} = COALESCE({qualify}{c.name}, 0) + 1"
             )
-        if c.name in ("owner_id", "user_id") and isinstance(self.user.id, int) and roll < 0.7:
+        if c.name in ("owner_id", "user_id") and isinstance(self.user.id, int) and roll < 0.65:
             return f"{c.name} = {self.value(self.user.id)}"
         if c.nullable and roll < 0.5:
             return f"{c.name} = NULL"
@@ -295,7 +295,7 @@ class Statements(Gen):
         for _ in range(self.rng.randint(1, 2)):
             text = self.assignment(t)
             assignments.setdefault(text.split(" = ", 1)[0], text)
-        if self.chance(0.15):  # column names are case-insensitive unquoted, on all three
+        if self.chance(0.25):  # column names are case-insensitive unquoted, on all three
             self.features.add("upper_set")
             assignments = {k: v.replace(f"{k} = ", f"{k.upper()} = ", 1) for k, v in assignments.items()}
         where = f" WHERE {self.cond(t.name, t, 1)}" if self.chance(0.8) else ""
