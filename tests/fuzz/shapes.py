@@ -211,6 +211,7 @@ class Statements(Gen):
         shapes = {
             "insert": 4, "insert_select": 2, "update": 4, "update_sub": 2, "update_from": 2, "delete": 3,
             "delete_using": 1, "upsert_nothing": 2, "upsert_update": 2, "upsert_update_where": 1, "with_dml": 1,
+            "give_away": 1,
         }  # fmt: skip
         shape = self.rng.choices(list(shapes), list(shapes.values()))[0]
         self.features.add(shape)
@@ -310,6 +311,16 @@ class Statements(Gen):
             sql = f"UPDATE {target} SET ({names}) = ({values}){where}{ret}"
             return {"postgres": sql, "mysql": None, "sqlite": sql}
         return f"UPDATE {target} SET {', '.join(assignments.values())}{where}{ret}"
+
+    def d_give_away(self, t: TableDef) -> str:
+        """Hand a row to someone else (WITH CHECK must stop it), the owner column spelt
+        in either case."""
+        t = TABLE[self.pick(["docs", "notes", "team_members"])]
+        col = {"docs": "owner_id", "notes": "author", "team_members": "user_id"}[t.name]
+        other = self.pick(["u8", "2", "u9"]) if col == "author" else self.rng.randint(1, 8)
+        name = col.upper() if self.chance(0.5) else col
+        self.uses.update({(t.name, "read"), (t.name, "update")})
+        return f"UPDATE {t.name} SET {name} = {self.value(other)} WHERE {t.name}.id = {self.rng.randint(1, 10)}"
 
     def d_update_sub(self, t: TableDef) -> str:
         c = self.pick([c for c in t.of_kind("int") if c.name != "id"] or t.of_kind("int"))
