@@ -20,12 +20,20 @@ from rls.errors import Conflict, ConstraintViolation
 from tests.fuzz.generator import Case
 from tests.fuzz.world import NATIVE_SETUP, POLICIES, TABLES, USERS, ddl, native_settings
 
-STATEMENT_SECONDS = 2
+STATEMENT_SECONDS = 5
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """The statement ran out of time (PostgreSQL 57014, MariaDB 1969, SQLite interrupt)."""
+    if isinstance(exc, psycopg.Error):
+        return exc.sqlstate == "57014"
+    args = getattr(exc, "args", ())
+    return (bool(args) and args[0] == 1969) or str(exc) == "interrupted"
 
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # ok, denied, refused, conflict, constraint, error
+    status: str  # ok, denied, refused, conflict, constraint, error, timeout
     rows: tuple[tuple[Any, ...], ...] | None = None
     tables: tuple[tuple[str, tuple[tuple[Any, ...], ...]], ...] | None = None
     detail: str = ""
@@ -199,6 +207,8 @@ class Backends:
 
     def _error(self, d: str, exc: Exception, user: AuthUser | None) -> Outcome:
         detail = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}"
+        if _timed_out(exc):
+            return Outcome("timeout", detail=detail)
         mapped = self.guards[d].error_for(exc, user) if user is not None else self.guards[d].dialect.to_error(exc)
         if isinstance(mapped, Denied):
             return Outcome("denied", detail=detail)
@@ -229,6 +239,8 @@ class Backends:
         except psycopg.Error as exc:
             state = exc.sqlstate or ""
             detail = f"{state}: {str(exc).strip().splitlines()[0][:300]}"
+            if _timed_out(exc):
+                return Outcome("timeout", detail=detail)
             if state == "42501" and "row-level security" in str(exc):
                 return Outcome("denied", detail=detail)
             if state == "23505":

@@ -43,12 +43,15 @@ def inline(case: Case) -> Case:
 
 def judge(backends: Backends, case: Case, dialect: str) -> str:
     raw_pg = backends.raw("postgres", case)
-    if raw_pg.status == "error":
+    if raw_pg.status in ("error", "timeout"):
         return "invalid"
     if dialect != "postgres" and not backends.raw(dialect, case).same(raw_pg):
         return "nonportable"
+    native = backends.native(case)
+    if native.status in ("error", "timeout"):
+        return "invalid"
     base = Outcome("ok", tables=backends.baseline["native"])
-    return verdict(case, backends.native(case), backends.guarded(dialect, case), base)
+    return verdict(case, native, backends.guarded(dialect, case), base)
 
 
 def _candidates(tree: exp.Expr) -> Iterator[Callable[[exp.Expr], None]]:

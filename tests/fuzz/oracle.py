@@ -11,6 +11,7 @@ PostgreSQL RLS.
   where PostgreSQL skipped the hidden conflicting row silently (the guard is stricter
   on purpose; see tests/fuzz/__init__.py).
 - ``refused``: the guard will not run the statement (not a mismatch; counted).
+- ``timeout``: the guarded statement ran out of its time limit (counted, not compared).
 - ``nonportable`` / ``invalid``: the statement itself behaves differently on this
   database than on PostgreSQL, or does not run on PostgreSQL (a generator limit).
 - ``mismatch:<class>``: anything else — the test fails.
@@ -27,6 +28,8 @@ def verdict(case: Case, native: Outcome, guard: Outcome, baseline: Outcome | Non
     """``baseline``: the native outcome's tables before the statement (unchanged state)."""
     if guard.status == "refused":
         return "refused"
+    if guard.status == "timeout":  # slow, not wrong: counted and reported, not a mismatch
+        return "timeout"
     if guard.same(native):
         return "match"
     rejected = ("conflict", "constraint")

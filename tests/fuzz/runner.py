@@ -87,11 +87,11 @@ def evaluate(backends: Backends, case: Case, tally: Tally, report: TextIO | None
     tally.cases += 1
     tally.kinds[case.kind] += 1
     raw_pg = backends.raw("postgres", case)
-    if raw_pg.status == "error":
+    native = backends.native(case) if raw_pg.status not in ("error", "timeout") else raw_pg
+    if native.status in ("error", "timeout"):  # not valid PostgreSQL, or too slow even natively
         for d in DIALECTS:
             tally.verdicts[d]["invalid"] += 1
         return
-    native = backends.native(case)
     base = Outcome("ok", tables=backends.baseline["native"])
     for d in DIALECTS:
         if case.sql[d] is None:
