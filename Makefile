@@ -5,11 +5,7 @@ BIN := $(VENV)/bin
 DEMO_URL ?= sqlite://demo.db
 ADDR ?= :3000
 
-<<<<<<< HEAD
-.PHONY: run test bench bench-faults lint install clean
-=======
-.PHONY: run test bench fuzz lint install clean
->>>>>>> guard-fuzz
+.PHONY: run test bench bench-faults fuzz lint install clean
 
 $(BIN)/rest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,13 +28,11 @@ bench: install  ## micro benchmarks, then the HTTP load benchmark; results in be
 	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-json=benchmarks/results/micro.json; \
 	status=$$?; $(BIN)/python -m benchmarks.load && exit $$status
 
-<<<<<<< HEAD
 bench-faults: install  ## database restart and crash under load on private PostgreSQL and MariaDB instances; results in benchmarks/results/faults.json and benchmarks/RESULTS.md
 	$(BIN)/python -m benchmarks.faults
-=======
+
 fuzz: install  ## differential fuzz: 10,000 generated statements, guard vs native PostgreSQL RLS (MariaDB, SQLite cross-checked)
 	$(BIN)/python -m tests.fuzz.runner --cases $(or $(FUZZ_CASES),10000) --seed $(or $(FUZZ_SEED),1) --report fuzz-report.jsonl --summary fuzz-summary.json
->>>>>>> guard-fuzz
 
 lint: install
 	$(BIN)/ruff check .
