@@ -200,6 +200,10 @@ class Backends:
             return Outcome("refused", detail=str(exc))
         except Denied as exc:
             return Outcome("denied", detail=type(exc).__name__)
+        except Conflict as exc:  # rls.connect raises the mapped error itself
+            return Outcome("conflict", detail=str(exc))
+        except ConstraintViolation as exc:
+            return Outcome("constraint", detail=str(exc))
         except Exception as exc:
             return self._error(d, exc, user)
         finally:

@@ -7,9 +7,11 @@ PostgreSQL RLS.
   uses a (table, action) whose policy folds to FALSE for this user (deny by design).
 - ``match_rejected``: both rejected the write, native RLS with a unique or not-null
   violation, the guard with that or a denial (which comes first depends on row order).
-- ``known_difference``: ``INSERT … ON CONFLICT DO UPDATE … WHERE`` denied by the guard
-  where PostgreSQL skipped the hidden conflicting row silently (the guard is stricter
-  on purpose; see tests/fuzz/__init__.py).
+- ``known_difference``: the guard's two documented differences from native RLS on
+  upserts (README, "The query guard"): a row ``ON CONFLICT DO UPDATE`` updates must pass
+  the create policy on its final values too (the guard denies where PostgreSQL, which
+  checks the proposed row, allows); ``DO NOTHING`` does not check a conflicting proposed
+  row (the guard writes nothing and says so; PostgreSQL denies).
 - ``refused``: the guard will not run the statement (not a mismatch; counted).
 - ``timeout``: the guarded statement ran out of its time limit (counted, not compared).
 - ``nonportable`` / ``invalid``: the statement itself behaves differently on this
@@ -33,8 +35,11 @@ def verdict(case: Case, native: Outcome, guard: Outcome, baseline: Outcome | Non
     if guard.same(native):
         return "match"
     rejected = ("conflict", "constraint")
-    if native.status in rejected and (guard.status in rejected or guard.status == "denied"):
-        # Both refused to write (which error comes first depends on the row order).
+    if (native.status in rejected and (guard.status in rejected or guard.status == "denied")) or (
+        native.status == "denied" and guard.status in rejected
+    ):
+        # Both refused to write: which error comes first depends on the row order, and on
+        # whether a row is judged before (native) or after (RETURNING) its key is checked.
         return "match_rejected"
     unchanged = native.tables is None or baseline is None or native.tables == baseline.tables
     if guard.status == "denied":
@@ -42,12 +47,14 @@ def verdict(case: Case, native: Outcome, guard: Outcome, baseline: Outcome | Non
             return "match_denied"
         if denied_by_design(USERS[case.user], case.uses):
             return "match_denied"
-        if "upsert_update_where" in case.features and native.status == "ok":
+        if ("upsert_update" in case.features or "upsert_update_where" in case.features) and native.status == "ok":
             return "known_difference"
         return "mismatch:guard_denies_native_allows"
     if guard.status == "error":
         return "mismatch:guard_sql_fails"
     if guard.status != "ok" or native.status != "ok":
+        if native.status == "denied" and guard.status == "ok" and "upsert_nothing" in case.features and unchanged:
+            return "known_difference"
         if native.status == "denied" and guard.status == "ok":
             return "mismatch:guard_allows_native_denies"
         return f"mismatch:status_{guard.status}_vs_native_{native.status}"
