@@ -86,6 +86,26 @@ class Config:
     plan_cache_size: int = _setting(
         "plan_cache_size", 4096, "REST_PLAN_CACHE_SIZE", "compiled statements kept per worker"
     )
+    max_url_bytes: int = _setting(
+        "max_url_bytes", 16384, "REST_MAX_URL_BYTES", "longest request path plus query string"
+    )
+    max_filters: int = _setting("max_filters", 100, "REST_MAX_FILTERS", "most filters one request may have")
+    max_select_items: int = _setting(
+        "max_select_items", 200, "REST_MAX_SELECT_ITEMS", "most items in one select or order list"
+    )
+    max_json_depth: int = _setting(
+        "max_json_depth", 100, "REST_MAX_JSON_DEPTH", "deepest nesting of a JSON body or JSON filter value"
+    )
+    max_json_path_steps: int = _setting(
+        "max_json_path_steps", 32, "REST_MAX_JSON_PATH_STEPS", "most steps in one JSON path (data->a->b)"
+    )
+    setup_token: str = _setting(
+        "auth.setup_token",
+        "",
+        "REST_AUTH_SETUP_TOKEN",
+        "one-time token allowing POST /auth/setup from a non-loopback client (see rest auth setup-token)",
+        secret=True,
+    )
 
     def replace(self, **changes: Any) -> Config:
         return replace(self, **changes)
@@ -218,6 +238,9 @@ def validate(config: Config) -> None:
         raise ConfigError("db.pool_size must be at least 1")
     if config.log_level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError("log.level must be debug, info, warning or error")
+    limits = ("max_url_bytes", "max_filters", "max_select_items", "max_json_depth", "max_json_path_steps")
+    if min(getattr(config, name) for name in limits) < 1:
+        raise ConfigError(f"{', '.join(limits)} must be at least 1")
     _validate_auth(config)
 
 
