@@ -110,7 +110,13 @@ class SQLite(Dialect):
     CASE_INSENSITIVE_NAMES = True
     CTES_ALWAYS_RECURSIVE = True
     DECODERS: ClassVar[dict[Kind, Decoder]] = {**DECODE_JSON_TEXT, **DECODE_BOOLEAN_INTEGERS}
-    DDL_TYPES: ClassVar[dict[str, str]] = {**Dialect.DDL_TYPES, "datetime": "DATETIME"}
+    DDL_TYPES: ClassVar[dict[str, str]] = {
+        **Dialect.DDL_TYPES,
+        # Without AUTOINCREMENT SQLite reuses the largest deleted id: a deleted user's
+        # token would name the next user registered.
+        "serial": "INTEGER PRIMARY KEY AUTOINCREMENT",
+        "datetime": "DATETIME",
+    }
     ADAPTERS: ClassVar[dict[Kind, Adapter]] = {
         **Dialect.ADAPTERS,
         # SQLite has no date types: dates are stored as the text the client sent.

@@ -45,7 +45,10 @@ class Config:
         "auth.token_cache_size", 10_000, "REST_AUTH_TOKEN_CACHE_SIZE", "verified tokens kept per worker"
     )
     admin_cache_seconds: int = _setting(
-        "auth.admin_cache_seconds", 1, "REST_AUTH_ADMIN_CACHE_SECONDS", "seconds an admin check of auth_users is reused"
+        "auth.admin_cache_seconds",
+        1,
+        "REST_AUTH_ADMIN_CACHE_SECONDS",
+        "seconds a check of a token's user in auth_users (exists, is admin) is reused",
     )
     password_min_length: int = _setting(
         "auth.password_min_length", 8, "REST_AUTH_PASSWORD_MIN_LENGTH", "shortest password accepted"

@@ -37,7 +37,7 @@ class AuthService:
             max_per_client=config.login_max_failures_client,
             window=config.login_failure_window,
         )
-        self.authenticator = Authenticator(self.tokens, AdminCache(self.users.is_admin, ttl=config.admin_cache_seconds))
+        self.authenticator = Authenticator(self.tokens, AdminCache(self.users.standing, ttl=config.admin_cache_seconds))
 
     def setup(self) -> dict[str, str]:
         """See :func:`rls.auth.setup.setup`."""
