@@ -5,6 +5,7 @@ from __future__ import annotations
 from rls.auth.authenticator import AdminCache, Authenticator
 from rls.auth.passwords import Argon2Params, Passwords
 from rls.auth.setup import setup
+from rls.auth.setup_gate import SetupGate
 from rls.auth.throttle import LoginThrottle
 from rls.auth.tokens import Tokens
 from rls.auth.users import Users
@@ -37,6 +38,7 @@ class AuthService:
             max_per_client=config.login_max_failures_client,
             window=config.login_failure_window,
         )
+        self.setup_gate = SetupGate(config.setup_token, config.auth_secret)
         self.authenticator = Authenticator(self.tokens, AdminCache(self.users.standing, ttl=config.admin_cache_seconds))
 
     def setup(self) -> dict[str, str]:
