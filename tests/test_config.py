@@ -82,3 +82,22 @@ def test_readme_lists_every_setting():
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     for setting in SETTINGS:
         assert f"| `{setting.name}` | `{setting.env}` |" in readme, setting.name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "REST_MAX_URL_BYTES",
+        "REST_MAX_FILTERS",
+        "REST_MAX_SELECT_ITEMS",
+        "REST_MAX_JSON_DEPTH",
+        "REST_MAX_JSON_PATH_STEPS",
+    ],
+)
+def test_input_limits_below_one_are_refused(name):
+    with pytest.raises(ConfigError, match=name.removeprefix("REST_").lower()):
+        load_config(environ={name: "0"})
+
+
+def test_setup_token_stays_out_of_the_config_repr():
+    assert "s3cret-setup" not in repr(load_config(environ={"REST_AUTH_SETUP_TOKEN": "s3cret-setup"}))
