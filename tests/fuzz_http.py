@@ -40,7 +40,11 @@ COLUMNS = (
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "like", "ilike", "in", "is", "cs", "cd", "EQ", "xx", "")
 FUNCTIONS = ("count", "sum", "avg", "max", "min", "abs", "ceil", "floor", "round", "length", "lower", "upper", "trim")
 FUNCTIONS += ("date", "sleep", "COUNT")
-METHODS = ("GET",) * 6 + ("POST",) * 4 + ("PUT", "PATCH", "DELETE", "DELETE", "OPTIONS", "HEAD", "PROPFIND", "get")
+METHODS = (
+    ("GET",) * 12
+    + ("POST",) * 8
+    + ("PUT", "PUT", "PATCH", "PATCH", "DELETE", "DELETE", "DELETE", "OPTIONS", "HEAD", "PROPFIND")
+)
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 HOSTILE_TEXT = (

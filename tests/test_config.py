@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rls.config import SETTINGS, ConfigError, load_config, split_addr
+from rls.config import SETTINGS, Config, ConfigError, load_config, split_addr
 
 
 def write(tmp_path, text):
@@ -101,3 +101,10 @@ def test_input_limits_below_one_are_refused(name):
 
 def test_setup_token_stays_out_of_the_config_repr():
     assert "s3cret-setup" not in repr(load_config(environ={"REST_AUTH_SETUP_TOKEN": "s3cret-setup"}))
+
+
+def test_query_limit_defaults_are_the_settings_defaults():
+    from rls.http.app import limits_of
+    from rls.rest.query import DEFAULT_LIMITS
+
+    assert limits_of(Config()) == DEFAULT_LIMITS
