@@ -4,6 +4,7 @@ numbers, deep nesting, long strings).
 
 Every answer is checked, and every breach recorded (the run goes on):
 
+- ``crash``: the app raised instead of answering;
 - ``server_error``: a status ≥ 500 (there are no injected faults here, so none is allowed);
 - ``error_shape``: an error whose body is not ``{"msg", "code", "status"}`` with the status;
 - ``wrote_on_error``: a write answered with an error that changed the tables anyway;
@@ -281,9 +282,14 @@ class Fuzzer:
         if request.identity == "admin" and request.method != "GET":
             token = None
         before = fingerprint(self.db) if request.method in WRITES else None
-        reply = Client(app, token).request(
-            request.method, request.path, request.query, body=request.body or b"", headers=request.headers
-        )
+        try:
+            reply = Client(app, token).request(
+                request.method, request.path, request.query, body=request.body or b"", headers=request.headers
+            )
+        except Exception as exc:  # the app let an exception escape: no response at all
+            self.report.requests += 1
+            self.report.record("crash", request, f"{type(exc).__name__}: {str(exc)[:200]}")
+            return
         self.check(request, reply, before, token is not None and request.identity)
 
     def check(self, request: Request, reply: Reply, before: list[Any] | None, identity: str | bool) -> None:
