@@ -23,6 +23,10 @@ class JsonInputError(ValueError):
     """The text is not JSON every database accepts; the message says why."""
 
 
+class JsonTooDeep(JsonInputError):
+    """Nested deeper than the limit (``max_json_depth``)."""
+
+
 def _reject_constant(name: str) -> Any:
     raise JsonInputError(f"{name} is not a JSON number")
 
@@ -45,7 +49,7 @@ def loads(text: str | bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
     {'a': [1, 2.5]}
     >>> loads('[[[1]]]', max_depth=2)
     Traceback (most recent call last):
-    rls.jsonin.JsonInputError: nested deeper than 2 levels
+    rls.jsonin.JsonTooDeep: nested deeper than 2 levels
     """
     if isinstance(text, bytes):
         try:
@@ -54,7 +58,7 @@ def loads(text: str | bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
             raise JsonInputError("not valid UTF-8") from None
     # Cheap bound first: fewer brackets than the limit cannot nest deeper than it.
     if text.count("[") + text.count("{") > max_depth and deeper_than(text, max_depth):
-        raise JsonInputError(f"nested deeper than {max_depth} levels")
+        raise JsonTooDeep(f"nested deeper than {max_depth} levels")
     try:
         value = json.loads(text, parse_constant=_reject_constant, parse_float=_finite)
     except JsonInputError:

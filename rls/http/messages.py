@@ -91,7 +91,7 @@ class Request:
         try:
             return jsonin.loads(raw, max_depth=self._max_depth)
         except jsonin.JsonInputError as exc:
-            limit = " (max_json_depth)" if "nested deeper" in str(exc) else ""
+            limit = " (max_json_depth)" if isinstance(exc, jsonin.JsonTooDeep) else ""
             raise BadRequest(f"request body is not valid JSON: {exc}{limit}") from None
 
 
