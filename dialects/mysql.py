@@ -68,6 +68,13 @@ def _quoted_column(exc: Any) -> str | None:
 
 
 _DISCONNECTS = {1040, 1053, 1927, 2002, 2003, 2006, 2013, 2055, 4031}
+# Server-side conditions that are not the statement's fault: the server is out of
+# something, read-only, misconfigured for rls, or shutting down.
+_SERVER = frozenset(
+    {1021, 1030, 1036, 1037, 1038, 1041, 1043, 1045, 1046, 1049, 1081, 1114, 1129, 1130, 1135, 1184, 1203, 1226}
+    | {1290, 1836, 1877, 1878, *range(1152, 1162)}
+)
+_TIMEOUT = "query canceled: statement timeout"
 
 _ERRORS: dict[int, Callable[[Any], RlsError]] = {
     **dict.fromkeys((1062, 1586), lambda _: unique_violation()),
@@ -77,11 +84,16 @@ _ERRORS: dict[int, Callable[[Any], RlsError]] = {
     **dict.fromkeys((1264, 1265, 1292, 1366, 1367, 1406, 1411, 1690, 3140, 4038), lambda _: invalid_value()),
     1054: lambda _: UnknownColumn("unknown column"),
     1146: lambda _: UnknownTable("table does not exist"),
+    4079: lambda _: BadRequest("operator or function not supported for these types"),
     **dict.fromkeys((1044, 1142, 1143), lambda _: Denied("permission denied by the database")),
     **dict.fromkeys((1205, 1213), lambda _: Conflict("conflict: concurrent update, retry")),
     1064: lambda _: BadRequest("the database rejected the statement"),
-    **dict.fromkeys((*_DISCONNECTS, 1045), lambda _: unavailable()),
+    **dict.fromkeys((1317, 1969, 3024), lambda _: unavailable(_TIMEOUT)),  # interrupted, max_statement_time
+    **dict.fromkeys((*_DISCONNECTS, *_SERVER), lambda _: unavailable()),
 }
+"""By error number; numbers not listed go by range in :meth:`MySQL.to_error`: 1000–1999 and
+3000–4999 are the server refusing a statement (400), 2000–2999 the client library losing
+the connection (503)."""
 
 
 def _engine_hazard(engine: str | None) -> str | None:
@@ -346,6 +358,8 @@ class MySQL(Dialect):
     def to_error(self, exc: BaseException) -> RlsError | None:
         if isinstance(exc, pymysql.err.InterfaceError):
             return unavailable()
+        if isinstance(exc, OverflowError):
+            return invalid_value()  # a date PyMySQL cannot convert to the session's UTC
         if not isinstance(exc, pymysql.err.MySQLError):
             return None
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
@@ -354,4 +368,10 @@ class MySQL(Dialect):
         build = _ERRORS.get(code) if code is not None else None
         if build is not None:
             return build(exc)
-        return unavailable() if isinstance(exc, pymysql.err.OperationalError) and code and code >= 2000 else None
+        if code is not None and 2000 <= code < 3000:
+            return unavailable()
+        if code is not None or isinstance(exc, (pymysql.err.ProgrammingError, pymysql.err.DataError)):
+            # Server errors 1000–1999 and 3000–4999 are about the statement; PyMySQL's own
+            # (no number: "infinity can not be used with MySQL") about a value it cannot send.
+            return BadRequest("the database rejected the statement")
+        return unavailable()

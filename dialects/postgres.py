@@ -61,7 +61,12 @@ def _from_diag(build: Callable[[str | None], RlsError]) -> Callable[[Any], RlsEr
     return lambda exc: build(exc.diag.column_name)
 
 
-# SQLSTATE → error, exact code first, then its two-character class.
+_STATEMENT = "the database rejected the statement"
+_TIMEOUT = "query canceled: statement timeout"
+
+# SQLSTATE → error, exact code first, then its two-character class. Every class is listed:
+# what the statement or its values did wrong is a 400; what the server or the connection
+# did, a 503.
 _ERRORS: dict[str, Callable[[Any], RlsError]] = {
     "23505": lambda _: unique_violation(),
     "23503": lambda _: foreign_key_violation(),
@@ -75,15 +80,28 @@ _ERRORS: dict[str, Callable[[Any], RlsError]] = {
     "42703": lambda _: UnknownColumn("unknown column"),
     "42P01": lambda _: UnknownTable("table does not exist"),
     "42501": lambda _: Denied("permission denied by the database"),
-    "42": lambda _: BadRequest("the database rejected the statement"),
+    "42": lambda _: BadRequest(_STATEMENT),
+    "44": lambda _: check_violation(),  # WITH CHECK OPTION of a view
+    "54": lambda _: BadRequest("the statement is too large or too complex for the database"),
+    **dict.fromkeys(("0A", "20", "21", "27", "2F", "38", "39", "P0", "HV"), lambda _: BadRequest(_STATEMENT)),
     "40": lambda _: Conflict("conflict: concurrent update, retry"),
-    "08": lambda _: unavailable(),
-    "53": lambda _: unavailable(),
-    "57P01": lambda _: unavailable(),
-    "57P02": lambda _: unavailable(),
-    "57P03": lambda _: unavailable(),
-    "57014": lambda _: unavailable("query canceled: statement timeout"),
+    "55P03": lambda _: unavailable("database is busy, retry later"),  # lock_not_available
+    "57014": lambda _: unavailable(_TIMEOUT),
+    "25P03": lambda _: unavailable(_TIMEOUT),  # idle_in_transaction_session_timeout
+    **dict.fromkeys(
+        "08 53 57 58 XX F0 28 3D 3F 55 72 24 25 26 2B 2D 34 3B 0B 0F 0L 0P 0Z 09 03 02 01 00".split(),
+        lambda _: unavailable(),
+    ),
 }
+
+# psycopg's own errors (no SQLSTATE: raised before or instead of the server's), by class.
+_CLIENT: tuple[tuple[type[psycopg.Error], Callable[[Any], RlsError]], ...] = (
+    (psycopg.DataError, lambda _: invalid_value()),  # a text value with NUL, a value no type adapts
+    (psycopg.ProgrammingError, lambda _: BadRequest(_STATEMENT)),
+    (psycopg.NotSupportedError, lambda _: BadRequest(_STATEMENT)),
+    (psycopg.IntegrityError, lambda _: check_violation()),
+    (psycopg.Error, lambda _: unavailable()),
+)
 
 
 # query_canceled (statement_timeout) and lock_not_available (lock_timeout).
@@ -228,9 +246,9 @@ class Postgres(Dialect):
         if not isinstance(exc, psycopg.Error):
             return None
         state = getattr(exc, "sqlstate", None)
-        if state is None:
-            return unavailable() if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)) else None
         if state in _TIMEOUTS:
             return StatementTimeout()
-        build = _ERRORS.get(state) or _ERRORS.get(state[:2])
-        return build(exc) if build else None
+        build = (_ERRORS.get(state) or _ERRORS.get(state[:2])) if state else None
+        if build is None:
+            build = next(b for cls, b in _CLIENT if isinstance(exc, cls))
+        return build(exc)

@@ -26,7 +26,7 @@ from dialects.base import (
     unavailable,
     unique_violation,
 )
-from rls.errors import RlsError, StatementTimeout, UnknownColumn, UnknownTable
+from rls.errors import BadRequest, Conflict, Denied, RlsError, StatementTimeout, UnknownColumn, UnknownTable
 from rls.schema import Column, Kind, Schema, Table
 
 # Declared type fragments → kind, first match wins (SQLite's own affinity rules, refined).
@@ -51,7 +51,9 @@ _KINDS = (
 )
 
 # Extended result code names (sqlite3.Error.sqlite_errorname) → error, exact name first,
-# then by prefix (as psycopg maps SQLSTATEs).
+# then by prefix (as psycopg maps SQLSTATEs). Every primary result code is listed: what the
+# statement did wrong is a 400; what the database file or the process did, a 503.
+_STATEMENT = "the database rejected the statement"
 _ERRORS: dict[str, Callable[[str], RlsError]] = {
     "SQLITE_CONSTRAINT_UNIQUE": lambda _: unique_violation(),
     "SQLITE_CONSTRAINT_PRIMARYKEY": lambda _: unique_violation(),
@@ -61,13 +63,34 @@ _ERRORS: dict[str, Callable[[str], RlsError]] = {
     "SQLITE_CONSTRAINT": lambda _: check_violation(),
     "SQLITE_MISMATCH": lambda _: invalid_value(),
     "SQLITE_TOOBIG": lambda _: invalid_value(),
+    "SQLITE_RANGE": lambda _: BadRequest(_STATEMENT),
+    "SQLITE_ERROR": lambda _: BadRequest(_STATEMENT),  # syntax, overflow, malformed JSON, too complex
+    "SQLITE_AUTH": lambda _: Denied("permission denied by the database"),
+    "SQLITE_PERM": lambda _: Denied("permission denied by the database"),
+    "SQLITE_ABORT": lambda _: Conflict("conflict: concurrent update, retry"),
+    "SQLITE_INTERRUPT": lambda _: unavailable("query canceled: statement timeout"),
     "SQLITE_BUSY": lambda _: unavailable("database is busy, retry later"),
     "SQLITE_LOCKED": lambda _: unavailable("database is busy, retry later"),
     "SQLITE_CANTOPEN": lambda _: unavailable(),
     "SQLITE_READONLY": lambda _: unavailable("database is read-only"),
     "SQLITE_FULL": lambda _: unavailable("database is full"),
-    "SQLITE_IOERR": lambda _: unavailable(),
+    **dict.fromkeys(
+        [
+            f"SQLITE_{name}"
+            for name in "IOERR CORRUPT NOTADB NOMEM PROTOCOL SCHEMA INTERNAL NOLFS MISUSE NOTFOUND EMPTY FORMAT".split()
+        ],
+        lambda _: unavailable(),
+    ),
 }
+# Errors raised before SQLite saw the statement (binding a value) carry no result code.
+_UNNAMED: tuple[tuple[type[sqlite3.Error], Callable[[str], RlsError]], ...] = (
+    (sqlite3.IntegrityError, lambda _: check_violation()),
+    (sqlite3.DataError, lambda _: invalid_value()),
+    (sqlite3.InterfaceError, lambda _: invalid_value()),
+    (sqlite3.ProgrammingError, lambda _: BadRequest(_STATEMENT)),
+    (sqlite3.NotSupportedError, lambda _: BadRequest(_STATEMENT)),
+    (sqlite3.Error, lambda _: unavailable()),
+)
 
 
 _REPLACE_CLAUSE = re.compile(r"\bON\s+CONFLICT\s+REPLACE\b", re.IGNORECASE)
@@ -144,7 +167,13 @@ class SQLite(Dialect):
         "RTRIM": (1, 2),
     }
     DECODERS: ClassVar[dict[Kind, Decoder]] = {**DECODE_JSON_TEXT, **DECODE_BOOLEAN_INTEGERS}
-    DDL_TYPES: ClassVar[dict[str, str]] = {**Dialect.DDL_TYPES, "datetime": "DATETIME"}
+    DDL_TYPES: ClassVar[dict[str, str]] = {
+        **Dialect.DDL_TYPES,
+        # Without AUTOINCREMENT SQLite reuses the largest deleted id: a deleted user's
+        # token would name the next user registered.
+        "serial": "INTEGER PRIMARY KEY AUTOINCREMENT",
+        "datetime": "DATETIME",
+    }
     ADAPTERS: ClassVar[dict[Kind, Adapter]] = {
         **Dialect.ADAPTERS,
         # SQLite has no date types: dates are stored as the text the client sent.
@@ -275,17 +304,19 @@ class SQLite(Dialect):
         return Schema.build(tables)
 
     def to_error(self, exc: BaseException) -> RlsError | None:
+        if isinstance(exc, OverflowError):
+            return invalid_value()  # sqlite3 binds integers up to 64 bits only
         if not isinstance(exc, sqlite3.Error):
             return None
-        name = getattr(exc, "sqlite_errorname", "") or ""
-        if name in _TIMEOUTS:
-            return StatementTimeout()
-        build = _ERRORS.get(name) or next((b for n, b in _ERRORS.items() if name.startswith(n + "_")), None)
         text = str(exc)
-        if build is not None:
-            return build(text)
         if text.startswith("no such column"):
             return UnknownColumn("unknown column")
         if text.startswith("no such table"):
             return UnknownTable("table does not exist")
-        return None
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        if name in _TIMEOUTS:
+            return StatementTimeout()
+        build = _ERRORS.get(name) or next((b for n, b in _ERRORS.items() if name.startswith(n + "_")), None)
+        if build is None:
+            build = next(b for cls, b in _UNNAMED if isinstance(exc, cls))
+        return build(text)

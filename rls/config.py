@@ -45,7 +45,10 @@ class Config:
         "auth.token_cache_size", 10_000, "REST_AUTH_TOKEN_CACHE_SIZE", "verified tokens kept per worker"
     )
     admin_cache_seconds: int = _setting(
-        "auth.admin_cache_seconds", 1, "REST_AUTH_ADMIN_CACHE_SECONDS", "seconds an admin check of auth_users is reused"
+        "auth.admin_cache_seconds",
+        1,
+        "REST_AUTH_ADMIN_CACHE_SECONDS",
+        "seconds a check of a token's user in auth_users (exists, is admin) is reused",
     )
     password_min_length: int = _setting(
         "auth.password_min_length", 8, "REST_AUTH_PASSWORD_MIN_LENGTH", "shortest password accepted"
@@ -132,6 +135,26 @@ class Config:
         60,
         "REST_AUTH_LOGIN_MAX_CLIENT",
         "logins, successful or not, per client address per auth.login_failure_window",
+    )
+    max_url_bytes: int = _setting(
+        "max_url_bytes", 16384, "REST_MAX_URL_BYTES", "longest request path plus query string"
+    )
+    max_filters: int = _setting("max_filters", 100, "REST_MAX_FILTERS", "most filters one request may have")
+    max_select_items: int = _setting(
+        "max_select_items", 200, "REST_MAX_SELECT_ITEMS", "most items in one select or order list"
+    )
+    max_json_depth: int = _setting(
+        "max_json_depth", 100, "REST_MAX_JSON_DEPTH", "deepest nesting of a JSON body or JSON filter value"
+    )
+    max_json_path_steps: int = _setting(
+        "max_json_path_steps", 32, "REST_MAX_JSON_PATH_STEPS", "most steps in one JSON path (data->a->b)"
+    )
+    setup_token: str = _setting(
+        "auth.setup_token",
+        "",
+        "REST_AUTH_SETUP_TOKEN",
+        "one-time token allowing POST /auth/setup from a non-loopback client (see rest auth setup-token)",
+        secret=True,
     )
 
     def replace(self, **changes: Any) -> Config:
@@ -265,6 +288,9 @@ def validate(config: Config) -> None:
         raise ConfigError("db.pool_size must be at least 1")
     if config.log_level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError("log.level must be debug, info, warning or error")
+    limits = ("max_url_bytes", "max_filters", "max_select_items", "max_json_depth", "max_json_path_steps")
+    if min(getattr(config, name) for name in limits) < 1:
+        raise ConfigError(f"{', '.join(limits)} must be at least 1")
     _validate_auth(config)
     _validate_limits(config)
 

@@ -6,6 +6,7 @@ from rls.auth.authenticator import AdminCache, Authenticator
 from rls.auth.hashgate import HashGate
 from rls.auth.passwords import Argon2Params, Passwords
 from rls.auth.setup import setup
+from rls.auth.setup_gate import SetupGate
 from rls.auth.throttle import LoginThrottle
 from rls.auth.tokens import Tokens
 from rls.auth.users import Users
@@ -42,7 +43,8 @@ class AuthService:
             max_attempts_client=config.login_max_client,
             window=config.login_failure_window,
         )
-        self.authenticator = Authenticator(self.tokens, AdminCache(self.users.is_admin, ttl=config.admin_cache_seconds))
+        self.setup_gate = SetupGate(config.setup_token, config.auth_secret)
+        self.authenticator = Authenticator(self.tokens, AdminCache(self.users.standing, ttl=config.admin_cache_seconds))
 
     def setup(self) -> dict[str, str]:
         """See :func:`rls.auth.setup.setup`."""

@@ -13,7 +13,7 @@ from rls.auth.service import AuthService
 from rls.auth.tables import AUTH_USERS
 from rls.config import Config, load_config, validate
 from rls.database import Database, Session
-from rls.errors import InvalidValue, MethodNotAllowed, NotFound, RlsError
+from rls.errors import BadRequest, InvalidValue, MethodNotAllowed, NotFound, RlsError
 from rls.http.messages import Request, Response, json_response, message
 from rls.http.slowbody import BodyGate
 from rls.http.tables import TableRoutes
@@ -21,6 +21,7 @@ from rls.policy.admin import validate_policy_rows
 from rls.policy.engine import PolicyEngine
 from rls.policy.store import POLICY_TABLE, PolicyStore
 from rls.rest.compiler import RestCompiler
+from rls.rest.query import Limits
 from rls.rest.resource import Paging, TableRules, TableService
 from rls.schema import Table
 
@@ -59,7 +60,7 @@ class App:
         self.auth = AuthService(config, db)
         self.auth_routes = AuthRoutes(self.auth)
         self.policies = PolicyStore(db, interval=config.policy_refresh_interval)
-        self.tables = TableRoutes(self.build_table_service())
+        self.tables = TableRoutes(self.build_table_service(), limits_of(config))
         self.routes = self.build_routes()
         self.body_gate = BodyGate(config.body_readers)
 
@@ -119,7 +120,7 @@ class App:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         environ["wsgi.input"] = self.body_gate.wrap(environ["wsgi.input"])
-        request = Request(environ, max_body=self.config.max_body_bytes)
+        request = Request(environ, max_body=self.config.max_body_bytes, max_json_depth=self.config.max_json_depth)
         response = self.handle(request)
         self.add_cors_headers(request, response)
         return response.wsgi(start_response)
@@ -129,6 +130,7 @@ class App:
         try:
             if request.method == "OPTIONS" and self.config.cors_enabled:
                 return Response(204)
+            check_url_length(request, self.config.max_url_bytes)
             return self.dispatch(request)
         except RlsError as exc:
             return json_response(exc.to_json(), exc.status, exc.headers)
@@ -181,6 +183,18 @@ class App:
             ("Access-Control-Allow-Headers", "Authorization, Content-Type, Prefer"),
             ("Access-Control-Max-Age", "600"),
         ]
+
+
+def limits_of(config: Config) -> Limits:
+    """The query-string limits the settings set."""
+    return Limits(config.max_filters, config.max_select_items, config.max_json_depth, config.max_json_path_steps)
+
+
+def check_url_length(request: Request, limit: int) -> None:
+    """Refuse a request whose path and query string are longer than ``limit`` bytes
+    (counted as the server received them), before anything reads them."""
+    if len(request.environ.get("PATH_INFO") or "") + len(request.query_string) > limit:
+        raise BadRequest(f"URL too long: at most {limit} bytes (max_url_bytes)")
 
 
 def _root(request: Request, params: dict[str, str]) -> Response:
