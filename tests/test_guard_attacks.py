@@ -532,8 +532,9 @@ def test_mysql_update_cannot_give_a_row_away_through_a_sub_query_alias(harness_f
 )
 def test_functions_with_several_arguments_are_accepted(g, backend, sql, expected):
     if backend == "sqlite" and "CONCAT" in sql:  # SQLite 3.40 has no CONCAT (3.44 has): its own answer
-        with pytest.raises(Exception, match="no such function"):
+        with pytest.raises(Exception) as raised:
             g.run(sql)
+        assert "no such function" in str(raised.value.__cause__ or raised.value)
         return
     assert g.run(sql) == expected
 

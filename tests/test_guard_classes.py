@@ -411,8 +411,9 @@ def test_valid_sql_is_accepted_on_every_database(g, backend, sql, expected):
     if backend == "mysql":
         sql = sql.replace("RANDOM()", "RAND()").replace("STDDEV(", "STDDEV_POP(")
     if backend == "sqlite" and ("STDDEV" in sql or "MD5" in sql):
-        with pytest.raises(Exception, match="no such function"):  # the database's own answer
+        with pytest.raises(Exception) as raised:  # the database's own answer (a 400)
             g.run(sql)
+        assert "no such function" in str(raised.value.__cause__ or raised.value)
         return
     rows = g.run(sql)
     if isinstance(expected, dict):
