@@ -90,6 +90,11 @@ class Dialect:
     """A single-table UPDATE assigns left to right (``SET a = 1, b = a`` gives b = 1);
     otherwise every SET expression reads the old row."""
 
+    FENCE_WITH_WINDOWS: ClassVar[bool] = False
+    """Fence every policy sub-query of a statement with a window function: the database
+    merges them wrongly there (MariaDB 10.11 drops a NOT EXISTS over a merged derived
+    table when the query has a window function — found by the differential fuzzer)."""
+
     UPDATE_SEES_ITS_OWN_WRITES: ClassVar[bool] = False
     """An UPDATE's SET sub-queries may read rows the same statement already changed
     (SQLite's two-pass UPDATE), so a WITH CHECK judged in WHERE could see other values."""

@@ -161,6 +161,7 @@ class MySQL(Dialect):
     # in its own WHERE, the values computed left to right as MySQL assigns them.
     CASE_INSENSITIVE_COLUMNS = True
     SET_ASSIGNS_LEFT_TO_RIGHT = True
+    FENCE_WITH_WINDOWS = True
     ALIAS_CLAUSES: ClassVar[frozenset[str]] = frozenset({"order", "group", "having"})
     # Comparisons never raise in a SELECT, but mixed types convert row by row (with
     # warnings that quote the row's value, and errors in strict writes): only same-type

@@ -536,3 +536,25 @@ def test_ordinary_statements_run_and_read_only_visible_rows(g, sql):
     assert isinstance(rows, list)
     if sql.startswith("SELECT id FROM docs") or sql.startswith("SELECT d.id"):
         assert {r[0] for r in rows} <= {3, 4}
+
+
+def test_mariadb_window_queries_keep_their_not_exists(harness_for):
+    """MariaDB 10.11 drops a NOT EXISTS over a merged derived table when the query has a window
+    function (found by the differential fuzzer): there every policy sub-query is fenced."""
+    h = harness_for("mysql")
+    sql = (
+        "SELECT d.id, SUM(d.id) OVER (PARTITION BY d.title) FROM docs d "
+        "WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.id = d.id AND t.name = 'red')"
+    )
+    assert ids(h.run(sql, user=AuthUser(id=1))) == [2]  # user 1's doc 1 has the red tag: excluded
+
+
+@pytest.mark.parametrize("backend_with_on_conflict", ["postgres", "sqlite"])
+def test_an_upserts_proposed_row_passes_the_create_policy_even_when_it_updates(harness_for, backend_with_on_conflict):
+    """As PostgreSQL: ON CONFLICT DO UPDATE checks the proposed row (EXCLUDED) against the
+    create policy too (found by the differential fuzzer)."""
+    h = harness_for(backend_with_on_conflict)
+    with pytest.raises(Denied):
+        h.run("INSERT INTO docs (id, owner_id, title) VALUES (3, 11, 'x') ON CONFLICT (id) DO UPDATE SET title = 'y'")
+    h.run("INSERT INTO docs (id, owner_id, title) VALUES (3, 2, 'x') ON CONFLICT (id) DO UPDATE SET title = 'y'")
+    assert h.table("docs")[2][1:3] == (2, "y")

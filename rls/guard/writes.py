@@ -270,17 +270,22 @@ class WriteGuard:
         check = self._policy("update", qualifier)
         own = conflict.args.get("where")
         then: exp.Expr = exp.true()
+        parts: list[exp.Expr] = []
         if check is not None:
             new = self._new_values(conflict.expressions)
             _judged(self, check, qualifier)
-            then = exp.EQ(this=self._checked(_substitute(check, qualifier, new, self.built), qualifier),
-                          expression=exp.Literal.number(1))  # fmt: skip
+            parts.append(_substitute(check, qualifier, new, self.built))
+        proposed = self._policy("create", "excluded")
+        if proposed is not None:  # as PostgreSQL: the proposed row passes the create policy too
+            parts.append(proposed)
+        if parts:
+            then = exp.EQ(this=self._checked(exp.and_(*parts, copy=False), qualifier), expression=exp.Literal.number(1))
         if own is not None:
             then = exp.Case(ifs=[exp.If(this=exp.paren(own.this, copy=False), true=then)], default=exp.false())
         if using:
             hidden = exp.EQ(this=self._raise(qualifier), expression=exp.Literal.number(1))
             then = exp.Case(ifs=[exp.If(this=exp.and_(*using, copy=False), true=then)], default=hidden)
-        if check is None and own is None and not using:
+        if not parts and own is None and not using:
             return
         conflict.set("where", exp.Where(this=then))
 
