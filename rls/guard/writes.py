@@ -241,14 +241,16 @@ class WriteGuard:
         checked = self._own(self._checked(condition, qualifier))
         if returning is None:
             self.hidden_columns = 1
-            root.set("returning", exp.Returning(expressions=[exp.alias_(checked, CHECK_COLUMN, quoted=True)]))
+            root.set(
+                "returning", exp.Returning(expressions=[exp.alias_(checked, CHECK_COLUMN, quoted=True, copy=False)])
+            )
             return
         items = self._expand_stars(returning.expressions)
         first = items[0]
         name = first.alias_or_name
         value = first.this if isinstance(first, exp.Alias) else first
         fused = exp.Case(ifs=[exp.If(this=exp.EQ(this=checked, expression=exp.Literal.number(1)), true=value)])
-        items[0] = exp.alias_(fused, name, quoted=True) if name else fused
+        items[0] = exp.alias_(fused, name, quoted=True, copy=False) if name else fused
         returning.set("expressions", items)
 
     def _expand_stars(self, items: list[exp.Expr]) -> list[exp.Expr]:
