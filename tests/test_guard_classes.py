@@ -558,3 +558,14 @@ def test_an_upserts_proposed_row_passes_the_create_policy_even_when_it_updates(h
         h.run("INSERT INTO docs (id, owner_id, title) VALUES (3, 11, 'x') ON CONFLICT (id) DO UPDATE SET title = 'y'")
     h.run("INSERT INTO docs (id, owner_id, title) VALUES (3, 2, 'x') ON CONFLICT (id) DO UPDATE SET title = 'y'")
     assert h.table("docs")[2][1:3] == (2, "y")
+
+
+@pytest.mark.parametrize("returning", ["", " RETURNING id"])
+def test_an_insert_under_a_policy_reading_another_table_runs(g, returning):
+    """The check in RETURNING holds a policy sub-query (team membership): it is rls's own, not
+    an unaccounted table (found by the differential fuzzer)."""
+    result = g.run(f"INSERT INTO team_docs (id, team_id, title) VALUES (5, 20, 'x'){returning}")
+    assert result == ([(5,)] if returning else 1)
+    with pytest.raises(Denied):
+        g.run(f"INSERT INTO team_docs (id, team_id, title) VALUES (6, 10, 'x'){returning}")
+    assert ids(g.table("team_docs")) == [1, 2, 5]
