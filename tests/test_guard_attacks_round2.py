@@ -1,0 +1,172 @@
+"""Second adversarial round on the rewritten query guard (issue 9): attacks that succeed
+on today's main, on real databases, as user 2. Each test states the behaviour the guard
+must have and is marked ``xfail(strict=True)`` until the class is fixed: when a fix lands
+the test passes, the strict marker fails it, and the marker comes off.
+
+Every test asserts exact rows, the exact table afterwards, or the exact refusal.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rls import AuthUser, Denied, Policy, Refused
+from rls.errors import InvalidValue, LoginRequired
+from tests.guardkit import GuardHarness
+from tests.test_guard_attacks import POLICIES, ROWS, TABLES
+
+ATTACKER = AuthUser(id=2)
+GUARD_ERRORS = (Refused, Denied, LoginRequired)
+
+
+@pytest.fixture(scope="module")
+def harness_for(make_database_url):
+    made: dict[str, GuardHarness] = {}
+
+    def get(backend: str) -> GuardHarness:
+        if backend not in made:
+            made[backend] = GuardHarness(make_database_url(backend), TABLES, ROWS, POLICIES)
+        return made[backend].reset()
+
+    yield get
+    for h in made.values():
+        h.close()
+
+
+# -- A. MySQL: conditions called leakproof that convert a hidden value ------------------------
+#
+# A statement whose every condition is "leakproof" gets no fence, and MariaDB pushes its
+# conditions into the policy's derived table, where they run before a sub-query policy
+# (EXISTS) — on team 10's document, hidden from user 2. Two shapes pass the leakproof test
+# yet make MariaDB convert the text column to a number row by row: a bare column used as a
+# condition (``WHERE t.title``, ``NOT t.title``: a Column node counts as structure) and a
+# text column compared with a *negated* string literal (``-'x'`` is a number; the check
+# unwraps the minus and sees a string). In INSERT … SELECT and in UPDATE / DELETE strict
+# mode turns the conversion warning into error 1292, which quotes the hidden value; through
+# rls.connect the InvalidValue alone is a yes/no oracle (the round-1 class C, new shapes).
+# A rule that would have made it impossible: a per-row condition is leakproof only if it is
+# a comparison whose operands have the same kind — a bare column or a negated literal is
+# not, and a unary minus makes a number whatever it negates.
+
+HIDDEN_PROBES = {
+    "bare_column": "INSERT INTO tags (name) SELECT t.title FROM team_docs t WHERE t.title",
+    "not_column": "INSERT INTO tags (name) SELECT t.title FROM team_docs t WHERE NOT t.title",
+    "negated_string": "INSERT INTO tags (name) SELECT t.title FROM team_docs t WHERE t.title = -'x'",
+    "update_sub_query": "UPDATE tags SET name = 'x' WHERE EXISTS (SELECT 1 FROM team_docs t WHERE t.title)",
+}
+
+
+@pytest.mark.xfail(strict=True, reason="MySQL: a bare text column / a negated string literal counts as leakproof")
+@pytest.mark.parametrize("shape", sorted(HIDDEN_PROBES))
+def test_mysql_condition_that_converts_text_does_not_run_on_hidden_rows(harness_for, shape):
+    h = harness_for("mysql")
+    raised = h.run_raw(HIDDEN_PROBES[shape])
+    # Team 10's 'ten' is hidden from user 2; user 2's 'twenty' converts to 0 (false), so
+    # nothing qualifies and nothing may fail. Today: (1292, "Truncated incorrect … 'ten'").
+    assert raised is None, raised
+    assert h.table("tags") == [(1, "red"), (2, "blue")]
+
+
+@pytest.mark.xfail(strict=True, reason="MySQL: a negated string literal counts as leakproof (oracle via connect)")
+def test_mysql_negated_literal_is_no_oracle_through_connect(harness_for):
+    h = harness_for("mysql")
+    # Hidden row: id 1, title 'ten'. Today '>= tf' inserts nothing and '>= te' raises
+    # InvalidValue: a binary search reads the hidden title through rls.connect.
+    probe = "INSERT INTO tags (name) SELECT t.title FROM team_docs t WHERE t.id = 1 AND t.title >= %s AND t.title = -'x'"
+    assert h.run(probe, ("tf",)) == 0
+    assert h.run(probe, ("te",)) == 0
+
+
+def test_mysql_bare_column_in_a_write_where_stays_behind_the_case_fence(harness_for):
+    """Held: the write's own condition is evaluated only inside CASE WHEN <policy>."""
+    h = harness_for("mysql")
+    assert h.run("DELETE FROM notes WHERE body") == 0
+    assert h.run("UPDATE team_docs SET id = id WHERE title") == 0
+    assert [r[0] for r in h.table("notes")] == [1, 2, 3]
+
+
+# -- B. WITH CHECK judged on the assigned expression, not on the value stored ----------------
+#
+# An UPDATE's check substitutes each SET expression into the policy and evaluates it in
+# WHERE. The database then *converts* that expression to the column's type: PostgreSQL and
+# MariaDB round 24.5 into an integer column as 25; MariaDB stores the number 1 into an
+# ENUM column as its first member. The check saw 24.5 < 25 (true) or 1 <> 'admin' (true);
+# the row stored fails the policy: a value the update policy forbids, written by the user
+# (native RLS checks the stored row and refuses). INSERT is not affected: its check reads
+# the stored row through RETURNING.
+# A rule that would have made it impossible: judge the row as stored (UPDATE … RETURNING
+# where the database has it), or make every new value carry the column's type first
+# (CAST to the declared type) and refuse SET values whose kind differs from the column's.
+
+LEVEL_POLICIES = [
+    Policy("docs", "read", "owner_id = auth_user.id"),
+    Policy("docs", "create", "owner_id = auth_user.id"),
+    Policy("docs", "delete", "owner_id = auth_user.id"),
+    Policy("docs", "update", "owner_id = auth_user.id AND secret < auth_user.level"),
+]
+
+
+@pytest.fixture
+def levels(make_database_url, request):
+    h = GuardHarness(make_database_url(request.param), TABLES[:1], {"docs": ROWS["docs"]}, LEVEL_POLICIES)
+    yield h.reset()
+    h.close()
+
+
+@pytest.mark.xfail(strict=True, reason="UPDATE's WITH CHECK reads 24.5, the integer column stores 25")
+@pytest.mark.parametrize("levels", ["postgres", "mysql"], indirect=True)
+@pytest.mark.parametrize("raw", [False, True], ids=["connect", "raw"])
+def test_update_check_judges_the_value_the_column_stores(levels, raw):
+    user = AuthUser(id=2, claims={"level": 25})
+    sql = "UPDATE docs SET secret = 24.5 WHERE id = 3"
+    try:
+        levels.run_raw(sql, user=user) if raw else levels.run(sql, user=user)
+    except GUARD_ERRORS:
+        pass
+    # secret must stay below 25; today the row holds 25.
+    assert [r[3] for r in levels.table("docs")] == [999, 10, 20, 30]
+
+
+@pytest.mark.parametrize("levels", ["postgres", "mysql"], indirect=True)
+def test_update_check_refuses_the_stored_value_itself(levels):
+    """Held (the reference for the test above): SET secret = 25 is denied."""
+    with pytest.raises(Denied):
+        levels.run("UPDATE docs SET secret = 25 WHERE id = 3", user=AuthUser(id=2, claims={"level": 25}))
+    assert [r[3] for r in levels.table("docs")] == [999, 10, 20, 30]
+
+
+ENUM_TABLE = (
+    "CREATE TABLE accounts (id INTEGER PRIMARY KEY, owner_id INTEGER, role ENUM('admin', 'user')) ENGINE=InnoDB",
+)
+ENUM_POLICIES = [
+    Policy("accounts", "read", "owner_id = auth_user.id"),
+    Policy("accounts", "create", "owner_id = auth_user.id AND role <> 'admin'"),
+    Policy("accounts", "update", "owner_id = auth_user.id AND role <> 'admin'"),
+    Policy("accounts", "delete", "owner_id = auth_user.id"),
+]
+
+
+@pytest.fixture
+def accounts(make_database_url):
+    rows = {"accounts": ("id, owner_id, role", [(1, 1, "admin"), (2, 2, "user")])}
+    h = GuardHarness(make_database_url("mysql"), ENUM_TABLE, rows, ENUM_POLICIES)
+    yield h.reset()
+    h.close()
+
+
+@pytest.mark.xfail(strict=True, reason="MySQL: SET enum_column = 1 stores 'admin', the check compared 1")
+@pytest.mark.parametrize("raw", [False, True], ids=["connect", "raw"])
+def test_mysql_update_cannot_make_itself_admin_through_an_enum_index(accounts, raw):
+    sql = "UPDATE accounts SET role = 1 WHERE id = 2"
+    try:
+        accounts.run_raw(sql) if raw else accounts.run(sql)
+    except GUARD_ERRORS:
+        pass
+    assert accounts.table("accounts") == [(1, 1, "admin"), (2, 2, "user")]  # today: (2, 2, 'admin')
+
+
+def test_mysql_insert_with_an_enum_index_is_judged_as_stored(accounts):
+    """Held: INSERT's check reads the stored row (RETURNING)."""
+    with pytest.raises(Denied):
+        accounts.run("INSERT INTO accounts (id, owner_id, role) VALUES (3, 2, 1)")
+    assert accounts.table("accounts") == [(1, 1, "admin"), (2, 2, "user")]
