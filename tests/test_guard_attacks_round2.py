@@ -170,3 +170,29 @@ def test_mysql_insert_with_an_enum_index_is_judged_as_stored(accounts):
     with pytest.raises(Denied):
         accounts.run("INSERT INTO accounts (id, owner_id, role) VALUES (3, 2, 1)")
     assert accounts.table("accounts") == [(1, 1, "admin"), (2, 2, "user")]
+
+
+# -- C. A whole-row reference does not count as reading the target (PostgreSQL) -------------
+#
+# Round 1 made RETURNING * and ORDER BY count as reading the written table. A whole-row
+# reference inside an expression still does not: the resolver records no column for
+# ``notes.*`` / ``n.*``, so ``_mentions_target`` sees nothing, and PostgreSQL expands
+# ``CONCAT(notes.*)`` into every column. The DELETE then runs under the delete policy only
+# (author = user 2), not the read policy (team membership): the row count says whether the
+# hidden note 1 — written by user 2, for a team user 2 has left — contains a guessed text.
+# Native RLS applies the read policy to a DELETE whose WHERE reads the row: 0 and 0.
+# A rule that would have made it impossible: every column reference, ``t.*`` included, is
+# resolved to its source, and a reference to the target whose columns are not listed counts
+# as reading all of them.
+
+
+@pytest.mark.xfail(strict=True, reason="t.* inside an expression is not counted as reading the target")
+@pytest.mark.parametrize("alias", ["", " n"], ids=["table", "alias"])
+def test_postgres_whole_row_reference_in_delete_where_applies_the_read_policy(harness_for, alias):
+    h = harness_for("postgres")
+    star = f"{alias.strip() or 'notes'}.*"
+    # The readable note 2 ('mine') matches neither pattern.
+    for pattern in ("%acquire%", "%zzz%"):
+        sql = f"DELETE FROM notes{alias} WHERE CONCAT({star}) LIKE '{pattern}'"
+        assert h.run(sql) == 0, pattern  # today: 1 for '%acquire%' (the hidden note 1)
+    assert [r[0] for r in h.table("notes")] == [1, 2, 3]
