@@ -244,3 +244,39 @@ def test_mysql_rest_post_with_an_enum_index_is_judged_as_stored(rest_accounts):
     reply = w.bob.post("/accounts", {"id": 3, "user_id": w.bob_id, "role": "1"})
     assert reply.status == 403, reply.body
     assert sorted(w.sql("SELECT id, role FROM accounts")) == [(1, "admin"), (2, "user")]
+
+
+# -- D. An aggregate's argument is "evaluated on filtered rows" — not when it is correlated ----
+#
+# The leakproof pass skips aggregate arguments everywhere (they run after the query's
+# filters). Inside a sub-query that reads an OUTER column, though, the aggregate runs once
+# per outer row, wherever the database puts the sub-query — and with no fence the outer
+# policy (an EXISTS here, turned into a semi-join) runs after it: PostgreSQL places the
+# user's sub-plan at the scan of team_docs, before the membership join. A division by zero
+# (PostgreSQL, or MariaDB in a write) or a text-to-number conversion (MariaDB) then runs on
+# team 10's hidden document; the error is an oracle through rls.connect and, raw, quotes it.
+# A rule that would have made it impossible: only an aggregate's own query's columns are
+# filtered; an aggregate (or window) argument that reads an outer query's column is a
+# per-row condition of that outer query and must be leakproof, or the statement is fenced.
+
+ORACLE = (
+    "SELECT COUNT(*) FROM team_docs t WHERE EXISTS "
+    "(SELECT MAX(x.id / CASE WHEN t.team_id = 10 AND t.title >= %s THEN 0 ELSE 1 END) FROM tags x)"
+)
+
+
+@pytest.mark.xfail(strict=True, reason="a correlated aggregate argument counts as post-filter: no fence")
+def test_postgres_correlated_aggregate_is_no_oracle_on_hidden_rows(harness_for):
+    h = harness_for("postgres")
+    # Team 10's hidden title is 'ten'; user 2 sees one document ('twenty'). Today '>= tf'
+    # answers [(1,)] and '>= te' raises InvalidValue (division by zero on the hidden row).
+    assert h.run(ORACLE, ("tf",)) == [(1,)]
+    assert h.run(ORACLE, ("te",)) == [(1,)]
+
+
+@pytest.mark.xfail(strict=True, reason="a correlated aggregate argument counts as post-filter: no fence")
+def test_mysql_correlated_aggregate_does_not_convert_a_hidden_value(harness_for):
+    h = harness_for("mysql")
+    sql = "INSERT INTO tags (name) SELECT t.title FROM team_docs t WHERE EXISTS (SELECT MAX(x.id + t.title) FROM tags x)"
+    raised = h.run_raw(sql)
+    assert "'ten'" not in str(raised)  # today: (1292, "Truncated incorrect DOUBLE value: 'ten'")
