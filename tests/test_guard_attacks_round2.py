@@ -304,3 +304,33 @@ def test_mysql_named_parameter_with_two_kinds_is_not_pushed_in_either_order(harn
     raised = h.run_raw(sql, {"a": 1})
     assert "'ten'" not in str(raised)  # today: (1292, "Truncated incorrect DECIMAL value: 'ten'")
     assert h.table("tags") == [(1, "red"), (2, "blue")]
+
+
+# -- F. An untyped schema (the README's ``schema={table: [columns]}``) compares ids by coercion --
+#
+# typed_value() binds a principal value as it is when the column's kind is unknown
+# (Kind.OTHER): the database then converts. A string id "02" (or "2.0" on SQLite, " 2" on
+# PostgreSQL) is another principal than the integer 2, yet owns user 2's rows — issue 9
+# item 7 ("a string id never equals an integer column"), through the schema form the
+# README shows. A rule that would have made it impossible: an untyped column compares a
+# principal value only with one of a single, declared type — or the guard refuses an
+# untyped schema for policies over principal attributes.
+
+UNTYPED = {"docs": ["id", "owner_id", "title", "secret", "published"]}
+
+
+@pytest.mark.xfail(strict=True, reason="untyped schema: a string principal id is coerced to the integer column")
+@pytest.mark.parametrize(("backend_untyped", "impostor"), [("sqlite", "02"), ("sqlite", "2.0"), ("postgres", "02"),
+                                                           ("postgres", " 2")])  # fmt: skip
+def test_untyped_schema_does_not_coerce_a_string_principal_id(harness_for, backend_untyped, impostor):
+    from rls import Guard, connect
+
+    h = harness_for(backend_untyped)
+    guard = Guard([Policy("docs", "read", "owner_id = auth_user.id")], dialect=h.dialect, schema=UNTYPED)
+
+    def work(session):
+        cursor = connect(session.connection, guard, AuthUser(id=impostor)).cursor()
+        cursor.execute("SELECT id FROM docs")
+        return sorted(r[0] for r in cursor.fetchall())
+
+    assert h.db.run(work) == []  # today: [3, 4], user 2's documents
