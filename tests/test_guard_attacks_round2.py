@@ -417,3 +417,38 @@ def test_rest_write_filters_do_not_read_rows_the_read_policy_hides(rest_notes, m
         # Today: "successfully … 1 rows" for '*acquire*' (the hidden note 1), 0 for the other.
         assert reply.status == 200 and " 0 rows" in reply.json["msg"], (pattern, reply.body)
     assert sorted(r[0] for r in w.sql("SELECT id FROM rnotes")) == [1, 2]
+
+
+# -- H. The session check is a deny-list of SQL modes (MariaDB) --------------------------------
+#
+# rls.connect refuses a session whose sql_mode would make MariaDB read the guarded SQL
+# differently — but only the four modes it lists (NO_BACKSLASH_ESCAPES, ANSI_QUOTES, ANSI,
+# PIPES_AS_CONCAT). SIMULTANEOUS_ASSIGNMENT (MariaDB ≥ 10.3) makes UPDATE assign every
+# column from the old row, as PostgreSQL does, while the guard computes the WITH CHECK
+# left to right: ``SET secret = 21, owner_id = secret - 19`` is judged as owner 2 (21 - 19)
+# and stores owner 1 (20 - 19). Row 3 is given to user 1. (HIGH_NOT_PRECEDENCE changes how
+# ``NOT a = b`` reads the same way.) A rule that would have made it impossible: an
+# allow-list — the session's sql_mode must be exactly the modes the guard was written for
+# (or the guard sets them), not "none of these".
+
+
+@pytest.mark.xfail(strict=True, reason="check_session does not know SIMULTANEOUS_ASSIGNMENT")
+def test_mysql_session_with_simultaneous_assignment_is_refused_or_judged_as_it_assigns(harness_for):
+    import pymysql
+
+    from rls import connect
+
+    h = harness_for("mysql")
+    args = h.dialect.connect_args(h.db.url)
+    raw = pymysql.connect(**args, autocommit=True,
+                          init_command="SET SESSION sql_mode = 'STRICT_ALL_TABLES,SIMULTANEOUS_ASSIGNMENT'")  # fmt: skip
+    try:
+        try:
+            connect(raw, h.guard, ATTACKER).cursor().execute(
+                "UPDATE docs SET secret = 21, owner_id = secret - 19 WHERE id = 3"
+            )
+        except GUARD_ERRORS:
+            pass
+    finally:
+        raw.close()
+    assert [r[1] for r in h.table("docs")] == [1, 1, 2, 2]  # today: row 3 belongs to user 1
