@@ -452,3 +452,18 @@ def test_mysql_session_with_simultaneous_assignment_is_refused_or_judged_as_it_a
     finally:
         raw.close()
     assert [r[1] for r in h.table("docs")] == [1, 1, 2, 2]  # today: row 3 belongs to user 1
+
+
+@pytest.mark.xfail(strict=True, reason="ON CONFLICT DO UPDATE's check reads 24.5, the integer column stores 25")
+@pytest.mark.parametrize("levels", ["postgres"], indirect=True)
+def test_upsert_check_judges_the_value_the_column_stores(levels):
+    user = AuthUser(id=2, claims={"level": 25})
+    sql = (
+        "INSERT INTO docs (id, owner_id, title, secret, published) VALUES (3, 2, 'x', 1, FALSE) "
+        "ON CONFLICT (id) DO UPDATE SET secret = 24.5"
+    )
+    try:
+        levels.run(sql, user=user)
+    except GUARD_ERRORS:
+        pass
+    assert [r[3] for r in levels.table("docs")] == [999, 10, 20, 30]  # today: row 3 holds 25
