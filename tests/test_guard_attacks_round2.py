@@ -8,12 +8,14 @@ Every test asserts exact rows, the exact table afterwards, or the exact refusal.
 
 from __future__ import annotations
 
+import pymysql
 import pytest
 
-from rls import AuthUser, Denied, Policy, Refused
-from rls.errors import InvalidValue, LoginRequired
+from rls import AuthUser, Denied, Guard, Policy, Refused, connect
+from rls.errors import LoginRequired
 from tests.guardkit import GuardHarness
 from tests.test_guard_attacks import POLICIES, ROWS, TABLES
+from tests.test_policy_http import World
 
 ATTACKER = AuthUser(id=2)
 GUARD_ERRORS = (Refused, Denied, LoginRequired)
@@ -72,7 +74,9 @@ def test_mysql_negated_literal_is_no_oracle_through_connect(harness_for):
     h = harness_for("mysql")
     # Hidden row: id 1, title 'ten'. Today '>= tf' inserts nothing and '>= te' raises
     # InvalidValue: a binary search reads the hidden title through rls.connect.
-    probe = "INSERT INTO tags (name) SELECT t.title FROM team_docs t WHERE t.id = 1 AND t.title >= %s AND t.title = -'x'"
+    probe = (
+        "INSERT INTO tags (name) SELECT t.title FROM team_docs t WHERE t.id = 1 AND t.title >= %s AND t.title = -'x'"
+    )
     assert h.run(probe, ("tf",)) == 0
     assert h.run(probe, ("te",)) == 0
 
@@ -209,8 +213,6 @@ def test_mysql_update_cannot_make_itself_admin_through_a_quoted_enum_index(accou
 
 @pytest.fixture
 def rest_accounts(make_database_url):
-    from tests.test_policy_http import World
-
     world = World(make_database_url("mysql"))
     world.db.run(
         lambda s: s.execute(
@@ -281,7 +283,9 @@ def test_postgres_correlated_post_filter_clause_is_no_oracle_on_hidden_rows(harn
 @pytest.mark.xfail(strict=True, reason="a correlated aggregate argument counts as post-filter: no fence")
 def test_mysql_correlated_aggregate_does_not_convert_a_hidden_value(harness_for):
     h = harness_for("mysql")
-    sql = "INSERT INTO tags (name) SELECT t.title FROM team_docs t WHERE EXISTS (SELECT MAX(x.id + t.title) FROM tags x)"
+    sql = (
+        "INSERT INTO tags (name) SELECT t.title FROM team_docs t WHERE EXISTS (SELECT MAX(x.id + t.title) FROM tags x)"
+    )
     raised = h.run_raw(sql)
     assert "'ten'" not in str(raised)  # today: (1292, "Truncated incorrect DOUBLE value: 'ten'")
 
@@ -323,8 +327,6 @@ UNTYPED = {"docs": ["id", "owner_id", "title", "secret", "published"]}
 @pytest.mark.parametrize(("backend_untyped", "impostor"), [("sqlite", "02"), ("sqlite", "2.0"), ("postgres", "02"),
                                                            ("postgres", " 2")])  # fmt: skip
 def test_untyped_schema_does_not_coerce_a_string_principal_id(harness_for, backend_untyped, impostor):
-    from rls import Guard, connect
-
     h = harness_for(backend_untyped)
     guard = Guard([Policy("docs", "read", "owner_id = auth_user.id")], dialect=h.dialect, schema=UNTYPED)
 
@@ -338,8 +340,6 @@ def test_untyped_schema_does_not_coerce_a_string_principal_id(harness_for, backe
 
 @pytest.fixture
 def rest_budgets(make_database_url, request):
-    from tests.test_policy_http import World
-
     world = World(make_database_url(request.param))
     types = world.db.dialect.DDL_TYPES
     world.db.run(
@@ -379,8 +379,6 @@ def test_rest_patch_check_judges_the_value_the_decimal_column_stores(rest_budget
 
 @pytest.fixture
 def rest_notes(make_database_url, request):
-    from tests.test_policy_http import World
-
     world = World(make_database_url(request.param))
     types = world.db.dialect.DDL_TYPES
     ddl = (
@@ -434,10 +432,6 @@ def test_rest_write_filters_do_not_read_rows_the_read_policy_hides(rest_notes, m
 
 @pytest.mark.xfail(strict=True, reason="check_session does not know SIMULTANEOUS_ASSIGNMENT")
 def test_mysql_session_with_simultaneous_assignment_is_refused_or_judged_as_it_assigns(harness_for):
-    import pymysql
-
-    from rls import connect
-
     h = harness_for("mysql")
     args = h.dialect.connect_args(h.db.url)
     raw = pymysql.connect(**args, autocommit=True,
