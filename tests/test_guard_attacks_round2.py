@@ -461,3 +461,27 @@ def test_upsert_check_judges_the_value_the_column_stores(levels):
     except GUARD_ERRORS:
         pass
     assert [r[3] for r in levels.table("docs")] == [999, 10, 20, 30]  # today: row 3 holds 25
+
+
+@pytest.fixture
+def positive(make_database_url):
+    policies = [
+        Policy("docs", "read", "owner_id = auth_user.id"),
+        Policy("docs", "update", "owner_id = auth_user.id AND secret > 0"),
+    ]
+    h = GuardHarness(make_database_url("sqlite"), TABLES[:1], {"docs": ROWS["docs"]}, policies)
+    yield h.reset()
+    h.close()
+
+
+@pytest.mark.xfail(strict=True, reason="SQLite: the check compares the text '-5' (greater than any number), stores -5")
+@pytest.mark.parametrize("raw", [False, True], ids=["connect", "raw"])
+def test_sqlite_update_check_judges_the_value_after_column_affinity(positive, raw):
+    # The check evaluates ('-5') > 0: text sorts after every number in SQLite, so it holds;
+    # the INTEGER column's affinity then stores the number -5, which the policy forbids.
+    sql = "UPDATE docs SET secret = '-5' WHERE id = 3"
+    try:
+        positive.run_raw(sql) if raw else positive.run(sql)
+    except GUARD_ERRORS:
+        pass
+    assert [r[3] for r in positive.table("docs")] == [999, 10, 20, 30]  # today: row 3 holds -5
