@@ -556,6 +556,11 @@ def test_an_upserts_proposed_row_passes_the_create_policy_even_when_it_updates(h
     h = harness_for(backend_with_on_conflict)
     with pytest.raises(Denied):
         h.run("INSERT INTO docs (id, owner_id, title) VALUES (3, 11, 'x') ON CONFLICT (id) DO UPDATE SET title = 'y'")
+    with pytest.raises(Denied):  # judged before the DO UPDATE's own condition, which is false here
+        h.run(
+            "INSERT INTO docs (id, owner_id, title) VALUES (3, 11, 'x') "
+            "ON CONFLICT (id) DO UPDATE SET title = 'y' WHERE docs.id < 1"
+        )
     h.run("INSERT INTO docs (id, owner_id, title) VALUES (3, 2, 'x') ON CONFLICT (id) DO UPDATE SET title = 'y'")
     assert h.table("docs")[2][1:3] == (2, "y")
 

@@ -263,31 +263,31 @@ class WriteGuard:
         return out
 
     def _conflict_update(self, conflict: exp.Expr, qualifier: str) -> None:
-        """``DO UPDATE … WHERE CASE WHEN <update policy on the existing row> THEN (CASE WHEN
-        <own WHERE> THEN <check of the new row> ELSE FALSE END) ELSE <raise> END``."""
-        using_parts = [self._policy("update", qualifier)]
+        """``DO UPDATE … WHERE CASE WHEN <update policy on the existing row> AND <create policy
+        on the proposed row> THEN (CASE WHEN <own WHERE> THEN <check of the new row> ELSE
+        FALSE END) ELSE <raise> END`` — PostgreSQL's order: the existing row and the proposed
+        one are judged before the statement's own condition runs."""
+        gate = [self._policy("update", qualifier)]
         if not self._same_policy("update", "read"):
-            using_parts.append(self._policy("read", qualifier))
-        using = [p for p in using_parts if p is not None]
+            gate.append(self._policy("read", qualifier))
+        gate.append(self._policy("create", "excluded"))  # the proposed row, as PostgreSQL checks it
+        present = [p for p in gate if p is not None]
         check = self._policy("update", qualifier)
         own = conflict.args.get("where")
         then: exp.Expr = exp.true()
-        parts: list[exp.Expr] = []
         if check is not None:
             new = self._new_values(conflict.expressions)
             _judged(self, check, qualifier)
-            parts.append(_substitute(check, qualifier, new, self.built))
-        proposed = self._policy("create", "excluded")
-        if proposed is not None:  # as PostgreSQL: the proposed row passes the create policy too
-            parts.append(proposed)
-        if parts:
-            then = exp.EQ(this=self._checked(exp.and_(*parts, copy=False), qualifier), expression=exp.Literal.number(1))
+            then = exp.EQ(
+                this=self._checked(_substitute(check, qualifier, new, self.built), qualifier),
+                expression=exp.Literal.number(1),
+            )
         if own is not None:
             then = exp.Case(ifs=[exp.If(this=exp.paren(own.this, copy=False), true=then)], default=exp.false())
-        if using:
+        if present:
             hidden = exp.EQ(this=self._raise(qualifier), expression=exp.Literal.number(1))
-            then = exp.Case(ifs=[exp.If(this=exp.and_(*using, copy=False), true=then)], default=hidden)
-        if not parts and own is None and not using:
+            then = exp.Case(ifs=[exp.If(this=exp.and_(*present, copy=False), true=then)], default=hidden)
+        if check is None and own is None and not present:
             return
         conflict.set("where", exp.Where(this=then))
 
