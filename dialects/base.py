@@ -219,7 +219,13 @@ class Dialect:
         return exp.Escape(this=like, expression=exp.Literal.string("\\"))
 
     def build_comparison(self, node: type[exp.Expr], this: exp.Expr, value: exp.Expr, kind: Kind) -> exp.Expr:
-        """``this <op> value`` for a column of ``kind`` (``node`` is exp.EQ, exp.GT, …)."""
+        """``this <op> value`` for a column of ``kind`` (``node`` is exp.EQ, exp.GT, …).
+
+        A column of unknown type (an untyped schema) is compared as text on both sides, so
+        the database converts nothing: '02' is not 2."""
+        if kind is Kind.OTHER and node in (exp.EQ, exp.NEQ):
+            text = exp.DataType.build("TEXT")
+            return node(this=exp.Cast(this=this, to=text), expression=exp.Cast(this=value, to=text.copy()))
         return node(this=this, expression=value)
 
     def build_in(self, this: exp.Expr, values: list[exp.Expr], kind: Kind) -> exp.Expr:

@@ -37,6 +37,14 @@ from rls.schema import Column, Kind, Schema, Table
 # truncated, and backslash escapes stay on because sqlglot's MySQL output relies on them.
 SQL_MODE = "STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION"
 
+_SAFE_SQL_MODES = frozenset(
+    {"STRICT_TRANS_TABLES", "STRICT_ALL_TABLES", "ERROR_FOR_DIVISION_BY_ZERO", "NO_ZERO_DATE", "NO_ZERO_IN_DATE",
+     "NO_ENGINE_SUBSTITUTION", "NO_AUTO_CREATE_USER", "ONLY_FULL_GROUP_BY", "NO_AUTO_VALUE_ON_ZERO",
+     "NO_UNSIGNED_SUBTRACTION", "NO_DIR_IN_CREATE", "IGNORE_BAD_TABLE_OPTIONS", "REAL_AS_FLOAT",
+     "PAD_CHAR_TO_FULL_LENGTH", "NO_FIELD_OPTIONS", "NO_KEY_OPTIONS", "NO_TABLE_OPTIONS", "TIME_ROUND_FRACTIONAL"}
+)  # fmt: skip
+"""sql_mode flags under which the server reads and runs guarded SQL as the guard analysed it."""
+
 _DATA_TYPE_KINDS = {
     **dict.fromkeys(("tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year"), Kind.INTEGER),
     **dict.fromkeys(("float", "double", "real"), Kind.FLOAT),
@@ -240,10 +248,10 @@ class MySQL(Dialect):
         return conn  # type: ignore[no-any-return]
 
     def check_session(self, conn: Connection) -> str | None:
-        modes = set(str(self.fetch_value(conn, "SELECT @@SESSION.sql_mode") or "").upper().split(","))
-        # sqlglot writes strings with backslash escapes and 'single quotes'; under these
-        # modes the server would read such text differently than the guard did.
-        unsafe = sorted(modes & {"NO_BACKSLASH_ESCAPES", "ANSI_QUOTES", "ANSI", "PIPES_AS_CONCAT"})
+        modes = set(str(self.fetch_value(conn, "SELECT @@SESSION.sql_mode") or "").upper().split(",")) - {""}
+        # An allow-list: every other mode changes how the server reads or runs what the guard
+        # analysed (string escapes, quotes, ||, NOT's precedence, SET's assignment order …).
+        unsafe = sorted(modes - _SAFE_SQL_MODES)
         return f"unsafe sql_mode for guarded SQL: {', '.join(unsafe)}" if unsafe else None
 
     def is_disconnect(self, exc: BaseException) -> bool:

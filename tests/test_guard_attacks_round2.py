@@ -317,7 +317,6 @@ def test_mysql_named_parameter_with_two_kinds_is_not_pushed_in_either_order(harn
 UNTYPED = {"docs": ["id", "owner_id", "title", "secret", "published"]}
 
 
-@pytest.mark.xfail(strict=True, reason="untyped schema: a string principal id is coerced to the integer column")
 @pytest.mark.parametrize(("backend_untyped", "impostor"), [("sqlite", "02"), ("sqlite", "2.0"), ("postgres", "02"),
                                                            ("postgres", " 2")])  # fmt: skip
 def test_untyped_schema_does_not_coerce_a_string_principal_id(harness_for, backend_untyped, impostor):
@@ -424,7 +423,6 @@ def test_rest_write_filters_do_not_read_rows_the_read_policy_hides(rest_notes, m
 # (or the guard sets them), not "none of these".
 
 
-@pytest.mark.xfail(strict=True, reason="check_session does not know SIMULTANEOUS_ASSIGNMENT")
 def test_mysql_session_with_simultaneous_assignment_is_refused_or_judged_as_it_assigns(harness_for):
     h = harness_for("mysql")
     args = h.dialect.connect_args(h.db.url)
