@@ -394,7 +394,6 @@ def rest_notes(make_database_url, request):
     world.db.close()
 
 
-@pytest.mark.xfail(strict=True, reason="REST DELETE/PATCH filters run without the read policy")
 @pytest.mark.parametrize("rest_notes", ["sqlite", "postgres", "mysql"], indirect=True)
 @pytest.mark.parametrize("method", ["delete", "patch"])
 def test_rest_write_filters_do_not_read_rows_the_read_policy_hides(rest_notes, method):

@@ -148,7 +148,7 @@ class TableService:
         columns = tuple(sorted(body))
         for column in columns:
             full.column(column)
-        plan = self.compiler.update(self.db.schema_version, full, columns, query, decision)
+        plan = self.compiler.update(self.db.schema_version, full, columns, query, decision, self._reading(table, user))
         principal = principal_params(user)
 
         def values_of(row: Mapping[str, Any]) -> list[Any]:
@@ -167,11 +167,16 @@ class TableService:
         """Delete every row the filters (and the policy) allow; returns the count."""
         require_filter(query, "delete")
         decision = self._decide(table, "delete", user, query)
-        plan = self.compiler.delete(self.db.schema_version, table, query, decision)
+        plan = self.compiler.delete(self.db.schema_version, table, query, decision, self._reading(table, user))
         params = plan.bind(query.values(), principal_params(user))
         if query.debug:
             return Debug(plan.sql, params)
         return self.db.run(lambda s: s.execute(plan.sql, params).rowcount, write=True)
+
+    def _reading(self, table: Table, user: AuthUser) -> Decision | None:
+        """The read policy for a write whose filters read the rows (an update or delete only
+        touches rows the caller may read: no row count answers for a hidden row)."""
+        return None if self.engine is None else self.engine.decide(table, "read", user)
 
     def _before_write(self, session: Session, table: Table, rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
         rules = self.rules.get(table.name)
