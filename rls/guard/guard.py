@@ -37,6 +37,7 @@ from rls.database import Database
 from rls.emit import emit, placeholder
 from rls.errors import Denied, Refused, RlsError
 from rls.guard.allow import RESERVED_PREFIX, check_statement
+from rls.guard.passthrough import classify
 from rls.guard.params import POSITIONAL, extract_params, parse_statement
 from rls.guard.rewrite import rewrite_statement
 from rls.guard.scope import NameRules, Resolver
@@ -140,6 +141,10 @@ class Guard:
             ``(version, Schema)``.
         fence: keep the database from evaluating a statement's own conditions on rows a
             policy hides (see DESIGN.md §4.4). Turn off only if no condition can fail.
+        introspection: let the catalog reads ORMs use for reflection run unchanged
+            (names and types only; see :mod:`rls.guard.passthrough`). Off by default.
+        owner_fill: an INSERT that leaves the owner column of a create policy
+            ``col = auth_user.id`` out, or gives it as NULL, gets the user's id there.
     """
 
     def __init__(
@@ -150,6 +155,8 @@ class Guard:
         schema: Schema | Mapping[str, Iterable[str]] | Callable[[], tuple[int, Schema]] | None = None,
         fence: bool = True,
         cache_size: int = 4096,
+        introspection: bool = False,
+        owner_fill: bool = False,
     ):
         self.dialect = get_dialect(dialect) if isinstance(dialect, str) else dialect
         if callable(policies):
@@ -165,6 +172,8 @@ class Guard:
         self._schema = schema_source
         self.engine = PolicyEngine(policy_source, schema_source, self.dialect, cache_size=cache_size)
         self.fence = fence
+        self.introspection = introspection
+        self.owner_fill = owner_fill
         self._cache: BoundedCache[_Compiled] = BoundedCache(cache_size)
         self._database: Database | None = None
 
@@ -195,13 +204,24 @@ class Guard:
     # -- rewriting --------------------------------------------------------------------
 
     def rewrite(
-        self, sql: str, user: AuthUser = ANONYMOUS, params: Sequence[Any] | Mapping[str, Any] | None = None
+        self,
+        sql: str | Any,
+        user: AuthUser = ANONYMOUS,
+        params: Sequence[Any] | Mapping[str, Any] | None = None,
+        *,
+        render: Callable[[Any], str] | None = None,
     ) -> Statement:
         """Guard ``sql`` for ``user``; raises :class:`Refused` or :class:`Denied`.
 
         ``params`` follow the driver: ``None``, ``()``, ``[]`` and ``{}`` mean no
         parameters, and then the text holds no placeholders (a ``%`` is literal).
+        ``sql`` may be a query object the driver renders (``psycopg.sql.Composable``):
+        ``render(sql)`` turns it into text first (by default its ``as_string(None)``).
+        Transaction control and the session statements of
+        :mod:`rls.guard.passthrough` come back unchanged.
         """
+        if not isinstance(sql, str):
+            sql = _render(sql, render)
         has_params = bool(params)
         # The class of user as a plain int: an enum costs more to hash than the rest.
         user_class = 0 if user.id is None else 2 if user.is_admin else 1
@@ -218,6 +238,9 @@ class Guard:
         return Statement(compiled.sql, _bind(compiled.slots, values, user), (), compiled.hidden_columns)
 
     def _compile(self, sql: str, user: AuthUser, has_params: bool, *, trust: bool = True) -> _Compiled:
+        if classify(sql, self.dialect.name, introspection=self.introspection) is not None:
+            # Carries no row data (transaction control, a session probe): runs as written.
+            return _Compiled(sql, (), 0, frozenset())
         user_class = UserClass.of(user)
         user_params = extract_params(sql, self.dialect, has_params=has_params)
         root = parse_statement(user_params.text, self.dialect)
@@ -239,6 +262,7 @@ class Guard:
             self.dialect,
             fence=self.fence,
             trust_params=trust,
+            owner_fill=self.owner_fill,
         )
         for identifier in rewritten.tree.find_all(exp.Identifier):
             # Every name is emitted quoted, exactly as resolved (PostgreSQL's folding
@@ -316,6 +340,19 @@ def _rename_placeholders(root: exp.Expr, positional: int, named: frozenset[str])
             raise Refused(f"unexpected placeholder in statement: {name or '?'}")
     if len(seen) != positional:
         raise Refused("a placeholder sits where the statement cannot take one (inside a string?)")
+
+
+def _render(sql: Any, render: Callable[[Any], str] | None) -> str:
+    """The text of a driver query object (``psycopg.sql.Composable``), never a guess."""
+    if render is not None:
+        text = render(sql)
+    elif callable(getattr(sql, "as_string", None)):
+        text = sql.as_string(None)
+    else:
+        raise Refused(f"a statement must be text, not {type(sql).__name__}")
+    if not isinstance(text, str):
+        raise Refused("a rendered statement must be text")
+    return text
 
 
 def _check_params(compiled: _Compiled, params: Sequence[Any] | Mapping[str, Any] | None) -> Any:
