@@ -37,8 +37,8 @@ from rls.database import Database
 from rls.emit import emit, placeholder
 from rls.errors import Denied, Refused, RlsError
 from rls.guard.allow import RESERVED_PREFIX, check_statement
-from rls.guard.passthrough import classify
 from rls.guard.params import POSITIONAL, extract_params, parse_statement
+from rls.guard.passthrough import classify
 from rls.guard.rewrite import rewrite_statement
 from rls.guard.scope import NameRules, Resolver
 from rls.guard.verify import verify_emitted

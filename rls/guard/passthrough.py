@@ -119,6 +119,10 @@ _TRANSACTION = _words(
 
 _MYSQL_VARIABLES = ("sql_mode", "lower_case_table_names", "character_set_client", "collation_server",
                     "character_set_connection", "autocommit")  # fmt: skip
+_MYSQL_SELECTED = ("sql_mode", "tx_isolation", "transaction_isolation", "lower_case_table_names",
+                   "session.transaction_read_only", "session.transaction_isolation",
+                   "session.tx_isolation")  # fmt: skip
+_CATALOG_PRAGMAS = ("table_info", "table_xinfo", "index_list", "index_info", "foreign_key_list")
 _SESSION = {
     "postgres": _words(
         "select pg_catalog.version()",
@@ -131,9 +135,7 @@ _SESSION = {
     "mysql": _words(
         "SELECT DATABASE()",
         "SELECT VERSION()",
-        *(f"SELECT @@{v}" for v in ("sql_mode", "tx_isolation", "transaction_isolation",
-                                    "lower_case_table_names", "session.transaction_read_only",
-                                    "session.transaction_isolation", "session.tx_isolation")),  # fmt: skip
+        *(f"SELECT @@{v}" for v in _MYSQL_SELECTED),
         *(f"SHOW VARIABLES LIKE '{v}'" for v in _MYSQL_VARIABLES),
         "SET NAMES utf8mb4",
         *(f"SET NAMES utf8mb4 COLLATE {c}" for c in ("utf8mb4_general_ci", "utf8mb4_unicode_ci", "utf8mb4_bin")),
@@ -144,8 +146,7 @@ _SESSION = {
 }
 _CATALOG = {
     "sqlite": _words(
-        *(f"PRAGMA {s}{p}(IDENT)" for s in ("", "main.") for p in
-          ("table_info", "table_xinfo", "index_list", "index_info", "foreign_key_list")),  # fmt: skip
+        *(f"PRAGMA {s}{p}(IDENT)" for s in ("", "main.") for p in _CATALOG_PRAGMAS),
     ),
     "mysql": _words("SHOW TABLES", "SHOW FULL TABLES", "SHOW CREATE TABLE IDENT", "DESCRIBE IDENT"),
     "postgres": [],
