@@ -311,3 +311,28 @@ def test_text_attacks_are_refused(app: App, sql: str) -> None:
     with app.engine.connect() as conn, pytest.raises(Refused):
         conn.execute(text(sql))
     assert len(app.table("todos")) == 5
+
+
+def _lock_free(app: App, todo_id: int) -> bool:
+    """Whether another session can lock row ``todo_id`` right now (NOWAIT)."""
+    other = app.raw.connect()
+    try:
+        other.execute(select(Todo.id).where(Todo.id == todo_id).with_for_update(nowait=True)).all()
+        return True
+    except Exception:  # the driver's "could not obtain lock" error
+        return False
+    finally:
+        other.rollback()
+        other.close()
+
+
+def test_with_for_update_locks_only_rows_the_policy_shows(app: App) -> None:
+    as_user(ALICE)
+    with Session(app.engine) as session:
+        locked = session.scalars(select(Todo.id).where(Todo.id == 1).with_for_update(nowait=True)).all()
+        skipped = session.scalars(select(Todo.id).order_by(Todo.id).with_for_update(skip_locked=True)).all()
+        assert (locked, skipped) == ([1], [1, 2])
+        if app.backend != "sqlite":  # SQLAlchemy prints no locking clause for SQLite
+            assert any("FOR UPDATE" in s for s in app.sent)
+            assert [_lock_free(app, i) for i in (1, 2, 3, 4, 5)] == [False, False, True, True, True]
+    assert _lock_free(app, 1)

@@ -37,6 +37,7 @@ from rls.database import Database
 from rls.emit import emit, placeholder
 from rls.errors import Denied, Refused, RlsError
 from rls.guard.allow import RESERVED_PREFIX, check_statement
+from rls.guard.locking import check_locks, push_locks
 from rls.guard.params import POSITIONAL, extract_params, parse_statement
 from rls.guard.passthrough import classify
 from rls.guard.rewrite import rewrite_statement
@@ -246,6 +247,7 @@ class Guard:
         root = parse_statement(user_params.text, self.dialect)
         names = frozenset({f"{POSITIONAL}{i}" for i in range(user_params.positional)} | user_params.named)
         check_statement(root, self.dialect.GUARD_FUNCTIONS, names, self.dialect.GUARD_UNSUPPORTED)
+        check_locks(root, self.dialect.SQLGLOT)
         # Work on sqlglot's own reading of what it will print: the statement printed and
         # parsed once (checked again), so what the guard analyses, rewrites and verifies is
         # the form the database receives, not the input's spelling of it.
@@ -264,6 +266,8 @@ class Guard:
             trust_params=trust,
             owner_fill=self.owner_fill,
         )
+        if self.dialect.LOCK_INSIDE_POLICY_SUBQUERY:
+            push_locks(rewritten.tree, rewritten.built)
         for identifier in rewritten.tree.find_all(exp.Identifier):
             # Every name is emitted quoted, exactly as resolved (PostgreSQL's folding
             # already applied above): the database cannot read it as a keyword or a function.
