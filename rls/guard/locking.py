@@ -10,9 +10,10 @@
 * MariaDB ignores a locking clause for the rows of a derived table (measured: ``SELECT *
   FROM (SELECT * FROM t WHERE …) AS t FOR UPDATE`` locks nothing), so the clause is copied
   into each policy sub-query of the locking SELECT's FROM and JOINs
-  (``Dialect.LOCK_INSIDE_POLICY_SUBQUERY``). InnoDB locks every index record it scans:
-  without an index on the policy's column, rows the policy hides are locked too (never
-  returned) — index the owner column.
+  (``Dialect.LOCK_INSIDE_POLICY_SUBQUERY``). Under REPEATABLE READ InnoDB keeps a lock on
+  every row it scans, so rows the policy hides can be locked too (never returned) when the
+  plan scans them; under READ COMMITTED it releases the rows the WHERE rejects — use READ
+  COMMITTED for transactions that lock (tests/test_orm_sqlalchemy.py measures it).
 * SQLite has no locking clauses: refused (sqlglot would silently drop them).
 * MariaDB spells a shared lock ``LOCK IN SHARE MODE``; sqlglot prints MySQL 8's ``FOR
   SHARE``, which MariaDB rejects with a syntax error (nothing runs).
