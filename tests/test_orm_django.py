@@ -4,17 +4,36 @@ policies give them; raw SQL, ``extra()`` and ``RawSQL`` are still guarded."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import django
-import pymysql
 import pytest
 from django.conf import settings
 
-pymysql.install_as_MySQLdb()
+
+def _pymysql_as_mysqldb() -> None:
+    """Django's MySQL backend imports MySQLdb; PyMySQL stands in. Its submodules are aliased
+    too: otherwise ``import MySQLdb.constants`` would load PyMySQL's modules a second time
+    under the new name and replace ``pymysql.err`` — every other test's ``except
+    pymysql.err.MySQLError`` would stop matching."""
+    import pymysql.constants.CLIENT
+    import pymysql.constants.FIELD_TYPE
+    import pymysql.constants.FLAG
+    import pymysql.converters
+    import pymysql.cursors
+    import pymysql.err
+
+    pymysql.install_as_MySQLdb()
+    for name, module in list(sys.modules.items()):
+        if name.startswith("pymysql."):
+            sys.modules["MySQLdb." + name.removeprefix("pymysql.")] = module
+
+
+_pymysql_as_mysqldb()
 if not settings.configured:
     settings.configure(
         DATABASES={}, INSTALLED_APPS=["tests"], USE_TZ=True, DEFAULT_AUTO_FIELD="django.db.models.AutoField"
