@@ -173,10 +173,21 @@ class Guard:
         self._schema = schema_source
         self.engine = PolicyEngine(policy_source, schema_source, self.dialect, cache_size=cache_size)
         self.fence = fence
-        self.introspection = introspection
-        self.owner_fill = owner_fill
+        # Read-only after construction: compiled statements are cached without them.
+        self._introspection = introspection
+        self._owner_fill = owner_fill
         self._cache: BoundedCache[_Compiled] = BoundedCache(cache_size)
         self._database: Database | None = None
+
+    @property
+    def introspection(self) -> bool:
+        """Whether catalog reads pass through (:mod:`rls.guard.passthrough`)."""
+        return self._introspection
+
+    @property
+    def owner_fill(self) -> bool:
+        """Whether an INSERT's absent or NULL owner column gets the user's id."""
+        return self._owner_fill
 
     @classmethod
     def from_url(cls, url: str, *, refresh_interval: float = 1.0, **options: Any) -> Guard:

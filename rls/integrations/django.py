@@ -94,7 +94,7 @@ def install(guard: Guard, *, using: str | None = None, user: Callable[[], AuthUs
     def on_connect(sender: Any, connection: Any, **kwargs: Any) -> None:
         attach(connection)
 
-    connection_created.connect(on_connect, weak=False)
+    connection_created.connect(on_connect, weak=False, dispatch_uid=f"rls.integrations.django:{using}")
     for connection in connections.all(initialized_only=True):
         attach(connection)
 
