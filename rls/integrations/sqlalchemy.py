@@ -57,10 +57,13 @@ def _current(source: UserSource) -> Callable[[], AuthUser]:
     return lambda: func() or ANONYMOUS
 
 
-def install(engine: Engine, guard: Guard, user: UserSource) -> Callable[[], None]:
+def install(engine: Engine | Any, guard: Guard, user: UserSource) -> Callable[[], None]:
     """Guard every statement ``engine`` executes, as the user ``user`` gives at that
     moment (a callable returning an :class:`AuthUser`, or a ContextVar; None or an unset
-    variable is the anonymous user). Returns a function that uninstalls the listeners."""
+    variable is the anonymous user). An ``AsyncEngine`` is guarded through its
+    ``sync_engine`` (the listeners run in the greenlet of the awaiting task, which sees
+    the task's context variables). Returns a function that uninstalls the listeners."""
+    engine = getattr(engine, "sync_engine", engine)
     current = _current(user)
 
     def before(conn: Any, cursor: Any, sql: Any, params: Any, context: Any, executemany: bool) -> tuple[str, Any]:
