@@ -35,7 +35,9 @@ sqlite      ``PRAGMA read_uncommitted``, ``PRAGMA foreign_keys`` (reads only)
 ==========  ============================================================================
 
 Catalog reads (only with ``Guard(introspection=True)``; they return table, column, index
-and key *names and types*, never a row of a table): SQLite ``PRAGMA [main.]table_info(x)``,
+and key names and types, never a row of a table — though MySQL ``SHOW CREATE TABLE`` also
+shows defaults, CHECK constraints and the ``AUTO_INCREMENT`` counter, which hints at how
+many rows were ever inserted): SQLite ``PRAGMA [main.]table_info(x)``,
 ``table_xinfo``, ``index_list``, ``index_info``, ``foreign_key_list``; MySQL ``SHOW
 [FULL] TABLES``, ``SHOW CREATE TABLE x``, ``DESCRIBE x``. PostgreSQL reflection runs
 ordinary SELECTs on ``pg_catalog`` and is not covered (refused).
