@@ -20,10 +20,10 @@ WITH CHECK policy denies raises :class:`rls.Denied`; a refused statement raises
 
 On SQLite Django writes ``%s`` placeholders (its cursor turns them into ``?``): the guard
 reads and writes that form (:func:`django_dialect`). Transaction control Django sends
-(``BEGIN``, ``SAVEPOINT "s…_x1"``) passes through (:mod:`rls.guard.passthrough`). Known
-refusal: ``bulk_create`` of several rows on PostgreSQL (Django inserts ``SELECT * FROM
-UNNEST(%s::integer[], …)``, a table-valued function the guard does not resolve) — create
-the rows one by one or with ``batch_size=1``.
+(``BEGIN``, ``SAVEPOINT "s…_x1"``) passes through (:mod:`rls.guard.passthrough`). On
+PostgreSQL a guarded connection compiles with Django's generic SQL compiler, so
+``bulk_create`` writes multi-row ``VALUES`` instead of ``UNNEST`` of array parameters (a
+table-valued function the guard refuses).
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ def install(guard: Guard, *, using: str | None = None, user: Callable[[], AuthUs
             isinstance(w, _Wrapper) for w in connection.execute_wrappers
         ):
             connection.execute_wrappers.append(wrapper)
+            _plain_bulk_inserts(connection.ops)
 
     def on_connect(sender: Any, connection: Any, **kwargs: Any) -> None:
         attach(connection)
@@ -97,6 +98,19 @@ def install(guard: Guard, *, using: str | None = None, user: Callable[[], AuthUs
     connection_created.connect(on_connect, weak=False, dispatch_uid=f"rls.integrations.django:{using}")
     for connection in connections.all(initialized_only=True):
         attach(connection)
+
+
+_POSTGRES_COMPILER = "django.db.backends.postgresql.compiler"
+
+
+def _plain_bulk_inserts(ops: Any) -> None:
+    """Django's PostgreSQL compiler bulk-inserts through ``SELECT * FROM UNNEST(%s::integer[],
+    …)``, a table-valued function the guard refuses; Django's generic compiler (which the
+    PostgreSQL one extends by this alone, and a ``$`` check on aliases) writes multi-row
+    ``VALUES``, which the guard guards."""
+    if getattr(ops, "compiler_module", None) == _POSTGRES_COMPILER:
+        ops.compiler_module = "django.db.models.sql.compiler"
+        ops._cache = None
 
 
 def uninstall(using: str | None = None) -> None:
