@@ -90,8 +90,21 @@ class Dialect:
     """A single-table UPDATE assigns left to right (``SET a = 1, b = a`` gives b = 1);
     otherwise every SET expression reads the old row."""
 
+    FENCE_WITH_WINDOWS: ClassVar[bool] = False
+    """Fence every policy sub-query of a statement with a window function: the database
+    merges them wrongly there (MariaDB 10.11 drops a NOT EXISTS over a merged derived
+    table when the query has a window function — found by the differential fuzzer)."""
+
+    UPDATE_SEES_ITS_OWN_WRITES: ClassVar[bool] = False
+    """An UPDATE's SET sub-queries may read rows the same statement already changed
+    (SQLite's two-pass UPDATE), so a WITH CHECK judged in WHERE could see other values."""
+
     CTE_FORWARD_REFERENCES: ClassVar[bool] = False
     """Under WITH RECURSIVE every CTE of the list is visible in every body (later ones too)."""
+
+    ALIAS_CLAUSES: ClassVar[frozenset[str]] = frozenset({"order", "group"})
+    """Clauses of a SELECT that may name its output aliases (``order``, ``group``,
+    ``having``, ``where``): elsewhere such a name is a column, of an outer query too."""
 
     INSERT_ALIAS_IN_RETURNING: ClassVar[bool] = True
     """``INSERT INTO t AS a … RETURNING a.x`` works (the guard's checks use the alias)."""
@@ -224,8 +237,10 @@ class Dialect:
 
     def build_raise(self, witness: exp.Expr) -> exp.Expr:
         """An expression that raises a database error naming :attr:`VIOLATION_MARKER` when
-        evaluated. ``witness`` is a column of the row being written: depending on the row
-        keeps the database from evaluating it ahead of time (constant folding)."""
+        evaluated. ``witness`` is a column of the row being judged: depending on the row
+        keeps the database from evaluating it ahead of time (constant folding). Its value
+        must not reach the message (the row may be one the user cannot see): use none of
+        its characters."""
         raise NotImplementedError
 
     def build_json_path(self, column: exp.Expr, steps: Iterable[str | int], *, as_text: bool) -> exp.Expr:

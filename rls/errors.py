@@ -21,6 +21,7 @@
      ├── PayloadTooLarge          413 payload_too_large
      ├── TooManyRequests          429 too_many_requests
      └── Unavailable              503 unavailable            (database unreachable)
+          └── StatementTimeout    503 timeout                (db.statement_timeout or a lock wait ran out)
 
 The web layer reads only ``status``, ``code``, ``message`` and ``headers``; nothing in
 an error's message may contain SQL, a table definition or a secret.
@@ -136,3 +137,12 @@ class TooManyRequests(RlsError):
 class Unavailable(RlsError):
     status = 503
     code = "unavailable"
+
+
+class StatementTimeout(Unavailable):
+    """A statement ran, or waited for a lock, longer than ``db.statement_timeout``."""
+
+    code = "timeout"
+
+    def __init__(self, message: str = "the database did not answer in time (db.statement_timeout); retry later"):
+        super().__init__(message, headers={"Retry-After": "1"})

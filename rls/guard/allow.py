@@ -245,7 +245,9 @@ def _check_node(
         if tag is None:
             raise Refused(f"construct not allowed: {_name(node)} with {key.rstrip('_').upper()}")
         _check_arg(node, key, tag, value, placeholders, leaves)
-    _check_shape(node)
+    shape = _SHAPES.get(kind)
+    if shape is not None:
+        shape(node)
 
 
 _ARG = "argument"
@@ -354,11 +356,6 @@ def _check_data_type(value: object, placeholders: frozenset[str], leaves: set[in
         leaves.add(id(number))
 
 
-def _check_number_literal(node: exp.Literal) -> None:
-    if not node.is_string and not _NUMBER.fullmatch(node.name):
-        raise Refused("invalid number")
-
-
 def _check_json_key(value: object, placeholders: frozenset[str], leaves: set[int]) -> None:
     if not isinstance(value, str) or "\x00" in value:
         raise Refused("invalid JSON path")
@@ -400,26 +397,56 @@ _LEAF_CHECKS: dict[str, LeafCheck] = {
 }
 
 
-def _check_shape(node: exp.Expr) -> None:
-    """Rules about how allowed parts combine."""
-    if isinstance(node, exp.Literal):
-        _check_number_literal(node)
-    elif isinstance(node, exp.Table):
-        if not isinstance(node.this, exp.Identifier):
-            raise Refused("table-valued functions are not allowed")
-    elif isinstance(node, exp.CTE) and not isinstance(node.this, (exp.Select, exp.SetOperation, exp.Subquery)):
+def _shape_literal(node: exp.Expr) -> None:
+    if not node.args.get("is_string") and not _NUMBER.fullmatch(node.name):
+        raise Refused("invalid number")
+
+
+def _shape_table(node: exp.Expr) -> None:
+    if not isinstance(node.this, exp.Identifier):
+        raise Refused("table-valued functions are not allowed")
+
+
+def _shape_cte(node: exp.Expr) -> None:
+    if not isinstance(node.this, (exp.Select, exp.SetOperation, exp.Subquery)):
         raise Refused("data-modifying WITH clauses are not allowed")
-    elif isinstance(node, exp.Insert):
-        if not isinstance(node.this, exp.Schema) or not node.this.expressions:
-            raise Refused("INSERT needs an explicit column list")
-        if not isinstance(node.expression, (exp.Values, exp.Select, exp.SetOperation)):
-            raise Refused("INSERT takes VALUES or a SELECT")
-    elif isinstance(node, exp.OnConflict) and "UPDATE" in str(node.args.get("action")).upper():
-        if not node.args.get("conflict_keys"):
-            raise Refused("ON CONFLICT DO UPDATE needs a conflict target (columns)")
-    elif isinstance(node, exp.Lateral) and not isinstance(node.this, exp.Subquery):
+
+
+def _shape_insert(node: exp.Expr) -> None:
+    if not isinstance(node.this, exp.Schema) or not node.this.expressions:
+        raise Refused("INSERT needs an explicit column list")
+    if not isinstance(node.expression, (exp.Values, exp.Select, exp.SetOperation)):
+        raise Refused("INSERT takes VALUES or a SELECT")
+
+
+def _shape_conflict(node: exp.Expr) -> None:
+    if "UPDATE" in str(node.args.get("action")).upper() and not node.args.get("conflict_keys"):
+        raise Refused("ON CONFLICT DO UPDATE needs a conflict target (columns)")
+
+
+def _shape_lateral(node: exp.Expr) -> None:
+    if not isinstance(node.this, exp.Subquery):
         raise Refused("LATERAL is allowed over a sub-query only")
-    elif isinstance(node, exp.Column) and isinstance(node.this, exp.Star) and node.table == "":
+
+
+def _shape_column(node: exp.Expr) -> None:
+    if isinstance(node.this, exp.Star) and node.args.get("table") is None:
         raise Refused("invalid column")
-    elif isinstance(node, exp.Values) and not isinstance(node.parent, exp.Insert):
+
+
+def _shape_values(node: exp.Expr) -> None:
+    if not isinstance(node.parent, exp.Insert):
         raise Refused("VALUES is allowed as the rows of an INSERT only")
+
+
+_SHAPES: dict[type[exp.Expr], Callable[[exp.Expr], None]] = {
+    exp.Literal: _shape_literal,
+    exp.Table: _shape_table,
+    exp.CTE: _shape_cte,
+    exp.Insert: _shape_insert,
+    exp.OnConflict: _shape_conflict,
+    exp.Lateral: _shape_lateral,
+    exp.Column: _shape_column,
+    exp.Values: _shape_values,
+}
+"""Rules about how allowed parts combine, per node type."""

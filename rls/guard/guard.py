@@ -142,6 +142,9 @@ class Guard:
             ``(version, Schema)``.
         fence: keep the database from evaluating a statement's own conditions on rows a
             policy hides (see DESIGN.md §4.4). Turn off only if no condition can fail.
+        max_sql_length, max_nodes: statements longer (characters) or larger (syntax tree
+            nodes) are refused: a rewrite's cost grows with its statement, and a cold
+            rewrite must stay well under 100 ms.
         introspection: let the catalog reads ORMs use for reflection run unchanged
             (names and types only; see :mod:`rls.guard.passthrough`). Off by default.
         owner_fill: an INSERT that leaves the owner column of a create policy
@@ -156,6 +159,8 @@ class Guard:
         schema: Schema | Mapping[str, Iterable[str]] | Callable[[], tuple[int, Schema]] | None = None,
         fence: bool = True,
         cache_size: int = 4096,
+        max_sql_length: int = 65536,
+        max_nodes: int = 1500,
         introspection: bool = False,
         owner_fill: bool = False,
     ):
@@ -173,6 +178,8 @@ class Guard:
         self._schema = schema_source
         self.engine = PolicyEngine(policy_source, schema_source, self.dialect, cache_size=cache_size)
         self.fence = fence
+        self.max_sql_length = max_sql_length
+        self.max_nodes = max_nodes
         # Read-only after construction: compiled statements are cached without them.
         self._introspection = introspection
         self._owner_fill = owner_fill
@@ -234,7 +241,10 @@ class Guard:
         """
         if not isinstance(sql, str):
             sql = _render(sql, render)
-        has_params = bool(params)
+        try:
+            has_params = bool(params)
+        except Exception:  # noqa: BLE001 - an object whose truth value fails is no parameter list
+            raise Refused("parameters must be a sequence or a mapping") from None
         # The class of user as a plain int: an enum costs more to hash than the rest.
         user_class = 0 if user.id is None else 2 if user.is_admin else 1
         key = (sql, user_class, has_params, self.engine.version)
@@ -250,12 +260,25 @@ class Guard:
         return Statement(compiled.sql, _bind(compiled.slots, values, user), (), compiled.hidden_columns)
 
     def _compile(self, sql: str, user: AuthUser, has_params: bool, *, trust: bool = True) -> _Compiled:
+        if not isinstance(sql, str):
+            raise Refused("the statement must be a string (render psycopg.sql objects first)")
+        if len(sql) > self.max_sql_length:
+            raise Refused(f"statement too long: {len(sql)} characters (limit {self.max_sql_length})")
         if classify(sql, self.dialect.name, introspection=self.introspection) is not None:
             # Carries no row data (transaction control, a session probe): runs as written.
             return _Compiled(sql, (), 0, frozenset())
+        try:
+            return self._compile_checked(sql, user, has_params, trust=trust)
+        except RecursionError:
+            raise Refused("statement nested too deeply") from None
+
+    def _compile_checked(self, sql: str, user: AuthUser, has_params: bool, *, trust: bool) -> _Compiled:
         user_class = UserClass.of(user)
         user_params = extract_params(sql, self.dialect, has_params=has_params)
         root = parse_statement(user_params.text, self.dialect)
+        size = sum(1 for _ in root.walk())
+        if size > self.max_nodes:
+            raise Refused(f"statement too large: {size} syntax nodes (limit {self.max_nodes})")
         names = frozenset({f"{POSITIONAL}{i}" for i in range(user_params.positional)} | user_params.named)
         check_statement(root, self.dialect.GUARD_FUNCTIONS, names, self.dialect.GUARD_UNSUPPORTED)
         check_locks(root, self.dialect.SQLGLOT)
@@ -312,7 +335,7 @@ class Guard:
     def _rules(self) -> NameRules:
         d = self.dialect
         return NameRules(d.CASE_INSENSITIVE_NAMES, d.CASE_INSENSITIVE_COLUMNS, d.CTE_FORWARD_REFERENCES,
-                         d.CTES_ALWAYS_RECURSIVE)  # fmt: skip
+                         d.CTES_ALWAYS_RECURSIVE, d.ALIAS_CLAUSES)  # fmt: skip
 
     def _lookup(self, name: str) -> Table:
         schema = self._schema()[1]
@@ -371,6 +394,8 @@ def _render(sql: Any, render: Callable[[Any], str] | None) -> str:
 
 
 def _check_params(compiled: _Compiled, params: Sequence[Any] | Mapping[str, Any] | None) -> Any:
+    if params is not None and (not isinstance(params, (Sequence, Mapping)) or isinstance(params, (str, bytes))):
+        raise Refused(f"parameters must be a sequence or a mapping, not {type(params).__name__}")
     if compiled.named:
         if not isinstance(params, Mapping) or not compiled.named <= params.keys():
             raise Refused(f"statement needs named parameters: {', '.join(sorted(compiled.named))}")

@@ -156,9 +156,10 @@ class Leakproof:
         if isinstance(other, exp.Null):
             return True
         if isinstance(other, exp.Placeholder):
-            # Leakproof only if the value bound has the column's type (checked at bind time).
-            analysis.param_kinds[other.name] = kind
-            return self.trust_params
+            # Leakproof only if the value bound has the column's type (checked at bind time);
+            # a parameter compared with columns of two kinds cannot have both.
+            known = analysis.param_kinds.setdefault(other.name, kind)
+            return self.trust_params and known == kind
         if isinstance(other, exp.Literal):
             return wanted == "any" or (wanted == "string") == other.is_string
         if isinstance(other, exp.Boolean):

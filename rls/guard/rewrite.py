@@ -59,7 +59,8 @@ def rewrite_statement(
     """Inject policies into ``root`` (changed in place) — see the module docstring."""
     leakproof = Leakproof(resolution, dialect.LEAKPROOF_LITERALS, trust_params=trust_params)
     analysis = leakproof.statement(root)
-    result = Rewritten(root, param_kinds=analysis.param_kinds, fenced=fence and not analysis.leakproof)
+    needs_fence = not analysis.leakproof or (dialect.FENCE_WITH_WINDOWS and root.find(exp.Window) is not None)
+    result = Rewritten(root, param_kinds=analysis.param_kinds, fenced=fence and needs_fence)
     rename_ctes(resolution)
     wrap_reads(resolution, predicate_for, dialect, leakproof, result)
     if resolution.target is not None:

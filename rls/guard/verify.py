@@ -53,34 +53,52 @@ def _unwrap(node: exp.Expr) -> exp.Expr:
 
 def _same(built: Any, parsed: Any, names: tuple[str, ...]) -> bool:
     """Whether a built tree and the parsed one are the same, node for node (see the module
-    docstring for the differences that do not count)."""
-    if isinstance(built, list):
-        return (
-            isinstance(parsed, list)
-            and len(built) == len(parsed)
-            and all(_same(b, p, names) for b, p in zip(built, parsed, strict=True))
-        )
-    if not isinstance(built, exp.Expr):
-        return built == parsed and type(built) is type(parsed)
-    if not isinstance(parsed, exp.Expr):
-        return False
-    built, parsed = _unwrap(built), _unwrap(parsed)
-    if type(built) is not type(parsed):
-        return False
-    if isinstance(built, exp.Placeholder):
-        position = _parsed_position(parsed)
-        return position is not None and position < len(names) and names[position] == placeholder_name(built)
-    if isinstance(built, exp.Anonymous):
-        return str(built.this).upper() == str(parsed.this).upper() and _same(
-            built.expressions, parsed.expressions, names
-        )
-    b_args = {k: v for k, v in built.args.items() if not _empty(v)}
-    p_args = {k: v for k, v in parsed.args.items() if not _empty(v)}
-    if b_args.keys() != p_args.keys():
-        return False
-    if isinstance(built, exp.Identifier):
-        return built.this == parsed.this and bool(built.args.get("quoted")) == bool(parsed.args.get("quoted"))
-    return all(_same(v, p_args[k], names) for k, v in b_args.items())
+    docstring for the differences that do not count). Iterative: trees can be deep."""
+    stack: list[tuple[Any, Any]] = [(built, parsed)]
+    push = stack.append
+    while stack:
+        b, p = stack.pop()
+        if isinstance(b, list):
+            if not isinstance(p, list) or len(b) != len(p):
+                return False
+            stack.extend(zip(b, p, strict=True))
+            continue
+        if not isinstance(b, exp.Expr):
+            if b != p or type(b) is not type(p):
+                return False
+            continue
+        if not isinstance(p, exp.Expr):
+            return False
+        b, p = _unwrap(b), _unwrap(p)
+        if type(b) is not type(p):
+            return False
+        if isinstance(b, exp.Placeholder):
+            position = _parsed_position(p)
+            if position is None or position >= len(names) or names[position] != placeholder_name(b):
+                return False
+            continue
+        if isinstance(b, exp.Anonymous):
+            if str(b.this).upper() != str(p.this).upper():
+                return False
+            push((b.expressions, p.expressions))
+            continue
+        if isinstance(b, exp.Identifier):
+            if b.this != p.this or bool(b.args.get("quoted")) != bool(p.args.get("quoted")):
+                return False
+            continue
+        p_args = p.args
+        seen = 0
+        for key, value in b.args.items():
+            if _empty(value):
+                continue
+            other = p_args.get(key)
+            if other is None or _empty(other):
+                return False
+            seen += 1
+            push((value, other))
+        if seen != sum(1 for v in p_args.values() if not _empty(v)):
+            return False
+    return True
 
 
 def _empty(value: Any) -> bool:
@@ -106,7 +124,7 @@ def _bare(node: exp.Expr) -> bool:
     return all(not v for k, v in node.args.items() if k != "this")
 
 
-def _parsed_position(node: exp.Placeholder) -> int | None:
+def _parsed_position(node: exp.Expr) -> int | None:
     name = str(node.name)
     return int(name[len("rls_p") :]) if name.startswith("rls_p") and name[len("rls_p") :].isdigit() else None
 

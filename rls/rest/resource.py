@@ -119,6 +119,7 @@ class TableService:
         columns, rows = rows_of(body)
         decision = self._decide(table, "create", user, query)
         full = self.db.table(table.name)
+        _check_write_hazard(full, decision)
         for column in columns:
             full.column(column)
         plan = self.compiler.insert(self.db.schema_version, full, columns, decision)
@@ -143,6 +144,7 @@ class TableService:
         decision = self._decide(table, "update", user, query)
         check_filters(query, table)
         full = self.db.table(table.name)
+        _check_write_hazard(full, decision)
         columns = tuple(sorted(body))
         for column in columns:
             full.column(column)
@@ -175,6 +177,13 @@ class TableService:
         rules = self.rules.get(table.name)
         copies = [dict(r) for r in rows]
         return rules.before_write(session, table, copies) if rules and rules.before_write else copies
+
+
+def _check_write_hazard(table: Table, decision: Decision | None) -> None:
+    """A write whose policy the statement enforces itself needs a table that undoes an
+    aborted statement and deletes nothing on its own."""
+    if table.write_hazard and decision is not None and decision.predicate.node is not None:
+        raise BadRequest(f"{table.name}: {table.write_hazard}")
 
 
 def _run_checked(session: Session, plan: Plan, params: Sequence[Any]) -> int:

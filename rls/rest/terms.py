@@ -124,10 +124,11 @@ class SelectItem:
 def parse_select(text: str, table: Table, dialect: Dialect) -> list[SelectItem]:
     """``a,b,max(c),data->x,total:sum(price)`` → select items (``alias:`` is optional)."""
     items = [_select_item(part.strip(), table, dialect) for part in text.split(",")]
-    names = [item.name for item in items]
-    for name in names:
-        if names.count(name) > 1:
-            raise BadRequest(f"invalid select: {name} is returned twice; name one with alias:{name}(…)")
+    seen: set[str] = set()
+    for item in items:
+        if item.name in seen:
+            raise BadRequest(f"invalid select: {item.name} is returned twice; name one with alias:{item.name}(…)")
+        seen.add(item.name)
     return items
 
 
@@ -158,7 +159,7 @@ def _select_item(text: str, table: Table, dialect: Dialect) -> SelectItem:
         name, kind, aggregate = fn_name, fn.kind or arg_kind, fn.aggregate
     name = alias or name
     return SelectItem(
-        exp.alias_(node, name, quoted=True) if node_needs_alias(node, name) else node, name, kind, aggregate
+        exp.alias_(node, name, quoted=True, copy=False) if node_needs_alias(node, name) else node, name, kind, aggregate
     )
 
 
