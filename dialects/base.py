@@ -123,6 +123,9 @@ class Dialect:
     """Functions sqlglot knows only by name that the guard allows: upper-case name →
     (fewest, most) arguments. Everything here is pure and side-effect free."""
 
+    LOCK_INSIDE_POLICY_SUBQUERY: ClassVar[bool] = False
+    """A locking clause does not reach the rows of a derived table (MariaDB): the guard
+    copies it into each policy sub-query (rls/guard/locking.py)."""
     GUARD_UNSUPPORTED: ClassVar[frozenset[type[exp.Expr]]] = frozenset()
     """Constructs sqlglot prints in a form this database does not take (refused by the
     guard with a clear message rather than failing in the database)."""

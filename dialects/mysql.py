@@ -187,6 +187,7 @@ class MySQL(Dialect):
         Kind.TEXT: (str,),
     }
     # sqlglot prints `a REGEXP b` as MySQL 8's REGEXP_LIKE(), which MariaDB does not have.
+    LOCK_INSIDE_POLICY_SUBQUERY: ClassVar[bool] = True
     GUARD_UNSUPPORTED: ClassVar[frozenset[type[exp.Expr]]] = frozenset({exp.RegexpLike, exp.RegexpILike})
     GUARD_FUNCTIONS: ClassVar[dict[str, tuple[int, int]]] = {
         "NOW": (0, 1),

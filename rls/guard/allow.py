@@ -38,7 +38,11 @@ _E, _L, _F = "expr", "list", "flag"  # an expression child, a list of them, a bo
 
 ARGS: dict[type[exp.Expr], Mapping[str, str]] = {
     exp.Select: {"with_": _E, "expressions": _L, "distinct": _E, "from_": _E, "joins": _L, "where": _E,
-                 "group": _E, "having": _E, "windows": _L, "order": _E, "limit": _E, "offset": _E},
+                 "group": _E, "having": _E, "windows": _L, "order": _E, "limit": _E, "offset": _E,
+                 "locks": _L},
+    # FOR UPDATE / SHARE / NO KEY UPDATE / KEY SHARE, NOWAIT (wait=True), SKIP LOCKED
+    # (wait=False): locking.py. No OF list, no WAIT n.
+    exp.Lock: {"update": _F, "key": _F, "wait": _F},
     exp.Union: {"with_": _E, "this": _E, "expression": _E, "distinct": _F, "order": _E, "limit": _E, "offset": _E},
     exp.Subquery: {"this": _E, "alias": _E, "order": _E, "limit": _E, "offset": _E},
     exp.From: {"this": _E},

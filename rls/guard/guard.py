@@ -37,7 +37,9 @@ from rls.database import Database
 from rls.emit import emit, placeholder
 from rls.errors import Denied, Refused, RlsError
 from rls.guard.allow import RESERVED_PREFIX, check_statement
+from rls.guard.locking import check_locks, push_locks
 from rls.guard.params import POSITIONAL, extract_params, parse_statement
+from rls.guard.passthrough import classify
 from rls.guard.rewrite import rewrite_statement
 from rls.guard.scope import NameRules, Resolver
 from rls.guard.verify import verify_emitted
@@ -143,6 +145,10 @@ class Guard:
         max_sql_length, max_nodes: statements longer (characters) or larger (syntax tree
             nodes) are refused: a rewrite's cost grows with its statement, and a cold
             rewrite must stay well under 100 ms.
+        introspection: let the catalog reads ORMs use for reflection run unchanged
+            (names and types only; see :mod:`rls.guard.passthrough`). Off by default.
+        owner_fill: an INSERT that leaves the owner column of a create policy
+            ``col = auth_user.id`` out, or gives it as NULL, gets the user's id there.
     """
 
     def __init__(
@@ -155,6 +161,8 @@ class Guard:
         cache_size: int = 4096,
         max_sql_length: int = 65536,
         max_nodes: int = 1500,
+        introspection: bool = False,
+        owner_fill: bool = False,
     ):
         self.dialect = get_dialect(dialect) if isinstance(dialect, str) else dialect
         if callable(policies):
@@ -172,8 +180,21 @@ class Guard:
         self.fence = fence
         self.max_sql_length = max_sql_length
         self.max_nodes = max_nodes
+        # Read-only after construction: compiled statements are cached without them.
+        self._introspection = introspection
+        self._owner_fill = owner_fill
         self._cache: BoundedCache[_Compiled] = BoundedCache(cache_size)
         self._database: Database | None = None
+
+    @property
+    def introspection(self) -> bool:
+        """Whether catalog reads pass through (:mod:`rls.guard.passthrough`)."""
+        return self._introspection
+
+    @property
+    def owner_fill(self) -> bool:
+        """Whether an INSERT's absent or NULL owner column gets the user's id."""
+        return self._owner_fill
 
     @classmethod
     def from_url(cls, url: str, *, refresh_interval: float = 1.0, **options: Any) -> Guard:
@@ -202,13 +223,24 @@ class Guard:
     # -- rewriting --------------------------------------------------------------------
 
     def rewrite(
-        self, sql: str, user: AuthUser = ANONYMOUS, params: Sequence[Any] | Mapping[str, Any] | None = None
+        self,
+        sql: str | Any,
+        user: AuthUser = ANONYMOUS,
+        params: Sequence[Any] | Mapping[str, Any] | None = None,
+        *,
+        render: Callable[[Any], str] | None = None,
     ) -> Statement:
         """Guard ``sql`` for ``user``; raises :class:`Refused` or :class:`Denied`.
 
         ``params`` follow the driver: ``None``, ``()``, ``[]`` and ``{}`` mean no
         parameters, and then the text holds no placeholders (a ``%`` is literal).
+        ``sql`` may be a query object the driver renders (``psycopg.sql.Composable``):
+        ``render(sql)`` turns it into text first (by default its ``as_string(None)``).
+        Transaction control and the session statements of
+        :mod:`rls.guard.passthrough` come back unchanged.
         """
+        if not isinstance(sql, str):
+            sql = _render(sql, render)
         try:
             has_params = bool(params)
         except Exception:  # noqa: BLE001 - an object whose truth value fails is no parameter list
@@ -232,6 +264,9 @@ class Guard:
             raise Refused("the statement must be a string (render psycopg.sql objects first)")
         if len(sql) > self.max_sql_length:
             raise Refused(f"statement too long: {len(sql)} characters (limit {self.max_sql_length})")
+        if classify(sql, self.dialect.name, introspection=self.introspection) is not None:
+            # Carries no row data (transaction control, a session probe): runs as written.
+            return _Compiled(sql, (), 0, frozenset())
         try:
             return self._compile_checked(sql, user, has_params, trust=trust)
         except RecursionError:
@@ -246,6 +281,7 @@ class Guard:
             raise Refused(f"statement too large: {size} syntax nodes (limit {self.max_nodes})")
         names = frozenset({f"{POSITIONAL}{i}" for i in range(user_params.positional)} | user_params.named)
         check_statement(root, self.dialect.GUARD_FUNCTIONS, names, self.dialect.GUARD_UNSUPPORTED)
+        check_locks(root, self.dialect.SQLGLOT)
         # Work on sqlglot's own reading of what it will print: the statement printed and
         # parsed once (checked again), so what the guard analyses, rewrites and verifies is
         # the form the database receives, not the input's spelling of it.
@@ -262,7 +298,10 @@ class Guard:
             self.dialect,
             fence=self.fence,
             trust_params=trust,
+            owner_fill=self.owner_fill,
         )
+        if self.dialect.LOCK_INSIDE_POLICY_SUBQUERY:
+            push_locks(rewritten.tree, rewritten.built)
         for identifier in rewritten.tree.find_all(exp.Identifier):
             # Every name is emitted quoted, exactly as resolved (PostgreSQL's folding
             # already applied above): the database cannot read it as a keyword or a function.
@@ -339,6 +378,19 @@ def _rename_placeholders(root: exp.Expr, positional: int, named: frozenset[str])
             raise Refused(f"unexpected placeholder in statement: {name or '?'}")
     if len(seen) != positional:
         raise Refused("a placeholder sits where the statement cannot take one (inside a string?)")
+
+
+def _render(sql: Any, render: Callable[[Any], str] | None) -> str:
+    """The text of a driver query object (``psycopg.sql.Composable``), never a guess."""
+    if render is not None:
+        text = render(sql)
+    elif callable(getattr(sql, "as_string", None)):
+        text = sql.as_string(None)
+    else:
+        raise Refused(f"a statement must be text, not {type(sql).__name__}")
+    if not isinstance(text, str):
+        raise Refused("a rendered statement must be text")
+    return text
 
 
 def _check_params(compiled: _Compiled, params: Sequence[Any] | Mapping[str, Any] | None) -> Any:

@@ -54,6 +54,7 @@ def rewrite_statement(
     *,
     fence: bool = True,
     trust_params: bool = True,
+    owner_fill: bool = False,
 ) -> Rewritten:
     """Inject policies into ``root`` (changed in place) — see the module docstring."""
     leakproof = Leakproof(resolution, dialect.LEAKPROOF_LITERALS, trust_params=trust_params)
@@ -63,7 +64,7 @@ def rewrite_statement(
     rename_ctes(resolution)
     wrap_reads(resolution, predicate_for, dialect, leakproof, result)
     if resolution.target is not None:
-        writes = WriteGuard(root, resolution, predicate_for, dialect, leakproof, result.built)
+        writes = WriteGuard(root, resolution, predicate_for, dialect, leakproof, result.built, owner_fill=owner_fill)
         writes.guard()
         result.hidden_columns = writes.hidden_columns
     account_tables(result.tree, resolution, result.built)

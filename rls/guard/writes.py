@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from dialects.base import Dialect
+from rls.emit import placeholder
 from rls.errors import Refused
 from rls.guard.allow import VOLATILE
 from rls.guard.leakproof import Leakproof, conjuncts
@@ -48,6 +49,7 @@ class WriteGuard:
     hidden_columns: int = 0
     reads_own_writes: set[str] = field(default_factory=set)
     """Assigned columns whose new value reads the written table (see _judged)."""
+    owner_fill: bool = False
 
     @property
     def target(self) -> Source:
@@ -220,6 +222,8 @@ class WriteGuard:
         raise Refused(f"unknown column: {wanted}")
 
     def _insert(self, root: exp.Insert) -> None:
+        if self.owner_fill:
+            self._fill_owner(root)
         qualifier = self.target.alias
         if root.this.this.args.get("alias") is not None and not self.dialect.INSERT_ALIAS_IN_RETURNING:
             raise Refused("an INSERT target alias is not supported on this database")
@@ -252,6 +256,31 @@ class WriteGuard:
         fused = exp.Case(ifs=[exp.If(this=exp.EQ(this=checked, expression=exp.Literal.number(1)), true=value)])
         items[0] = exp.alias_(fused, name, quoted=True, copy=False) if name else fused
         returning.set("expressions", items)
+
+    def _fill_owner(self, root: exp.Insert) -> None:
+        """Owner fill: a column the create policy pins to the user (``user_id =
+        auth_user.id``) that the INSERT leaves out gets the user's id; one it gives becomes
+        ``COALESCE(<given>, <user's id>)`` (a NULL — literal or bound — is the user's).
+        Only ``INSERT … (columns) VALUES …``; other forms are checked as written."""
+        owners = self.predicate_for(self.table, "create").owner_columns
+        rows = root.expression
+        names = root.this.expressions if isinstance(root.this, exp.Schema) else []
+        if not owners or not names or not isinstance(rows, exp.Values):
+            return
+        given = [self._stored_name(column) for column in names]
+        for column, param in owners.items():
+            if column not in self.table.columns:
+                continue
+            if column in given:
+                index = given.index(column)
+                for row in rows.expressions:
+                    value = row.expressions[index]
+                    filled = exp.func("COALESCE", value.copy(), placeholder(param))
+                    value.replace(filled)
+                continue
+            names.append(exp.to_identifier(column, quoted=True))
+            for row in rows.expressions:
+                row.append("expressions", placeholder(param))
 
     def _expand_stars(self, items: list[exp.Expr]) -> list[exp.Expr]:
         out: list[exp.Expr] = []
