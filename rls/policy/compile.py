@@ -331,11 +331,16 @@ def _owner_columns(tree: exp.Expr) -> dict[str, str]:
         if not isinstance(conjunct, exp.EQ):
             continue
         for column, value in ((conjunct.this, conjunct.expression), (conjunct.expression, conjunct.this)):
+            column, value = _uncast(column), _uncast(value)  # an untyped column compares as text
             if isinstance(column, exp.Column) and column.table == TARGET and isinstance(value, exp.Placeholder):
                 name = placeholder_name(value)
                 if name is not None:
                     owners[column.name] = name
     return owners
+
+
+def _uncast(node: exp.Expr) -> exp.Expr:
+    return node.this if isinstance(node, exp.Cast) else node
 
 
 def _conjuncts(node: exp.Expr) -> list[exp.Expr]:
