@@ -1,0 +1,245 @@
+"""The "Guard at scale" section of ``benchmarks/RESULTS.md``, generated from ``guard_scale.json``.
+
+The section sits between ``<!-- guard-scale -->`` and ``<!-- /guard-scale -->``; only that
+part of the page is rewritten (``make bench`` carries it over from the JSON as well).
+Every verdict is computed here from the numbers in the same tables.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from benchmarks.guard_scale.measure import verdict
+
+BEGIN, END = "<!-- guard-scale -->", "<!-- /guard-scale -->"
+COLD_P99_MS, COLD_MAX_MS, CACHED_US = 10.0, 100.0, 2.0
+DATABASES = {"postgres": "PostgreSQL", "mysql": "MariaDB", "sqlite": "SQLite"}
+VARIANT_NAMES = {"hand": "(a) hand-written", "native": "(b) native RLS", "guard": "(c) guard"}
+
+
+def _ms(value: float) -> str:
+    """
+    >>> _ms(0.01234), _ms(1.5), _ms(76.04), _ms(1712.3)
+    ('0.012', '1.50', '76.0', '1712')
+    """
+    if value < 1:
+        return f"{value:.3f}"
+    if value < 10:
+        return f"{value:.2f}"
+    return f"{value:.1f}" if value < 1000 else f"{value:.0f}"
+
+
+def _r(value: float) -> str:
+    """
+    >>> _r(1.234), _r(12.34), _r(1901.2)
+    ('1.23', '12.3', '1901')
+    """
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
+def _x(band: dict[str, float]) -> str:
+    return f"{_r(band['ratio'])}× ({_r(band['q1'])}–{_r(band['q3'])})"
+
+
+def _dbs(result: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(k, result["databases"][k]) for k in DATABASES if k in result["databases"]]
+
+
+def target_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(target, database, measured, verdict) for every target of the issue that was measured."""
+    rows = []
+    for name, db in _dbs(result):
+        for q in db["queries"].values():
+            if q.get("target") is None:
+                continue
+            other = "native" if "guard/native" in q.get("ratios", {}) else "hand"
+            label = f"guard ≤ {q['target']:g}× {'native RLS' if other == 'native' else 'hand-written'}: {q['label']}"
+            if q.get("mismatches"):
+                rows.append((label, DATABASES[name], "variants returned different rows", "**not measured**"))
+                continue
+            band = q["ratios"][f"guard/{other}"]
+            rows.append((label, DATABASES[name], _x(band), f"**{verdict(band, q['target'])}**"))
+        rw = db["rewrites"]
+        cold = rw["cold"]["rewritten"]
+        if cold:
+            for label, value, bound in (("cold rewrite p99", cold["p99_ms"], COLD_P99_MS),
+                                        ("cold rewrite max", cold["max_ms"], COLD_MAX_MS)):  # fmt: skip
+                rows.append((f"{label} < {bound:g} ms", DATABASES[name], f"{_ms(value)} ms",
+                             "**met**" if value < bound else "**missed**"))  # fmt: skip
+        for key, label, stat in (("cached_queries", "the timed queries, slowest", "max_us"),
+                                 ("cached_corpus", "corpus sample, p99", "p99_us")):  # fmt: skip
+            value = rw[key][stat]
+            rows.append((f"cached rewrite < {CACHED_US:g} µs ({label})", DATABASES[name], f"{value:.2f} µs",
+                         "**met**" if value < CACHED_US else "**missed**"))  # fmt: skip
+    return rows
+
+
+def statement(rows: list[tuple[str, str, str, str]]) -> str:
+    """The verdicts in words: what was met and what was missed."""
+    by: dict[str, list[str]] = {}
+    for target, database, measured, result in rows:
+        by.setdefault(result.strip("*"), []).append(f"{target} on {database} ({measured})")
+    parts = []
+    for key, intro in (("missed", "**Missed**"), ("within noise", "**Within noise**"), ("met", "**Met**"),
+                       ("not measured", "**Not measured**")):  # fmt: skip
+        if by.get(key):
+            parts.append(f"{intro} ({len(by[key])} of {len(rows)}): " + "; ".join(by[key]) + ".")
+    return "\n\n".join(parts) if parts else "_No target measured._"
+
+
+def latency_table(result: dict[str, Any]) -> list[str]:
+    lines = ["| database | query | variant | median ms | p95 ms | n | guard / native | guard / hand-written |",
+             "|---|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for name, db in _dbs(result):
+        for q in db["queries"].values():
+            if q.get("mismatches"):
+                lines.append(f"| {DATABASES[name]} | {q['label']} | — | variants disagree, not timed | | | | |")
+                continue
+            for key, s in q["variants"].items():
+                ratios = ["", ""]
+                if key == "guard":
+                    ratios = [_x(q["ratios"][r]) if r in q["ratios"] else "—" for r in ("guard/native", "guard/hand")]
+                lines.append(f"| {DATABASES[name]} | {q['label']} | {VARIANT_NAMES[key]} | {_ms(s['median_ms'])} "
+                             f"| {_ms(s['p95_ms'])} | {s['n']} | {ratios[0]} | {ratios[1]} |")  # fmt: skip
+    return lines
+
+
+def rewrite_tables(result: dict[str, Any]) -> list[str]:
+    lines = ["| database | statements | refused | cold p50 ms | p90 | p99 | max | bare sqlglot p50 / p99 / max ms "
+             "| cold / bare (p50 of per-statement ratios) | cached, timed queries µs (median / slowest) "
+             "| cached, corpus sample µs (p50 / p99 / max) |",
+             "|---|---:|---:|---:|---:|---:|---:|---|---:|---|---|"]  # fmt: skip
+    shapes: dict[str, dict[str, dict[str, Any]]] = {}
+    for name, db in _dbs(result):
+        c, cq, cc = db["rewrites"]["cold"], db["rewrites"]["cached_queries"], db["rewrites"]["cached_corpus"]
+        r, b = c["rewritten"] or {k: 0.0 for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")}, c["bare_sqlglot"]
+        refused = sum(c["refused"].values())
+        lines.append(
+            f"| {DATABASES[name]} | {c['statements']} | {refused} | {_ms(r['p50_ms'])} | {_ms(r['p90_ms'])} "
+            f"| {_ms(r['p99_ms'])} | {_ms(r['max_ms'])} | {_ms(b['p50_ms'])} / {_ms(b['p99_ms'])} / {_ms(b['max_ms'])} "
+            f"| {c['ratio_p50'] or 0:.1f}× | {cq['p50_us']:.2f} / {cq['max_us']:.2f} "
+            f"| {cc['p50_us']:.2f} / {cc['p99_us']:.2f} / {cc['max_us']:.2f} |"
+        )
+        for shape, s in c["by_shape"].items():
+            shapes.setdefault(shape, {})[name] = s
+    names = [n for n, _ in _dbs(result)]
+    lines += ["", "Cold rewrite by statement shape, ms (p50 / max, count):", "",
+              "| shape | " + " | ".join(DATABASES[n] for n in names) + " |", "|---|" + "---|" * len(names)]  # fmt: skip
+    for shape, per in sorted(shapes.items()):
+        cells = [
+            f"{_ms(per[n]['p50_ms'])} / {_ms(per[n]['max_ms'])} ({per[n]['n']})" if n in per else "" for n in names
+        ]
+        lines.append(f"| {shape} | " + " | ".join(cells) + " |")
+    refusals = [(n, m, k) for n, db in _dbs(result) for m, k in db["rewrites"]["cold"]["refused"].items()]
+    if refusals:
+        lines += ["", "Refused corpus statements (timed apart, not in the distribution):", ""]
+        lines += [f"- {DATABASES[n]}: {k} × `{m}`" for n, m, k in refusals]
+    return lines
+
+
+def slowest_table(result: dict[str, Any], width: int = 220) -> list[str]:
+    lines = ["| database | cold ms | again, best of 3 ms | bare sqlglot ms | shape | statement |",
+             "|---|---:|---:|---:|---|---|"]  # fmt: skip
+    for name, db in _dbs(result):
+        for d in db["rewrites"]["cold"]["slowest"]:
+            sql = d["sql"] if len(d["sql"]) <= width else d["sql"][: width - 1] + "…"
+            note = " (refused)" if d["refused"] else ""
+            again = _ms(d["again_ms"]) if "again_ms" in d else ""
+            lines.append(f"| {DATABASES[name]} | {_ms(d['ms'])} | {again} | {_ms(d['bare_ms'])} | {d['shape']}{note} "
+                         f"| `{sql.replace('|', '¦')}` |")  # fmt: skip
+    return lines
+
+
+def plans(result: dict[str, Any]) -> list[str]:
+    pg = result["databases"].get("postgres")
+    if not pg:
+        return ["_PostgreSQL not measured._"]
+    lines = []
+    for q in pg["queries"].values():
+        if "explain" not in q:
+            continue
+        lines += [f"**{q['label']}** — guarded statement:", "", "```sql", q["guarded_sql"], "```", "",
+                  "guarded, `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)`:", "", "```", *q["explain"]["guard"], "```", "",
+                  "native RLS, same:", "", "```", *q["explain"]["native"], "```", ""]  # fmt: skip
+    return lines
+
+
+def _loaded(load: dict[str, Any]) -> str:
+    return f"loaded in {load['seconds']:.1f} s" if load["loaded_now"] else "reused"
+
+
+def section(result: dict[str, Any]) -> str:
+    """The whole section, markers included."""
+    rows = target_rows(result)
+    s = result["settings"]
+    loads = ", ".join(f"{DATABASES[n]} {_loaded(db['load'])}" for n, db in _dbs(result))
+    skipped = "".join(f" **Skipped:** {DATABASES[n]}: {why}." for n, why in result.get("skipped", {}).items())
+    lines = [
+        BEGIN, "## Guard at scale (issue 9)", "",
+        f"Generated by `make bench-guard` (`benchmarks/guard_scale/report.py`) on {result['date']} from "
+        f"`results/guard_scale.json`; the run took {result['wall_seconds']:.0f} s ({loads}).{skipped}", "",
+        SETUP.format(rows=next((db["rows"] for _, db in _dbs(result)), 0), rounds=s["rounds"],
+                     turn=s["turn_seconds"], max=s["max_per_turn"], corpus=result["corpus"]).strip(), "",
+        "### Targets", "",
+        "| target | database | measured: ratio of medians (middle half of the per-round ratios) | verdict |",
+        "|---|---|---|---|", *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows), "",
+        statement(rows), "",
+        "### Latency per query", "", *latency_table(result), "",
+        "### Rewrite cost", "", *rewrite_tables(result), "",
+        "### Slowest cold rewrites", "", *slowest_table(result), "",
+        "### PostgreSQL plans", "", *plans(result),
+        "### How to reproduce", "", "```sh", REPRODUCE.strip(), "```", END,
+    ]  # fmt: skip
+    return "\n".join(lines)
+
+
+SETUP = """
+`orders(id bigint pk, user_id, customer_id, amount decimal, note text, created_at timestamp)` with
+{rows:,} rows (user 1 owns every even id: half the table, spread over it; indexes on `user_id` and
+`customer_id`) and `customers(id pk, user_id, name)` with a tenth as many; loaded once into its own
+namespace (`rls_bench_scale`: PostgreSQL schema, MariaDB database, SQLite file) and reused while its
+marker matches. Policy `user_id = auth_user.id` on both tables; user 1. Variants: **(a)
+hand-written** — the query with `AND user_id = 1` written in; **(b) native RLS** (PostgreSQL only)
+— the bare query as a non-owner role under FORCE ROW LEVEL SECURITY, policy `user_id =
+current_setting('rls.user_id')::int`; **(c) guard** — `guard.rewrite(sql, AuthUser(id=1), params)`
+then the guarded statement, the (cached) rewrite inside the timing. Each variant on its own
+connection as rls opens them (autocommit; psycopg prepares a statement after 5 executions, for
+every variant alike). Before timing, every variant's rows are compared with (a)'s for two owned and
+two foreign ids. Timing: {rounds} rounds; per round each variant gets a turn of {turn} s (at most
+{max} executions, at least one), the order rotating; the lookups alternate an owned and a foreign
+id. Medians and p95 over all executions; a ratio is of the medians, with the quartiles of the
+per-round ratios (the variants of a round run back to back) as its band. **met** / **missed** when
+the ratio and its band agree, else **within noise**. Cold rewrites: {corpus} distinct generated
+statements (`benchmarks/guard_scale/corpus.py`: filters, aggregates, joins, sub-queries to three
+deep, CTEs, unions, CASE, windows, INSERT/UPDATE/DELETE), each rewritten once by a guard whose
+policies and schema are loaded; baseline a bare sqlglot parse + generate of the same text, timed
+right after. The slowest ten are rewritten cold again three times (the text made new by trailing
+spaces): a statement slow again is slow to rewrite, one fast again met a pause (GC, the machine).
+Cached: `timeit`, best of 5 repeats, per call.
+"""
+
+
+REPRODUCE = """
+make bench-guard                                     # everything above (< 10 minutes, the first load included)
+.venv/bin/python -m benchmarks.guard_scale --help    # rounds, turn length, corpus size, databases, rows
+.venv/bin/python -m benchmarks.guard_scale --databases sqlite --rows 100000   # one database, smaller table
+.venv/bin/python -m benchmarks.guard_scale --report-only   # rewrite this section from results/guard_scale.json
+# Servers: RLS_BENCH_POSTGRES_URL, RLS_BENCH_MYSQL_URL (defaults: the local ones, database test); the SQLite
+# file goes to RLS_BENCH_SQLITE_DIR (default: the temp directory). A server that cannot be reached is skipped
+# and named here. The namespaces stay after the run (reused next time); drop them by hand to free the space.
+"""
+
+
+def update_page(page: Path, result: dict[str, Any]) -> None:
+    """Replace the section in ``page`` (before "## Machine" if the page has none yet)."""
+    text = page.read_text() if page.exists() else "# Benchmark results\n"
+    new = section(result)
+    if BEGIN in text and END in text:
+        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: new, text, count=1, flags=re.DOTALL)
+    elif "\n## Machine" in text:
+        text = text.replace("\n## Machine", f"\n{new}\n\n## Machine", 1)
+    else:
+        text = text.rstrip("\n") + f"\n\n{new}\n"
+    page.write_text(text)

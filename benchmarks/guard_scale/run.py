@@ -1,0 +1,154 @@
+"""Run the guard-at-scale benchmark and write ``results/guard_scale.json`` and its RESULTS.md section.
+
+Per database (PostgreSQL, MariaDB, SQLite): load (or reuse) the 1,000,000-row namespace,
+then for every query check that all variants return the same rows and time them in rotating
+rounds; on PostgreSQL also record ``EXPLAIN ANALYZE`` of the guarded and the native
+statement. Then the rewrite costs with that database's dialect and schema: cold over the
+generated corpus, cached for the timed queries and a sample of the corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from benchmarks.guard_scale import corpus, data, queries, report, rewrites
+from benchmarks.guard_scale.measure import Settings, ratio_band, time_variants
+from benchmarks.load import machine
+from rls import AuthUser
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+CHECKED_PARAMS = 4  # parameters per query checked for equal rows before timing (2 owned ids, 2 not)
+
+
+def log(line: str) -> None:
+    print(f"[guard-scale {time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
+
+
+def bench_query(query: queries.Query, target: data.Target, guard: Any, conns: dict[str, Any],
+                settings: Settings, checked: int) -> dict[str, Any]:  # fmt: skip
+    """One query on one database: equal rows first, then the timings, ratios and plans."""
+    runs = queries.runners(query, target, guard, conns)
+    params = [query.params(k, target.rows) for k in range(64)]
+    out: dict[str, Any] = {"label": query.label, "sql": queries.placeholders(query.sql, target),
+                           "hand_sql": queries.placeholders(query.hand, target), "target": query.target}  # fmt: skip
+    stmt = guard.rewrite(out["sql"], AuthUser(id=data.USER), params[0])
+    out["guarded_sql"] = stmt.sql
+    out["mismatches"] = queries.mismatches(runs, params[:checked])
+    if out["mismatches"]:
+        log(f"  {query.key}: variants disagree, not timed: {out['mismatches'][0]}")
+        return out
+    out["variants"] = time_variants(runs, params, settings)
+    v = out["variants"]
+    pairs = (("guard", "native"), ("guard", "hand"), ("native", "hand"))
+    out["ratios"] = {f"{a}/{b}": ratio_band(v[a], v[b]) for a, b in pairs if a in v and b in v}
+    if target.native:
+        out["explain"] = {
+            "guard": queries.explain(target, conns["hand"], stmt.sql, stmt.params),
+            "native": queries.explain(target, conns["native"], out["sql"], params[0]),
+        }
+    shown = ", ".join(f"{k} {s['median_ms']:.3f} ms" for k, s in v.items())
+    log(f"  {query.key}: {shown}")
+    return out
+
+
+def bench_database(target: data.Target, settings: Settings, corpus_size: int, cached_sample: int,
+                   checked: int = CHECKED_PARAMS) -> dict[str, Any]:  # fmt: skip
+    """Every query and the rewrite costs on one loaded database."""
+    guard, db = queries.make_guard(target)
+    conns = queries.connections(target)
+    try:
+        result: dict[str, Any] = {"rows": target.rows, "namespace": target.namespace, "server": _version(conns["hand"], target),
+                                  "load": {"loaded_now": target.loaded_now, "seconds": round(target.load_seconds, 2)},
+                                  "queries": {}}  # fmt: skip
+        for query in queries.QUERIES:
+            result["queries"][query.key] = bench_query(query, target, guard, conns, settings, checked)
+        items = corpus.generate(corpus_size)
+        result["rewrites"] = {"cold": rewrites.cold(guard, items, target.name)}
+        cold = result["rewrites"]["cold"]
+        if cold["rewritten"]:
+            log(f"  cold rewrites: p50 {cold['rewritten']['p50_ms']:.2f} ms, p99 {cold['rewritten']['p99_ms']:.2f} ms, "
+                f"max {cold['rewritten']['max_ms']:.2f} ms over {cold['statements']} statements")  # fmt: skip
+        timed = [(queries.placeholders(q.sql, target), q.params(0, target.rows)) for q in queries.QUERIES]
+        sample = [(corpus.for_dialect(i.sql, target.name), i.params) for i in items]
+        step = max(len(sample) // max(cached_sample, 1), 1)
+        sample = [s for s in sample[::step] if _accepted(guard, s)][:cached_sample]
+        result["rewrites"]["cached_queries"] = rewrites.cached(guard, timed)
+        result["rewrites"]["cached_corpus"] = rewrites.cached(guard, sample, number=200)
+        log(f"  cached rewrite: timed queries p50 {result['rewrites']['cached_queries']['p50_us']:.2f} µs, "
+            f"corpus p50 {result['rewrites']['cached_corpus']['p50_us']:.2f} µs")  # fmt: skip
+        return result
+    finally:
+        for conn in conns.values():
+            conn.close()
+        guard.close()
+        db.close()
+
+
+def _version(conn: Any, target: data.Target) -> str:
+    cur = conn.cursor()
+    cur.execute("SELECT sqlite_version()" if target.name == "sqlite" else "SELECT version()")
+    return str(cur.fetchall()[0][0])
+
+
+def _accepted(guard: Any, statement: tuple[str, tuple[Any, ...]]) -> bool:
+    try:
+        guard.rewrite(statement[0], AuthUser(id=data.USER), statement[1])
+    except Exception:
+        return False
+    return True
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.guard_scale", description=__doc__)
+    p.add_argument("--databases", default="postgres,mysql,sqlite", help="comma-separated (default all three)")
+    p.add_argument("--rows", type=int, default=1_000_000, help="rows in orders (default 1,000,000)")
+    p.add_argument("--namespace", default="rls_bench_scale", help="PG schema / MariaDB database / SQLite file name")
+    p.add_argument("--rounds", type=int, default=7, help="turns per variant and query (default 7)")
+    p.add_argument("--turn-seconds", type=float, default=0.4, help="seconds per turn (default 0.4; ≥ 1 execution)")
+    p.add_argument("--max-per-turn", type=int, default=400, help="executions per turn at most (default 400)")
+    p.add_argument("--corpus", type=int, default=2000, help="statements in the cold-rewrite corpus (default 2000)")
+    p.add_argument("--cached-sample", type=int, default=200, help="corpus statements timed cached (default 200)")
+    p.add_argument("--out", type=Path, default=RESULTS / "guard_scale.json")
+    p.add_argument(
+        "--report", type=Path, default=RESULTS.parent / "RESULTS.md", help="the page whose section is rewritten"
+    )
+    p.add_argument("--report-only", action="store_true", help="only rewrite the section from the existing JSON")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.report_only:
+        report.update_page(args.report, json.loads(args.out.read_text()))
+        return 0
+    settings = Settings(rounds=args.rounds, turn_seconds=args.turn_seconds, max_per_turn=args.max_per_turn)
+    started = time.perf_counter()
+    out: dict[str, Any] = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "settings": asdict(settings),
+                           "corpus": args.corpus, "databases": {}, "skipped": {}}  # fmt: skip
+    pg_version = None
+    for name in args.databases.split(","):
+        log(f"{name}: preparing {args.rows:,} rows in {args.namespace}")
+        try:
+            target = data.prepare(name, data.DEFAULT_URLS[name], args.namespace, args.rows)
+        except data.reachable_error() as exc:
+            out["skipped"][name] = f"server not reachable ({type(exc).__name__})"
+            log(f"{name}: skipped, {out['skipped'][name]}")
+            continue
+        log(f"{name}: " + (f"loaded in {target.load_seconds:.1f} s" if target.loaded_now else "reused"))
+        if name == "postgres":
+            pg_version = machine.postgres_version(target.url.split("?")[0])
+        out["databases"][name] = bench_database(target, settings, args.corpus, args.cached_sample)
+    out["wall_seconds"] = round(time.perf_counter() - started, 1)
+    out["machine"] = machine.describe(pg_version)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=1, default=str) + "\n")
+    report.update_page(args.report, out)
+    log(f"done in {out['wall_seconds']:.0f} s: {args.out.name}, {args.report.name}")
+    return 0
