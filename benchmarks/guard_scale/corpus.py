@@ -3,7 +3,8 @@
 Deterministic for a seed; every statement text distinct (each one is a cold rewrite). Shapes:
 filters with nested AND/OR/NOT, aggregates with HAVING, inner/left/self joins, IN, EXISTS and
 scalar sub-queries (nested up to three deep), derived tables, one and two chained CTEs,
-UNION / UNION ALL, CASE, window functions, and INSERT (VALUES and SELECT), UPDATE, DELETE
+UNION / UNION ALL, CASE, window functions; larger ones (joins of up to twelve tables, derived
+tables nested five deep, six chained CTEs, unions of six selects, 40 ORed comparisons); INSERT (VALUES and SELECT), UPDATE, DELETE
 with and without sub-queries. The SQL is portable across PostgreSQL, MariaDB and SQLite;
 ``%s`` marks a bound parameter and ``%%`` a literal ``%`` (pyformat, as psycopg and PyMySQL
 take them); :func:`for_dialect` turns that into ``?`` and ``%`` for SQLite.
@@ -173,6 +174,45 @@ def _select_shapes(g: _Gen) -> dict[str, Callable[[], str]]:
     }
 
 
+def _heavy_shapes(g: _Gen) -> dict[str, Callable[[], str]]:
+    """Larger statements: where a rewrite's cost grows with the number of scopes and tables."""
+    r = g.r
+
+    def wide_join() -> str:
+        n = r.randint(3, 6)
+        sql = "SELECT o1.id, c1.name FROM orders o1 JOIN customers c1 ON c1.id = o1.customer_id"
+        for k in range(2, n + 1):
+            sql += (
+                f" JOIN orders o{k} ON o{k}.customer_id = c{k - 1}.id JOIN customers c{k} ON c{k}.id = o{k}.customer_id"
+            )
+        return sql + f" WHERE o1.id = {g.n()} AND {g.where('o' + str(n))}{g.tail('o1.id')}"
+
+    def deep_derived() -> str:
+        sql = f"SELECT o.id, o.customer_id, o.amount FROM orders o WHERE {g.where('o')}"
+        for k in range(r.randint(2, 5)):
+            sql = f"SELECT d{k}.id, d{k}.customer_id, d{k}.amount FROM ({sql}) AS d{k} WHERE d{k}.amount > {r.randint(0, 50)}"
+        return sql
+
+    def many_ctes() -> str:
+        n = r.randint(3, 6)
+        ctes = [f"t1 AS (SELECT o.id, o.customer_id FROM orders o WHERE {g.where('o')})"]
+        for k in range(2, n + 1):
+            ctes.append(f"t{k} AS (SELECT t{k - 1}.id, t{k - 1}.customer_id FROM t{k - 1} JOIN customers c{k} "
+                        f"ON c{k}.id = t{k - 1}.customer_id WHERE {g.where('c' + str(k), 'customers')})")  # fmt: skip
+        return f"WITH {', '.join(ctes)} SELECT t{n}.id FROM t{n}{g.tail(f't{n}.id')}"
+
+    def union_chain() -> str:
+        parts = [f"SELECT o{k}.id FROM orders o{k} WHERE {g.where('o' + str(k))}" for k in range(r.randint(3, 6))]
+        return f" {r.choice(('UNION', 'UNION ALL'))} ".join(parts)
+
+    def long_or() -> str:
+        preds = " OR ".join(g.order_pred("o") for _ in range(r.randint(10, 40)))
+        return f"SELECT o.id, o.amount FROM orders o WHERE {preds}{g.tail('o.id')}"
+
+    return {"wide-join": wide_join, "deep-derived": deep_derived, "many-ctes": many_ctes,
+            "union-chain": union_chain, "long-or": long_or}  # fmt: skip
+
+
 def _dml_shapes(g: _Gen) -> dict[str, Callable[[], str]]:
     r = g.r
 
@@ -204,7 +244,7 @@ def _dml_shapes(g: _Gen) -> dict[str, Callable[[], str]]:
 
 
 def generate(count: int, seed: int = 9) -> list[Item]:
-    """``count`` distinct statements, about four SELECTs to one write.
+    """``count`` distinct statements, about three SELECTs to one write.
 
     >>> items = generate(300)
     >>> len(items), len({i.sql for i in items}), all(i.sql.count("%s") == len(i.params) for i in items)
@@ -217,7 +257,7 @@ def generate(count: int, seed: int = 9) -> list[Item]:
     out: list[Item] = []
     while len(out) < count:
         g = _Gen(rng)
-        shapes = {**_select_shapes(g), **_dml_shapes(g)}
+        shapes = {**_select_shapes(g), **_heavy_shapes(g), **_dml_shapes(g)}
         shape = rng.choice(SHAPES)
         sql = shapes[shape]()
         if sql not in seen:
@@ -229,5 +269,6 @@ def generate(count: int, seed: int = 9) -> list[Item]:
 SHAPES = (
     "filter", "filter", "aggregate", "join", "join", "self-join", "in-subquery", "in-subquery", "exists",
     "scalar-subquery", "derived", "cte", "cte-chain", "union", "case", "window",
+    "wide-join", "deep-derived", "many-ctes", "union-chain", "long-or",
     "insert-values", "insert-select", "update", "update-subquery", "delete", "delete-exists",
 )  # fmt: skip

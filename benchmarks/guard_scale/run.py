@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 import time
 from dataclasses import asdict
@@ -58,37 +59,54 @@ def bench_query(query: queries.Query, target: data.Target, guard: Any, conns: di
     return out
 
 
-def bench_database(target: data.Target, settings: Settings, corpus_size: int, cached_sample: int,
-                   checked: int = CHECKED_PARAMS) -> dict[str, Any]:  # fmt: skip
-    """Every query and the rewrite costs on one loaded database."""
+def bench_queries(target: data.Target, settings: Settings, checked: int = CHECKED_PARAMS) -> dict[str, Any]:
+    """Every query on one loaded database."""
     guard, db = queries.make_guard(target)
     conns = queries.connections(target)
     try:
-        result: dict[str, Any] = {"rows": target.rows, "namespace": target.namespace, "server": _version(conns["hand"], target),
+        result: dict[str, Any] = {"rows": target.rows, "namespace": target.namespace,
+                                  "server": _version(conns["hand"], target),
                                   "load": {"loaded_now": target.loaded_now, "seconds": round(target.load_seconds, 2)},
                                   "queries": {}}  # fmt: skip
         for query in queries.QUERIES:
             result["queries"][query.key] = bench_query(query, target, guard, conns, settings, checked)
-        items = corpus.generate(corpus_size)
-        result["rewrites"] = {"cold": rewrites.cold(guard, items, target.name)}
-        cold = result["rewrites"]["cold"]
-        if cold["rewritten"]:
-            log(f"  cold rewrites: p50 {cold['rewritten']['p50_ms']:.2f} ms, p99 {cold['rewritten']['p99_ms']:.2f} ms, "
-                f"max {cold['rewritten']['max_ms']:.2f} ms over {cold['statements']} statements")  # fmt: skip
-        timed = [(queries.placeholders(q.sql, target), q.params(0, target.rows)) for q in queries.QUERIES]
-        sample = [(corpus.for_dialect(i.sql, target.name), i.params) for i in items]
-        step = max(len(sample) // max(cached_sample, 1), 1)
-        sample = [s for s in sample[::step] if _accepted(guard, s)][:cached_sample]
-        result["rewrites"]["cached_queries"] = rewrites.cached(guard, timed)
-        result["rewrites"]["cached_corpus"] = rewrites.cached(guard, sample, number=200)
-        log(f"  cached rewrite: timed queries p50 {result['rewrites']['cached_queries']['p50_us']:.2f} µs, "
-            f"corpus p50 {result['rewrites']['cached_corpus']['p50_us']:.2f} µs")  # fmt: skip
         return result
     finally:
         for conn in conns.values():
             conn.close()
-        guard.close()
         db.close()
+
+
+def bench_rewrites(
+    targets: list[data.Target], corpus_size: int, cached_sample: int, passes: int = 3
+) -> dict[str, dict[str, Any]]:
+    """The rewrite costs per database (its dialect and schema): cold over the corpus, then cached."""
+    made = {t.name: queries.make_guard(t) for t in targets}
+    guards = {name: guard for name, (guard, _) in made.items()}
+    try:
+        for target in targets:  # policies compiled and schema read before the first cold rewrite
+            guards[target.name].rewrite(queries.placeholders(queries.QUERIES[0].sql, target), AuthUser(id=data.USER),
+                                        queries.QUERIES[0].params(0, target.rows))  # fmt: skip
+        items = corpus.generate(corpus_size)
+        cold = rewrites.cold(guards, items, passes=passes)
+        out = {}
+        for target in targets:
+            guard, c = guards[target.name], cold[target.name]
+            if c["rewritten"]:
+                log(f"{target.name}: cold rewrites p50 {c['rewritten']['p50_ms']:.2f} ms, p99 "
+                    f"{c['rewritten']['p99_ms']:.2f} ms, max {c['rewritten']['max_ms']:.2f} ms ({c['statements']})")  # fmt: skip
+            timed = [(queries.placeholders(q.sql, target), q.params(0, target.rows)) for q in queries.QUERIES]
+            sample = [(corpus.for_dialect(i.sql, target.name), i.params) for i in items]
+            step = max(len(sample) // max(cached_sample, 1), 1)
+            sample = [s for s in sample[::step] if _accepted(guard, s)][:cached_sample]
+            out[target.name] = {"cold": c, "cached_queries": rewrites.cached(guard, timed),
+                                "cached_corpus": rewrites.cached(guard, sample, number=200)}  # fmt: skip
+            log(f"{target.name}: cached rewrite, timed queries p50 {out[target.name]['cached_queries']['p50_us']:.2f} µs, "
+                f"corpus p50 {out[target.name]['cached_corpus']['p50_us']:.2f} µs")  # fmt: skip
+        return out
+    finally:
+        for _, db in made.values():
+            db.close()
 
 
 def _version(conn: Any, target: data.Target) -> str:
@@ -105,6 +123,17 @@ def _accepted(guard: Any, statement: tuple[str, tuple[Any, ...]]) -> bool:
     return True
 
 
+def steal_since(ticks: tuple[int, int]) -> float:
+    """The steal time since ``ticks`` in percent of all CPU time."""
+    steal, total = machine.cpu_ticks()
+    return round(100.0 * (steal - ticks[0]) / (total - ticks[1]), 2) if total > ticks[1] else 0.0
+
+
+def load_average() -> float:
+    """The 1-minute load average (on 2 cores, above ~2 means other work competed with this run)."""
+    return round(os.getloadavg()[0], 2)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.guard_scale", description=__doc__)
     p.add_argument("--databases", default="postgres,mysql,sqlite", help="comma-separated (default all three)")
@@ -114,6 +143,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--turn-seconds", type=float, default=0.4, help="seconds per turn (default 0.4; ≥ 1 execution)")
     p.add_argument("--max-per-turn", type=int, default=400, help="executions per turn at most (default 400)")
     p.add_argument("--corpus", type=int, default=2000, help="statements in the cold-rewrite corpus (default 2000)")
+    p.add_argument("--passes", type=int, default=3, help="cold passes over the corpus (default 3)")
     p.add_argument("--cached-sample", type=int, default=200, help="corpus statements timed cached (default 200)")
     p.add_argument("--out", type=Path, default=RESULTS / "guard_scale.json")
     p.add_argument(
@@ -133,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     out: dict[str, Any] = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "settings": asdict(settings),
                            "corpus": args.corpus, "databases": {}, "skipped": {}}  # fmt: skip
     pg_version = None
+    targets: list[data.Target] = []
+    ticks, loads = machine.cpu_ticks(), [load_average()]
     for name in args.databases.split(","):
         log(f"{name}: preparing {args.rows:,} rows in {args.namespace}")
         try:
@@ -144,7 +176,15 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{name}: " + (f"loaded in {target.load_seconds:.1f} s" if target.loaded_now else "reused"))
         if name == "postgres":
             pg_version = machine.postgres_version(target.url.split("?")[0])
-        out["databases"][name] = bench_database(target, settings, args.corpus, args.cached_sample)
+        targets.append(target)
+        out["databases"][name] = bench_queries(target, settings)
+        loads.append(load_average())
+    log(
+        f"rewrites: {args.corpus} corpus statements, {args.passes} cold passes, on {', '.join(t.name for t in targets)} in turn"
+    )
+    for name, costs in bench_rewrites(targets, args.corpus, args.cached_sample, args.passes).items():
+        out["databases"][name]["rewrites"] = costs
+    out["steal_percent"], out["load_average"] = steal_since(ticks), [*loads, load_average()]
     out["wall_seconds"] = round(time.perf_counter() - started, 1)
     out["machine"] = machine.describe(pg_version)
     args.out.parent.mkdir(parents=True, exist_ok=True)
