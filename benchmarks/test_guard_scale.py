@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +25,7 @@ TINY = Settings(rounds=2, turn_seconds=0.01, max_per_turn=3, warmup=1)
 
 
 @pytest.fixture(params=("sqlite", "postgres", "mysql"))
-def target(request, tmp_path):
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[data.Target]:
     name = request.param
     base = str(tmp_path) if name == "sqlite" else data.DEFAULT_URLS[name]
     namespace = f"rls_bench_scale_t{secrets.token_hex(3)}"
@@ -37,11 +40,12 @@ def target(request, tmp_path):
     data.drop(name, base, namespace)
 
 
-def test_every_variant_returns_the_hand_written_rows(target, tmp_path):
+def test_every_variant_returns_the_hand_written_rows(target: data.Target, tmp_path: Path) -> None:
     result = bench_queries(target, TINY, checked=16)
     result["rewrites"] = bench_rewrites([target], corpus_size=20, cached_sample=3, passes=2)[target.name]
 
     for key, query in result["queries"].items():
+        assert query.get("error") is None, key
         assert query["mismatches"] == [], key
         assert set(query["variants"]) == ({"hand", "native", "guard"} if target.native else {"hand", "guard"})
     # The compared rows are not vacuous: an owned id is found, a foreign one is not.
@@ -57,6 +61,6 @@ def test_every_variant_returns_the_hand_written_rows(target, tmp_path):
         conn.close()
         db.close()
     page = tmp_path / "RESULTS.md"
-    report.update_page(page, {"date": "now", "wall_seconds": 1, "settings": TINY.__dict__, "corpus": 20,
+    report.update_page(page, {"date": "now", "wall_seconds": 1, "settings": asdict(TINY), "corpus": 20,
                               "databases": {target.name: result}, "skipped": {}})  # fmt: skip
     assert page.read_text().count(report.BEGIN) == 1

@@ -238,7 +238,7 @@ def prepare(name: str, base: str, namespace: str, rows: int) -> Target:
             cur.execute(statement)
         if name == "sqlite":
             cur.execute("COMMIT")
-        cur.execute({"postgres": "VACUUM ANALYZE", "mysql": "ANALYZE TABLE orders, customers",
+        cur.execute({"postgres": "VACUUM ANALYZE orders, customers", "mysql": "ANALYZE TABLE orders, customers",
                      "sqlite": "ANALYZE"}[name])  # fmt: skip
         if name == "mysql":
             cur.fetchall()

@@ -15,6 +15,7 @@ import re
 import time
 import timeit
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import sqlglot
@@ -75,7 +76,9 @@ def cold(guards: dict[str, Guard], items: list[Item], passes: int = 3, slowest: 
              "ms": min(x[0] for x in r), "bare_ms": min(x[1] for x in r), "refused": r[0][2]}
             for item, r in zip(items, runs[name], strict=True)
         ]  # fmt: skip
-        out[name] = {**_summarise(done, slowest), "passes": passes}
+        accepted = [r for r in runs[name] if r[0][2] is None]
+        per_pass = [_distribution([r[p][0] for r in accepted]) for p in range(passes)] if accepted else []
+        out[name] = {**_summarise(done, slowest), "passes": passes, "per_pass": per_pass}
     return out
 
 
@@ -111,7 +114,7 @@ def cached(
     per_call_us = []
     for sql, params in statements:
         guard.rewrite(sql, user, params)  # into the cache (raises if refused: callers pass rewritable SQL)
-        best = min(timeit.repeat(lambda s=sql, p=params: guard.rewrite(s, user, p), number=number, repeat=repeat))
+        best = min(timeit.repeat(partial(guard.rewrite, sql, user, params), number=number, repeat=repeat))
         per_call_us.append(best / number * 1e6)
     return {"p50_us": quantile(per_call_us, 0.5), "p99_us": quantile(per_call_us, 0.99), "max_us": max(per_call_us),
             "n": len(per_call_us), "number": number, "repeat": repeat}  # fmt: skip

@@ -69,12 +69,29 @@ def bench_queries(target: data.Target, settings: Settings, checked: int = CHECKE
                                   "load": {"loaded_now": target.loaded_now, "seconds": round(target.load_seconds, 2)},
                                   "queries": {}}  # fmt: skip
         for query in queries.QUERIES:
-            result["queries"][query.key] = bench_query(query, target, guard, conns, settings, checked)
+            result["queries"][query.key] = _bench_retrying(query, target, guard, conns, settings, checked)
         return result
     finally:
         for conn in conns.values():
             conn.close()
         db.close()
+
+
+def _bench_retrying(query: queries.Query, target: data.Target, guard: Any, conns: dict[str, Any],
+                    settings: Settings, checked: int) -> dict[str, Any]:  # fmt: skip
+    """:func:`bench_query`, once more on new connections after a database error (this shared
+    machine's MariaDB has lost its temp files mid-query); the error recorded if it fails again."""
+    for attempt in (1, 2):
+        try:
+            return bench_query(query, target, guard, conns, settings, checked)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {str(exc)[:240]}"
+            log(f"  {query.key}: failed{', once more' if attempt == 1 else ', not timed'}: {error}")
+            for conn in conns.values():
+                conn.close()
+            conns.clear()
+            conns.update(queries.connections(target))
+    return {"label": query.label, "target": query.target, "error": error}
 
 
 def bench_rewrites(
