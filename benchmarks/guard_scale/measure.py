@@ -19,9 +19,13 @@ Runner = Callable[[Sequence[Any]], Any]
 
 @dataclass(frozen=True)
 class Settings:
-    rounds: int = 5
+    """Rounds run until ``rounds`` are done or, after ``min_rounds``, ``query_seconds`` are spent."""
+
+    rounds: int = 15
+    min_rounds: int = 5
+    query_seconds: float = 25.0
     turn_seconds: float = 0.3
-    max_per_turn: int = 300
+    max_per_turn: int = 5000
     warmup: int = 3
 
 
@@ -75,7 +79,10 @@ def time_variants(runs: dict[str, Runner], params: list[tuple[Any, ...]], settin
                 break
     samples: dict[str, list[float]] = {k: [] for k in keys}
     rounds: dict[str, list[float]] = {k: [] for k in keys}
+    started = time.perf_counter()
     for n in range(settings.rounds):
+        if n >= settings.min_rounds and time.perf_counter() - started > settings.query_seconds:
+            break
         for key in keys[n % len(keys) :] + keys[: n % len(keys)]:
             turn = _turn(runs[key], params, settings)
             samples[key] += turn
@@ -84,7 +91,8 @@ def time_variants(runs: dict[str, Runner], params: list[tuple[Any, ...]], settin
 
 
 def ratio_band(top: dict[str, Any], bottom: dict[str, Any]) -> dict[str, float]:
-    """``top``/``bottom`` of the medians, and the quartiles of the per-round ratios (the band).
+    """``top``/``bottom`` per round (the two ran back to back in it): the median of those ratios
+    and their quartiles (the band), so that a slow stretch of the machine does not skew the ratio.
 
     >>> ratio_band({"median_ms": 2.0, "round_medians_ms": [2, 2, 3, 2]}, {"median_ms": 1.0, "round_medians_ms": [1, 1, 1, 1]})
     {'ratio': 2.0, 'q1': 2.0, 'q3': 2.25}
@@ -94,7 +102,8 @@ def ratio_band(top: dict[str, Any], bottom: dict[str, Any]) -> dict[str, float]:
         q1, _, q3 = statistics.quantiles(pairs, n=4, method="inclusive")
     else:
         q1 = q3 = pairs[0] if pairs else 0.0
-    return {"ratio": top["median_ms"] / bottom["median_ms"], "q1": round(q1, 4), "q3": round(q3, 4)}
+    middle = statistics.median(pairs) if pairs else top["median_ms"] / bottom["median_ms"]
+    return {"ratio": round(middle, 4), "q1": round(q1, 4), "q3": round(q3, 4)}
 
 
 def verdict(band: dict[str, float], bound: float) -> str:

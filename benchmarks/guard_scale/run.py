@@ -13,6 +13,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import subprocess
 import sys
 import time
 from dataclasses import asdict
@@ -140,6 +141,21 @@ def _accepted(guard: Any, statement: tuple[str, tuple[Any, ...]]) -> bool:
     return True
 
 
+def commit() -> str:
+    """The checked-out commit of rls, ``+ local changes`` when rls/ or dialects/ differ from it."""
+    root = Path(__file__).resolve().parents[2]
+
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=False)
+        except OSError:
+            return ""
+        return done.stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return f"{head} + local changes" if git("status", "--porcelain", "--", "rls", "dialects") else head
+
+
 def steal_since(ticks: tuple[int, int]) -> float:
     """The steal time since ``ticks`` in percent of all CPU time."""
     steal, total = machine.cpu_ticks()
@@ -156,9 +172,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--databases", default="postgres,mysql,sqlite", help="comma-separated (default all three)")
     p.add_argument("--rows", type=int, default=1_000_000, help="rows in orders (default 1,000,000)")
     p.add_argument("--namespace", default="rls_bench_scale", help="PG schema / MariaDB database / SQLite file name")
-    p.add_argument("--rounds", type=int, default=7, help="turns per variant and query (default 7)")
-    p.add_argument("--turn-seconds", type=float, default=0.4, help="seconds per turn (default 0.4; ≥ 1 execution)")
-    p.add_argument("--max-per-turn", type=int, default=400, help="executions per turn at most (default 400)")
+    p.add_argument("--rounds", type=int, default=15, help="rounds per query at most (default 15)")
+    p.add_argument("--min-rounds", type=int, default=5, help="rounds per query at least (default 5)")
+    p.add_argument("--query-seconds", type=float, default=25.0,
+                   help="no new round once a query has taken this long, after --min-rounds (default 25)")  # fmt: skip
+    p.add_argument("--turn-seconds", type=float, default=0.3, help="seconds per turn (default 0.3; ≥ 1 execution)")
+    p.add_argument("--max-per-turn", type=int, default=5000, help="executions per turn at most (default 5000)")
     p.add_argument("--corpus", type=int, default=2000, help="statements in the cold-rewrite corpus (default 2000)")
     p.add_argument("--passes", type=int, default=3, help="cold passes over the corpus (default 3)")
     p.add_argument("--cached-sample", type=int, default=200, help="corpus statements timed cached (default 200)")
@@ -173,11 +192,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.report_only:
-        report.update_page(args.report, json.loads(args.out.read_text()))
+        report.update_page(args.report, json.loads(args.out.read_text()), report.load_before(args.out.parent))
         return 0
-    settings = Settings(rounds=args.rounds, turn_seconds=args.turn_seconds, max_per_turn=args.max_per_turn)
+    settings = Settings(rounds=args.rounds, min_rounds=args.min_rounds, query_seconds=args.query_seconds,
+                        turn_seconds=args.turn_seconds, max_per_turn=args.max_per_turn)  # fmt: skip
     started = time.perf_counter()
-    out: dict[str, Any] = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "settings": asdict(settings),
+    out: dict[str, Any] = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "commit": commit(),
+                           "settings": asdict(settings),
                            "corpus": args.corpus, "databases": {}, "skipped": {}}  # fmt: skip
     pg_version = None
     targets: list[data.Target] = []
@@ -206,6 +227,6 @@ def main(argv: list[str] | None = None) -> int:
     out["machine"] = machine.describe(pg_version)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1, default=str) + "\n")
-    report.update_page(args.report, out)
+    report.update_page(args.report, out, report.load_before(args.out.parent))
     log(f"done in {out['wall_seconds']:.0f} s: {args.out.name}, {args.report.name}")
     return 0

@@ -12,7 +12,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from benchmarks.guard_scale.report import update_page
+from benchmarks.guard_scale.report import load_before, update_page
 from benchmarks.load.micro import micro_tables, micro_targets, slim_micro
 from benchmarks.load.plot import plot_load
 
@@ -256,4 +256,4 @@ def write(load_json: Path, micro_json: Path, page: Path, out_dir: Path) -> None:
     page.write_text(render(load, micro, plotted, kept))
     guard_scale = out_dir / "guard_scale.json"
     if guard_scale.exists():  # `make bench-guard`'s section, regenerated from its own JSON
-        update_page(page, json.loads(guard_scale.read_text()))
+        update_page(page, json.loads(guard_scale.read_text()), load_before(out_dir))
