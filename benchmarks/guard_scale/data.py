@@ -52,6 +52,7 @@ class Target:
     """One database holding the benchmark tables: its rls URL and how to connect to it."""
 
     name: str  # sqlite, postgres or mysql
+    base: str  # the server's URL (the directory for SQLite) the namespace lives in
     url: str
     namespace: str
     rows: int
@@ -216,16 +217,13 @@ def prepare(name: str, base: str, namespace: str, rows: int) -> Target:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     else:
         _admin(name, base)("SELECT 1")  # reachable? (raises the driver's error if not)
-    existing = Target(name, url, namespace, rows, loaded_now=False, load_seconds=0.0)
+    existing = Target(name, base, url, namespace, rows, loaded_now=False, load_seconds=0.0)
     if _marker(existing) == (rows, VERSION):
         return existing
     started = time.perf_counter()
     drop(name, base, namespace)
-    if name == "postgres":
-        _admin(name, base)(f'CREATE SCHEMA "{namespace}"')
-    elif name == "mysql":
-        _admin(name, base)(f"CREATE DATABASE `{namespace}` CHARACTER SET utf8mb4")
-    target = Target(name, url, namespace, rows, loaded_now=True, load_seconds=0.0)
+    _create(name, base, namespace)
+    target = Target(name, base, url, namespace, rows, loaded_now=True, load_seconds=0.0)
     conn = target.connect()
     try:
         cur = conn.cursor()
@@ -244,7 +242,30 @@ def prepare(name: str, base: str, namespace: str, rows: int) -> Target:
             cur.fetchall()
     finally:
         conn.close()
-    return Target(name, url, namespace, rows, loaded_now=True, load_seconds=time.perf_counter() - started)
+    return Target(name, base, url, namespace, rows, loaded_now=True, load_seconds=time.perf_counter() - started)
+
+
+def _create(name: str, base: str, namespace: str) -> None:
+    if name == "postgres":
+        _admin(name, base)(f'CREATE SCHEMA "{namespace}"')
+    elif name == "mysql":
+        _admin(name, base)(f"CREATE DATABASE `{namespace}` CHARACTER SET utf8mb4")
+
+
+def empty_namespace(name: str, base: str, namespace: str, statements: list[str]) -> str:
+    """A new namespace (an old one of that name dropped) holding what ``statements`` create; its URL."""
+    drop(name, base, namespace)
+    _create(name, base, namespace)
+    url = namespace_url(name, base, namespace)
+    dialect = Database(url).dialect
+    conn = dialect.connect(**dialect.connect_args(url))
+    try:
+        cur = conn.cursor()
+        for statement in statements:
+            cur.execute(statement)
+    finally:
+        conn.close()
+    return url
 
 
 def drop(name: str, base: str, namespace: str) -> None:

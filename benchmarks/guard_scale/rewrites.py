@@ -16,7 +16,7 @@ import time
 import timeit
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlglot
 
@@ -25,12 +25,15 @@ from benchmarks.guard_scale.data import USER
 from benchmarks.guard_scale.measure import quantile
 from rls import AuthUser, Guard, RlsError
 
-_PLACEHOLDER = re.compile(r"%s|\?")
+_PLACEHOLDER = re.compile(r"%\(\w+\)s|%s|\?|:v\d+")
 
 
 def _bare(sql: str, dialect: str) -> None:
     text = _PLACEHOLDER.sub("1", sql.replace("%%", "%"))
-    sqlglot.parse_one(text, read=dialect).sql(dialect=dialect)
+    try:
+        sqlglot.parse_one(text, read=dialect).sql(dialect=dialect)
+    except sqlglot.errors.SqlglotError:
+        pass  # timed all the same: what sqlglot spent before giving up
 
 
 def _distribution(values_ms: Sequence[float]) -> dict[str, float]:
@@ -38,13 +41,27 @@ def _distribution(values_ms: Sequence[float]) -> dict[str, float]:
             "p99_ms": quantile(values_ms, 0.99), "max_ms": float(max(values_ms)), "n": len(values_ms)}  # fmt: skip
 
 
-def _one(guard: Guard, item: Item, dialect: str, suffix: str) -> tuple[float, float, str | None]:
-    """One cold rewrite of ``item`` (its text made new by ``suffix``) and, right after, the bare
+class Statement(NamedTuple):
+    """One statement to rewrite cold: its shape, the driver's text and parameters, and the user."""
+
+    shape: str
+    sql: str
+    params: Any
+    user: AuthUser
+
+
+def own_corpus(items: list[Item], dialect: str) -> list[Statement]:
+    """The generated corpus (:mod:`benchmarks.guard_scale.corpus`) for ``dialect``, as user 1."""
+    return [Statement(i.shape, for_dialect(i.sql, dialect), i.params, AuthUser(id=USER)) for i in items]
+
+
+def _one(guard: Guard, st: Statement, dialect: str, suffix: str) -> tuple[float, float, str | None]:
+    """One cold rewrite of ``st`` (its text made new by ``suffix``) and, right after, the bare
     sqlglot round trip of the same text: (rewrite ms, bare ms, refusal or None)."""
-    sql = for_dialect(item.sql, dialect) + suffix
+    sql = st.sql + suffix
     start = time.perf_counter_ns()
     try:
-        guard.rewrite(sql, AuthUser(id=USER), item.params)
+        guard.rewrite(sql, st.user, st.params)
         outcome = None
     except RlsError as exc:
         outcome = f"{type(exc).__name__}: {str(exc)[:120]}"
@@ -54,8 +71,10 @@ def _one(guard: Guard, item: Item, dialect: str, suffix: str) -> tuple[float, fl
     return elapsed, (time.perf_counter_ns() - start) / 1e6, outcome
 
 
-def cold(guards: dict[str, Guard], items: list[Item], passes: int = 3, slowest: int = 10) -> dict[str, dict[str, Any]]:
-    """Cold rewrite times over ``items`` per dialect.
+def cold(
+    guards: dict[str, Guard], corpus: dict[str, list[Statement]], passes: int = 3, slowest: int = 10
+) -> dict[str, dict[str, Any]]:
+    """Cold rewrite times over each dialect's statements.
 
     Every statement is rewritten cold ``passes`` times, once per pass over the whole corpus,
     each time as a text the cache has not seen (trailing spaces). The first pass is what an
@@ -64,17 +83,18 @@ def cold(guards: dict[str, Guard], items: list[Item], passes: int = 3, slowest: 
     turns statement by statement, so drift of the machine hits them alike.
     """
     names = list(guards)
-    runs: dict[str, list[list[tuple[float, float, str | None]]]] = {n: [[] for _ in items] for n in names}
+    runs: dict[str, list[list[tuple[float, float, str | None]]]] = {n: [[] for _ in corpus[n]] for n in names}
     for p in range(passes):
-        for k, item in enumerate(items):
+        for k in range(max(len(corpus[n]) for n in names)):
             for name in names[k % len(names) :] + names[: k % len(names)]:
-                runs[name][k].append(_one(guards[name], item, name, " " * p))
+                if k < len(corpus[name]):
+                    runs[name][k].append(_one(guards[name], corpus[name][k], name, " " * p))
     out = {}
     for name in names:
         done = [
-            {"shape": item.shape, "sql": for_dialect(item.sql, name), "ms_first": r[0][0],
+            {"shape": st.shape, "sql": st.sql, "ms_first": r[0][0],
              "ms": min(x[0] for x in r), "bare_ms": min(x[1] for x in r), "refused": r[0][2]}
-            for item, r in zip(items, runs[name], strict=True)
+            for st, r in zip(corpus[name], runs[name], strict=True)
         ]  # fmt: skip
         accepted = [r for r in runs[name] if r[0][2] is None]
         per_pass = [_distribution([r[p][0] for r in accepted]) for p in range(passes)] if accepted else []

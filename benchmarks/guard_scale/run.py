@@ -20,7 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from benchmarks.guard_scale import corpus, data, queries, report, rewrites
+from benchmarks.guard_scale import corpus, data, fuzzcorpus, queries, report, rewrites
 from benchmarks.guard_scale.measure import Settings, ratio_band, time_variants
 from benchmarks.load import machine
 from rls import AuthUser
@@ -96,7 +96,7 @@ def _bench_retrying(query: queries.Query, target: data.Target, guard: Any, conns
 
 
 def bench_rewrites(
-    targets: list[data.Target], corpus_size: int, cached_sample: int, passes: int = 3
+    targets: list[data.Target], corpus_size: int, cached_sample: int, passes: int = 3, fuzz: bool = True
 ) -> dict[str, dict[str, Any]]:
     """The rewrite costs per database (its dialect and schema): cold over the corpus, then cached."""
     made = {t.name: queries.make_guard(t) for t in targets}
@@ -106,7 +106,7 @@ def bench_rewrites(
             guards[target.name].rewrite(queries.placeholders(queries.QUERIES[0].sql, target), AuthUser(id=data.USER),
                                         queries.QUERIES[0].params(0, target.rows))  # fmt: skip
         items = corpus.generate(corpus_size)
-        cold = rewrites.cold(guards, items, passes=passes)
+        cold = rewrites.cold(guards, {t.name: rewrites.own_corpus(items, t.name) for t in targets}, passes=passes)
         out = {}
         for target in targets:
             guard, c = guards[target.name], cold[target.name]
@@ -121,6 +121,17 @@ def bench_rewrites(
                                 "cached_corpus": rewrites.cached(guard, sample, number=200)}  # fmt: skip
             log(f"{target.name}: cached rewrite, timed queries p50 {out[target.name]['cached_queries']['p50_us']:.2f} µs, "
                 f"corpus p50 {out[target.name]['cached_corpus']['p50_us']:.2f} µs")  # fmt: skip
+        if fuzz and fuzzcorpus.available():
+            log(f"fuzz corpus: {corpus_size} statements of `make fuzz`'s generator, {passes} cold passes")
+            with fuzzcorpus.guards(targets, f"{targets[0].namespace}_fuzz") as fuzz_guards:
+                fuzz_cold = rewrites.cold(
+                    fuzz_guards, {t.name: fuzzcorpus.statements(corpus_size, t.name) for t in targets}, passes=passes
+                )
+            for name, c in fuzz_cold.items():
+                out[name]["cold_fuzz"] = c
+                if c["rewritten"]:
+                    log(f"{name}: fuzz corpus cold p50 {c['rewritten']['p50_ms']:.2f} ms, p99 "
+                        f"{c['rewritten']['p99_ms']:.2f} ms, max {c['rewritten']['max_ms']:.2f} ms")  # fmt: skip
         return out
     finally:
         for _, db in made.values():
@@ -179,6 +190,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--turn-seconds", type=float, default=0.3, help="seconds per turn (default 0.3; ≥ 1 execution)")
     p.add_argument("--max-per-turn", type=int, default=5000, help="executions per turn at most (default 5000)")
     p.add_argument("--corpus", type=int, default=2000, help="statements in the cold-rewrite corpus (default 2000)")
+    p.add_argument("--no-fuzz", action="store_true", help="skip the cold rewrites of `make fuzz`'s statements")
     p.add_argument("--passes", type=int, default=3, help="cold passes over the corpus (default 3)")
     p.add_argument("--cached-sample", type=int, default=200, help="corpus statements timed cached (default 200)")
     p.add_argument("--out", type=Path, default=RESULTS / "guard_scale.json")
@@ -220,7 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     log(
         f"rewrites: {args.corpus} corpus statements, {args.passes} cold passes, on {', '.join(t.name for t in targets)} in turn"
     )
-    for name, costs in bench_rewrites(targets, args.corpus, args.cached_sample, args.passes).items():
+    for name, costs in bench_rewrites(
+        targets, args.corpus, args.cached_sample, args.passes, fuzz=not args.no_fuzz
+    ).items():
         out["databases"][name]["rewrites"] = costs
     out["steal_percent"], out["load_average"] = steal_since(ticks), [*loads, load_average()]
     out["wall_seconds"] = round(time.perf_counter() - started, 1)
