@@ -6,7 +6,7 @@ DEMO_URL ?= sqlite://demo.db
 ADDR ?= :3000
 FUZZ_REQUESTS ?= 34000
 
-.PHONY: run test bench bench-faults fuzz fuzz-http lint install clean
+.PHONY: run test bench bench-faults bench-guard fuzz fuzz-http lint install clean
 
 $(BIN)/rest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ fuzz-http: install  ## HTTP fuzzer, full run: FUZZ_REQUESTS generated requests o
 	    -q -p no:cacheprovider -s -k $$b > .fuzz-http-$$b.log 2>&1 & pids="$$pids $$!"; \
 	done; status=0; for p in $$pids; do wait $$p || status=1; done; \
 	grep -h -A30 "^fuzz-http" .fuzz-http-*.log; exit $$status
+
+bench-guard: install  ## the guard at 1,000,000 rows on PostgreSQL, MariaDB and SQLite, and its rewrite costs; results in benchmarks/results/guard_scale.json and benchmarks/RESULTS.md
+	$(BIN)/python -m benchmarks.guard_scale
 
 lint: install
 	$(BIN)/ruff check .

@@ -12,6 +12,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from benchmarks.guard_scale.report import load_before, update_page
 from benchmarks.load.micro import micro_tables, micro_targets, slim_micro
 from benchmarks.load.plot import plot_load
 
@@ -253,3 +254,6 @@ def write(load_json: Path, micro_json: Path, page: Path, out_dir: Path) -> None:
     plotted = plot_load(load, out_dir / "load.png") if load and load["runs"] else False
     kept = kept_blocks(page.read_text() if page.exists() else "")
     page.write_text(render(load, micro, plotted, kept))
+    guard_scale = out_dir / "guard_scale.json"
+    if guard_scale.exists():  # `make bench-guard`'s section, regenerated from its own JSON
+        update_page(page, json.loads(guard_scale.read_text()), load_before(out_dir))
