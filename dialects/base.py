@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Protocol
 from sqlglot import exp
 
 from rls.errors import Conflict, ConstraintViolation, InvalidValue, RlsError, Unavailable
-from rls.schema import Kind, Schema
+from rls.schema import Column, Kind, Schema
 
 Decoder = Callable[[Any], Any]
 Adapter = Callable[[Any, "str | None"], Any]
@@ -126,6 +126,9 @@ class Dialect:
     LOCK_INSIDE_POLICY_SUBQUERY: ClassVar[bool] = False
     """A locking clause does not reach the rows of a derived table (MariaDB): the guard
     copies it into each policy sub-query (rls/guard/locking.py)."""
+    SUPPORTS_UPDATE_RETURNING: ClassVar[bool] = True
+    """UPDATE … RETURNING exists: an update's WITH CHECK judges each row as stored there."""
+
     GUARD_UNSUPPORTED: ClassVar[frozenset[type[exp.Expr]]] = frozenset()
     """Constructs sqlglot prints in a form this database does not take (refused by the
     guard with a clear message rather than failing in the database)."""
@@ -248,6 +251,13 @@ class Dialect:
         must not reach the message (the row may be one the user cannot see): use none of
         its characters."""
         raise NotImplementedError
+
+    def build_stored(self, value: exp.Expr, column: Column) -> exp.Expr | None:
+        """``value`` as ``column`` stores it (where a WITH CHECK must judge an assignment
+        before the row is written): a cast to the column's type, or None when no cast
+        computes what the database stores. Databases with UPDATE … RETURNING judge the
+        stored row instead and never ask."""
+        return value
 
     def build_json_path(self, column: exp.Expr, steps: Iterable[str | int], *, as_text: bool) -> exp.Expr:
         """Extract ``steps`` (keys and array indexes) from a JSON column."""

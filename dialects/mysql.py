@@ -37,6 +37,9 @@ from rls.schema import Column, Kind, Schema, Table
 # truncated, and backslash escapes stay on because sqlglot's MySQL output relies on them.
 SQL_MODE = "STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION"
 
+_STORED_TYPE = re.compile(r"(?P<base>[a-z]+)(?:\((?P<size>[0-9, ]+)\))?(?P<unsigned> unsigned)?")
+_INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year"})
+
 _SAFE_SQL_MODES = frozenset(
     {"STRICT_TRANS_TABLES", "STRICT_ALL_TABLES", "ERROR_FOR_DIVISION_BY_ZERO", "NO_ZERO_DATE", "NO_ZERO_IN_DATE",
      "NO_ENGINE_SUBSTITUTION", "NO_AUTO_CREATE_USER", "ONLY_FULL_GROUP_BY", "NO_AUTO_VALUE_ON_ZERO",
@@ -168,6 +171,7 @@ class MySQL(Dialect):
     # under a create policy); neither has UPDATE … RETURNING: an UPDATE checks its new rows
     # in its own WHERE, the values computed left to right as MySQL assigns them.
     CASE_INSENSITIVE_COLUMNS = True
+    SUPPORTS_UPDATE_RETURNING = False
     SET_ASSIGNS_LEFT_TO_RIGHT = True
     FENCE_WITH_WINDOWS = True
     ALIAS_CLAUSES: ClassVar[frozenset[str]] = frozenset({"order", "group", "having"})
@@ -340,6 +344,28 @@ class MySQL(Dialect):
     def build_fence(self) -> exp.Expr:
         # MySQL has no OFFSET without LIMIT; a derived table with LIMIT is never merged.
         return exp.Limit(expression=exp.Literal.number(18446744073709551615))
+
+    def build_stored(self, value: exp.Expr, column: Column) -> exp.Expr | None:
+        # What an UPDATE stores, as MariaDB converts it: integers rounded, decimals to their
+        # scale, dates to their precision; an ENUM or SET maps numbers to members: no cast.
+        declared = column.type.lower()
+        match = _STORED_TYPE.match(declared)
+        if match is None:
+            return None
+        base, size, unsigned = match["base"], match["size"], bool(match["unsigned"])
+        if base in _INTEGER_TYPES:
+            target = "UNSIGNED" if unsigned else "SIGNED"
+        elif base in ("decimal", "numeric"):
+            target = f"DECIMAL({size})" if size else "DECIMAL"
+        elif base in ("float", "double", "real"):
+            target = "DOUBLE"
+        elif base in ("char", "varchar", "tinytext", "text", "mediumtext", "longtext"):
+            target = "CHAR"
+        elif base in ("date", "time", "datetime", "timestamp"):
+            target = ("DATETIME" if base == "timestamp" else base.upper()) + (f"({size})" if size else "")
+        else:
+            return None
+        return exp.Cast(this=value, to=exp.DataType.build(target, dialect="mysql"))
 
     def build_raise(self, witness: exp.Expr) -> exp.Expr:
         # 18446744073709551615 + CHAR_LENGTH(CONCAT('rls_…:', COALESCE(<column>, ''))): error

@@ -48,7 +48,8 @@ class WriteGuard:
     built: set[int]
     hidden_columns: int = 0
     reads_own_writes: set[str] = field(default_factory=set)
-    """Assigned columns whose new value reads the written table (see _judged)."""
+    """Assigned columns whose stored value a check cannot compute (see _judged): the value
+    reads the written table where an UPDATE sees its own writes, or has no cast."""
     owner_fill: bool = False
 
     @property
@@ -159,15 +160,22 @@ class WriteGuard:
         qualifier = self.target.alias
         using = self._using(root, "update")
         check = self._policy("update", qualifier)
+        parts = [c for c in (check, self._returned_read(root, qualifier)) if c is not None]
+        if parts and self.dialect.SUPPORTS_UPDATE_RETURNING:
+            # Judged on each row as stored, in RETURNING: what the database rounds, converts
+            # or computes (affinity, triggers, a two-pass UPDATE) is what the check sees.
+            if root.this.args.get("alias") is not None and not self.dialect.INSERT_ALIAS_IN_RETURNING:
+                raise Refused("an UPDATE target alias is not supported on this database under a policy")
+            self._restrict(root, using, None)
+            self._return_check(root, exp.and_(*parts, copy=False), qualifier)
+            return
         then: exp.Expr | None = None
-        if check is not None or root.args.get("returning") is not None:
+        if parts:
             new = self._new_values(root.expressions)
-            parts = [c for c in (check, self._returned_read(root, qualifier)) if c is not None]
-            if parts:
-                checked = exp.and_(*parts, copy=False)
-                _judged(self, checked, qualifier)
-                condition = _substitute(checked, qualifier, new, self.built)
-                then = exp.EQ(this=self._checked(condition, qualifier), expression=exp.Literal.number(1))
+            checked = exp.and_(*parts, copy=False)
+            _judged(self, checked, qualifier)
+            condition = _substitute(checked, qualifier, new, self.built)
+            then = exp.EQ(this=self._checked(condition, qualifier), expression=exp.Literal.number(1))
         self._restrict(root, using, then)
 
     def _returned_read(self, root: exp.Expr, qualifier: str) -> exp.Expr | None:
@@ -199,7 +207,12 @@ class WriteGuard:
                 name = self._stored_name(target)
                 if self.dialect.UPDATE_SEES_ITS_OWN_WRITES and self._reads_target_table(value):
                     self.reads_own_writes.add(name)
-                new[name] = rebuild(value, replace, self.built)
+                # The value as the column stores it (rounded, converted); None: no such cast.
+                stored = self.dialect.build_stored(rebuild(value, replace, self.built), self.table.columns[name])
+                if stored is None:
+                    self.reads_own_writes.add(name)
+                    stored = rebuild(value, replace, self.built)
+                new[name] = stored
         return new
 
     def _reads_target_table(self, value: exp.Expr) -> bool:
@@ -236,13 +249,22 @@ class WriteGuard:
         returning = root.args.get("returning")
         if returning is not None and not self._same_policy("create", "read"):
             parts.append(self._policy("read", qualifier))
+        if conflict is not None and "UPDATE" in str(conflict.args.get("action")).upper():
+            if not self._same_policy("create", "update"):  # a row it updates, as stored
+                parts.append(self._policy("update", qualifier))
         present = [p for p in parts if p is not None]
         if not present:
             return
-        condition = exp.and_(*present, copy=False)
         if not self.dialect.SUPPORTS_INSERT_RETURNING:
             raise Refused("INSERT under a create policy needs INSERT … RETURNING (MariaDB ≥ 10.5)")
+        self._return_check(root, exp.and_(*present, copy=False), qualifier)
+
+    def _return_check(self, root: exp.Expr, condition: exp.Expr, qualifier: str) -> None:
+        """The check in RETURNING, on each row as stored (defaults, conversions, rounding and
+        triggers included): fused into the caller's first returned value, or — when the
+        statement returns nothing — one column of rls's own (``hidden_columns``)."""
         checked = self._own(self._checked(condition, qualifier))
+        returning = root.args.get("returning")
         if returning is None:
             self.hidden_columns = 1
             root.set(

@@ -314,10 +314,25 @@ def compile_update(
     )
     filters = _filters(query, table, dialect, len(converters))
     converters.extend(filters.converters)
-    then = None
-    if check is not None and check.node is not None:
-        new_row = _substitute(check.condition(table.name), table.name, values, others_null=False)
-        then = exp.EQ(this=_raise_unless(new_row, table, dialect), expression=exp.Literal.number(1))
+    if check is None or check.node is None:
+        _fenced_where(tree, using, filters, table)
+        return _emit(tree, dialect, converters)
+    if dialect.SUPPORTS_UPDATE_RETURNING:  # judged on each row as stored
+        _fenced_where(tree, using, filters, table)
+        tree.set("returning", exp.Returning(expressions=[_raise_unless(check.condition(table.name), table, dialect)]))
+        return replace(_emit(tree, dialect, converters), check_mode=Check.RETURNING)
+    # Judged before the write, on each value as the column will store it.
+    stored: dict[str, exp.Expr] = {}
+    for column, value in values.items():
+        cast = dialect.build_stored(value.copy(), table.columns[column])
+        if cast is None:
+            read = {c.name for c in check.condition(table.name).find_all(exp.Column)}
+            if column in read:
+                raise BadRequest(f"{column}: the update policy reads this column, and its type cannot be judged here")
+            cast = value.copy()
+        stored[column] = cast
+    new_row = _substitute(check.condition(table.name), table.name, stored, others_null=False)
+    then = exp.EQ(this=_raise_unless(new_row, table, dialect), expression=exp.Literal.number(1))
     _fenced_where(tree, using, filters, table, then)
     return _emit(tree, dialect, converters)
 
