@@ -46,6 +46,9 @@ fuzz-http: install  ## HTTP fuzzer, full run: FUZZ_REQUESTS generated requests o
 bench-guard: install  ## the guard at 1,000,000 rows on PostgreSQL, MariaDB and SQLite, and its rewrite costs; results in benchmarks/results/guard_scale.json and benchmarks/RESULTS.md
 	$(BIN)/python -m benchmarks.guard_scale
 
+bench-rest: install  ## REST reads (GET by key, paged GET) at 1,000,000 rows against hand-written SQL; results in benchmarks/results/rest_scale.json
+	$(BIN)/python -m benchmarks.rest_scale
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
