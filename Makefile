@@ -6,7 +6,7 @@ DEMO_URL ?= sqlite://demo.db
 ADDR ?= :3000
 FUZZ_REQUESTS ?= 34000
 
-.PHONY: run test bench bench-faults bench-guard fuzz fuzz-http lint install clean
+.PHONY: run test bench bench-faults bench-guard bench-rest fuzz fuzz-http mutation lint install clean
 
 $(BIN)/rest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
