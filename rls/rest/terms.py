@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect as SqlglotDialect
 
 from dialects.base import Dialect
 from rls.emit import placeholder
@@ -194,14 +195,23 @@ def parse_order(text: str, table: Table, dialect: Dialect) -> list[exp.Ordered]:
                 raise BadRequest(
                     f"invalid order item {part.strip()!r}: use <column>[.asc|.desc][.nullsfirst|.nullslast]"
                 )
-        items.append(
-            exp.Ordered(
-                this=build_reference(ref, dialect),
-                desc=desc,
-                nulls_first=desc if nulls_first is None else nulls_first,
-            )
-        )
+        if nulls_first is None:
+            nulls_first = desc
+            if not ref.steps and not table.columns[ref.column].nullable:
+                # No NULL to place: the database's own order, so no emulation (MySQL's
+                # CASE WHEN … IS NULL) keeps an index from serving the ORDER BY.
+                nulls_first = _native_nulls_first(dialect, desc)
+        items.append(exp.Ordered(this=build_reference(ref, dialect), desc=desc, nulls_first=nulls_first))
     return items
+
+
+def _native_nulls_first(dialect: Dialect, desc: bool) -> bool:
+    ordering = SqlglotDialect.get_or_raise(dialect.SQLGLOT).NULL_ORDERING
+    if ordering == "nulls_are_small":
+        return not desc
+    if ordering == "nulls_are_large":
+        return desc
+    return False  # nulls_are_last
 
 
 # -- filters ----------------------------------------------------------------------------
