@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_URL ?= sqlite://demo.db
 ADDR ?= :3000
 
-.PHONY: run test bench lint install clean
+.PHONY: run test bench lint install clean mutation
 
 $(BIN)/rest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ bench: install  ## micro benchmarks, then the HTTP load benchmark; results in be
 	@# The load benchmark and the page run even when a micro benchmark fails; make still fails then.
 	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-json=benchmarks/results/micro.json; \
 	status=$$?; $(BIN)/python -m benchmarks.load && exit $$status
+
+mutation: install  ## remove each security rule of the guard (a test must fail), then mutmut; see tests/MUTATION.md
+	$(BIN)/python tools/mutation.py rules
+	$(BIN)/python tools/mutation.py mutmut --show
 
 lint: install
 	$(BIN)/ruff check .
