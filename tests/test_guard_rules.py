@@ -11,7 +11,7 @@ import sqlglot
 from sqlglot import exp
 
 from rls import AuthUser, Denied, Guard, Policy, Refused
-from rls.emit import emit
+from rls.emit import Emitted, emit
 from rls.guard.allow import check_statement
 from rls.guard.verify import verify_emitted
 from tests.guardkit import GuardHarness, ids
@@ -101,24 +101,66 @@ def test_the_fence_rule(harness_for, backend, shape):
 # -- the verifier: the emitted SQL must read back node for node ------------------------------------
 
 
-def _built_and_emitted(dialect: str, sql: str) -> tuple[exp.Expr, object, Guard]:
-    guard = Guard([Policy("docs", "all", "")], dialect=dialect, schema={"docs": ["id", "title"]})
-    tree = sqlglot.parse_one(sql, read=dialect)
-    return tree, emit(tree.copy(), guard.dialect), guard
+VERIFIER_CATCHES = [
+    # (what differs, the tree the guard built, what was emitted)
+    ("a node type", "SELECT id FROM docs WHERE id = 1", "SELECT id FROM docs WHERE id <> 1"),
+    ("a literal's kind", "SELECT id FROM docs WHERE title = '1'", "SELECT id FROM docs WHERE title = 1"),
+    ("an item of a list", "SELECT id FROM docs", "SELECT title FROM docs"),
+    ("a flag", "SELECT id FROM docs ORDER BY id DESC", "SELECT id FROM docs ORDER BY id"),
+    (
+        "a set operation's flag",
+        "SELECT id FROM docs UNION SELECT id FROM docs",
+        "SELECT id FROM docs UNION ALL SELECT id FROM docs",
+    ),
+    ("a function's name", "SELECT FOO(id) FROM docs", "SELECT BAR(id) FROM docs"),
+    ("a function's argument", "SELECT FOO(id) FROM docs", "SELECT FOO(title) FROM docs"),
+]
+
+
+def _guard(dialect: str) -> Guard:
+    return Guard([Policy("docs", "all", "")], dialect=dialect, schema={"docs": ["id", "title"]})
 
 
 @pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite"])
-def test_the_verifier_rule(dialect):
-    tree, emitted, guard = _built_and_emitted(dialect, "SELECT id FROM docs WHERE title = '1'")
-    verify_emitted(tree, emitted, guard.dialect)  # as built: accepted
-    quoted = tree.copy()
-    quoted.find(exp.Table).this.set("quoted", True)  # built quoted, emitted bare: another name on PostgreSQL
+@pytest.mark.parametrize(("what", "built", "sent"), VERIFIER_CATCHES, ids=[c[0] for c in VERIFIER_CATCHES])
+def test_the_verifier_rule(dialect, what, built, sent):
+    guard = _guard(dialect)
+    tree = sqlglot.parse_one(built, read=dialect)
+    verify_emitted(tree, emit(tree.copy(), guard.dialect), guard.dialect)  # as built: accepted
     with pytest.raises(Refused, match="does not read back"):
-        verify_emitted(quoted, emitted, guard.dialect)
-    number = tree.copy()
-    number.find(exp.Literal).replace(exp.Literal.number(1))  # built 1, emitted '1'
+        verify_emitted(tree, emit(sqlglot.parse_one(sent, read=dialect), guard.dialect), guard.dialect)
+
+
+@pytest.mark.parametrize("dialect", ["postgres", "mysql", "sqlite"])
+def test_the_verifier_compares_quoting(dialect):
+    guard = _guard(dialect)
+    tree = sqlglot.parse_one("SELECT id FROM docs", read=dialect)
+    emitted = emit(tree.copy(), guard.dialect)
+    tree.find(exp.Table).this.set("quoted", True)  # built quoted, emitted bare: another name on PostgreSQL
     with pytest.raises(Refused, match="does not read back"):
-        verify_emitted(number, emitted, guard.dialect)
+        verify_emitted(tree, emitted, guard.dialect)
+
+
+@pytest.mark.parametrize(
+    ("parsable", "message"),
+    [("SELECT (", "does not parse back"), ("SELECT id FROM docs; SELECT id FROM docs", "does not read back")],
+)
+def test_the_verifier_refuses_what_does_not_parse_back_as_one_statement(parsable, message):
+    guard = _guard("sqlite")
+    tree = sqlglot.parse_one("SELECT id FROM docs", read="sqlite")
+    with pytest.raises(Refused, match=message):
+        verify_emitted(tree, Emitted(parsable, (), parsable), guard.dialect)
+
+
+@pytest.mark.parametrize(
+    ("dialect", "sql", "params"),
+    [
+        ("sqlite", "SELECT id FROM docs WHERE julianday(?) > 0", ("2020-01-01",)),
+        ("mysql", "SELECT id FROM docs WHERE CHAR_LENGTH(%s) = 1", ("x",)),
+    ],
+)
+def test_a_parameter_inside_a_function_sqlglot_knows_by_name_only(harness_for, dialect, sql, params):
+    assert ids(harness_for(dialect).run(sql, params)) == [3]
 
 
 # -- writes: the statement's own condition runs only on rows the policy allows ----------------------

@@ -74,7 +74,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "rls/guard/verify.py",
         'return ("id", node.this, bool(node.args.get("quoted")))',
         'return ("id", node.this)',
-        (RULES + "test_the_verifier_rule",),
+        (RULES + "test_the_verifier_compares_quoting",),
     ),
     Mutant(
         "verify-ignores-literal-kind",
