@@ -14,6 +14,9 @@ from rls import AuthUser, Denied, Guard, Policy, Refused
 from rls.emit import Emitted, emit
 from rls.guard.allow import check_statement
 from rls.guard.verify import verify_emitted
+from rls.policy.expression import validate_expression
+from rls.policy.model import PolicyError
+from rls.schema import Schema
 from tests.guardkit import GuardHarness, ids
 
 ATTACKER = AuthUser(id=2)
@@ -376,3 +379,59 @@ def test_mysql_conversion_warnings_never_quote_a_hidden_row(harness_for):
     texts = h.db.run(lambda s: list(warnings_after(s)))
     for text in texts:
         assert "alpha" not in text and "beta" not in text, text
+
+
+# -- the policy language: what a policy may say --------------------------------------------------
+
+POLICY_SCHEMA = Schema.from_columns(
+    {"docs": ["id", "owner_id", "title"], "members": ["team_id", "user_id"], "tags": ["id", "name"]}
+)
+MEMBER = "EXISTS (SELECT 1 FROM members m WHERE m.user_id = auth_user.id)"
+
+
+@pytest.mark.parametrize(
+    ("table", "text"),
+    [
+        ("docs", "NOT (owner_id = auth_user.id)"),  # NULL stays unknown under NOT: nothing granted
+        ("docs", "NOT (auth_user.id IN (1, 2))"),
+        ("docs", f"{MEMBER} AND owner_id > 0"),
+        ("docs", f"NOT (NOT {MEMBER})"),  # an even number of negations
+        ("docs", "EXISTS (SELECT 1 FROM members m JOIN tags t ON t.id = m.team_id WHERE m.user_id = auth_user.id)"),
+        ("all", "EXISTS (SELECT 1 FROM members m WHERE user_id = auth_user.id)"),
+    ],
+)
+def test_the_policy_language_accepts(table, text):
+    validate_expression(text, table, POLICY_SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("owner_id = 1\x00", "NUL"),
+        ("EXISTS (SELECT 1 FROM other.members m WHERE m.user_id = auth_user.id)", "plain names"),
+        ("EXISTS (SELECT 1 FROM members m, tags t WHERE m.user_id = auth_user.id)", "inner joins"),
+        ("EXISTS (SELECT 1 FROM members m CROSS JOIN tags t WHERE m.user_id = auth_user.id)", "inner joins"),
+        # An outer join's missing row is a NOT EXISTS in disguise: the anonymous user would pass.
+        (
+            "EXISTS (SELECT 1 FROM tags t LEFT JOIN members m ON m.user_id = auth_user.id WHERE m.user_id IS NULL)",
+            "inner joins",
+        ),
+        ("EXISTS (SELECT 1 FROM members AS m(a, b) WHERE m.b = auth_user.id)", "column aliases"),
+        (f"NOT (NOT (NOT {MEMBER}))", "NOT EXISTS"),  # an odd number of negations
+        ("EXISTS (SELECT 1 FROM members m WHERE m.nope = auth_user.id)", "unknown column"),
+        (
+            "EXISTS (SELECT 1 FROM members m JOIN members n ON n.team_id = m.team_id WHERE user_id = auth_user.id)",
+            "ambiguous",
+        ),
+        ('"OWNER_ID" = auth_user.id', "unknown column"),  # a quoted name matches exactly
+    ],
+)
+def test_the_policy_language_refuses(text, reason):
+    with pytest.raises(PolicyError, match=reason):
+        validate_expression(text, "docs", POLICY_SCHEMA)
+
+
+def test_an_unaliased_sub_query_table_is_itself_not_the_policy_table(harness_for, backend):
+    """``tags.id`` in the policy of docs (which has an id too) is the sub-query's tags."""
+    h = harness_for(backend, "expensive")
+    assert ids(h.run("SELECT id FROM docs")) == [3, 4]

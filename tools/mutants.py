@@ -181,6 +181,14 @@ MUTANTS: tuple[Mutant, ...] = (
         (CLASSES + "test_insert_under_a_create_policy_hides_rls_check_column", RULES + "test_the_hidden_check_column"),
     ),
     Mutant(
+        "check-column-passed-through",
+        "rls.connect hands rls's check column to the caller instead of reading it",
+        "rls/guard/connection.py",
+        "            if statement.hidden_columns:\n",
+        "            if False:\n",
+        (RULES + "test_the_hidden_check_column",),
+    ),
+    Mutant(
         "volatile-set-accepted",
         "a volatile function in SET accepted under WITH CHECK",
         "rls/guard/writes.py",

@@ -199,7 +199,10 @@ MUTMUT: dict[str, tuple[str, ...]] = {
         _B + "test_failing_condition_in_delete_is_not_evaluated_on_hidden_rows", _READS,
     ),
     "rls/policy/expression.py": (
-        "tests/test_policy_language.py", _C + "test_policies_a_missing_attribute_would_satisfy_are_refused",
+        "tests/test_policy_language.py", _R + "test_the_policy_language_accepts",
+        _R + "test_the_policy_language_refuses",
+        _R + "test_an_unaliased_sub_query_table_is_itself_not_the_policy_table",
+        _C + "test_policies_a_missing_attribute_would_satisfy_are_refused",
         _C + "test_a_stored_negated_policy_grants_the_anonymous_user_nothing",
         _C + "test_claims_compare_exactly_in_either_operand_order",
         _C + "test_a_cte_named_like_a_policy_table_does_not_capture_it",
