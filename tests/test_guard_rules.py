@@ -435,3 +435,22 @@ def test_an_unaliased_sub_query_table_is_itself_not_the_policy_table(harness_for
     """``tags.id`` in the policy of docs (which has an id too) is the sub-query's tags."""
     h = harness_for(backend, "expensive")
     assert ids(h.run("SELECT id FROM docs")) == [3, 4]
+
+
+# -- which parts of a statement are per-row filters ------------------------------------------------
+
+
+@pytest.mark.parametrize("backend_with_update_from", ["postgres", "sqlite"])
+def test_a_write_fences_the_policy_tables_it_reads(harness_for, backend_with_update_from):
+    """A write's WHERE is a per-row filter of the tables it reads (FROM): they are fenced."""
+    h = harness_for(backend_with_update_from, "expensive")
+    condition = FAILS_ON_ALPHA[backend_with_update_from].replace("secret", "docs.secret")
+    sql = f"UPDATE tags SET name = 'x' FROM docs WHERE docs.owner_id = tags.id AND {condition}"
+    assert fenced(h.guard, sql)
+    assert h.run(sql) == (0 if backend_with_update_from == "postgres" else 1)
+
+
+def test_the_select_list_is_not_a_per_row_filter(g):
+    """Evaluated only on rows that passed the filters: a function there needs no fence."""
+    assert not fenced(g.guard, "SELECT UPPER(title) FROM docs WHERE id = 3")
+    assert g.run("SELECT UPPER(title) FROM docs WHERE id = 3") == [("GAMMA",)]
