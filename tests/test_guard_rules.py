@@ -304,6 +304,54 @@ def test_the_allow_list_leaves(harness_for, dialect, sql, reason):
     assert ids(h.table("docs")) == [1, 2, 3, 4]
 
 
+@pytest.mark.parametrize(
+    ("dialect", "sql", "reason"),
+    [
+        ("mysql", "SELECT CAST(title AS CHAR CHARACTER SET cp1251) FROM docs", "character set not allowed"),
+        ("mysql", "SELECT JSON_UNQUOTE(title, title) FROM docs", "takes 1..1 arguments"),
+        ("sqlite", "SELECT julianday() FROM docs", "takes 1..10 arguments"),
+        ("postgres", "SELECT id FROM docs WHERE EXTRACT(fortnight FROM now()) > 0", "date part not allowed"),
+        ("postgres", "SELECT id FROM docs WHERE now() > now() - INTERVAL '1' fortnight", "not allowed"),
+    ],
+)
+def test_the_allow_list_leaves_refuse_words_outside_their_sets(harness_for, dialect, sql, reason):
+    with pytest.raises(Refused, match=reason):
+        harness_for(dialect).run(sql)
+
+
+@pytest.mark.parametrize(
+    ("dialect", "sql", "expected"),
+    [
+        ("postgres", "SELECT CAST(secret AS DECIMAL(10, 2)) FROM docs WHERE id = 3", [(20,)]),
+        ("mysql", "SELECT CAST(secret AS DECIMAL(10, 2)) FROM docs WHERE id = 3", [(20,)]),
+        ("sqlite", "SELECT CAST(secret AS DECIMAL(10, 2)) FROM docs WHERE id = 3", [(20,)]),
+        ("mysql", "SELECT CAST(title AS CHAR CHARACTER SET utf8mb4) FROM docs WHERE id = 3", [("gamma",)]),
+        ("mysql", "SELECT JSON_UNQUOTE(title) FROM docs WHERE id = 3", [("gamma",)]),  # at its most arguments
+        ("sqlite", "SELECT julianday('2000-01-01', '+1 day') > 0 FROM docs WHERE id = 3", [(1,)]),
+        ("postgres", "SELECT EXTRACT(year FROM DATE '2000-01-02') FROM docs WHERE id = 3", [(2000,)]),
+        ("postgres", "SELECT id FROM docs WHERE now() > now() - INTERVAL '1' day", [(3,)]),
+        ("postgres", "SELECT d.id FROM docs d LEFT JOIN tags t ON t.id = d.id WHERE d.id = 3", [(3,)]),
+    ],
+)
+def test_the_allow_list_accepts_words_in_their_sets(harness_for, dialect, sql, expected):
+    rows = harness_for(dialect).run(sql)
+    assert [tuple(int(v) if hasattr(v, "as_integer_ratio") else v for v in r) for r in rows] == expected
+
+
+def test_a_string_literal_with_nul_is_refused():
+    tree = sqlglot.parse_one("SELECT id FROM docs WHERE title = 'x'")
+    tree.find(exp.Literal).set("this", "x\x00")
+    with pytest.raises(Refused, match="invalid literal"):
+        check_statement(tree, {}, frozenset())
+
+
+def test_a_type_with_any_other_argument_is_refused():
+    tree = sqlglot.parse_one("SELECT CAST(id AS INT) FROM docs")
+    tree.find(exp.DataType).set("values", [exp.Literal.number(1)])
+    with pytest.raises(Refused, match="type not allowed"):
+        check_statement(tree, {}, frozenset())
+
+
 @pytest.mark.parametrize("where", ["expressions", "where"])
 def test_a_bare_word_is_refused_wherever_an_expression_goes(where):
     """sqlglot prints an ``exp.Var`` verbatim: none may come from the input, in a single

@@ -250,6 +250,14 @@ MUTANTS: tuple[Mutant, ...] = (
         (RULES + "test_a_bare_word_is_refused_wherever_an_expression_goes",),
     ),
     Mutant(
+        "closed-words-unchecked",
+        "date parts, interval units, join sides, frame words not checked against their closed sets",
+        "rls/guard/allow.py",
+        "        if not isinstance(text, str) or text.upper() not in allowed:\n",
+        "        if not isinstance(text, str):\n",
+        (RULES + "test_the_allow_list_leaves_refuse_words_outside_their_sets",),
+    ),
+    Mutant(
         "type-params-unchecked",
         "DataType parameters not checked",
         "rls/guard/allow.py",

@@ -186,6 +186,9 @@ MUTMUT: dict[str, tuple[str, ...]] = {
     # Each file with the tests that specify it (mutmut runs, per mutant, those that reach it).
     "rls/guard/allow.py": (
         _R + "test_the_allow_list_leaves", _R + "test_a_bare_word_is_refused_wherever_an_expression_goes",
+        _R + "test_the_allow_list_leaves_refuse_words_outside_their_sets",
+        _R + "test_the_allow_list_accepts_words_in_their_sets", _R + "test_a_string_literal_with_nul_is_refused",
+        _R + "test_a_type_with_any_other_argument_is_refused",
         _R + "test_the_reserved_names", _C + "test_text_in_type_unit_or_charset_positions_never_reaches_the_output",
         _C + "test_valid_sql_is_accepted_on_every_database", _C + "test_valid_sql_is_accepted_per_database",
         _B + "test_refused", _B + "test_refused_per_dialect", _READS,
@@ -271,6 +274,12 @@ def _mutmut_file(path: str, tests: Sequence[str], args: argparse.Namespace) -> d
             if status == "survived":
                 survivors.append(name)
         print(f"mutmut {path}: {time.monotonic() - start:.0f}s; {_score(counts)}", flush=True)
+        if args.save:
+            # The mutated source and mutmut's verdicts, to read the survivors after the copy is gone.
+            target = Path(args.save)
+            target.mkdir(parents=True, exist_ok=True)
+            for produced in (where / "mutants" / path).parent.glob(Path(path).name + "*"):
+                shutil.copy2(produced, target / produced.name)
         for name in survivors:
             if args.show:
                 show = [mutmut_bin, "show", name]
@@ -291,6 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--list", action="store_true", help="list the rule removals and exit")
     parser.add_argument("--files", nargs="+", default=list(MUTMUT), choices=list(MUTMUT), help="mutmut: files")
+    parser.add_argument("--save", help="mutmut: copy the mutated files and verdicts to this directory")
     parser.add_argument("--show", action="store_true", help="mutmut: print each survivor's diff")
     args = parser.parse_args(argv)
     if args.list:
