@@ -1,7 +1,8 @@
 """The guard's security rules, one specification each: the tests that fail when a rule is
-removed (``make mutation``, tools/mutants.py) and that no other test noticed. On the real
-databases where the rule is about what the database does; on the guard's own passes where
-the rule is a first line of defence that a later one would otherwise hide.
+removed (``make mutation``: tools/mutants.py) or mutated (mutmut) and that no other test
+noticed — see tests/MUTATION.md. On the real databases where the rule is about what the
+database does; on the guard's own passes where the rule is a first line of defence that a
+later one would otherwise hide.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from rls import AuthUser, Denied, Guard, Policy, Refused
+from rls import AuthUser, Denied, Guard, Policy, Refused, connect
 from rls.emit import Emitted, emit
 from rls.guard.allow import check_statement
 from rls.guard.verify import verify_emitted
@@ -454,22 +455,16 @@ def test_mysql_conversion_warnings_never_quote_a_hidden_row(harness_for):
     hidden title must never be read, so never quoted (the fence keeps it out)."""
     h = harness_for("mysql", "expensive")
 
-    def warnings_after(session):
-        from rls import connect
-
+    def warnings_after(session, sql, params):
         cursor = connect(session.connection, h.guard, ATTACKER).cursor()
-        for sql, params in (
-            ("SELECT id FROM docs WHERE title = 0", None),
-            ("SELECT id FROM docs WHERE title = %s", (0,)),
-        ):
-            cursor.execute(sql, params)
-            cursor.fetchall()
-            raw = session.connection.cursor()
-            raw.execute("SHOW WARNINGS")
-            yield " ".join(str(r) for r in raw.fetchall())
+        cursor.execute(sql, params)
+        cursor.fetchall()
+        raw = session.connection.cursor()
+        raw.execute("SHOW WARNINGS")
+        return " ".join(str(r) for r in raw.fetchall())
 
-    texts = h.db.run(lambda s: list(warnings_after(s)))
-    for text in texts:
+    for sql, params in (("SELECT id FROM docs WHERE title = 0", None), ("SELECT id FROM docs WHERE title = %s", (0,))):
+        text = h.db.run(lambda s, sql=sql, params=params: warnings_after(s, sql, params))
         assert "alpha" not in text and "beta" not in text, text
 
 
