@@ -339,10 +339,12 @@ def test_the_allow_list_accepts_words_in_their_sets(harness_for, dialect, sql, e
     assert [tuple(int(v) if hasattr(v, "as_integer_ratio") else v for v in r) for r in rows] == expected
 
 
-def test_a_string_literal_with_nul_is_refused():
+@pytest.mark.parametrize(("node", "reason"), [(exp.Literal, "invalid literal"), (exp.Identifier, "invalid identifier")])
+def test_a_nul_in_a_literal_or_a_name_is_refused(node, reason):
+    """The text is refused before parsing (params.py); the allow-list refuses it again."""
     tree = sqlglot.parse_one("SELECT id FROM docs WHERE title = 'x'")
-    tree.find(exp.Literal).set("this", "x\x00")
-    with pytest.raises(Refused, match="invalid literal"):
+    tree.find(node).set("this", "x\x00")
+    with pytest.raises(Refused, match=reason):
         check_statement(tree, {}, frozenset())
 
 

@@ -187,7 +187,7 @@ MUTMUT: dict[str, tuple[str, ...]] = {
     "rls/guard/allow.py": (
         _R + "test_the_allow_list_leaves", _R + "test_a_bare_word_is_refused_wherever_an_expression_goes",
         _R + "test_the_allow_list_leaves_refuse_words_outside_their_sets",
-        _R + "test_the_allow_list_accepts_words_in_their_sets", _R + "test_a_string_literal_with_nul_is_refused",
+        _R + "test_the_allow_list_accepts_words_in_their_sets", _R + "test_a_nul_in_a_literal_or_a_name_is_refused",
         _R + "test_a_type_with_any_other_argument_is_refused",
         _R + "test_the_reserved_names", _C + "test_text_in_type_unit_or_charset_positions_never_reaches_the_output",
         _C + "test_valid_sql_is_accepted_on_every_database", _C + "test_valid_sql_is_accepted_per_database",
