@@ -4,8 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_URL ?= sqlite://demo.db
 ADDR ?= :3000
+FUZZ_REQUESTS ?= 34000
 
-.PHONY: run test bench lint install clean mutation
+.PHONY: run test bench bench-faults bench-guard fuzz fuzz-http mutation lint install clean
 
 $(BIN)/rest: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,23 @@ bench: install  ## micro benchmarks, then the HTTP load benchmark; results in be
 	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-json=benchmarks/results/micro.json; \
 	status=$$?; $(BIN)/python -m benchmarks.load && exit $$status
 
+bench-faults: install  ## database restart and crash under load on private PostgreSQL and MariaDB instances; results in benchmarks/results/faults.json and benchmarks/RESULTS.md
+	$(BIN)/python -m benchmarks.faults
+
+fuzz: install  ## differential fuzz: 10,000 generated statements, guard vs native PostgreSQL RLS (MariaDB, SQLite cross-checked)
+	$(BIN)/python -m tests.fuzz.runner --cases $(or $(FUZZ_CASES),10000) --seed $(or $(FUZZ_SEED),1) --report fuzz-report.jsonl --summary fuzz-summary.json
+
+fuzz-http: install  ## HTTP fuzzer, full run: FUZZ_REQUESTS generated requests on each database, in parallel (FUZZ_SEED to repeat one)
+	@seed=$${FUZZ_SEED:-$$(date +%s)}; echo "fuzz-http: seed $$seed, $(FUZZ_REQUESTS) requests per database"; \
+	pids=""; for b in sqlite postgres mysql; do \
+	  FUZZ_REQUESTS=$(FUZZ_REQUESTS) FUZZ_SEED=$$seed $(BIN)/python -m pytest tests/test_fuzz_http.py \
+	    -q -p no:cacheprovider -s -k $$b > .fuzz-http-$$b.log 2>&1 & pids="$$pids $$!"; \
+	done; status=0; for p in $$pids; do wait $$p || status=1; done; \
+	grep -h -A30 "^fuzz-http" .fuzz-http-*.log; exit $$status
+
+bench-guard: install  ## the guard at 1,000,000 rows on PostgreSQL, MariaDB and SQLite, and its rewrite costs; results in benchmarks/results/guard_scale.json and benchmarks/RESULTS.md
+	$(BIN)/python -m benchmarks.guard_scale
+
 mutation: install  ## remove each security rule of the guard (a test must fail), then mutmut; see tests/MUTATION.md
 	$(BIN)/python tools/mutation.py rules
 	$(BIN)/python tools/mutation.py mutmut --show
@@ -38,4 +56,4 @@ lint: install
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo.db demo.db-wal demo.db-shm
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo.db demo.db-wal demo.db-shm fuzz-report.jsonl fuzz-summary.json .fuzz-http-*.log

@@ -73,17 +73,8 @@ class Dialect:
     """The database has the ``@>`` / ``<@`` containment operators (filters ``cs`` / ``cd``)."""
 
     SUPPORTS_INSERT_RETURNING: ClassVar[bool] = True
-    """INSERT … RETURNING exists (the create policy is checked on the row as written)."""
-
-    GUARD_INSERT_RETURNING: ClassVar[bool] = True
     """INSERT … RETURNING exists with expressions and sub-queries (MariaDB ≥ 10.5, not
-    MySQL): the guard checks every inserted row as stored there."""
-
-    SUPPORTS_UPDATE_RETURNING: ClassVar[bool] = True
-    """UPDATE … RETURNING exists (the update policy is checked on the rows as written)."""
-
-    SUPPORTS_FOR_UPDATE: ClassVar[bool] = True
-    """SELECT … FOR UPDATE locks the rows a WITH CHECK query reads."""
+    MySQL 8): writes under a create policy check every row as stored there."""
 
     CTES_ALWAYS_RECURSIVE: ClassVar[bool] = False
     """A CTE may refer to itself without WITH RECURSIVE (its own name in its body is
@@ -99,8 +90,21 @@ class Dialect:
     """A single-table UPDATE assigns left to right (``SET a = 1, b = a`` gives b = 1);
     otherwise every SET expression reads the old row."""
 
+    FENCE_WITH_WINDOWS: ClassVar[bool] = False
+    """Fence every policy sub-query of a statement with a window function: the database
+    merges them wrongly there (MariaDB 10.11 drops a NOT EXISTS over a merged derived
+    table when the query has a window function — found by the differential fuzzer)."""
+
+    UPDATE_SEES_ITS_OWN_WRITES: ClassVar[bool] = False
+    """An UPDATE's SET sub-queries may read rows the same statement already changed
+    (SQLite's two-pass UPDATE), so a WITH CHECK judged in WHERE could see other values."""
+
     CTE_FORWARD_REFERENCES: ClassVar[bool] = False
     """Under WITH RECURSIVE every CTE of the list is visible in every body (later ones too)."""
+
+    ALIAS_CLAUSES: ClassVar[frozenset[str]] = frozenset({"order", "group"})
+    """Clauses of a SELECT that may name its output aliases (``order``, ``group``,
+    ``having``, ``where``): elsewhere such a name is a column, of an outer query too."""
 
     INSERT_ALIAS_IN_RETURNING: ClassVar[bool] = True
     """``INSERT INTO t AS a … RETURNING a.x`` works (the guard's checks use the alias)."""
@@ -119,6 +123,9 @@ class Dialect:
     """Functions sqlglot knows only by name that the guard allows: upper-case name →
     (fewest, most) arguments. Everything here is pure and side-effect free."""
 
+    LOCK_INSIDE_POLICY_SUBQUERY: ClassVar[bool] = False
+    """A locking clause does not reach the rows of a derived table (MariaDB): the guard
+    copies it into each policy sub-query (rls/guard/locking.py)."""
     GUARD_UNSUPPORTED: ClassVar[frozenset[type[exp.Expr]]] = frozenset()
     """Constructs sqlglot prints in a form this database does not take (refused by the
     guard with a clear message rather than failing in the database)."""
@@ -215,16 +222,18 @@ class Dialect:
         return exp.Escape(this=like, expression=exp.Literal.string("\\"))
 
     def build_comparison(self, node: type[exp.Expr], this: exp.Expr, value: exp.Expr, kind: Kind) -> exp.Expr:
-        """``this <op> value`` for a column of ``kind`` (``node`` is exp.EQ, exp.GT, …)."""
+        """``this <op> value`` for a column of ``kind`` (``node`` is exp.EQ, exp.GT, …).
+
+        A column of unknown type (an untyped schema) is compared as text on both sides, so
+        the database converts nothing: '02' is not 2."""
+        if kind is Kind.OTHER and node in (exp.EQ, exp.NEQ):
+            text = exp.DataType.build("TEXT")
+            return node(this=exp.Cast(this=this, to=text), expression=exp.Cast(this=value, to=text.copy()))
         return node(this=this, expression=value)
 
     def build_in(self, this: exp.Expr, values: list[exp.Expr], kind: Kind) -> exp.Expr:
         """``this IN (values…)`` for a column of ``kind``."""
         return exp.In(this=this, expressions=values)
-
-    def build_last_insert_id(self) -> exp.Expr | None:
-        """The key the last INSERT generated, for databases checked without RETURNING."""
-        return None
 
     def build_fence(self) -> exp.Expr:
         """A LIMIT or OFFSET that changes nothing but keeps the optimiser from moving a
@@ -234,8 +243,10 @@ class Dialect:
 
     def build_raise(self, witness: exp.Expr) -> exp.Expr:
         """An expression that raises a database error naming :attr:`VIOLATION_MARKER` when
-        evaluated. ``witness`` is a column of the row being written: depending on the row
-        keeps the database from evaluating it ahead of time (constant folding)."""
+        evaluated. ``witness`` is a column of the row being judged: depending on the row
+        keeps the database from evaluating it ahead of time (constant folding). Its value
+        must not reach the message (the row may be one the user cannot see): use none of
+        its characters."""
         raise NotImplementedError
 
     def build_json_path(self, column: exp.Expr, steps: Iterable[str | int], *, as_text: bool) -> exp.Expr:

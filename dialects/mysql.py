@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
+import ssl
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote
 
 import pymysql
+import pymysql.connections
 import pymysql.constants.CLIENT
 from sqlglot import exp
 
@@ -27,12 +30,20 @@ from dialects.base import (
     unavailable,
     unique_violation,
 )
-from rls.errors import BadRequest, Conflict, Denied, RlsError, UnknownColumn, UnknownTable
+from rls.errors import BadRequest, Conflict, Denied, RlsError, StatementTimeout, UnknownColumn, UnknownTable
 from rls.schema import Column, Kind, Schema, Table
 
 # Every session runs with the same, explicit mode: bad values fail instead of being
 # truncated, and backslash escapes stay on because sqlglot's MySQL output relies on them.
 SQL_MODE = "STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION"
+
+_SAFE_SQL_MODES = frozenset(
+    {"STRICT_TRANS_TABLES", "STRICT_ALL_TABLES", "ERROR_FOR_DIVISION_BY_ZERO", "NO_ZERO_DATE", "NO_ZERO_IN_DATE",
+     "NO_ENGINE_SUBSTITUTION", "NO_AUTO_CREATE_USER", "ONLY_FULL_GROUP_BY", "NO_AUTO_VALUE_ON_ZERO",
+     "NO_UNSIGNED_SUBTRACTION", "NO_DIR_IN_CREATE", "IGNORE_BAD_TABLE_OPTIONS", "REAL_AS_FLOAT",
+     "PAD_CHAR_TO_FULL_LENGTH", "NO_FIELD_OPTIONS", "NO_KEY_OPTIONS", "NO_TABLE_OPTIONS", "TIME_ROUND_FRACTIONAL"}
+)  # fmt: skip
+"""sql_mode flags under which the server reads and runs guarded SQL as the guard analysed it."""
 
 _DATA_TYPE_KINDS = {
     **dict.fromkeys(("tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year"), Kind.INTEGER),
@@ -65,6 +76,13 @@ def _quoted_column(exc: Any) -> str | None:
 
 
 _DISCONNECTS = {1040, 1053, 1927, 2002, 2003, 2006, 2013, 2055, 4031}
+# Server-side conditions that are not the statement's fault: the server is out of
+# something, read-only, misconfigured for rls, or shutting down.
+_SERVER = frozenset(
+    {1021, 1030, 1036, 1037, 1038, 1041, 1043, 1045, 1046, 1049, 1081, 1114, 1129, 1130, 1135, 1184, 1203, 1226}
+    | {1290, 1836, 1877, 1878, *range(1152, 1162)}
+)
+_TIMEOUT = "query canceled: statement timeout"
 
 _ERRORS: dict[int, Callable[[Any], RlsError]] = {
     **dict.fromkeys((1062, 1586), lambda _: unique_violation()),
@@ -74,11 +92,63 @@ _ERRORS: dict[int, Callable[[Any], RlsError]] = {
     **dict.fromkeys((1264, 1265, 1292, 1366, 1367, 1406, 1411, 1690, 3140, 4038), lambda _: invalid_value()),
     1054: lambda _: UnknownColumn("unknown column"),
     1146: lambda _: UnknownTable("table does not exist"),
+    4079: lambda _: BadRequest("operator or function not supported for these types"),
     **dict.fromkeys((1044, 1142, 1143), lambda _: Denied("permission denied by the database")),
     **dict.fromkeys((1205, 1213), lambda _: Conflict("conflict: concurrent update, retry")),
     1064: lambda _: BadRequest("the database rejected the statement"),
-    **dict.fromkeys((*_DISCONNECTS, 1045), lambda _: unavailable()),
+    **dict.fromkeys((1317, 1969, 3024), lambda _: unavailable(_TIMEOUT)),  # interrupted, max_statement_time
+    **dict.fromkeys((*_DISCONNECTS, *_SERVER), lambda _: unavailable()),
 }
+"""By error number; numbers not listed go by range in :meth:`MySQL.to_error`: 1000–1999 and
+3000–4999 are the server refusing a statement (400), 2000–2999 the client library losing
+the connection (503)."""
+
+
+def _engine_hazard(engine: str | None) -> str | None:
+    # Only InnoDB undoes a statement that fails half-way: elsewhere a write aborted by its
+    # own WITH CHECK would keep what it wrote.
+    if engine is None or engine.lower() == "innodb":
+        return None
+    return f"table engine {engine} has no transactions: writes under a policy are refused"
+
+
+# max_statement_time exceeded (MariaDB), max_execution_time exceeded (MySQL), lock wait
+# timeout: checked before _ERRORS.
+_TIMEOUTS = frozenset({1969, 3024, 1205})
+
+
+class _Connection(pymysql.connections.Connection):  # type: ignore[type-arg]
+    """PyMySQL's connection with its default TLS context made once per process.
+
+    Without TLS options PyMySQL prefers TLS and builds a new default context for every
+    connection, loading the system's CA bundle: ~90 ms of CPU under the GIL, which
+    stalls the worker whenever connections are (re)opened, as after a database restart.
+    """
+
+    _default_context: ClassVar[ssl.SSLContext | None] = None
+
+    def _create_ssl_ctx(self, sslp: Any) -> Any:
+        # A private method of PyMySQL (not in its stubs); TLS options from a caller still
+        # get a context of their own.
+        if sslp != {}:
+            return super()._create_ssl_ctx(sslp)  # type: ignore[misc]
+        cls = type(self)
+        if cls._default_context is None:
+            cls._default_context = super()._create_ssl_ctx(sslp)  # type: ignore[misc]
+        return cls._default_context
+
+
+def _limit_statement_time(conn: Any, seconds: float) -> None:
+    # MariaDB's max_statement_time covers every statement, in seconds; MySQL's
+    # max_execution_time only SELECTs, in milliseconds. Lock waits have their own limit,
+    # in whole seconds.
+    mariadb = "mariadb" in conn.get_server_info().lower()
+    if mariadb:
+        limit = f"max_statement_time = {seconds:.3f}"
+    else:
+        limit = f"max_execution_time = {max(1, round(seconds * 1000))}"
+    with conn.cursor() as cur:
+        cur.execute(f"SET SESSION {limit}, SESSION innodb_lock_wait_timeout = {max(1, math.ceil(seconds))}")
 
 
 def _without_zone(value: dt.datetime) -> dt.datetime:
@@ -94,14 +164,13 @@ class MySQL(Dialect):
     ESCAPE_PERCENT = True
     # The default collations compare case-insensitively; LIKE must not.
     CASE_SENSITIVE_COLLATION = "utf8mb4_bin"
-    # MariaDB ≥ 10.5 has INSERT … RETURNING, MySQL has none, neither has UPDATE … RETURNING:
-    # checks run as locking reads in the same transaction instead.
-    # MariaDB ≥ 10.5 has INSERT … RETURNING (the guard checks inserted rows there); the
-    # REST write paths still use the locking checks below.
-    SUPPORTS_INSERT_RETURNING = False
-    SUPPORTS_UPDATE_RETURNING = False
+    # MariaDB ≥ 10.5 has INSERT … RETURNING (MySQL 8 has none: not supported for writes
+    # under a create policy); neither has UPDATE … RETURNING: an UPDATE checks its new rows
+    # in its own WHERE, the values computed left to right as MySQL assigns them.
     CASE_INSENSITIVE_COLUMNS = True
     SET_ASSIGNS_LEFT_TO_RIGHT = True
+    FENCE_WITH_WINDOWS = True
+    ALIAS_CLAUSES: ClassVar[frozenset[str]] = frozenset({"order", "group", "having"})
     # Comparisons never raise in a SELECT, but mixed types convert row by row (with
     # warnings that quote the row's value, and errors in strict writes): only same-type
     # comparisons are leakproof, and parameters are checked for their type when bound.
@@ -118,6 +187,7 @@ class MySQL(Dialect):
         Kind.TEXT: (str,),
     }
     # sqlglot prints `a REGEXP b` as MySQL 8's REGEXP_LIKE(), which MariaDB does not have.
+    LOCK_INSIDE_POLICY_SUBQUERY: ClassVar[bool] = True
     GUARD_UNSUPPORTED: ClassVar[frozenset[type[exp.Expr]]] = frozenset({exp.RegexpLike, exp.RegexpILike})
     GUARD_FUNCTIONS: ClassVar[dict[str, tuple[int, int]]] = {
         "NOW": (0, 1),
@@ -165,22 +235,24 @@ class MySQL(Dialect):
             args["charset"] = options["charset"]
         return args
 
-    def connect(self, **args: Any) -> Connection:
+    def connect(self, *, statement_timeout: float | None = None, **args: Any) -> Connection:
         # FOUND_ROWS: UPDATE reports the rows it matched, as other databases do, not only
         # those whose values changed.
-        conn = pymysql.connect(
+        conn = _Connection(
             **args,
             autocommit=True,  # rls issues BEGIN only where a request needs a transaction
             client_flag=pymysql.constants.CLIENT.FOUND_ROWS,
             init_command=f"SET SESSION sql_mode = '{SQL_MODE}'",
         )
+        if statement_timeout:
+            _limit_statement_time(conn, statement_timeout)
         return conn  # type: ignore[no-any-return]
 
     def check_session(self, conn: Connection) -> str | None:
-        modes = set(str(self.fetch_value(conn, "SELECT @@SESSION.sql_mode") or "").upper().split(","))
-        # sqlglot writes strings with backslash escapes and 'single quotes'; under these
-        # modes the server would read such text differently than the guard did.
-        unsafe = sorted(modes & {"NO_BACKSLASH_ESCAPES", "ANSI_QUOTES", "ANSI", "PIPES_AS_CONCAT"})
+        modes = set(str(self.fetch_value(conn, "SELECT @@SESSION.sql_mode") or "").upper().split(",")) - {""}
+        # An allow-list: every other mode changes how the server reads or runs what the guard
+        # analysed (string escapes, quotes, ||, NOT's precedence, SET's assignment order …).
+        unsafe = sorted(modes - _SAFE_SQL_MODES)
         return f"unsafe sql_mode for guarded SQL: {', '.join(unsafe)}" if unsafe else None
 
     def is_disconnect(self, exc: BaseException) -> bool:
@@ -190,8 +262,12 @@ class MySQL(Dialect):
 
     def introspect(self, conn: Connection) -> Schema:
         cur = conn.cursor()
-        cur.execute("SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
-        kinds = dict(cur.fetchall())
+        cur.execute(
+            "SELECT TABLE_NAME, TABLE_TYPE, ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"
+        )
+        tables = cur.fetchall()
+        kinds = {t: kind for t, kind, _ in tables}
+        engines = {t: engine for t, _, engine in tables}
         cur.execute(
             "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
             "WHERE TABLE_SCHEMA = DATABASE() AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY TABLE_NAME, ORDINAL_POSITION"
@@ -214,7 +290,10 @@ class MySQL(Dialect):
             has_default = default is not None or "auto_increment" in extra or "GENERATED" in extra.upper()
             columns.setdefault(table, []).append(Column(name, kind, column_type, nullable == "YES", has_default))
         return Schema.build(
-            Table.build(t, cols, keys.get(t, ()), is_view=kinds.get(t) == "VIEW") for t, cols in columns.items()
+            Table.build(
+                t, cols, keys.get(t, ()), is_view=kinds.get(t) == "VIEW", write_hazard=_engine_hazard(engines.get(t))
+            )
+            for t, cols in columns.items()
         )
 
     @staticmethod
@@ -265,16 +344,14 @@ class MySQL(Dialect):
     def build_raise(self, witness: exp.Expr) -> exp.Expr:
         # 18446744073709551615 + CHAR_LENGTH(CONCAT('rls_…:', COALESCE(<column>, ''))): error
         # 1690, out of range, whose message quotes the expression (and so the marker).
-        text = exp.Coalesce(this=witness, expressions=[exp.Literal.string("")])
+        empty = exp.Left(this=witness, expression=exp.Literal.number(0))
+        text = exp.Coalesce(this=empty, expressions=[exp.Literal.string("")])
         message = exp.Concat(expressions=[exp.Literal.string(self.VIOLATION_MARKER), text], safe=True)
         return exp.Add(this=exp.Literal.number("18446744073709551615"), expression=exp.Length(this=message))
 
     def is_policy_violation(self, exc: BaseException) -> bool:
         args: tuple[Any, ...] = getattr(exc, "args", ())
         return bool(args) and args[0] == 1690 and super().is_policy_violation(exc)
-
-    def build_last_insert_id(self) -> exp.Expr | None:
-        return exp.Anonymous(this="LAST_INSERT_ID", expressions=[])
 
     def build_json_path(self, column: exp.Expr, steps: Iterable[str | int], *, as_text: bool) -> exp.Expr:
         # MariaDB has no ->> operator; JSON_UNQUOTE(JSON_EXTRACT()) works on both, but
@@ -291,10 +368,20 @@ class MySQL(Dialect):
     def to_error(self, exc: BaseException) -> RlsError | None:
         if isinstance(exc, pymysql.err.InterfaceError):
             return unavailable()
+        if isinstance(exc, OverflowError):
+            return invalid_value()  # a date PyMySQL cannot convert to the session's UTC
         if not isinstance(exc, pymysql.err.MySQLError):
             return None
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+        if code in _TIMEOUTS:
+            return StatementTimeout()
         build = _ERRORS.get(code) if code is not None else None
         if build is not None:
             return build(exc)
-        return unavailable() if isinstance(exc, pymysql.err.OperationalError) and code and code >= 2000 else None
+        if code is not None and 2000 <= code < 3000:
+            return unavailable()
+        if code is not None or isinstance(exc, (pymysql.err.ProgrammingError, pymysql.err.DataError)):
+            # Server errors 1000–1999 and 3000–4999 are about the statement; PyMySQL's own
+            # (no number: "infinity can not be used with MySQL") about a value it cannot send.
+            return BadRequest("the database rejected the statement")
+        return unavailable()

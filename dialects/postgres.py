@@ -19,7 +19,7 @@ from dialects.base import (
     unavailable,
     unique_violation,
 )
-from rls.errors import BadRequest, Conflict, Denied, RlsError, UnknownColumn, UnknownTable
+from rls.errors import BadRequest, Conflict, Denied, RlsError, StatementTimeout, UnknownColumn, UnknownTable
 from rls.schema import Column, Kind, Schema, Table
 
 _TYPE_KINDS = {
@@ -61,7 +61,12 @@ def _from_diag(build: Callable[[str | None], RlsError]) -> Callable[[Any], RlsEr
     return lambda exc: build(exc.diag.column_name)
 
 
-# SQLSTATE → error, exact code first, then its two-character class.
+_STATEMENT = "the database rejected the statement"
+_TIMEOUT = "query canceled: statement timeout"
+
+# SQLSTATE → error, exact code first, then its two-character class. Every class is listed:
+# what the statement or its values did wrong is a 400; what the server or the connection
+# did, a 503.
 _ERRORS: dict[str, Callable[[Any], RlsError]] = {
     "23505": lambda _: unique_violation(),
     "23503": lambda _: foreign_key_violation(),
@@ -75,15 +80,32 @@ _ERRORS: dict[str, Callable[[Any], RlsError]] = {
     "42703": lambda _: UnknownColumn("unknown column"),
     "42P01": lambda _: UnknownTable("table does not exist"),
     "42501": lambda _: Denied("permission denied by the database"),
-    "42": lambda _: BadRequest("the database rejected the statement"),
+    "42": lambda _: BadRequest(_STATEMENT),
+    "44": lambda _: check_violation(),  # WITH CHECK OPTION of a view
+    "54": lambda _: BadRequest("the statement is too large or too complex for the database"),
+    **dict.fromkeys(("0A", "20", "21", "27", "2F", "38", "39", "P0", "HV"), lambda _: BadRequest(_STATEMENT)),
     "40": lambda _: Conflict("conflict: concurrent update, retry"),
-    "08": lambda _: unavailable(),
-    "53": lambda _: unavailable(),
-    "57P01": lambda _: unavailable(),
-    "57P02": lambda _: unavailable(),
-    "57P03": lambda _: unavailable(),
-    "57014": lambda _: unavailable("query canceled: statement timeout"),
+    "55P03": lambda _: unavailable("database is busy, retry later"),  # lock_not_available
+    "57014": lambda _: unavailable(_TIMEOUT),
+    "25P03": lambda _: unavailable(_TIMEOUT),  # idle_in_transaction_session_timeout
+    **dict.fromkeys(
+        "08 53 57 58 XX F0 28 3D 3F 55 72 24 25 26 2B 2D 34 3B 0B 0F 0L 0P 0Z 09 03 02 01 00".split(),
+        lambda _: unavailable(),
+    ),
 }
+
+# psycopg's own errors (no SQLSTATE: raised before or instead of the server's), by class.
+_CLIENT: tuple[tuple[type[psycopg.Error], Callable[[Any], RlsError]], ...] = (
+    (psycopg.DataError, lambda _: invalid_value()),  # a text value with NUL, a value no type adapts
+    (psycopg.ProgrammingError, lambda _: BadRequest(_STATEMENT)),
+    (psycopg.NotSupportedError, lambda _: BadRequest(_STATEMENT)),
+    (psycopg.IntegrityError, lambda _: check_violation()),
+    (psycopg.Error, lambda _: unavailable()),
+)
+
+
+# query_canceled (statement_timeout) and lock_not_available (lock_timeout).
+_TIMEOUTS = frozenset({"57014", "55P03"})
 
 
 class Postgres(Dialect):
@@ -145,7 +167,13 @@ class Postgres(Dialect):
         args.update(options)
         return args
 
-    def connect(self, **args: Any) -> Connection:
+    def connect(self, *, statement_timeout: float | None = None, **args: Any) -> Connection:
+        if statement_timeout:
+            # Set at connection start (no extra round trip): a statement running, or
+            # waiting for a lock, longer than this fails with 57014 or 55P03.
+            ms = max(1, round(statement_timeout * 1000))
+            limits = f"-c statement_timeout={ms} -c lock_timeout={ms}"
+            args["options"] = f"{args['options']} {limits}" if args.get("options") else limits
         # Autocommit: rls issues BEGIN only where a request needs a transaction.
         conn = psycopg.connect(**args, autocommit=True)
         # Literals are emitted with standard escaping; refuse a server that would read
@@ -188,10 +216,10 @@ class Postgres(Dialect):
         )
 
     def build_raise(self, witness: exp.Expr) -> exp.Expr:
-        # CAST('rls_…:' || COALESCE(<column>::text, '') AS INT): invalid input syntax, 22P02.
-        text = exp.Coalesce(
-            this=exp.Cast(this=witness, to=exp.DataType.build("TEXT")), expressions=[exp.Literal.string("")]
-        )
+        # CAST('rls_…:' || COALESCE(LEFT(<column>::text, 0), '') AS INT): invalid input syntax,
+        # 22P02; the column adds no character to the message.
+        empty = exp.Left(this=exp.Cast(this=witness, to=exp.DataType.build("TEXT")), expression=exp.Literal.number(0))
+        text = exp.Coalesce(this=empty, expressions=[exp.Literal.string("")])
         message = exp.DPipe(this=exp.Literal.string(self.VIOLATION_MARKER), expression=text, safe=True)
         return exp.Cast(this=message, to=exp.DataType.build("INT"))
 
@@ -218,7 +246,9 @@ class Postgres(Dialect):
         if not isinstance(exc, psycopg.Error):
             return None
         state = getattr(exc, "sqlstate", None)
-        if state is None:
-            return unavailable() if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)) else None
-        build = _ERRORS.get(state) or _ERRORS.get(state[:2])
-        return build(exc) if build else None
+        if state in _TIMEOUTS:
+            return StatementTimeout()
+        build = (_ERRORS.get(state) or _ERRORS.get(state[:2])) if state else None
+        if build is None:
+            build = next(b for cls, b in _CLIENT if isinstance(exc, cls))
+        return build(exc)

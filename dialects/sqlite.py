@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
@@ -23,7 +26,7 @@ from dialects.base import (
     unavailable,
     unique_violation,
 )
-from rls.errors import RlsError, UnknownColumn, UnknownTable
+from rls.errors import BadRequest, Conflict, Denied, RlsError, StatementTimeout, UnknownColumn, UnknownTable
 from rls.schema import Column, Kind, Schema, Table
 
 # Declared type fragments → kind, first match wins (SQLite's own affinity rules, refined).
@@ -48,7 +51,9 @@ _KINDS = (
 )
 
 # Extended result code names (sqlite3.Error.sqlite_errorname) → error, exact name first,
-# then by prefix (as psycopg maps SQLSTATEs).
+# then by prefix (as psycopg maps SQLSTATEs). Every primary result code is listed: what the
+# statement did wrong is a 400; what the database file or the process did, a 503.
+_STATEMENT = "the database rejected the statement"
 _ERRORS: dict[str, Callable[[str], RlsError]] = {
     "SQLITE_CONSTRAINT_UNIQUE": lambda _: unique_violation(),
     "SQLITE_CONSTRAINT_PRIMARYKEY": lambda _: unique_violation(),
@@ -58,13 +63,68 @@ _ERRORS: dict[str, Callable[[str], RlsError]] = {
     "SQLITE_CONSTRAINT": lambda _: check_violation(),
     "SQLITE_MISMATCH": lambda _: invalid_value(),
     "SQLITE_TOOBIG": lambda _: invalid_value(),
+    "SQLITE_RANGE": lambda _: BadRequest(_STATEMENT),
+    "SQLITE_ERROR": lambda _: BadRequest(_STATEMENT),  # syntax, overflow, malformed JSON, too complex
+    "SQLITE_AUTH": lambda _: Denied("permission denied by the database"),
+    "SQLITE_PERM": lambda _: Denied("permission denied by the database"),
+    "SQLITE_ABORT": lambda _: Conflict("conflict: concurrent update, retry"),
+    "SQLITE_INTERRUPT": lambda _: unavailable("query canceled: statement timeout"),
     "SQLITE_BUSY": lambda _: unavailable("database is busy, retry later"),
     "SQLITE_LOCKED": lambda _: unavailable("database is busy, retry later"),
     "SQLITE_CANTOPEN": lambda _: unavailable(),
     "SQLITE_READONLY": lambda _: unavailable("database is read-only"),
     "SQLITE_FULL": lambda _: unavailable("database is full"),
-    "SQLITE_IOERR": lambda _: unavailable(),
+    **dict.fromkeys(
+        [
+            f"SQLITE_{name}"
+            for name in "IOERR CORRUPT NOTADB NOMEM PROTOCOL SCHEMA INTERNAL NOLFS MISUSE NOTFOUND EMPTY FORMAT".split()
+        ],
+        lambda _: unavailable(),
+    ),
 }
+# Errors raised before SQLite saw the statement (binding a value) carry no result code.
+_UNNAMED: tuple[tuple[type[sqlite3.Error], Callable[[str], RlsError]], ...] = (
+    (sqlite3.IntegrityError, lambda _: check_violation()),
+    (sqlite3.DataError, lambda _: invalid_value()),
+    (sqlite3.InterfaceError, lambda _: invalid_value()),
+    (sqlite3.ProgrammingError, lambda _: BadRequest(_STATEMENT)),
+    (sqlite3.NotSupportedError, lambda _: BadRequest(_STATEMENT)),
+    (sqlite3.Error, lambda _: unavailable()),
+)
+
+
+_REPLACE_CLAUSE = re.compile(r"\bON\s+CONFLICT\s+REPLACE\b", re.IGNORECASE)
+
+
+class _TimedConnection(sqlite3.Connection):
+    """A connection whose statements are interrupted after a time limit.
+
+    Every statement rls runs goes through a new cursor, so the clock starts at
+    :meth:`cursor`; a progress handler, called every few thousand virtual machine
+    steps, interrupts the statement once the limit is past (SQLITE_INTERRUPT).
+    """
+
+    _limit: float | None = None
+    _deadline = math.inf
+
+    def limit_statements(self, seconds: float) -> None:
+        self._limit = seconds
+        self.set_progress_handler(self._over_time, _PROGRESS_STEPS)
+
+    def cursor(self, *args: Any, **kwargs: Any) -> Any:
+        if self._limit is not None:
+            self._deadline = time.monotonic() + self._limit
+        return super().cursor(*args, **kwargs)
+
+    def _over_time(self) -> int:
+        return 1 if time.monotonic() > self._deadline else 0
+
+
+_PROGRESS_STEPS = 10_000
+
+# Interrupted by the progress handler; the busy timeout ran out waiting for another
+# connection's lock (the variants, such as SQLITE_BUSY_SNAPSHOT, come without a wait).
+_TIMEOUTS = frozenset({"SQLITE_INTERRUPT", "SQLITE_BUSY"})
 
 
 def kind_of(declared: str) -> Kind:
@@ -83,11 +143,13 @@ class SQLite(Dialect):
     URL_SCHEMES = ("sqlite",)
     PLACEHOLDER = "?"
     ESCAPE_PERCENT = False
-    SUPPORTS_FOR_UPDATE = False  # writers are serialised by BEGIN IMMEDIATE instead
     CASE_INSENSITIVE_NAMES = True
     CTES_ALWAYS_RECURSIVE = True
     CASE_INSENSITIVE_COLUMNS = True
+    UPDATE_SEES_ITS_OWN_WRITES = True
     INSERT_ALIAS_IN_RETURNING = False
+    # SQLite resolves a name its FROM does not have against the output aliases, even in WHERE.
+    ALIAS_CLAUSES: ClassVar[frozenset[str]] = frozenset({"order", "group", "having", "where"})
     # Comparisons never raise here, whatever the types.
     LEAKPROOF_LITERALS: ClassVar[dict[Kind, str]] = dict.fromkeys(
         (Kind.INTEGER, Kind.FLOAT, Kind.DECIMAL, Kind.TEXT, Kind.DATE, Kind.DATETIME, Kind.TIME, Kind.BOOLEAN,
@@ -105,7 +167,13 @@ class SQLite(Dialect):
         "RTRIM": (1, 2),
     }
     DECODERS: ClassVar[dict[Kind, Decoder]] = {**DECODE_JSON_TEXT, **DECODE_BOOLEAN_INTEGERS}
-    DDL_TYPES: ClassVar[dict[str, str]] = {**Dialect.DDL_TYPES, "datetime": "DATETIME"}
+    DDL_TYPES: ClassVar[dict[str, str]] = {
+        **Dialect.DDL_TYPES,
+        # Without AUTOINCREMENT SQLite reuses the largest deleted id: a deleted user's
+        # token would name the next user registered.
+        "serial": "INTEGER PRIMARY KEY AUTOINCREMENT",
+        "datetime": "DATETIME",
+    }
     ADAPTERS: ClassVar[dict[Kind, Adapter]] = {
         **Dialect.ADAPTERS,
         # SQLite has no date types: dates are stored as the text the client sent.
@@ -125,10 +193,23 @@ class SQLite(Dialect):
             raise ValueError("sqlite URL needs a file path: sqlite:///abs/path.db or sqlite://relative.db")
         return {"path": path, "busy_timeout_ms": int(options.get("busy_timeout", "5000"))}
 
-    def connect(self, *, path: str, busy_timeout_ms: int = 5000) -> Connection:  # type: ignore[override]
+    def connect(  # type: ignore[override]
+        self, *, path: str, busy_timeout_ms: int = 5000, statement_timeout: float | None = None
+    ) -> Connection:
+        if statement_timeout:
+            # Waiting for another connection's lock counts against the same limit.
+            busy_timeout_ms = min(busy_timeout_ms, max(1, round(statement_timeout * 1000)))
         # isolation_level=None (autocommit): rls issues BEGIN itself where a request needs a
         # transaction.
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000)
+        conn = sqlite3.connect(
+            path,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=busy_timeout_ms / 1000,
+            factory=_TimedConnection,
+        )
+        if statement_timeout:
+            conn.limit_statements(statement_timeout)
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -157,10 +238,14 @@ class SQLite(Dialect):
         )
 
     def build_raise(self, witness: exp.Expr) -> exp.Expr:
-        # json_set('{}', 'rls_…:' || COALESCE(<column>, ''), 1): "JSON path error near …".
+        # json_set('{}', 'rls_…:' || COALESCE(SUBSTRING(<column>, 1, 0), ''), 1): "JSON path
+        # error near …", the column adding no character to it.
         message = exp.DPipe(
             this=exp.Literal.string(self.VIOLATION_MARKER),
-            expression=exp.Coalesce(this=witness, expressions=[exp.Literal.string("")]),
+            expression=exp.Coalesce(
+                this=exp.Substring(this=witness, start=exp.Literal.number(1), length=exp.Literal.number(0)),
+                expressions=[exp.Literal.string("")],
+            ),
             safe=True,
         )
         return exp.JSONSet(this=exp.Literal.string("{}"), expressions=[message, exp.Literal.number(1)])
@@ -190,11 +275,11 @@ class SQLite(Dialect):
     def introspect(self, conn: Connection) -> Schema:
         cur = conn.cursor()
         cur.execute(
-            "SELECT name, type FROM sqlite_schema WHERE type IN ('table', 'view') "
+            "SELECT name, type, sql FROM sqlite_schema WHERE type IN ('table', 'view') "
             "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
         )
         tables = []
-        for name, type_ in cur.fetchall():
+        for name, type_, ddl in cur.fetchall():
             cur.execute('SELECT name, type, "notnull", dflt_value, pk, hidden FROM pragma_table_xinfo(?)', (name,))
             rows = [r for r in cur.fetchall() if r[5] == 0]
             pk = [r[0] for r in sorted((r for r in rows if r[4]), key=lambda r: r[4])]
@@ -209,19 +294,29 @@ class SQLite(Dialect):
                 )
                 for col, declared, notnull, default, pk_pos, _ in rows
             ]
-            tables.append(Table.build(name, columns, pk, is_view=type_ == "view"))
+            hazard = (
+                "a REPLACE conflict clause in the table's definition deletes rows a write does not name: "
+                "writes under a policy are refused"
+                if _REPLACE_CLAUSE.search(ddl or "")
+                else None
+            )
+            tables.append(Table.build(name, columns, pk, is_view=type_ == "view", write_hazard=hazard))
         return Schema.build(tables)
 
     def to_error(self, exc: BaseException) -> RlsError | None:
+        if isinstance(exc, OverflowError):
+            return invalid_value()  # sqlite3 binds integers up to 64 bits only
         if not isinstance(exc, sqlite3.Error):
             return None
-        name = getattr(exc, "sqlite_errorname", "") or ""
-        build = _ERRORS.get(name) or next((b for n, b in _ERRORS.items() if name.startswith(n + "_")), None)
         text = str(exc)
-        if build is not None:
-            return build(text)
         if text.startswith("no such column"):
             return UnknownColumn("unknown column")
         if text.startswith("no such table"):
             return UnknownTable("table does not exist")
-        return None
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        if name in _TIMEOUTS:
+            return StatementTimeout()
+        build = _ERRORS.get(name) or next((b for n, b in _ERRORS.items() if name.startswith(n + "_")), None)
+        if build is None:
+            build = next(b for cls, b in _UNNAMED if isinstance(exc, cls))
+        return build(text)

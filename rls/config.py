@@ -45,7 +45,10 @@ class Config:
         "auth.token_cache_size", 10_000, "REST_AUTH_TOKEN_CACHE_SIZE", "verified tokens kept per worker"
     )
     admin_cache_seconds: int = _setting(
-        "auth.admin_cache_seconds", 1, "REST_AUTH_ADMIN_CACHE_SECONDS", "seconds an admin check of auth_users is reused"
+        "auth.admin_cache_seconds",
+        1,
+        "REST_AUTH_ADMIN_CACHE_SECONDS",
+        "seconds a check of a token's user in auth_users (exists, is admin) is reused",
     )
     password_min_length: int = _setting(
         "auth.password_min_length", 8, "REST_AUTH_PASSWORD_MIN_LENGTH", "shortest password accepted"
@@ -85,6 +88,73 @@ class Config:
     pool_size: int = _setting("db.pool_size", 8, "REST_DB_POOL_SIZE", "database connections per worker")
     plan_cache_size: int = _setting(
         "plan_cache_size", 4096, "REST_PLAN_CACHE_SIZE", "compiled statements kept per worker"
+    )
+    # -- availability under abuse (issue 13): connections, timeouts, hashing ------------
+    backlog: int = _setting("server.backlog", 1024, "REST_SERVER_BACKLOG", "connections the OS queues before accept")
+    max_connections: int = _setting(
+        "server.max_connections",
+        512,
+        "REST_SERVER_MAX_CONNECTIONS",
+        "open connections per worker, idle ones included (more wait in the backlog)",
+    )
+    header_timeout: float = _setting(
+        "server.header_timeout",
+        5.0,
+        "REST_SERVER_HEADER_TIMEOUT",
+        "seconds a client has to send a request's headers; also how long an idle connection is kept",
+    )
+    body_readers: int = _setting(
+        "server.body_readers",
+        8,
+        "REST_SERVER_BODY_READERS",
+        "requests per worker reading their body at once; more are answered 503 with Retry-After",
+    )
+    statement_timeout: float = _setting(
+        "db.statement_timeout",
+        5.0,
+        "REST_DB_STATEMENT_TIMEOUT",
+        "seconds a statement may run or wait for a lock before the request is answered 503 (0 = no limit)",
+    )
+    pool_queue: int = _setting(
+        "db.pool_queue",
+        32,
+        "REST_DB_POOL_QUEUE",
+        "requests per worker waiting for a database connection; more are answered 503 with Retry-After",
+    )
+    hash_concurrency: int = _setting(
+        "auth.hash_concurrency", 2, "REST_AUTH_HASH_CONCURRENCY", "password hashes computed at once per worker"
+    )
+    hash_queue: int = _setting(
+        "auth.hash_queue",
+        8,
+        "REST_AUTH_HASH_QUEUE",
+        "requests waiting for a password hash per worker; more are answered 503 with Retry-After",
+    )
+    login_max_client: int = _setting(
+        "auth.login_max_client",
+        60,
+        "REST_AUTH_LOGIN_MAX_CLIENT",
+        "logins, successful or not, per client address per auth.login_failure_window",
+    )
+    max_url_bytes: int = _setting(
+        "max_url_bytes", 16384, "REST_MAX_URL_BYTES", "longest request path plus query string"
+    )
+    max_filters: int = _setting("max_filters", 100, "REST_MAX_FILTERS", "most filters one request may have")
+    max_select_items: int = _setting(
+        "max_select_items", 200, "REST_MAX_SELECT_ITEMS", "most items in one select or order list"
+    )
+    max_json_depth: int = _setting(
+        "max_json_depth", 100, "REST_MAX_JSON_DEPTH", "deepest nesting of a JSON body or JSON filter value"
+    )
+    max_json_path_steps: int = _setting(
+        "max_json_path_steps", 32, "REST_MAX_JSON_PATH_STEPS", "most steps in one JSON path (data->a->b)"
+    )
+    setup_token: str = _setting(
+        "auth.setup_token",
+        "",
+        "REST_AUTH_SETUP_TOKEN",
+        "one-time token allowing POST /auth/setup from a non-loopback client (see rest auth setup-token)",
+        secret=True,
     )
 
     def replace(self, **changes: Any) -> Config:
@@ -218,7 +288,22 @@ def validate(config: Config) -> None:
         raise ConfigError("db.pool_size must be at least 1")
     if config.log_level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError("log.level must be debug, info, warning or error")
+    limits = ("max_url_bytes", "max_filters", "max_select_items", "max_json_depth", "max_json_path_steps")
+    if min(getattr(config, name) for name in limits) < 1:
+        raise ConfigError(f"{', '.join(limits)} must be at least 1")
     _validate_auth(config)
+    _validate_limits(config)
+
+
+def _validate_limits(config: Config) -> None:
+    if config.backlog < 128 or config.max_connections < 1:
+        raise ConfigError("server.backlog must be at least 128 and server.max_connections at least 1")
+    if not 0.001 <= config.header_timeout <= 60:
+        raise ConfigError("server.header_timeout must be between 0.001 and 60 seconds")
+    if config.body_readers < 1 or config.statement_timeout < 0 or config.pool_queue < 0:
+        raise ConfigError("server.body_readers must be at least 1, db.statement_timeout and db.pool_queue ≥ 0")
+    if config.hash_concurrency < 1 or config.hash_queue < 0 or config.login_max_client < 1:
+        raise ConfigError("auth.hash_concurrency and auth.login_max_client must be at least 1, auth.hash_queue ≥ 0")
 
 
 def _validate_auth(config: Config) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from dialects import Dialect, dialect_for_url, redact_url
-from rls.errors import RlsError, Unavailable
+from rls.errors import RlsError, Unavailable, WithCheckViolation
 from rls.pool import Pool
 from rls.schema import Schema, Table
 
@@ -64,13 +64,34 @@ class Database:
         pool_size: connections this process keeps open at most.
         schema_refresh_interval: a request naming an unknown table re-reads the schema at
             most this often (seconds), so tables created later appear without a restart.
+        statement_timeout: seconds a statement may run or wait for a lock before it fails
+            with :class:`~rls.errors.StatementTimeout`, and a request may wait for a pooled
+            connection (None: no limit, and 30 s for a connection).
+        pool_queue: callers that may wait for a connection at once; more are refused with
+            :class:`~rls.errors.Unavailable` (None: no limit).
     """
 
-    def __init__(self, url: str, *, pool_size: int = 8, schema_refresh_interval: float = 1.0):
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 8,
+        schema_refresh_interval: float = 1.0,
+        statement_timeout: float | None = None,
+        pool_queue: int | None = None,
+    ):
         self.url = url
         self.dialect: Dialect = dialect_for_url(url)
         args = self.dialect.connect_args(url)
-        self.pool = Pool(lambda: self.dialect.connect(**args), size=pool_size)
+        if statement_timeout:
+            args["statement_timeout"] = statement_timeout
+        # Waiting for a connection counts like waiting for a lock: no longer than a statement may take.
+        self.pool = Pool(
+            lambda: self.dialect.connect(**args),
+            size=pool_size,
+            timeout=statement_timeout or 30.0,
+            max_waiting=pool_queue,
+        )
         self._schema: Schema | None = None
         self._schema_lock = threading.Lock()
         self._schema_read_at = 0.0
@@ -130,6 +151,8 @@ class Database:
             return False
 
     def _translate(self, exc: Exception) -> Exception:
+        if self.dialect.is_policy_violation(exc):
+            return WithCheckViolation("unauthorized")
         error = self.dialect.to_error(exc)
         if error is None:
             log.error("unexpected database error: %s", type(exc).__name__)

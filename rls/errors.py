@@ -12,6 +12,7 @@
      │    ├── InvalidToken        401 invalid_token
      │    └── InvalidCredentials  401 invalid_credentials  (login: unknown user or wrong password)
      ├── Denied                   403 unauthorized
+     │    ├── WithCheckViolation  403 unauthorized           (a write aborted itself on WITH CHECK)
      │    └── LoginRequired       401 login_required         (denied to the anonymous user)
      ├── NotFound                 404 not_found
      │    └── UnknownTable        404 unknown_table
@@ -20,6 +21,7 @@
      ├── PayloadTooLarge          413 payload_too_large
      ├── TooManyRequests          429 too_many_requests
      └── Unavailable              503 unavailable            (database unreachable)
+          └── StatementTimeout    503 timeout                (db.statement_timeout or a lock wait ran out)
 
 The web layer reads only ``status``, ``code``, ``message`` and ``headers``; nothing in
 an error's message may contain SQL, a table definition or a secret.
@@ -91,6 +93,11 @@ class Denied(RlsError):
     code = "unauthorized"
 
 
+class WithCheckViolation(Denied):
+    """A write aborted itself: a row it would write fails a WITH CHECK policy (answered
+    as the denial for the user who made the request)."""
+
+
 class LoginRequired(Denied):
     """A policy denies this to the anonymous user: log in (a denial, answered with 401)."""
 
@@ -130,3 +137,12 @@ class TooManyRequests(RlsError):
 class Unavailable(RlsError):
     status = 503
     code = "unavailable"
+
+
+class StatementTimeout(Unavailable):
+    """A statement ran, or waited for a lock, longer than ``db.statement_timeout``."""
+
+    code = "timeout"
+
+    def __init__(self, message: str = "the database did not answer in time (db.statement_timeout); retry later"):
+        super().__init__(message, headers={"Retry-After": "1"})

@@ -27,6 +27,7 @@ def _default(value: Any) -> Any:
 
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_default, allow_nan=False)
+_ascii_encoder = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), default=_default, allow_nan=False)
 
 
 def dumps(value: Any) -> bytes:
@@ -35,4 +36,9 @@ def dumps(value: Any) -> bytes:
     >>> import decimal; dumps({"n": decimal.Decimal("6"), "d": None})
     b'{"n":6,"d":null}'
     """
-    return _encoder.encode(value).encode("utf-8")
+    try:
+        return _encoder.encode(value).encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (a stored value from elsewhere, say): escaped, the text is
+        # still valid JSON in valid UTF-8.
+        return _ascii_encoder.encode(value).encode("ascii")

@@ -27,19 +27,30 @@ class Pool:
     with a :meth:`release` (in ``finally``); a lease marked ``broken`` is closed then.
     """
 
-    def __init__(self, connect: Callable[[], Any], *, size: int = 8, timeout: float = 30.0):
+    def __init__(
+        self, connect: Callable[[], Any], *, size: int = 8, timeout: float = 30.0, max_waiting: int | None = None
+    ):
         self._connect = connect
         self._idle: list[Any] = []
         self._open = 0
         self._size = size
         self._timeout = timeout
+        # Callers waiting for a connection each hold a request thread; past this many a
+        # caller is refused at once, so waiters cannot take every thread of the server.
+        self._max_waiting = max_waiting
+        self._waiting = 0
         self._available = threading.Condition(threading.Lock())
 
     def acquire(self) -> Lease:
+        """A connection; waits at most ``timeout`` seconds for one.
+
+        Raises:
+            Unavailable: none came free in time, or ``max_waiting`` callers already wait
+                (503 with ``Retry-After``).
+        """
         with self._available:
-            while not self._idle and self._open >= self._size:
-                if not self._available.wait(self._timeout):
-                    raise Unavailable("all database connections are busy, retry later")
+            if not self._idle and self._open >= self._size:
+                self._wait_for_connection()
             if self._idle:
                 return Lease(self._idle.pop(), reused=True)
             self._open += 1
@@ -48,6 +59,18 @@ class Pool:
         except BaseException:
             self._forget()
             raise
+
+    def _wait_for_connection(self) -> None:
+        # Called holding the lock, with no idle connection and none left to open.
+        if self._max_waiting is not None and self._waiting >= self._max_waiting:
+            raise _busy()
+        self._waiting += 1
+        try:
+            while not self._idle and self._open >= self._size:
+                if not self._available.wait(self._timeout):
+                    raise _busy()
+        finally:
+            self._waiting -= 1
 
     def release(self, lease: Lease) -> None:
         if lease.broken:
@@ -70,6 +93,10 @@ class Pool:
             self._open -= len(idle)
         for conn in idle:
             _close_quietly(conn)
+
+
+def _busy() -> Unavailable:
+    return Unavailable("all database connections are busy, retry later", headers={"Retry-After": "1"})
 
 
 def _close_quietly(conn: Any) -> None:

@@ -45,12 +45,22 @@ class Table:
     columns: Mapping[str, Column]
     primary_key: tuple[str, ...] = ()
     is_view: bool = False
+    write_hazard: str | None = None
+    """Why a write that enforces its policy itself cannot be trusted here (a table without
+    transactions keeps what an aborted statement wrote; a REPLACE conflict clause deletes
+    rows the statement never names), or None."""
 
     @classmethod
     def build(
-        cls, name: str, columns: Iterable[Column], primary_key: Iterable[str] = (), *, is_view: bool = False
+        cls,
+        name: str,
+        columns: Iterable[Column],
+        primary_key: Iterable[str] = (),
+        *,
+        is_view: bool = False,
+        write_hazard: str | None = None,
     ) -> Table:
-        return cls(name, {c.name: c for c in columns}, tuple(primary_key), is_view)
+        return cls(name, {c.name: c for c in columns}, tuple(primary_key), is_view, write_hazard)
 
     def column(self, name: str) -> Column:
         """The column called ``name``; :class:`UnknownColumn` when there is none."""

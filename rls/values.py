@@ -11,12 +11,13 @@ import base64
 import binascii
 import datetime as dt
 import decimal
-import json
 import math
+import sys
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+from rls import jsonin
 from rls.errors import InvalidValue
 from rls.schema import Kind
 
@@ -47,10 +48,18 @@ def _float(text: str) -> float:
     return value
 
 
+# SQLite stores DECIMAL as a double: past this, it stores infinity and every later read
+# of the row fails. The other databases' DECIMAL columns are narrower still.
+_DECIMAL_LIMIT = decimal.Decimal("1e308")
+
+
 def _decimal(text: str) -> decimal.Decimal:
-    value = decimal.Decimal(text)
-    if not value.is_finite():
-        raise ValueError(text)
+    return _finite_decimal(decimal.Decimal(text))
+
+
+def _finite_decimal(value: decimal.Decimal) -> decimal.Decimal:
+    if not value.is_finite() or abs(value) >= _DECIMAL_LIMIT:
+        raise ValueError(value)
     return value
 
 
@@ -63,8 +72,18 @@ def _boolean(text: str) -> bool:
     raise ValueError(text)
 
 
+# A timestamp is stored in UTC (PostgreSQL's timestamptz, MySQL's TIMESTAMP) and read
+# back in the session's time zone: within a day of the ends of years 1–9999 it may become a
+# year no driver can read (0001-01-01T00:00+05:00 is year 0 in UTC), so it is refused.
+_EARLIEST = dt.datetime(1, 1, 2)
+_LATEST = dt.datetime(9999, 12, 30, 23, 59, 59, 999999)
+
+
 def _datetime(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    value = dt.datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    if not _EARLIEST <= value.replace(tzinfo=None) <= _LATEST:
+        raise ValueError(text)
+    return value
 
 
 def _time(text: str) -> dt.time:
@@ -79,6 +98,11 @@ def _uuid(text: str) -> uuid.UUID:
     return uuid.UUID(text)
 
 
+def _json(text: str) -> Any:
+    # The depth limit (max_json_depth) is applied to the query string before this runs.
+    return jsonin.loads(text, max_depth=sys.maxsize)
+
+
 FROM_TEXT: dict[Kind, Callable[[str], Any]] = {
     Kind.INTEGER: _integer,
     Kind.FLOAT: _float,
@@ -89,17 +113,17 @@ FROM_TEXT: dict[Kind, Callable[[str], Any]] = {
     Kind.TIME: _time,
     Kind.BYTES: _bytes,
     Kind.UUID: _uuid,
-    Kind.JSON: json.loads,
+    Kind.JSON: _json,
 }
 """How to read query-string text for each kind; kinds not listed keep the text."""
 
 EXPECTED = {
     Kind.INTEGER: "an integer",
     Kind.FLOAT: "a number",
-    Kind.DECIMAL: "a number",
+    Kind.DECIMAL: "a finite number below 1e308",
     Kind.BOOLEAN: "true or false",
     Kind.DATE: "an ISO 8601 date",
-    Kind.DATETIME: "an ISO 8601 date and time",
+    Kind.DATETIME: "an ISO 8601 date and time between 0001-01-02 and 9999-12-30",
     Kind.TIME: "an ISO 8601 time",
     Kind.BYTES: "base64 text",
     Kind.UUID: "a UUID",
@@ -119,7 +143,7 @@ def from_text(kind: Kind, text: str, column: str) -> Any:
         return text
     try:
         return read(text)
-    except (ValueError, ArithmeticError, binascii.Error):
+    except (ValueError, ArithmeticError, binascii.Error, RecursionError):
         raise InvalidValue(f"invalid value for column {column}: expected {EXPECTED[kind]}") from None
 
 
@@ -142,7 +166,10 @@ def from_json(kind: Kind, value: Any, column: str) -> Any:
     if kind is Kind.FLOAT and isinstance(value, (int, float)):
         return from_text(kind, repr(value), column)
     if kind is Kind.DECIMAL and isinstance(value, (int, float)):
-        return decimal.Decimal(repr(value))
+        try:
+            return _finite_decimal(decimal.Decimal(repr(value)))
+        except ValueError:
+            raise InvalidValue(f"invalid value for column {column}: expected a finite number below 1e308") from None
     if isinstance(value, (int, float)) and kind in (Kind.TEXT, Kind.OTHER):
         return value if kind is Kind.OTHER else str(value)
     if not isinstance(value, str):
@@ -165,7 +192,7 @@ def text_converter(kind: Kind, column: str, adapter: Callable[[Any, str | None],
         else:
             try:
                 value = read(text)
-            except (ValueError, ArithmeticError, binascii.Error):
+            except (ValueError, ArithmeticError, binascii.Error, RecursionError):
                 raise InvalidValue(f"invalid value for column {column}: expected {expected}") from None
         return value if adapter is None or value is None else adapter(value, text)
 

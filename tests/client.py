@@ -56,6 +56,7 @@ class Client:
             "CONTENT_LENGTH": str(len(raw)),
             "CONTENT_TYPE": "application/json",
             "wsgi.input": io.BytesIO(raw),
+            "REMOTE_ADDR": "127.0.0.1",  # a client on the server's own host
             "SERVER_NAME": "test",
             "SERVER_PORT": "80",
         }

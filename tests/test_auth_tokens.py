@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from rls.auth.authenticator import AdminCache, Authenticator
 from rls.auth.principal import ANONYMOUS
 from rls.auth.tokens import Tokens
-from rls.errors import InvalidToken
+from rls.errors import InvalidToken, InvalidValue
 from tests.authkit import SECRET
 
 # pyjwt checks exp and iat against the real clock; the fake one starts there. Taken
@@ -290,13 +290,18 @@ def test_cache_can_be_turned_off(clock, monkeypatch):
 
 
 class Lookups:
-    def __init__(self, admins=()):
+    """auth_users as the authenticator sees it: ``admins`` and ``members`` exist."""
+
+    def __init__(self, admins=(), members=(2, 3)):
         self.admins = set(admins)
+        self.members = set(members)
         self.calls: list[int] = []
 
-    def __call__(self, user_id: int) -> bool:
+    def __call__(self, user_id: int) -> bool | None:
         self.calls.append(user_id)
-        return user_id in self.admins
+        if user_id in self.admins:
+            return True
+        return False if user_id in self.members else None
 
 
 @pytest.fixture
@@ -332,9 +337,30 @@ def test_bearer_scheme_is_case_insensitive(authenticator, tokens):
     assert authenticator.authenticate(f"bearer {tokens.issue(3, is_admin=False)}").id == 3
 
 
-def test_token_that_does_not_claim_admin_needs_no_lookup(authenticator, tokens, lookups):
+def test_token_that_does_not_claim_admin_is_checked_against_auth_users(authenticator, tokens, lookups):
     user = authenticator.authenticate(f"Bearer {tokens.issue(1, is_admin=False)}")
-    assert user.is_admin is False and lookups.calls == []
+    assert user.is_admin is False and lookups.calls == [1]
+
+
+def test_token_of_a_user_who_does_not_exist_is_invalid(authenticator, tokens):
+    with pytest.raises(InvalidToken, match="no longer exists"):
+        authenticator.authenticate(f"Bearer {tokens.issue(4, is_admin=False)}")
+
+
+def test_deleted_user_is_refused_once_the_cached_check_expires(authenticator, tokens, lookups, clock):
+    header = f"Bearer {tokens.issue(3, is_admin=False)}"
+    assert authenticator.authenticate(header).id == 3
+    lookups.members.discard(3)  # deleted from auth_users
+    assert authenticator.authenticate(header).id == 3  # within the interval
+    clock.now += 2.5
+    with pytest.raises(InvalidToken):
+        authenticator.authenticate(header)
+
+
+@pytest.mark.parametrize("user_id", ["a\x00b", "a\ud800b"], ids=["nul", "surrogate"])
+def test_string_id_no_database_can_bind_is_400(authenticator, user_id):
+    with pytest.raises(InvalidValue):
+        authenticator.authenticate(f"Bearer {sign(valid(user_id=user_id))}")
 
 
 def test_admin_claim_is_confirmed_by_auth_users(authenticator, tokens, lookups):
@@ -358,6 +384,7 @@ def test_admin_lookup_is_cached_for_the_configured_time(authenticator, tokens, l
         authenticator.authenticate(header)
     assert lookups.calls == [1]
     lookups.admins.clear()  # demoted in auth_users
+    lookups.members.add(1)
     clock.now += 2.5
     assert authenticator.authenticate(header).is_admin is False
     assert lookups.calls == [1, 1]

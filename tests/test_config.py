@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rls.config import SETTINGS, ConfigError, load_config, split_addr
+from rls.config import SETTINGS, Config, ConfigError, load_config, split_addr
 
 
 def write(tmp_path, text):
@@ -82,3 +82,29 @@ def test_readme_lists_every_setting():
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     for setting in SETTINGS:
         assert f"| `{setting.name}` | `{setting.env}` |" in readme, setting.name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "REST_MAX_URL_BYTES",
+        "REST_MAX_FILTERS",
+        "REST_MAX_SELECT_ITEMS",
+        "REST_MAX_JSON_DEPTH",
+        "REST_MAX_JSON_PATH_STEPS",
+    ],
+)
+def test_input_limits_below_one_are_refused(name):
+    with pytest.raises(ConfigError, match=name.removeprefix("REST_").lower()):
+        load_config(environ={name: "0"})
+
+
+def test_setup_token_stays_out_of_the_config_repr():
+    assert "s3cret-setup" not in repr(load_config(environ={"REST_AUTH_SETUP_TOKEN": "s3cret-setup"}))
+
+
+def test_query_limit_defaults_are_the_settings_defaults():
+    from rls.http.app import limits_of
+    from rls.rest.query import DEFAULT_LIMITS
+
+    assert limits_of(Config()) == DEFAULT_LIMITS

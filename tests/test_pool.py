@@ -58,3 +58,23 @@ def test_a_failed_connect_frees_its_slot():
     for _ in range(3):
         with pytest.raises(OSError):
             pool.acquire()
+
+
+def test_callers_beyond_max_waiting_are_refused_at_once_with_retry_after():
+    import threading
+    import time
+
+    pool = Pool(FakeConnection, size=1, timeout=5, max_waiting=1)
+    held = pool.acquire()
+    waiter_got = []
+    waiter = threading.Thread(target=lambda: waiter_got.append(pool.acquire()))
+    waiter.start()
+    time.sleep(0.1)  # the waiter is waiting for the one connection
+    began = time.monotonic()
+    with pytest.raises(Unavailable) as caught:
+        pool.acquire()
+    assert time.monotonic() - began < 0.5
+    assert caught.value.headers == {"Retry-After": "1"}
+    pool.release(held)
+    waiter.join()
+    assert waiter_got[0].conn is held.conn  # the waiter got the connection released

@@ -12,6 +12,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from benchmarks.guard_scale.report import load_before, update_page
 from benchmarks.load.micro import micro_tables, micro_targets, slim_micro
 from benchmarks.load.plot import plot_load
 
@@ -171,7 +172,7 @@ def _setup(load: dict[str, Any]) -> list[str]:
         servers,
         "",
         f"(a)–(d) run under granian, {s['workers']} worker processes each, with the settings `rest serve` uses "
-        f"(blocking threads = backpressure = `db.pool_size`). All servers of a database run side by side and "
+        f"(HTTP/1, `server.max_connections` connections per worker, `db.pool_size` + password-hash slots + 2 request threads: see `granian_options` in `rls/serve.py`). All servers of a database run side by side and "
         f"take turns: per cell (database, scenario, concurrency) each server gets {s['rounds']} turns of "
         f"{s['round_seconds']} s, the order rotating every round, after a {s['warmup']:g} s warm-up per server "
         f"and scenario. req/s = all requests of the cell's turns / their time; **spread** = (fastest − slowest "
@@ -208,7 +209,10 @@ def render(load: dict[str, Any] | None, micro: dict[str, Any] | None, plotted: b
         lines.append("_Not run._")
     lines += ["", "## Micro benchmarks (pytest-benchmark)", ""]
     lines += micro_tables(micro) if micro else ["_Not run._", ""]
-    lines += ["## Before / after", "", kept["before-after"], "", "## Machine", "", "| | |", "|---|---|"]
+    lines += ["## Before / after", "", kept["before-after"], ""]
+    if "faults" in kept:  # written by `make bench-faults` (benchmarks/faults/report.py)
+        lines += [kept["faults"], ""]
+    lines += ["## Machine", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in (load or {}).get("machine", {}).items()]
     lines += ["", "## How to reproduce", "", "```sh", REPRODUCE.strip(), "```", "", "## Noise", "", NOISE.strip()]
     if load and load.get("steal_percent") is not None:
@@ -250,3 +254,6 @@ def write(load_json: Path, micro_json: Path, page: Path, out_dir: Path) -> None:
     plotted = plot_load(load, out_dir / "load.png") if load and load["runs"] else False
     kept = kept_blocks(page.read_text() if page.exists() else "")
     page.write_text(render(load, micro, plotted, kept))
+    guard_scale = out_dir / "guard_scale.json"
+    if guard_scale.exists():  # `make bench-guard`'s section, regenerated from its own JSON
+        update_page(page, json.loads(guard_scale.read_text()), load_before(out_dir))

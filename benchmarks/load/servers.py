@@ -22,10 +22,12 @@ from types import TracebackType
 
 from benchmarks.load.dataset import OWNER, POST_GROUP, Target
 from rls.config import Config
+from rls.serve import granian_options
 
 BIN = Path(sys.executable).parent
-# rls/serve.py runs granian with one blocking thread per pooled connection: the same for the floor.
-BLOCKING_THREADS = max(Config().pool_size, 2)
+# The floor and datasette run under granian with the settings rls/serve.py gives `rest serve`.
+GRANIAN = granian_options(Config(), 1)
+BLOCKING_THREADS = int(GRANIAN["blocking_threads"])
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ def _granian(target: str, port: int, workers: int, interface: str = "wsgi") -> t
     threads = ("--blocking-threads", str(BLOCKING_THREADS)) if interface == "wsgi" else ()
     return (
         str(BIN / "granian"), "--interface", interface, "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(workers), *threads, "--backpressure", str(BLOCKING_THREADS), "--factory",
+        "--workers", str(workers), *threads, "--backpressure", str(GRANIAN["backpressure"]), "--factory",
+        "--http", "1", "--http1-header-read-timeout", str(GRANIAN["http1_settings"].header_read_timeout),
         "--log-level", "warning", target,
     )  # fmt: skip
 

@@ -1,9 +1,10 @@
 """The ``Authorization`` header → the request's :class:`AuthUser`.
 
-A token's ``is_admin`` claim alone never makes an admin (weakness 8 of the original):
-the user must also be an admin in ``auth_users`` now. That lookup is cached per user id
-for a few seconds, so an admin's requests do not each hit the database; tokens that do
-not claim ``is_admin`` never cause a lookup.
+A token names a user of ``auth_users`` by an integer id; that user must still exist, and
+a token's ``is_admin`` claim alone never makes an admin (weakness 8 of the original): the
+user must also be an admin in ``auth_users`` now. The lookup is cached per user id for
+``auth.admin_cache_seconds``, so a deleted user's tokens stop working and a demoted admin
+loses the rights within that interval, while a user's requests do not each hit the database.
 """
 
 from __future__ import annotations
@@ -15,32 +16,36 @@ from dataclasses import replace
 from rls.auth.principal import ANONYMOUS, AuthUser
 from rls.auth.tokens import Tokens
 from rls.cache import BoundedCache
-from rls.errors import InvalidToken
+from rls.errors import InvalidToken, InvalidValue
 
-AdminLookup = Callable[[int], bool]
-"""Whether the user with this id is an admin in ``auth_users`` (False when absent)."""
+StandingLookup = Callable[[int], "bool | None"]
+"""Whether the user with this id is an admin in ``auth_users``; None when there is no such user."""
 
 
 class AdminCache:
     """``lookup`` results per user id, each reused for ``ttl`` seconds (0: never reused)."""
 
     def __init__(
-        self, lookup: AdminLookup, *, ttl: float, size: int = 4096, clock: Callable[[], float] = time.monotonic
+        self, lookup: StandingLookup, *, ttl: float, size: int = 4096, clock: Callable[[], float] = time.monotonic
     ):
         self._lookup = lookup
         self.ttl = ttl
         self._clock = clock
-        self._entries: BoundedCache[tuple[bool, float]] = BoundedCache(size)
+        self._entries: BoundedCache[tuple[bool | None, float]] = BoundedCache(size)
 
-    def is_admin(self, user_id: int) -> bool:
+    def standing(self, user_id: int) -> bool | None:
+        """The user's admin flag now (None: no such user), at most ``ttl`` seconds old."""
         now = self._clock()
         entry = self._entries.get(user_id)
         if entry is not None and entry[1] > now:
             return entry[0]
-        admin = self._lookup(user_id)
+        standing = self._lookup(user_id)
         if self.ttl > 0:
-            self._entries.put(user_id, (admin, now + self.ttl))
-        return admin
+            self._entries.put(user_id, (standing, now + self.ttl))
+        return standing
+
+    def is_admin(self, user_id: int) -> bool:
+        return self.standing(user_id) is True
 
     def clear(self) -> None:
         self._entries.clear()
@@ -66,10 +71,21 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token or " " in token:
             raise InvalidToken("invalid token")
         user = self.tokens.verify(token)
-        if not user.is_admin:
-            return user
-        # Only ids that can be rows of auth_users (integers) are looked up; a string id
-        # from another identity provider is never an admin here.
-        if isinstance(user.id, int) and self.admins.is_admin(user.id):
-            return user
-        return replace(user, is_admin=False)
+        if not isinstance(user.id, int):
+            # A string id (another identity provider) is never a row of auth_users: it
+            # is never an admin here, and must be text every database can bind.
+            if isinstance(user.id, str) and not _storable(user.id):
+                raise InvalidValue("invalid token: the user id must be text without NUL or lone surrogates")
+            return replace(user, is_admin=False) if user.is_admin else user
+        standing = self.admins.standing(user.id)
+        if standing is None:
+            raise InvalidToken("invalid token: the user no longer exists")
+        return user if standing or not user.is_admin else replace(user, is_admin=False)
+
+
+def _storable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text

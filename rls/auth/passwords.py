@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import argon2
 import bcrypt
 
+from rls.auth.hashgate import HashGate
 from rls.errors import InvalidValue
 
 BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
@@ -48,8 +49,10 @@ class Passwords:
     (True, True, False)
     """
 
-    def __init__(self, params: Argon2Params = Argon2Params()):
+    def __init__(self, params: Argon2Params = Argon2Params(), *, gate: HashGate | None = None):
         self.params = params
+        # Every hash and verification takes a slot of the gate (when there is one).
+        self._gate = gate
         self._hasher = argon2.PasswordHasher(
             time_cost=params.time_cost,
             memory_cost=params.memory_kib,
@@ -59,8 +62,15 @@ class Passwords:
         self._dummy: str | None = None
 
     def hash(self, password: str) -> str:
-        """An argon2id hash of ``password`` with the configured parameters."""
-        return self._hasher.hash(password)
+        """An argon2id hash of ``password`` with the configured parameters.
+
+        Raises:
+            Unavailable: the gate's queue is full (503 with ``Retry-After``).
+        """
+        if self._gate is None:
+            return self._hasher.hash(password)
+        with self._gate.slot():
+            return self._hasher.hash(password)
 
     def hash_bcrypt(self, password: str) -> str:
         """A bcrypt hash, for an ``auth_users.password`` column too narrow for argon2id.
@@ -71,10 +81,23 @@ class Passwords:
         raw = password.encode("utf-8")
         if len(raw) > BCRYPT_MAX_BYTES:
             raise InvalidValue(f"password must be at most {BCRYPT_MAX_BYTES} bytes on this database")
-        return bcrypt.hashpw(raw, bcrypt.gensalt(BCRYPT_COST)).decode("ascii")
+        if self._gate is None:
+            return bcrypt.hashpw(raw, bcrypt.gensalt(BCRYPT_COST)).decode("ascii")
+        with self._gate.slot():
+            return bcrypt.hashpw(raw, bcrypt.gensalt(BCRYPT_COST)).decode("ascii")
 
     def verify(self, stored: str, password: str) -> bool:
-        """True when ``password`` matches ``stored`` (argon2 or bcrypt); never raises."""
+        """True when ``password`` matches ``stored`` (argon2 or bcrypt).
+
+        Raises:
+            Unavailable: the gate's queue is full (503 with ``Retry-After``); nothing else.
+        """
+        if self._gate is None:
+            return self._verify(stored, password)
+        with self._gate.slot():
+            return self._verify(stored, password)
+
+    def _verify(self, stored: str, password: str) -> bool:
         if stored.startswith(BCRYPT_PREFIXES):
             return _verify_bcrypt(stored, password)
         try:

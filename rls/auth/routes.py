@@ -32,6 +32,8 @@ class AuthRoutes:
         return action(request)
 
     def setup(self, request: Request) -> Response:
+        # The caller becomes the admin: only from this host or with a setup token.
+        self.service.setup_gate.check(request.environ)
         return json_response(self.service.setup(), headers=_NO_STORE)
 
     def register(self, request: Request) -> Response:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from rls.auth.authenticator import AdminCache, Authenticator
+from rls.auth.hashgate import HashGate
 from rls.auth.passwords import Argon2Params, Passwords
 from rls.auth.setup import setup
+from rls.auth.setup_gate import SetupGate
 from rls.auth.throttle import LoginThrottle
 from rls.auth.tokens import Tokens
 from rls.auth.users import Users
@@ -14,8 +16,11 @@ from rls.errors import InvalidCredentials, Unavailable
 
 
 def passwords_for(config: Config) -> Passwords:
-    """The password hasher with the configured argon2id parameters."""
-    return Passwords(Argon2Params(config.argon2_time_cost, config.argon2_memory_kib, config.argon2_parallelism))
+    """The password hasher with the configured argon2id parameters, bounded per worker."""
+    return Passwords(
+        Argon2Params(config.argon2_time_cost, config.argon2_memory_kib, config.argon2_parallelism),
+        gate=HashGate(concurrency=config.hash_concurrency, queue=config.hash_queue),
+    )
 
 
 class AuthService:
@@ -35,9 +40,11 @@ class AuthService:
         self.throttle = LoginThrottle(
             max_per_user=config.login_max_failures_user,
             max_per_client=config.login_max_failures_client,
+            max_attempts_client=config.login_max_client,
             window=config.login_failure_window,
         )
-        self.authenticator = Authenticator(self.tokens, AdminCache(self.users.is_admin, ttl=config.admin_cache_seconds))
+        self.setup_gate = SetupGate(config.setup_token, config.auth_secret)
+        self.authenticator = Authenticator(self.tokens, AdminCache(self.users.standing, ttl=config.admin_cache_seconds))
 
     def setup(self) -> dict[str, str]:
         """See :func:`rls.auth.setup.setup`."""

@@ -108,8 +108,13 @@ def find_user(session: Session, dialect: Dialect, username: str) -> UserRow | No
 
 
 def is_admin(session: Session, dialect: Dialect, user_id: int) -> bool:
+    return standing(session, dialect, user_id) is True
+
+
+def standing(session: Session, dialect: Dialect, user_id: int) -> bool | None:
+    """The user's ``is_admin``; None when there is no such user."""
     rows = run(session, dialect, "is_admin_by_id", id=user_id).rows
-    return bool(rows and rows[0][0])
+    return bool(rows[0][0]) if rows else None
 
 
 def list_users(session: Session, dialect: Dialect) -> list[tuple[int, str, bool]]:

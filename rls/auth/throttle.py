@@ -1,4 +1,5 @@
-"""Login throttling: too many failed logins for one username or one client → 429.
+"""Login throttling: too many failed logins for one username or one client, or too many
+logins of any outcome from one client → 429.
 
 Failures are counted in a sliding window, in this process's memory, for at most
 ``max_keys`` usernames and clients (the least recently failing are forgotten first).
@@ -69,22 +70,32 @@ class LoginThrottle:
         *,
         max_per_user: int = 5,
         max_per_client: int = 20,
+        max_attempts_client: int = 60,
         window: float = 300,
         max_keys: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ):
         self._users = FailureCounter(max_per_user, window, max_keys=max_keys, clock=clock)
         self._clients = FailureCounter(max_per_client, window, max_keys=max_keys, clock=clock)
+        # Successful logins cost a password hash too (64 MiB and ~0.1 s of CPU): one
+        # client may not ask for them without limit either.
+        self._attempts = FailureCounter(max_attempts_client, window, max_keys=max_keys, clock=clock)
         self._lock = threading.Lock()
 
     def check(self, username: str, client: str) -> None:
-        """Raise :class:`TooManyRequests` (with ``Retry-After``) when either is throttled."""
+        """Raise :class:`TooManyRequests` (with ``Retry-After``) when the username or the
+        client is throttled; otherwise count this attempt for the client."""
+        user_key, client_key = _key(username), _key(client)
         with self._lock:
-            wait = max(self._users.retry_after(_key(username)), self._clients.retry_after(_key(client)))
+            wait = max(self._users.retry_after(user_key), self._clients.retry_after(client_key))
+            message = "too many failed logins, retry later"
+            if wait <= 0:
+                wait = self._attempts.retry_after(client_key)
+                message = "too many logins from this client, retry later"
+            if wait <= 0:
+                self._attempts.add(client_key)
         if wait > 0:
-            raise TooManyRequests(
-                "too many failed logins, retry later", headers={"Retry-After": str(max(1, math.ceil(wait)))}
-            )
+            raise TooManyRequests(message, headers={"Retry-After": str(max(1, math.ceil(wait)))})
 
     def failed(self, username: str, client: str) -> None:
         with self._lock:

@@ -97,11 +97,17 @@ class Users:
 
     def is_admin(self, user_id: int) -> bool:
         """True when ``user_id`` is an admin now; False when absent (or auth not set up)."""
+        return self.standing(user_id) is True
+
+    def standing(self, user_id: int) -> bool | None:
+        """Whether ``user_id`` is an admin now; None when ``auth_users`` has no such user
+        (deleted: its tokens must stop working). False when auth is not set up: there is
+        no table to check a token from another system against."""
         try:
             self.db.table(AUTH_USERS)
         except UnknownTable:
             return False
-        return self.db.run(lambda s: store.is_admin(s, self.db.dialect, user_id))
+        return self.db.run(lambda s: store.standing(s, self.db.dialect, user_id))
 
     def check_credentials(self, username: str, password: str) -> UserRow:
         """The user ``username`` when ``password`` is theirs.

@@ -1,4 +1,4 @@
-"""`rest auth setup` and `rest auth user …`.
+"""`rest auth setup`, `rest auth setup-token` and `rest auth user …`.
 
 Setup prints the admin's password: the only place a password is ever printed. Other
 passwords are read from a prompt (not echoed) or from standard input.
@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from rls.auth.service import passwords_for
 from rls.auth.setup import setup
+from rls.auth.setup_gate import make_setup_token
 from rls.auth.users import Users
 from rls.config import Config
 from rls.database import Database
@@ -27,6 +28,11 @@ def register_user_commands(commands: Any) -> None:
     """Add ``setup`` and ``user`` to the ``rest auth`` sub-commands."""
     setup_parser = commands.add_parser("setup", help="create the auth tables, default policies and the admin")
     setup_parser.set_defaults(run=cmd_setup)
+    token_parser = commands.add_parser(
+        "setup-token",
+        help="print a token allowing POST /auth/setup from another host (valid one hour, or auth.setup_token)",
+    )
+    token_parser.set_defaults(run=cmd_setup_token)
     user = commands.add_parser("user", help="list, add, delete users; change a password")
     user_commands = user.add_subparsers(dest="user_command", metavar="command", required=True)
     user_commands.add_parser("list", help="list users (id, username, is_admin)").set_defaults(run=cmd_user_list)
@@ -60,6 +66,12 @@ def cmd_setup(config: Config, args: argparse.Namespace, out: TextIO) -> int:
     print("auth set up: tables auth_users and auth_policies, the default policies and an admin", file=out)
     print(f"Username: {admin['Username']}", file=out)
     print(f"Password: {admin['Password']}", file=out)
+    return 0
+
+
+def cmd_setup_token(config: Config, args: argparse.Namespace, out: TextIO) -> int:
+    """Print the setup token for ``X-Setup-Token``; it is a secret, so it goes to ``out`` only."""
+    print(make_setup_token(config.setup_token, config.auth_secret), file=out)
     return 0
 
 

@@ -38,7 +38,11 @@ _E, _L, _F = "expr", "list", "flag"  # an expression child, a list of them, a bo
 
 ARGS: dict[type[exp.Expr], Mapping[str, str]] = {
     exp.Select: {"with_": _E, "expressions": _L, "distinct": _E, "from_": _E, "joins": _L, "where": _E,
-                 "group": _E, "having": _E, "windows": _L, "order": _E, "limit": _E, "offset": _E},
+                 "group": _E, "having": _E, "windows": _L, "order": _E, "limit": _E, "offset": _E,
+                 "locks": _L},
+    # FOR UPDATE / SHARE / NO KEY UPDATE / KEY SHARE, NOWAIT (wait=True), SKIP LOCKED
+    # (wait=False): locking.py. No OF list, no WAIT n.
+    exp.Lock: {"update": _F, "key": _F, "wait": _F},
     exp.Union: {"with_": _E, "this": _E, "expression": _E, "distinct": _F, "order": _E, "limit": _E, "offset": _E},
     exp.Subquery: {"this": _E, "alias": _E, "order": _E, "limit": _E, "offset": _E},
     exp.From: {"this": _E},
@@ -84,7 +88,7 @@ ARGS: dict[type[exp.Expr], Mapping[str, str]] = {
     exp.Any: {"this": _E},
     exp.All: {"this": _E},
     exp.Between: {"this": _E, "low": _E, "high": _E},
-    exp.Is: {"this": _E, "expression": _E},
+    exp.Is: {"this": _E, "expression": _E, "negate": _F},
     exp.Interval: {"this": _E, "unit": "interval_unit"},
     exp.Cast: {"this": _E, "to": "data_type"},
     exp.TryCast: {"this": _E, "to": "data_type"},
@@ -120,6 +124,7 @@ NODES_BINARY: tuple[type[exp.Expr], ...] = (
 for _node in NODES_BINARY:
     ARGS.setdefault(_node, _BINARY)
 ARGS[exp.Not] = ARGS[exp.Neg] = {"this": _E}
+ARGS[exp.Like] = ARGS[exp.ILike] = {**_BINARY, "negate": _F}
 ARGS[exp.DPipe] = {**_BINARY, "safe": _F}
 ARGS[exp.Div] = {**_BINARY, "typed": _F, "safe": _F}
 ARGS[exp.JSONExtractScalar] = {"this": _E, "expression": _E, "only_json_types": _F, "scalar_only": _F,
@@ -240,13 +245,18 @@ def _check_node(
         if tag is None:
             raise Refused(f"construct not allowed: {_name(node)} with {key.rstrip('_').upper()}")
         _check_arg(node, key, tag, value, placeholders, leaves)
-    _check_shape(node)
+    shape = _SHAPES.get(kind)
+    if shape is not None:
+        shape(node)
+
+
+_ARG = "argument"
 
 
 def _function_spec(kind: type[exp.Expr]) -> Mapping[str, str]:
-    # A known function's arguments are expressions (checked as nodes of their own); a
-    # text-valued argument would be emitted verbatim, so none is listed.
-    return dict.fromkeys(kind.arg_types, _E)
+    # A known function's arguments are expressions or lists of them (checked as nodes of
+    # their own) or flags; a text-valued argument would be emitted verbatim: refused.
+    return dict.fromkeys(kind.arg_types, _ARG)
 
 
 def _check_anonymous(node: exp.Expr, functions: Mapping[str, tuple[int, int]]) -> None:
@@ -278,14 +288,20 @@ def _check_arg(
         if not isinstance(value, bool):
             raise Refused(f"construct not allowed: {_name(node)} {key}")
         return
+    if tag == _ARG:
+        _check_arg(node, key, _L if isinstance(value, list) else _F if isinstance(value, bool) else _E,
+                   value, placeholders, leaves)  # fmt: skip
+        return
     _LEAF_CHECKS[tag](value, placeholders, leaves)
 
 
 LeafCheck = Callable[[object, frozenset[str], set[int]], None]
 
 
-def _words(allowed: frozenset[str], what: str) -> LeafCheck:
+def _words(allowed: frozenset[str], what: str, *, or_expression: bool = False) -> LeafCheck:
     def check(value: object, placeholders: frozenset[str], leaves: set[int]) -> None:
+        if or_expression and isinstance(value, exp.Expr) and not isinstance(value, (exp.Var, exp.DataType)):
+            return  # an expression (a frame offset): checked as a node of its own
         text = value.name if isinstance(value, exp.Var) else value
         if not isinstance(text, str) or text.upper() not in allowed:
             raise Refused(f"{what} not allowed: {str(text)[:40]}")
@@ -340,11 +356,6 @@ def _check_data_type(value: object, placeholders: frozenset[str], leaves: set[in
         leaves.add(id(number))
 
 
-def _check_number_literal(node: exp.Literal) -> None:
-    if not node.is_string and not _NUMBER.fullmatch(node.name):
-        raise Refused("invalid number")
-
-
 def _check_json_key(value: object, placeholders: frozenset[str], leaves: set[int]) -> None:
     if not isinstance(value, str) or "\x00" in value:
         raise Refused("invalid JSON path")
@@ -380,32 +391,62 @@ _LEAF_CHECKS: dict[str, LeafCheck] = {
     "join_kind": _words(JOIN_KINDS, "join"),
     "frame_kind": _words(FRAME_KINDS, "window frame"),
     "frame_side": _words(FRAME_SIDES, "window frame"),
-    "frame_bound": _words(FRAME_BOUNDS, "window frame"),
+    "frame_bound": _words(FRAME_BOUNDS, "window frame", or_expression=True),
     "conflict_action": _words(CONFLICT_ACTIONS, "ON CONFLICT action"),
     "fetch_direction": _words(frozenset({"FIRST", "NEXT"}), "FETCH"),
 }
 
 
-def _check_shape(node: exp.Expr) -> None:
-    """Rules about how allowed parts combine."""
-    if isinstance(node, exp.Literal):
-        _check_number_literal(node)
-    elif isinstance(node, exp.Table):
-        if not isinstance(node.this, exp.Identifier):
-            raise Refused("table-valued functions are not allowed")
-    elif isinstance(node, exp.CTE) and not isinstance(node.this, (exp.Select, exp.SetOperation, exp.Subquery)):
+def _shape_literal(node: exp.Expr) -> None:
+    if not node.args.get("is_string") and not _NUMBER.fullmatch(node.name):
+        raise Refused("invalid number")
+
+
+def _shape_table(node: exp.Expr) -> None:
+    if not isinstance(node.this, exp.Identifier):
+        raise Refused("table-valued functions are not allowed")
+
+
+def _shape_cte(node: exp.Expr) -> None:
+    if not isinstance(node.this, (exp.Select, exp.SetOperation, exp.Subquery)):
         raise Refused("data-modifying WITH clauses are not allowed")
-    elif isinstance(node, exp.Insert):
-        if not isinstance(node.this, exp.Schema) or not node.this.expressions:
-            raise Refused("INSERT needs an explicit column list")
-        if not isinstance(node.expression, (exp.Values, exp.Select, exp.SetOperation)):
-            raise Refused("INSERT takes VALUES or a SELECT")
-    elif isinstance(node, exp.OnConflict) and "UPDATE" in str(node.args.get("action")).upper():
-        if not node.args.get("conflict_keys"):
-            raise Refused("ON CONFLICT DO UPDATE needs a conflict target (columns)")
-    elif isinstance(node, exp.Lateral) and not isinstance(node.this, exp.Subquery):
+
+
+def _shape_insert(node: exp.Expr) -> None:
+    if not isinstance(node.this, exp.Schema) or not node.this.expressions:
+        raise Refused("INSERT needs an explicit column list")
+    if not isinstance(node.expression, (exp.Values, exp.Select, exp.SetOperation)):
+        raise Refused("INSERT takes VALUES or a SELECT")
+
+
+def _shape_conflict(node: exp.Expr) -> None:
+    if "UPDATE" in str(node.args.get("action")).upper() and not node.args.get("conflict_keys"):
+        raise Refused("ON CONFLICT DO UPDATE needs a conflict target (columns)")
+
+
+def _shape_lateral(node: exp.Expr) -> None:
+    if not isinstance(node.this, exp.Subquery):
         raise Refused("LATERAL is allowed over a sub-query only")
-    elif isinstance(node, exp.Column) and isinstance(node.this, exp.Star) and node.table == "":
+
+
+def _shape_column(node: exp.Expr) -> None:
+    if isinstance(node.this, exp.Star) and node.args.get("table") is None:
         raise Refused("invalid column")
-    elif isinstance(node, exp.Values) and not isinstance(node.parent, exp.Insert):
+
+
+def _shape_values(node: exp.Expr) -> None:
+    if not isinstance(node.parent, exp.Insert):
         raise Refused("VALUES is allowed as the rows of an INSERT only")
+
+
+_SHAPES: dict[type[exp.Expr], Callable[[exp.Expr], None]] = {
+    exp.Literal: _shape_literal,
+    exp.Table: _shape_table,
+    exp.CTE: _shape_cte,
+    exp.Insert: _shape_insert,
+    exp.OnConflict: _shape_conflict,
+    exp.Lateral: _shape_lateral,
+    exp.Column: _shape_column,
+    exp.Values: _shape_values,
+}
+"""Rules about how allowed parts combine, per node type."""

@@ -1,103 +1,239 @@
-"""A DB-API connection whose cursors send every statement through the guard."""
+"""``rls.connect``: a DB-API connection on which every statement goes through the guard.
+
+The wrappers are allow-lists (DESIGN.md §4, rule 9): they offer exactly the names below,
+whatever else the driver (sqlite3, psycopg 3, PyMySQL) has. Every method that runs SQL
+rewrites it first, and whatever they return that could run SQL is a wrapper too.
+
+``GuardedConnection``
+    ``cursor()``                       a :class:`GuardedCursor`; any argument (psycopg
+                                       ``name=`` server-side cursors, cursor classes and
+                                       factories) is refused with :class:`Refused`
+    ``execute``, ``executemany``       on a new guarded cursor, which they return
+    ``commit``, ``rollback``, ``close``, ``with conn:`` (the driver's meaning), ``user``
+    read                               ``autocommit``, ``in_transaction``,
+                                       ``isolation_level``, ``row_factory``, ``closed``,
+                                       ``open``, the DB-API exception classes (``Error``, …)
+    set                                ``autocommit``, ``isolation_level``, ``row_factory``
+``GuardedCursor``
+    ``execute(sql, params)``           guarded; returns the cursor itself
+    ``executemany(sql, seq)``          every row guarded; see :meth:`GuardedCursor.executemany`
+    ``connection``                     the :class:`GuardedConnection`
+    ``fetchone``, ``fetchmany``, ``fetchall``, iteration, ``close``, ``with cursor:``
+    ``rowcount`` (summed over ``executemany``)
+    read                               ``description``, ``lastrowid``, ``rownumber``,
+                                       ``arraysize``, ``row_factory``
+    set                                ``arraysize``, ``row_factory``
+
+Any other name raises AttributeError ("… is not available through rls.connect"), among
+them sqlite3 ``executescript``, ``create_function``/``_aggregate``/``_collation``,
+``set_authorizer``, ``backup``, ``iterdump``, ``blobopen``, ``load_extension``; psycopg
+``stream``, ``copy``, ``pipeline``, ``transaction`` (its object holds the raw connection),
+``notifies``, ``adapters``, ``info`` (it holds the password); PyMySQL ``query``,
+``select_db``, ``callproc``, ``mogrify``, ``ping`` (a reconnect starts a session
+``check_session`` never saw), ``set_charset``, ``_execute_command``.
+
+A driver error raised by a guarded statement becomes the rls error
+:meth:`Guard.error_for` names (the denial when the write aborted itself on a WITH CHECK
+policy; ``Conflict``, ``ConstraintViolation``, …), chained to the driver's exception.
+
+The wrappers guard SQL; they do not sandbox Python: code that reaches for their private
+attributes, or a ``row_factory`` (it is handed the driver's cursor), gets driver objects.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar
 
 from rls.auth.principal import AuthUser
-from rls.errors import Refused
-from rls.guard.guard import Guard
+from rls.errors import Refused, RlsError
+from rls.guard.guard import Guard, Statement
 from rls.policy.engine import denial
 
+Params = Sequence[Any] | Mapping[str, Any] | None
+_EXCEPTIONS = frozenset(
+    "Warning Error InterfaceError DatabaseError DataError OperationalError IntegrityError InternalError "
+    "ProgrammingError NotSupportedError".split()
+)
 
-class GuardedCursor:
-    """Wraps a DB-API cursor: ``execute`` rewrites, runs the WITH CHECK queries, then
-    the statement. Everything else is the driver's cursor."""
 
-    def __init__(self, cursor: Any, guard: Guard, user: AuthUser):
-        self._cursor = cursor
-        self._guard = guard
-        self._user = user
-        self._written: int | None = None  # rows of a statement whose result set was rls's own
+class _AllowList:
+    """Offers its class's own attributes, reads the driver object's ``_READ`` names and
+    writes its ``_WRITE`` names; any other name is an AttributeError."""
+
+    __slots__ = ("_raw",)
+    _READ: ClassVar[frozenset[str]] = frozenset()
+    _WRITE: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, raw: Any):
+        object.__setattr__(self, "_raw", raw)
+
+    def __getattr__(self, name: str) -> Any:  # only called for names the class lacks
+        if name in self._READ:
+            return getattr(self._raw, name)
+        raise AttributeError(f"{name} is not available through rls.connect")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in self._WRITE:
+            raise AttributeError(f"{name} cannot be set through rls.connect")
+        setattr(self._raw, name, value)
+
+
+class GuardedConnection(_AllowList):
+    """A DB-API connection whose cursors are :class:`GuardedCursor` (see the module doc)."""
+
+    __slots__ = ("_guard", "_user")
+    _guard: Guard
+    _user: AuthUser
+    _READ = frozenset({"autocommit", "in_transaction", "isolation_level", "row_factory", "closed", "open"})
+    _READ |= _EXCEPTIONS
+    _WRITE = frozenset({"autocommit", "isolation_level", "row_factory"})
+
+    def __init__(self, connection: Any, guard: Guard, user: AuthUser):
+        super().__init__(connection)
+        object.__setattr__(self, "_guard", guard)
+        object.__setattr__(self, "_user", user)
 
     @property
-    def description(self) -> Any:
-        return None if self._written is not None else self._cursor.description
+    def user(self) -> AuthUser:
+        """The user every statement runs as."""
+        return self._user
+
+    def cursor(self, *args: Any, **kwargs: Any) -> GuardedCursor:
+        """A new guarded cursor. Arguments are refused: they make server-side cursors
+        (psycopg ``name=``) or choose a driver cursor class."""
+        if args or kwargs:
+            raise Refused("cursor arguments are not available through rls.connect")
+        return GuardedCursor(self._raw.cursor(), self)
+
+    def execute(self, sql: str, params: Params = None) -> GuardedCursor:
+        """A new guarded cursor, on which ``sql`` has run (as sqlite3 and psycopg offer)."""
+        return self.cursor().execute(sql, params)
+
+    def executemany(self, sql: str, seq_of_params: Iterable[Params]) -> GuardedCursor:
+        """A new guarded cursor, on which :meth:`GuardedCursor.executemany` has run."""
+        return self.cursor().executemany(sql, seq_of_params)
+
+    def commit(self) -> None:
+        self._raw.commit()
+
+    def rollback(self) -> None:
+        self._raw.rollback()
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> GuardedConnection:
+        self._raw.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self._raw.__exit__(*exc)
+
+
+class GuardedCursor(_AllowList):
+    """A DB-API cursor that rewrites every statement with the guard (see the module doc)."""
+
+    __slots__ = ("_connection", "_hidden", "_summed_rowcount")
+    _connection: GuardedConnection
+    _summed_rowcount: int | None
+    _hidden: bool
+    _READ = frozenset({"description", "lastrowid", "rownumber", "arraysize", "row_factory"})
+    _WRITE = frozenset({"arraysize", "row_factory"})
+
+    def __init__(self, cursor: Any, connection: GuardedConnection):
+        super().__init__(cursor)
+        object.__setattr__(self, "_connection", connection)
+        object.__setattr__(self, "_summed_rowcount", None)
+        object.__setattr__(self, "_hidden", False)
+
+    @property
+    def connection(self) -> GuardedConnection:
+        return self._connection
 
     @property
     def rowcount(self) -> int:
-        return self._written if self._written is not None else int(self._cursor.rowcount)
+        return int(self._raw.rowcount if self._summed_rowcount is None else self._summed_rowcount)
 
-    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> Any:
-        statement = self._guard.rewrite(sql, self._user, params)
+    @property
+    def description(self) -> Any:
+        # A write whose only result set was rls's own check column has none for the caller.
+        return None if self._hidden else self._raw.description
+
+    def execute(self, sql: str, params: Params = None) -> GuardedCursor:
+        """Rewrite ``sql`` for the connection's user and run it (it enforces its WITH CHECK
+        policies itself; an abort becomes :class:`rls.Denied`)."""
+        connection = self._connection
+        statement = connection._guard.rewrite(sql, connection.user, params)
+        written = self._run_guarded(statement)
+        object.__setattr__(self, "_summed_rowcount", written if statement.hidden_columns else None)
+        return self
+
+    def executemany(self, sql: str, seq_of_params: Iterable[Params]) -> GuardedCursor:
+        """Run ``sql`` once per parameter set, each guarded, in order, on this cursor, in
+        the caller's transaction. Every row is rewritten before any runs (the guard
+        compiles the statement once per SQL text and user class; each row binds), so a
+        refused row writes nothing; a row denied while running stops the batch — roll the
+        transaction back (in autocommit mode the rows before it stay written)."""
+        connection = self._connection
+        statements = [connection._guard.rewrite(sql, connection.user, params) for params in seq_of_params]
+        total = 0
+        for statement in statements:
+            count = self._run_guarded(statement)
+            total = -1 if total < 0 or count < 0 else total + count
+        object.__setattr__(self, "_summed_rowcount", total)
+        return self
+
+    def _run_guarded(self, statement: Statement) -> int:
+        """Run one guarded statement; the number of rows it touched."""
+        guard, user, cursor = self._connection._guard, self._connection.user, self._raw
+        object.__setattr__(self, "_hidden", bool(statement.hidden_columns))
         try:
             for check in statement.checks:
-                self._cursor.execute(check.sql, check.params)
-                if any(row[0] for row in self._cursor.fetchall()):
-                    raise denial(self._user)
-            self._written = None
-            self._cursor.execute(statement.sql, statement.params)
+                cursor.execute(check.sql, check.params)
+                if any(row[0] for row in cursor.fetchall()):
+                    raise denial(user)
+            cursor.execute(statement.sql, statement.params)
             if statement.hidden_columns:
                 # rls's own check column: one row per row written, none asked for.
-                self._written = len(self._cursor.fetchall())
+                return len(cursor.fetchall())
+            return int(cursor.rowcount)
+        except RlsError:
+            raise
         except Exception as exc:
-            error = self._guard.error_for(exc, self._user)
+            error = guard.error_for(exc, user)
             if error is None:
                 raise
             raise error from exc
-        return self
 
-    def executemany(self, sql: str, seq_of_params: Iterable[Sequence[Any] | Mapping[str, Any]]) -> None:
-        for params in seq_of_params:
-            self.execute(sql, params)
+    def fetchone(self) -> Any:
+        return None if self._hidden else self._raw.fetchone()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._cursor, name)
+    def fetchmany(self, *size: int) -> Any:
+        return [] if self._hidden else self._raw.fetchmany(*size)
 
-    def __iter__(self) -> Any:
-        return iter(self._cursor)
+    def fetchall(self) -> Any:
+        return [] if self._hidden else self._raw.fetchall()
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __iter__(self) -> Iterator[Any]:
+        # Not iter(driver cursor): sqlite3's is the driver cursor itself.
+        return iter(self.fetchone, None)
 
     def __enter__(self) -> GuardedCursor:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._cursor.close()
-
-
-class GuardedConnection:
-    """Wraps a DB-API connection; its cursors are :class:`GuardedCursor`."""
-
-    def __init__(self, connection: Any, guard: Guard, user: AuthUser):
-        self._connection = connection
-        self._guard = guard
-        self.user = user
-
-    def cursor(self, *args: Any, **kwargs: Any) -> GuardedCursor:
-        return GuardedCursor(self._connection.cursor(*args, **kwargs), self._guard, self.user)
-
-    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> GuardedCursor:
-        """sqlite3-style shortcut: a new cursor, executed."""
-        cursor = self.cursor()
-        cursor.execute(sql, params)
-        return cursor
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._connection, name)
-
-    def __enter__(self) -> GuardedConnection:
-        self._connection.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> Any:
-        return self._connection.__exit__(*exc)
+        self._raw.close()
 
 
 def connect(connection: Any, guard: Guard, user: AuthUser) -> GuardedConnection:
     """Wrap a DB-API ``connection`` so every statement runs under ``guard`` as ``user``.
 
-    WITH CHECK queries run before each write on the same connection, so in the same
-    transaction: a denied write has written nothing. A session whose settings would make
+    Every guarded write enforces its WITH CHECK policies itself: a denied write has
+    written nothing, and the database's abort is raised as :class:`rls.Denied`. A session whose settings would make
     the database read the guarded SQL differently than the guard did (PostgreSQL with
     ``standard_conforming_strings`` off; MySQL with ``NO_BACKSLASH_ESCAPES`` or
     ``ANSI_QUOTES``) is refused.

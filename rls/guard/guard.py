@@ -37,11 +37,21 @@ from rls.database import Database
 from rls.emit import emit, placeholder
 from rls.errors import Denied, Refused, RlsError
 from rls.guard.allow import RESERVED_PREFIX, check_statement
+from rls.guard.locking import check_locks, push_locks
 from rls.guard.params import POSITIONAL, extract_params, parse_statement
+from rls.guard.passthrough import classify
 from rls.guard.rewrite import rewrite_statement
 from rls.guard.scope import NameRules, Resolver
 from rls.guard.verify import verify_emitted
-from rls.policy.compile import Predicate, UserClass, principal_value
+from rls.policy.compile import (
+    CLAIM_PARAM_PREFIX,
+    KIND_SEPARATOR,
+    USER_ID_PARAM,
+    Predicate,
+    UserClass,
+    claim_value,
+    typed_value,
+)
 from rls.policy.engine import PolicyEngine, denial
 from rls.policy.model import Policy
 from rls.policy.store import PolicySet, PolicyStore
@@ -72,27 +82,42 @@ class Statement(NamedTuple):
     hidden_columns: int = 0
 
 
-# Where each driver parameter comes from, resolved once per compiled statement.
-_FROM_PARAMS, _PRINCIPAL = 0, 1
-Slot = tuple[int, Any]
+# Where each driver parameter comes from, resolved once per compiled statement:
+# (source, key, kind) — a parameter of the statement by index or name, the user's id, or
+# a claim by name; ``kind`` is the column kind a principal value is compared with.
+_FROM_PARAMS, _USER_ID, _CLAIM = 0, 1, 2
+Slot = tuple[int, Any, Kind | None]
 
 
 def _slots(names: tuple[str, ...]) -> tuple[Slot, ...]:
     slots: list[Slot] = []
     for name in names:
         if name.startswith("u") and name[1:].isdigit():
-            slots.append((_FROM_PARAMS, int(name[1:])))
+            slots.append((_FROM_PARAMS, int(name[1:]), None))
         elif name.startswith("n_"):
-            slots.append((_FROM_PARAMS, name[2:]))
+            slots.append((_FROM_PARAMS, name[2:], None))
         elif name.startswith(RESERVED_PREFIX):
-            slots.append((_PRINCIPAL, name))
+            base, _, kind = name.partition(KIND_SEPARATOR)
+            typed = Kind(kind) if kind else None
+            if base == USER_ID_PARAM:
+                slots.append((_USER_ID, None, typed))
+            else:
+                slots.append((_CLAIM, base[len(CLAIM_PARAM_PREFIX) :], typed))
         else:  # pragma: no cover - emit only produces the names above
             raise Refused(f"unknown parameter {name}")
     return tuple(slots)
 
 
 def _bind(slots: tuple[Slot, ...], params: Any, user: AuthUser) -> tuple[Any, ...]:
-    return tuple(params[key] if source == _FROM_PARAMS else principal_value(user, key) for source, key in slots)
+    out = []
+    for source, key, kind in slots:
+        if source == _FROM_PARAMS:
+            out.append(params[key])
+        elif source == _USER_ID:
+            out.append(typed_value(user.id, kind))
+        else:
+            out.append(typed_value(claim_value(user, key), kind))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -117,6 +142,13 @@ class Guard:
             ``(version, Schema)``.
         fence: keep the database from evaluating a statement's own conditions on rows a
             policy hides (see DESIGN.md §4.4). Turn off only if no condition can fail.
+        max_sql_length, max_nodes: statements longer (characters) or larger (syntax tree
+            nodes) are refused: a rewrite's cost grows with its statement, and a cold
+            rewrite must stay well under 100 ms.
+        introspection: let the catalog reads ORMs use for reflection run unchanged
+            (names and types only; see :mod:`rls.guard.passthrough`). Off by default.
+        owner_fill: an INSERT that leaves the owner column of a create policy
+            ``col = auth_user.id`` out, or gives it as NULL, gets the user's id there.
     """
 
     def __init__(
@@ -127,6 +159,10 @@ class Guard:
         schema: Schema | Mapping[str, Iterable[str]] | Callable[[], tuple[int, Schema]] | None = None,
         fence: bool = True,
         cache_size: int = 4096,
+        max_sql_length: int = 65536,
+        max_nodes: int = 1500,
+        introspection: bool = False,
+        owner_fill: bool = False,
     ):
         self.dialect = get_dialect(dialect) if isinstance(dialect, str) else dialect
         if callable(policies):
@@ -142,8 +178,23 @@ class Guard:
         self._schema = schema_source
         self.engine = PolicyEngine(policy_source, schema_source, self.dialect, cache_size=cache_size)
         self.fence = fence
+        self.max_sql_length = max_sql_length
+        self.max_nodes = max_nodes
+        # Read-only after construction: compiled statements are cached without them.
+        self._introspection = introspection
+        self._owner_fill = owner_fill
         self._cache: BoundedCache[_Compiled] = BoundedCache(cache_size)
         self._database: Database | None = None
+
+    @property
+    def introspection(self) -> bool:
+        """Whether catalog reads pass through (:mod:`rls.guard.passthrough`)."""
+        return self._introspection
+
+    @property
+    def owner_fill(self) -> bool:
+        """Whether an INSERT's absent or NULL owner column gets the user's id."""
+        return self._owner_fill
 
     @classmethod
     def from_url(cls, url: str, *, refresh_interval: float = 1.0, **options: Any) -> Guard:
@@ -172,15 +223,31 @@ class Guard:
     # -- rewriting --------------------------------------------------------------------
 
     def rewrite(
-        self, sql: str, user: AuthUser = ANONYMOUS, params: Sequence[Any] | Mapping[str, Any] | None = None
+        self,
+        sql: str | Any,
+        user: AuthUser = ANONYMOUS,
+        params: Sequence[Any] | Mapping[str, Any] | None = None,
+        *,
+        render: Callable[[Any], str] | None = None,
     ) -> Statement:
         """Guard ``sql`` for ``user``; raises :class:`Refused` or :class:`Denied`.
 
         ``params`` follow the driver: ``None``, ``()``, ``[]`` and ``{}`` mean no
         parameters, and then the text holds no placeholders (a ``%`` is literal).
+        ``sql`` may be a query object the driver renders (``psycopg.sql.Composable``):
+        ``render(sql)`` turns it into text first (by default its ``as_string(None)``).
+        Transaction control and the session statements of
+        :mod:`rls.guard.passthrough` come back unchanged.
         """
-        has_params = bool(params)
-        key = (sql, UserClass.of(user).value, has_params, self.engine.version)
+        if not isinstance(sql, str):
+            sql = _render(sql, render)
+        try:
+            has_params = bool(params)
+        except Exception:  # noqa: BLE001 - an object whose truth value fails is no parameter list
+            raise Refused("parameters must be a sequence or a mapping") from None
+        # The class of user as a plain int: an enum costs more to hash than the rest.
+        user_class = 0 if user.id is None else 2 if user.is_admin else 1
+        key = (sql, user_class, has_params, self.engine.version)
         compiled = self._cache.get(key)
         if compiled is None:
             compiled = self._cache.get_or_build(key, lambda: self._compile(sql, user, has_params))
@@ -193,11 +260,28 @@ class Guard:
         return Statement(compiled.sql, _bind(compiled.slots, values, user), (), compiled.hidden_columns)
 
     def _compile(self, sql: str, user: AuthUser, has_params: bool, *, trust: bool = True) -> _Compiled:
+        if not isinstance(sql, str):
+            raise Refused("the statement must be a string (render psycopg.sql objects first)")
+        if len(sql) > self.max_sql_length:
+            raise Refused(f"statement too long: {len(sql)} characters (limit {self.max_sql_length})")
+        if classify(sql, self.dialect.name, introspection=self.introspection) is not None:
+            # Carries no row data (transaction control, a session probe): runs as written.
+            return _Compiled(sql, (), 0, frozenset())
+        try:
+            return self._compile_checked(sql, user, has_params, trust=trust)
+        except RecursionError:
+            raise Refused("statement nested too deeply") from None
+
+    def _compile_checked(self, sql: str, user: AuthUser, has_params: bool, *, trust: bool) -> _Compiled:
         user_class = UserClass.of(user)
         user_params = extract_params(sql, self.dialect, has_params=has_params)
         root = parse_statement(user_params.text, self.dialect)
+        size = sum(1 for _ in root.walk())
+        if size > self.max_nodes:
+            raise Refused(f"statement too large: {size} syntax nodes (limit {self.max_nodes})")
         names = frozenset({f"{POSITIONAL}{i}" for i in range(user_params.positional)} | user_params.named)
         check_statement(root, self.dialect.GUARD_FUNCTIONS, names, self.dialect.GUARD_UNSUPPORTED)
+        check_locks(root, self.dialect.SQLGLOT)
         # Work on sqlglot's own reading of what it will print: the statement printed and
         # parsed once (checked again), so what the guard analyses, rewrites and verifies is
         # the form the database receives, not the input's spelling of it.
@@ -214,7 +298,10 @@ class Guard:
             self.dialect,
             fence=self.fence,
             trust_params=trust,
+            owner_fill=self.owner_fill,
         )
+        if self.dialect.LOCK_INSIDE_POLICY_SUBQUERY:
+            push_locks(rewritten.tree, rewritten.built)
         for identifier in rewritten.tree.find_all(exp.Identifier):
             # Every name is emitted quoted, exactly as resolved (PostgreSQL's folding
             # already applied above): the database cannot read it as a keyword or a function.
@@ -239,7 +326,7 @@ class Guard:
             name = marker[1:-1] if len(marker) > 2 and marker[0] == marker[-1] == "\x00" else None
             if name is None or kind not in accepted:
                 continue
-            source, key = _slots((name,))[0]
+            source, key, _ = _slots((name,))[0]
             if source == _FROM_PARAMS:
                 out.append((key, accepted[kind]))
         return tuple(out)
@@ -248,7 +335,7 @@ class Guard:
     def _rules(self) -> NameRules:
         d = self.dialect
         return NameRules(d.CASE_INSENSITIVE_NAMES, d.CASE_INSENSITIVE_COLUMNS, d.CTE_FORWARD_REFERENCES,
-                         d.CTES_ALWAYS_RECURSIVE)  # fmt: skip
+                         d.CTES_ALWAYS_RECURSIVE, d.ALIAS_CLAUSES)  # fmt: skip
 
     def _lookup(self, name: str) -> Table:
         schema = self._schema()[1]
@@ -293,7 +380,22 @@ def _rename_placeholders(root: exp.Expr, positional: int, named: frozenset[str])
         raise Refused("a placeholder sits where the statement cannot take one (inside a string?)")
 
 
+def _render(sql: Any, render: Callable[[Any], str] | None) -> str:
+    """The text of a driver query object (``psycopg.sql.Composable``), never a guess."""
+    if render is not None:
+        text = render(sql)
+    elif callable(getattr(sql, "as_string", None)):
+        text = sql.as_string(None)
+    else:
+        raise Refused(f"a statement must be text, not {type(sql).__name__}")
+    if not isinstance(text, str):
+        raise Refused("a rendered statement must be text")
+    return text
+
+
 def _check_params(compiled: _Compiled, params: Sequence[Any] | Mapping[str, Any] | None) -> Any:
+    if params is not None and (not isinstance(params, (Sequence, Mapping)) or isinstance(params, (str, bytes))):
+        raise Refused(f"parameters must be a sequence or a mapping, not {type(params).__name__}")
     if compiled.named:
         if not isinstance(params, Mapping) or not compiled.named <= params.keys():
             raise Refused(f"statement needs named parameters: {', '.join(sorted(compiled.named))}")

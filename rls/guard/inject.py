@@ -2,7 +2,7 @@
 
 Reads: every physical table reference becomes ``(SELECT * FROM t WHERE <policy>) AS t``,
 which is row-level security's meaning and stays correct under outer joins, windows
-and LIMIT. DML targets get the policy ANDed into WHERE (``exp.and_`` parenthesises).
+and LIMIT. (Writes: :mod:`rls.guard.writes` for the guard, :mod:`rls.rest.plan` for REST.)
 """
 
 from __future__ import annotations
@@ -25,14 +25,6 @@ def wrap_relation(table: exp.Table, condition: exp.Expr | None, fence: exp.Expr 
     if fence is not None:
         select.set("limit" if isinstance(fence, exp.Limit) else "offset", fence)
     return exp.Subquery(this=select, alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
-
-
-def restrict(statement: exp.Expr, condition: exp.Expr) -> exp.Expr:
-    """AND ``condition`` into the WHERE of an UPDATE or DELETE (parenthesised)."""
-    where = statement.args.get("where")
-    combined = exp.and_(where.this, condition, copy=False) if where is not None else condition
-    statement.set("where", exp.Where(this=combined))
-    return statement
 
 
 INNER_ALIAS = "rls_t"

@@ -30,6 +30,8 @@ _STRUCTURE = (
     exp.Boolean, exp.Column, exp.Literal, exp.Placeholder,
 )  # fmt: skip
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+_CONDITION_POSITIONS = (exp.Where, exp.Having, exp.And, exp.Or, exp.Not, exp.If, exp.Filter, exp.Join)
+"""Where an expression is taken as a truth value."""
 _POST_FILTER_ARGS = frozenset({"order", "group", "limit", "offset", "windows"})
 """Clauses evaluated only on rows that passed the query's filters."""
 
@@ -41,6 +43,8 @@ class Analysis:
 
     leakproof: bool = True
     param_kinds: dict[str, Kind] = field(default_factory=dict)
+    conflicted: set[str] = field(default_factory=set)
+    """Parameters compared with columns of two kinds: leakproof nowhere."""
 
 
 class Leakproof:
@@ -50,6 +54,7 @@ class Leakproof:
         self.resolution = resolution
         self.literals = literals
         self.trust_params = trust_params
+        self.conflicted: set[str] = set()
 
     # -- whole statements ------------------------------------------------------------------
 
@@ -57,6 +62,12 @@ class Leakproof:
         """Leakproof unless some per-row condition (in any scope) is not."""
         analysis = Analysis()
         self._visit(root, analysis, root_query=True)
+        # What one comparison learned about a parameter holds for every other (push-down
+        # judges conjuncts one by one afterwards).
+        self.conflicted = set(analysis.conflicted)
+        if self.conflicted:
+            analysis = Analysis(conflicted=analysis.conflicted)
+            self._visit(root, analysis, root_query=True)
         return analysis
 
     def _visit(self, node: exp.Expr, analysis: Analysis, *, root_query: bool) -> None:
@@ -70,27 +81,29 @@ class Leakproof:
                     self._free(child, analysis)
             return
         if isinstance(node, exp.Select):
+            # Only the outermost query's clauses run after every filter: in a sub-query an
+            # aggregate, window or ORDER BY may read the outer row and run per outer row.
             for key, child in node.args.items():
-                if (key == "expressions" and root_query) or key in _POST_FILTER_ARGS:
+                if root_query and (key == "expressions" or key in _POST_FILTER_ARGS):
                     self._free(child, analysis)
                 else:
-                    self._children(child, analysis)
+                    self._children(child, analysis, root_query=root_query)
             return
         if isinstance(node, (exp.SetOperation, exp.Subquery)):
             for key, child in node.args.items():
                 if isinstance(child, exp.Query):
                     self._visit(child, analysis, root_query=root_query)
-                elif key in _POST_FILTER_ARGS:
+                elif root_query and key in _POST_FILTER_ARGS:
                     self._free(child, analysis)
                 else:
                     self._children(child, analysis)
             return
         self._children(node, analysis)
 
-    def _children(self, value: object, analysis: Analysis) -> None:
+    def _children(self, value: object, analysis: Analysis, *, root_query: bool = False) -> None:
         for child in value if isinstance(value, list) else [value]:
             if isinstance(child, exp.Expr):
-                self._filter(child, analysis)
+                self._filter(child, analysis, root_query=root_query)
 
     def _free(self, value: object, analysis: Analysis) -> None:
         """Evaluated after filtering: only the queries nested inside are examined."""
@@ -100,19 +113,19 @@ class Leakproof:
             for query in _nested_queries(child):
                 self._visit(query, analysis, root_query=False)
 
-    def _filter(self, node: exp.Expr, analysis: Analysis) -> None:
-        """A per-row position: every node must be leakproof (aggregates excepted: their
-        arguments are evaluated on filtered rows)."""
+    def _filter(self, node: exp.Expr, analysis: Analysis, *, root_query: bool = False) -> None:
+        """A per-row position: every node must be leakproof (in the outermost query,
+        aggregates excepted: their arguments are evaluated on filtered rows)."""
         if isinstance(node, (exp.Select, exp.SetOperation)):
             self._visit(node, analysis, root_query=False)
             return
-        if isinstance(node, (exp.AggFunc, exp.Window)):
+        if root_query and isinstance(node, (exp.AggFunc, exp.Window)):
             self._free(node, analysis)
             return
         if not self.node(node, analysis):
             analysis.leakproof = False
         for child in node.iter_expressions():
-            self._filter(child, analysis)
+            self._filter(child, analysis, root_query=root_query)
 
     # -- single nodes ------------------------------------------------------------------------
 
@@ -120,7 +133,7 @@ class Leakproof:
         """Whether ``node`` itself (not its children) is leakproof."""
         if isinstance(node, _COMPARISONS):
             return self._comparable(node.this, node.expression, analysis)
-        if isinstance(node, exp.Is):
+        if isinstance(node, exp.Is):  # IS [NOT] NULL
             return isinstance(node.expression, exp.Null) and isinstance(node.this, exp.Column)
         if isinstance(node, exp.In):
             if node.args.get("query") is not None:
@@ -131,7 +144,14 @@ class Leakproof:
                 node.this, node.args["high"], analysis
             )
         if isinstance(node, exp.Neg):
-            return isinstance(node.this, exp.Literal)
+            return isinstance(node.this, exp.Literal) and not node.this.is_string
+        if isinstance(node, exp.Column):
+            # A column read as an operand; as a condition of its own (`WHERE t.title`) the
+            # database converts it to a truth value — row by row, with warnings or errors.
+            parent = node.parent
+            while isinstance(parent, exp.Paren):
+                parent = parent.parent
+            return not isinstance(parent, _CONDITION_POSITIONS)
         return isinstance(node, _STRUCTURE)
 
     def _kind(self, node: exp.Expr) -> Kind | None:
@@ -152,13 +172,18 @@ class Leakproof:
         if wanted is None:
             return False
         if isinstance(other, exp.Neg):
+            if not (isinstance(other.this, exp.Literal) and not other.this.is_string):
+                return False  # -'x' is a number made of a string
             other = other.this
         if isinstance(other, exp.Null):
             return True
         if isinstance(other, exp.Placeholder):
-            # Leakproof only if the value bound has the column's type (checked at bind time).
-            analysis.param_kinds[other.name] = kind
-            return self.trust_params
+            # Leakproof only if the value bound has the column's type (checked at bind time);
+            # a parameter compared with columns of two kinds cannot have both.
+            known = analysis.param_kinds.setdefault(other.name, kind)
+            if known != kind:
+                analysis.conflicted.add(other.name)
+            return self.trust_params and known == kind and other.name not in self.conflicted
         if isinstance(other, exp.Literal):
             return wanted == "any" or (wanted == "string") == other.is_string
         if isinstance(other, exp.Boolean):
@@ -190,7 +215,7 @@ class Leakproof:
                     return False
             elif not self.node(node, analysis):
                 return False
-        return True
+        return not any(p.name in self.conflicted for p in conjunct.find_all(exp.Placeholder))
 
 
 def _constant(node: exp.Expr) -> bool:

@@ -63,6 +63,10 @@ def parse_statement(text: str, dialect: Dialect) -> exp.Expr:
         trees = [t for t in sqlglot.parse(text, read=dialect.SQLGLOT) if t is not None]
     except (ParseError, TokenError) as exc:
         raise Refused(f"statement does not parse: {str(exc).strip().splitlines()[0][:200]}") from None
+    except RecursionError:
+        raise
+    except Exception:  # noqa: BLE001 - sqlglot's parser fails on some input with other errors
+        raise Refused("statement does not parse") from None
     trees = [t for t in trees if not isinstance(t, exp.Semicolon)]
     if len(trees) != 1:
         raise Refused("exactly one statement is allowed")

@@ -54,15 +54,17 @@ def rewrite_statement(
     *,
     fence: bool = True,
     trust_params: bool = True,
+    owner_fill: bool = False,
 ) -> Rewritten:
     """Inject policies into ``root`` (changed in place) — see the module docstring."""
     leakproof = Leakproof(resolution, dialect.LEAKPROOF_LITERALS, trust_params=trust_params)
     analysis = leakproof.statement(root)
-    result = Rewritten(root, param_kinds=analysis.param_kinds, fenced=fence and not analysis.leakproof)
+    needs_fence = not analysis.leakproof or (dialect.FENCE_WITH_WINDOWS and root.find(exp.Window) is not None)
+    result = Rewritten(root, param_kinds=analysis.param_kinds, fenced=fence and needs_fence)
     rename_ctes(resolution)
     wrap_reads(resolution, predicate_for, dialect, leakproof, result)
     if resolution.target is not None:
-        writes = WriteGuard(root, resolution, predicate_for, dialect, leakproof, result.built)
+        writes = WriteGuard(root, resolution, predicate_for, dialect, leakproof, result.built, owner_fill=owner_fill)
         writes.guard()
         result.hidden_columns = writes.hidden_columns
     account_tables(result.tree, resolution, result.built)
@@ -116,7 +118,7 @@ def _pushed(node: exp.Table, resolution: Resolution, leakproof: Leakproof, built
     qualified for the inside of its policy sub-query."""
     source = resolution.sources.get(id(node))
     select = node.parent.parent if node.parent is not None else None
-    if source is None or not isinstance(select, exp.Select):
+    if source is None or not isinstance(select, exp.Select) or _nullable(node, select):
         return []
     where = select.args.get("where")
     pushed = []
@@ -124,6 +126,19 @@ def _pushed(node: exp.Table, resolution: Resolution, leakproof: Leakproof, built
         if leakproof.pushable(conjunct, source):
             pushed.append(_requalified(conjunct, source, resolution, built))
     return pushed
+
+
+def _nullable(node: exp.Table, select: exp.Select) -> bool:
+    """Whether an outer join can give ``node``'s columns as NULL: then a WHERE condition on
+    them (``x.id IS NULL``) is about the join's result, not about the table's rows."""
+    joins = select.args.get("joins") or []
+    sides = [str(j.args.get("side") or "").upper() for j in joins]
+    if isinstance(node.parent, exp.Join):
+        side = str(node.parent.args.get("side") or "").upper()
+        position = next(i for i, j in enumerate(joins) if j is node.parent)
+        later = sides[position + 1 :]
+        return side in ("LEFT", "FULL") or any(s in ("RIGHT", "FULL") for s in later)
+    return any(s in ("RIGHT", "FULL") for s in sides)
 
 
 def _requalified(conjunct: exp.Expr, source: Source, resolution: Resolution, built: set[int]) -> exp.Expr:

@@ -64,6 +64,8 @@ class NameRules:
     columns_case_insensitive: bool
     forward_ctes_in_recursive: bool
     ctes_always_recursive: bool
+    alias_clauses: frozenset[str] = frozenset({"order"})
+    """The clauses of a SELECT that may name its output aliases (ORDER BY everywhere)."""
 
 
 @dataclass
@@ -117,9 +119,9 @@ class Resolver:
             return columns
         if isinstance(node, exp.SetOperation):
             left = self.query(node.this, outer, ctes)
-            self.query(node.expression, outer, ctes)
+            right = self.query(node.expression, outer, ctes)
             self._order(node, left, outer, ctes)
-            return left
+            return _merged(left, right)
         if isinstance(node, exp.Select):
             return self._select(node, outer, ctes)
         raise Refused(f"construct not allowed: {type(node).__name__}")
@@ -185,11 +187,15 @@ class Resolver:
                 if not any(self._column_name(s.columns, ident.name) for s in scope.sources.values()):
                     raise Refused(f"unknown column: {ident.name}")
         output = self._projections(select, scopes, ctes)
-        scope.aliases = frozenset(n for n, _ in output if n)
+        aliases = frozenset(n for n, _ in output if n)
         for key in ("where", "group", "having", "distinct", "order", "limit", "offset"):
             child = select.args.get(key)
             if child is not None:
+                # Output aliases are visible where the dialect lets them be — never a name
+                # the database would resolve to an outer query's column instead.
+                scope.aliases = aliases if key in self.rules.alias_clauses else frozenset()
                 self.expression(child, scopes, ctes)
+        scope.aliases = frozenset()
         for window in select.args.get("windows") or []:
             self.expression(window, scopes, ctes)
         return output
@@ -279,8 +285,11 @@ class Resolver:
     def column(self, column: exp.Column, scopes: list[_Scope]) -> None:
         """Resolve one column reference; unknown and ambiguous columns are refused."""
         if isinstance(column.this, exp.Star):
-            if not any(self._source_named(s, column.table) for s in scopes):
+            # ``t.*`` (a whole row, anywhere): it reads every column of its source.
+            source = next((s for scope in scopes if (s := self._source_named(scope, column.table))), None)
+            if source is None:
                 raise Refused(f"unknown table in {column.table}.*")
+            self.result.columns[id(column)] = ColumnRef(source, "*", Kind.OTHER)
             return
         wanted, qualifier = column.name, column.table
         for scope in scopes:
@@ -380,6 +389,13 @@ class Resolver:
                 raise Refused("SET must assign columns")
             self.target_column(target.this)
         self.expression(assignment.expression, scopes, ctes)
+
+
+def _merged(left: list[tuple[str | None, Kind]], right: list[tuple[str | None, Kind]]) -> list[tuple[str | None, Kind]]:
+    """A set operation's columns: the first branch's names, a kind only where every branch
+    agrees (a column that is text in one branch is not an integer column)."""
+    kinds = [k for _, k in right] + [Kind.OTHER] * len(left)
+    return [(name, kind if kind == kinds[i] else Kind.OTHER) for i, (name, kind) in enumerate(left)]
 
 
 def _declared(cte: exp.CTE) -> Columns:

@@ -21,6 +21,10 @@ from rls.errors import Refused
 
 DEBUG = False
 
+_CONVERSIONS = (exp.TsOrDsToTimestamp, exp.TsOrDsToDate)
+"""Wrappers sqlglot's MySQL reader adds around a date function's argument each time it reads
+one (``DATE_FORMAT(NOW(), …)``): printing drops them, so they are not compared."""
+
 _MISMATCH = "the guarded statement does not read back as it was built (internal error)"
 
 
@@ -33,44 +37,86 @@ def verify_emitted(tree: exp.Expr, emitted: Emitted, dialect: Dialect) -> None:
     if len(parsed) != 1:
         raise Refused(_MISMATCH)
     names = emitted.names
-    if _canonical(tree, names, built=True) != _canonical(parsed[0], names, built=False):
+    if not _same(tree, parsed[0], names):
         if DEBUG:
             _explain(_canonical(tree, names, built=True), _canonical(parsed[0], names, built=False))
         raise Refused(_MISMATCH)
 
 
-def _canonical(node: Any, names: tuple[str, ...], *, built: bool) -> Any:
-    """A comparable form of a tree: (type, ((arg, value), …)) with parentheses and empty
-    arguments removed and placeholders replaced by their position in the text."""
-    if isinstance(node, list):
-        return tuple(_canonical(n, names, built=built) for n in node)
-    if not isinstance(node, exp.Expr):
-        return node
+def _unwrap(node: exp.Expr) -> exp.Expr:
     while isinstance(node, (exp.Paren, *_CONVERSIONS)) or (isinstance(node, exp.Subquery) and _bare(node)):
         if isinstance(node, _CONVERSIONS) and not _bare(node):
             break
         node = node.this
-    if isinstance(node, exp.Placeholder):
-        if built:
-            return ("?", placeholder_name(node))
-        position = _parsed_position(node)
-        return ("?", names[position] if position is not None and position < len(names) else None)
-    if isinstance(node, exp.Identifier):
-        return ("id", node.this, bool(node.args.get("quoted")))
-    if isinstance(node, exp.Anonymous):
-        # Printed upper-case: the name's case means nothing to any of the databases.
-        return ("fn", str(node.this).upper(), _canonical(node.expressions, names, built=built))
-    items = []
-    for key, value in node.args.items():
-        if value is None or value is False or value == [] or value == "":
+    return node
+
+
+def _same(built: Any, parsed: Any, names: tuple[str, ...]) -> bool:
+    """Whether a built tree and the parsed one are the same, node for node (see the module
+    docstring for the differences that do not count). Iterative: trees can be deep."""
+    stack: list[tuple[Any, Any]] = [(built, parsed)]
+    push = stack.append
+    while stack:
+        b, p = stack.pop()
+        if isinstance(b, list):
+            if not isinstance(p, list) or len(b) != len(p):
+                return False
+            stack.extend(zip(b, p, strict=True))
             continue
-        items.append((key, _canonical(value, names, built=built)))
-    return (type(node).__name__, tuple(sorted(items, key=lambda kv: kv[0])))
+        if not isinstance(b, exp.Expr):
+            if b != p or type(b) is not type(p):
+                return False
+            continue
+        if not isinstance(p, exp.Expr):
+            return False
+        b, p = _unwrap(b), _unwrap(p)
+        if type(b) is not type(p):
+            return False
+        if isinstance(b, exp.Placeholder):
+            position = _parsed_position(p)
+            if position is None or position >= len(names) or names[position] != placeholder_name(b):
+                return False
+            continue
+        if isinstance(b, exp.Anonymous):
+            if str(b.this).upper() != str(p.this).upper():
+                return False
+            push((b.expressions, p.expressions))
+            continue
+        if isinstance(b, exp.Identifier):
+            if b.this != p.this or bool(b.args.get("quoted")) != bool(p.args.get("quoted")):
+                return False
+            continue
+        p_args = p.args
+        seen = 0
+        for key, value in b.args.items():
+            if _empty(value):
+                continue
+            other = p_args.get(key)
+            if other is None or _empty(other):
+                return False
+            seen += 1
+            push((value, other))
+        if seen != sum(1 for v in p_args.values() if not _empty(v)):
+            return False
+    return True
 
 
-_CONVERSIONS = (exp.TsOrDsToTimestamp, exp.TsOrDsToDate)
-"""Wrappers sqlglot's MySQL reader adds around a date function's argument each time it reads
-one (``DATE_FORMAT(NOW(), …)``): printing drops them, so they are not compared."""
+def _empty(value: Any) -> bool:
+    return value is None or value is False or value == [] or value == ""
+
+
+def _canonical(node: Any, names: tuple[str, ...], *, built: bool) -> Any:  # pragma: no cover - debugging
+    """A printable form of what :func:`_same` compares."""
+    if isinstance(node, list):
+        return tuple(_canonical(n, names, built=built) for n in node)
+    if not isinstance(node, exp.Expr):
+        return node
+    node = _unwrap(node)
+    if isinstance(node, exp.Placeholder):
+        position = None if built else _parsed_position(node)
+        return ("?", placeholder_name(node) if built else (names[position] if position is not None else None))
+    items = tuple(sorted((k, _canonical(v, names, built=built)) for k, v in node.args.items() if not _empty(v)))
+    return (type(node).__name__, items)
 
 
 def _bare(node: exp.Expr) -> bool:
@@ -78,7 +124,7 @@ def _bare(node: exp.Expr) -> bool:
     return all(not v for k, v in node.args.items() if k != "this")
 
 
-def _parsed_position(node: exp.Placeholder) -> int | None:
+def _parsed_position(node: exp.Expr) -> int | None:
     name = str(node.name)
     return int(name[len("rls_p") :]) if name.startswith("rls_p") and name[len("rls_p") :].isdigit() else None
 

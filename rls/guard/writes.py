@@ -19,11 +19,12 @@ statement is computed from the first, so nothing can differ between them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlglot import exp
 
 from dialects.base import Dialect
+from rls.emit import placeholder
 from rls.errors import Refused
 from rls.guard.allow import VOLATILE
 from rls.guard.leakproof import Leakproof, conjuncts
@@ -46,6 +47,9 @@ class WriteGuard:
     leakproof: Leakproof
     built: set[int]
     hidden_columns: int = 0
+    reads_own_writes: set[str] = field(default_factory=set)
+    """Assigned columns whose new value reads the written table (see _judged)."""
+    owner_fill: bool = False
 
     @property
     def target(self) -> Source:
@@ -58,6 +62,8 @@ class WriteGuard:
         return self.target.table
 
     def guard(self) -> None:
+        if self.table.write_hazard and not isinstance(self.root, exp.Delete):
+            raise Refused(f"{self.table.name}: {self.table.write_hazard}")
         if isinstance(self.root, exp.Insert):
             self._insert(self.root)
         elif isinstance(self.root, exp.Update):
@@ -80,8 +86,7 @@ class WriteGuard:
 
     def _raise(self, qualifier: str | None) -> exp.Expr:
         column = next(iter(self.table.columns))
-        witness = exp.column(column, table=qualifier, quoted=True)
-        return self._own(self.dialect.build_raise(witness))
+        return self._own(self.dialect.build_raise(exp.column(column, table=qualifier, quoted=True)))
 
     def _checked(self, condition: exp.Expr, qualifier: str | None) -> exp.Expr:
         """``CASE WHEN <condition> THEN 1 ELSE <raise> END``: 1, or the statement aborts."""
@@ -89,10 +94,13 @@ class WriteGuard:
 
     def _reads_target(self, root: exp.Expr) -> bool:
         """Whether the statement reads the target's columns (PostgreSQL then applies the
-        read policy to the rows it touches, too)."""
-        for key in ("where", "returning"):
-            if root.args.get(key) is not None and self._mentions_target(root.args[key]):
-                return True
+        read policy to the rows it touches, too). RETURNING (``*`` included) and ORDER BY
+        read them whatever they name."""
+        if root.args.get("returning") is not None or root.args.get("order") is not None:
+            return True
+        where = root.args.get("where")
+        if where is not None and self._mentions_target(where):
+            return True
         return any(self._mentions_target(a.expression) for a in root.expressions if isinstance(a, exp.EQ))
 
     def _mentions_target(self, node: exp.Expr) -> bool:
@@ -156,7 +164,9 @@ class WriteGuard:
             new = self._new_values(root.expressions)
             parts = [c for c in (check, self._returned_read(root, qualifier)) if c is not None]
             if parts:
-                condition = _substitute(exp.and_(*parts, copy=False), qualifier, new, self.built)
+                checked = exp.and_(*parts, copy=False)
+                _judged(self, checked, qualifier)
+                condition = _substitute(checked, qualifier, new, self.built)
                 then = exp.EQ(this=self._checked(condition, qualifier), expression=exp.Literal.number(1))
         self._restrict(root, using, then)
 
@@ -186,8 +196,15 @@ class WriteGuard:
             for target, value in zip(targets, values, strict=True):
                 if any(isinstance(n, tuple(VOLATILE)) for n in value.walk()):
                     raise Refused("a volatile function in SET is not allowed under a WITH CHECK policy")
-                new[self._stored_name(target)] = rebuild(value, replace, self.built)
+                name = self._stored_name(target)
+                if self.dialect.UPDATE_SEES_ITS_OWN_WRITES and self._reads_target_table(value):
+                    self.reads_own_writes.add(name)
+                new[name] = rebuild(value, replace, self.built)
         return new
+
+    def _reads_target_table(self, value: exp.Expr) -> bool:
+        name = self.table.name.lower()
+        return any(table.name.lower() == name for table in value.find_all(exp.Table))
 
     def _own_sources(self) -> set[int]:
         """The sources of the statement's top scope (target, FROM / USING tables)."""
@@ -205,10 +222,13 @@ class WriteGuard:
         raise Refused(f"unknown column: {wanted}")
 
     def _insert(self, root: exp.Insert) -> None:
+        if self.owner_fill:
+            self._fill_owner(root)
         qualifier = self.target.alias
         if root.this.this.args.get("alias") is not None and not self.dialect.INSERT_ALIAS_IN_RETURNING:
             raise Refused("an INSERT target alias is not supported on this database")
-        given = {self._stored_name(c) for c in root.this.expressions}
+        for column in root.this.expressions:
+            self._stored_name(column)  # every inserted column exists (case rules applied)
         conflict = root.args.get("conflict")
         if conflict is not None and "UPDATE" in str(conflict.args.get("action")).upper():
             self._conflict_update(conflict, qualifier)
@@ -220,21 +240,47 @@ class WriteGuard:
         if not present:
             return
         condition = exp.and_(*present, copy=False)
-        self._no_hidden_defaults(condition, given)
-        if not self.dialect.GUARD_INSERT_RETURNING:
+        if not self.dialect.SUPPORTS_INSERT_RETURNING:
             raise Refused("INSERT under a create policy needs INSERT … RETURNING (MariaDB ≥ 10.5)")
         checked = self._own(self._checked(condition, qualifier))
         if returning is None:
             self.hidden_columns = 1
-            root.set("returning", exp.Returning(expressions=[exp.alias_(checked, CHECK_COLUMN, quoted=True)]))
+            root.set(
+                "returning", exp.Returning(expressions=[exp.alias_(checked, CHECK_COLUMN, quoted=True, copy=False)])
+            )
             return
         items = self._expand_stars(returning.expressions)
         first = items[0]
         name = first.alias_or_name
         value = first.this if isinstance(first, exp.Alias) else first
         fused = exp.Case(ifs=[exp.If(this=exp.EQ(this=checked, expression=exp.Literal.number(1)), true=value)])
-        items[0] = exp.alias_(fused, name, quoted=True) if name else fused
+        items[0] = exp.alias_(fused, name, quoted=True, copy=False) if name else fused
         returning.set("expressions", items)
+
+    def _fill_owner(self, root: exp.Insert) -> None:
+        """Owner fill: a column the create policy pins to the user (``user_id =
+        auth_user.id``) that the INSERT leaves out gets the user's id; one it gives becomes
+        ``COALESCE(<given>, <user's id>)`` (a NULL — literal or bound — is the user's).
+        Only ``INSERT … (columns) VALUES …``; other forms are checked as written."""
+        owners = self.predicate_for(self.table, "create").owner_columns
+        rows = root.expression
+        names = root.this.expressions if isinstance(root.this, exp.Schema) else []
+        if not owners or not names or not isinstance(rows, exp.Values):
+            return
+        given = [self._stored_name(column) for column in names]
+        for column, param in owners.items():
+            if column not in self.table.columns:
+                continue
+            if column in given:
+                index = given.index(column)
+                for row in rows.expressions:
+                    value = row.expressions[index]
+                    filled = exp.func("COALESCE", value.copy(), placeholder(param))
+                    value.replace(filled)
+                continue
+            names.append(exp.to_identifier(column, quoted=True))
+            for row in rows.expressions:
+                row.append("expressions", placeholder(param))
 
     def _expand_stars(self, items: list[exp.Expr]) -> list[exp.Expr]:
         out: list[exp.Expr] = []
@@ -245,32 +291,32 @@ class WriteGuard:
                 out.append(item)
         return out
 
-    def _no_hidden_defaults(self, condition: exp.Expr, given: set[str]) -> None:
-        """A policy that reads a column the INSERT leaves to a default it cannot see is
-        refused rather than guessed (the check itself sees the stored row; this keeps
-        the refusal early and clear for untyped schemas)."""
-        del condition, given  # RETURNING sees the row as stored: defaults included.
-
     def _conflict_update(self, conflict: exp.Expr, qualifier: str) -> None:
-        """``DO UPDATE … WHERE CASE WHEN <update policy on the existing row> THEN (CASE WHEN
-        <own WHERE> THEN <check of the new row> ELSE FALSE END) ELSE <raise> END``."""
-        using_parts = [self._policy("update", qualifier)]
+        """``DO UPDATE … WHERE CASE WHEN <update policy on the existing row> AND <create policy
+        on the proposed row> THEN (CASE WHEN <own WHERE> THEN <check of the new row> ELSE
+        FALSE END) ELSE <raise> END`` — PostgreSQL's order: the existing row and the proposed
+        one are judged before the statement's own condition runs."""
+        gate = [self._policy("update", qualifier)]
         if not self._same_policy("update", "read"):
-            using_parts.append(self._policy("read", qualifier))
-        using = [p for p in using_parts if p is not None]
+            gate.append(self._policy("read", qualifier))
+        gate.append(self._policy("create", "excluded"))  # the proposed row, as PostgreSQL checks it
+        present = [p for p in gate if p is not None]
         check = self._policy("update", qualifier)
         own = conflict.args.get("where")
         then: exp.Expr = exp.true()
         if check is not None:
             new = self._new_values(conflict.expressions)
-            then = exp.EQ(this=self._checked(_substitute(check, qualifier, new, self.built), qualifier),
-                          expression=exp.Literal.number(1))  # fmt: skip
+            _judged(self, check, qualifier)
+            then = exp.EQ(
+                this=self._checked(_substitute(check, qualifier, new, self.built), qualifier),
+                expression=exp.Literal.number(1),
+            )
         if own is not None:
             then = exp.Case(ifs=[exp.If(this=exp.paren(own.this, copy=False), true=then)], default=exp.false())
-        if using:
+        if present:
             hidden = exp.EQ(this=self._raise(qualifier), expression=exp.Literal.number(1))
-            then = exp.Case(ifs=[exp.If(this=exp.and_(*using, copy=False), true=then)], default=hidden)
-        if check is None and own is None and not using:
+            then = exp.Case(ifs=[exp.If(this=exp.and_(*present, copy=False), true=then)], default=hidden)
+        if check is None and own is None and not present:
             return
         conflict.set("where", exp.Where(this=then))
 
@@ -297,6 +343,17 @@ def _pairs(assignment: exp.Expr, built: set[int]) -> tuple[list[exp.Expr], list[
     if len(values) != len(targets):
         raise Refused("SET (…) = assigns a different number of columns")
     return targets, values
+
+
+def _judged(guard: WriteGuard, condition: exp.Expr, qualifier: str) -> None:
+    """Refuse a check that reads a column whose new value reads the written table where an
+    UPDATE sees its own writes: the check runs in WHERE, before the statement's writes, and
+    the SET would read rows it has already changed (SQLite's two-pass UPDATE)."""
+    read = {c.name for c in condition.find_all(exp.Column) if c.table == qualifier}
+    if read & guard.reads_own_writes:
+        raise Refused(
+            "on this database a SET that reads the table it updates may not assign a column the policy checks"
+        )
 
 
 def _substitute(condition: exp.Expr, qualifier: str, values: dict[str, exp.Expr], built: set[int]) -> exp.Expr:

@@ -13,13 +13,15 @@ from rls.auth.service import AuthService
 from rls.auth.tables import AUTH_USERS
 from rls.config import Config, load_config, validate
 from rls.database import Database, Session
-from rls.errors import InvalidValue, MethodNotAllowed, NotFound, RlsError
+from rls.errors import BadRequest, InvalidValue, MethodNotAllowed, NotFound, RlsError
 from rls.http.messages import Request, Response, json_response, message
+from rls.http.slowbody import BodyGate
 from rls.http.tables import TableRoutes
 from rls.policy.admin import validate_policy_rows
 from rls.policy.engine import PolicyEngine
 from rls.policy.store import POLICY_TABLE, PolicyStore
 from rls.rest.compiler import RestCompiler
+from rls.rest.query import Limits
 from rls.rest.resource import Paging, TableRules, TableService
 from rls.schema import Table
 
@@ -58,8 +60,9 @@ class App:
         self.auth = AuthService(config, db)
         self.auth_routes = AuthRoutes(self.auth)
         self.policies = PolicyStore(db, interval=config.policy_refresh_interval)
-        self.tables = TableRoutes(self.build_table_service())
+        self.tables = TableRoutes(self.build_table_service(), limits_of(config))
         self.routes = self.build_routes()
+        self.body_gate = BodyGate(config.body_readers)
 
     def build_table_service(self) -> TableService:
         """The tables as REST resources: under policies when auth is enabled; the auth
@@ -116,7 +119,8 @@ class App:
         ]
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        request = Request(environ, max_body=self.config.max_body_bytes)
+        environ["wsgi.input"] = self.body_gate.wrap(environ["wsgi.input"])
+        request = Request(environ, max_body=self.config.max_body_bytes, max_json_depth=self.config.max_json_depth)
         response = self.handle(request)
         self.add_cors_headers(request, response)
         return response.wsgi(start_response)
@@ -126,6 +130,7 @@ class App:
         try:
             if request.method == "OPTIONS" and self.config.cors_enabled:
                 return Response(204)
+            check_url_length(request, self.config.max_url_bytes)
             return self.dispatch(request)
         except RlsError as exc:
             return json_response(exc.to_json(), exc.status, exc.headers)
@@ -180,6 +185,18 @@ class App:
         ]
 
 
+def limits_of(config: Config) -> Limits:
+    """The query-string limits the settings set."""
+    return Limits(config.max_filters, config.max_select_items, config.max_json_depth, config.max_json_path_steps)
+
+
+def check_url_length(request: Request, limit: int) -> None:
+    """Refuse a request whose path and query string are longer than ``limit`` bytes
+    (counted as the server received them), before anything reads them."""
+    if len(request.environ.get("PATH_INFO") or "") + len(request.query_string) > limit:
+        raise BadRequest(f"URL too long: at most {limit} bytes (max_url_bytes)")
+
+
 def _root(request: Request, params: dict[str, str]) -> Response:
     return message("rest server is up and running")
 
@@ -198,4 +215,10 @@ def create_app(config: Config | None = None, **overrides: Any) -> App:
     if overrides:
         config = config.replace(**overrides)
     validate(config)
-    return App(config, Database(config.db_url, pool_size=config.pool_size))
+    db = Database(
+        config.db_url,
+        pool_size=config.pool_size,
+        statement_timeout=config.statement_timeout or None,
+        pool_queue=config.pool_queue,
+    )
+    return App(config, db)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from rls import jsonout
+from rls import jsonin, jsonout
 from rls.auth.principal import ANONYMOUS, AuthUser
 from rls.errors import BadRequest, PayloadTooLarge
 
@@ -32,9 +31,9 @@ _REASONS = {
 class Request:
     """The parts of a WSGI request rls reads. The body is read lazily, with a size cap."""
 
-    __slots__ = ("_max_body", "_segments", "environ", "method", "path", "query_string", "user")
+    __slots__ = ("_max_body", "_max_depth", "_segments", "environ", "method", "path", "query_string", "user")
 
-    def __init__(self, environ: Mapping[str, Any], *, max_body: int):
+    def __init__(self, environ: Mapping[str, Any], *, max_body: int, max_json_depth: int = jsonin.DEFAULT_MAX_DEPTH):
         self.environ = environ
         self.method: str = environ.get("REQUEST_METHOD", "GET").upper()
         # WSGI hands the path over as latin-1 decoded bytes; URLs are UTF-8.
@@ -42,6 +41,7 @@ class Request:
         self.path: str = raw_path.encode("latin-1").decode("utf-8", "replace")
         self.query_string: str = environ.get("QUERY_STRING", "")
         self._max_body = max_body
+        self._max_depth = max_json_depth
         # Set by the app's authentication step before dispatch.
         self.user: AuthUser = ANONYMOUS
         self._segments: list[str] | None = None
@@ -58,9 +58,16 @@ class Request:
         return self._segments
 
     def body(self) -> bytes:
-        length_text = self.environ.get("CONTENT_LENGTH") or "0"
+        """The body, at most ``max_body`` bytes (413 beyond): ``Content-Length`` bytes, or
+        — for a chunked body, which has none — what the server hands over up to its end."""
+        length_text = self.environ.get("CONTENT_LENGTH") or ""
+        if not length_text.strip() and self._unsized_body():
+            data = bytes(self.environ["wsgi.input"].read(self._max_body + 1))
+            if len(data) > self._max_body:
+                raise PayloadTooLarge(f"request body too large: at most {self._max_body} bytes")
+            return data
         try:
-            length = int(length_text)
+            length = int(length_text or "0")
         except ValueError:
             raise BadRequest("invalid Content-Length") from None
         if length > self._max_body:
@@ -69,19 +76,23 @@ class Request:
             return b""
         return bytes(self.environ["wsgi.input"].read(length))
 
+    def _unsized_body(self) -> bool:
+        # Reading past the body is only safe when the server ends the stream there
+        # (wsgi.input_terminated: granian, gunicorn) — which it does for chunked bodies.
+        chunked = "chunked" in (self.environ.get("HTTP_TRANSFER_ENCODING") or "").lower()
+        return chunked or bool(self.environ.get("wsgi.input_terminated"))
+
     def json(self) -> Any:
-        """The body as JSON; a missing or malformed body is a 400."""
+        """The body as JSON; a missing or malformed body, or one no database can take
+        (lone surrogates, non-finite numbers, nesting past ``max_json_depth``), is a 400."""
         raw = self.body()
         if not raw.strip():
             raise BadRequest("request body is empty: a JSON body is required")
         try:
-            return json.loads(raw, parse_constant=_reject_constant)
-        except (ValueError, RecursionError):
-            raise BadRequest("request body is not valid JSON") from None
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(name)
+            return jsonin.loads(raw, max_depth=self._max_depth)
+        except jsonin.JsonInputError as exc:
+            limit = " (max_json_depth)" if isinstance(exc, jsonin.JsonTooDeep) else ""
+            raise BadRequest(f"request body is not valid JSON: {exc}{limit}") from None
 
 
 @dataclass

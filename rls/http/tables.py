@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rls.http.messages import Request, Response, json_response, message
-from rls.rest.query import RestQuery, parse_query
+from rls.rest.query import DEFAULT_LIMITS, Limits, RestQuery, parse_query
 from rls.rest.resource import Debug, TableService, by_primary_key
 from rls.schema import Table
 
@@ -13,12 +13,13 @@ from rls.schema import Table
 class TableRoutes:
     """HTTP in, :class:`TableService` call, HTTP out."""
 
-    def __init__(self, service: TableService):
+    def __init__(self, service: TableService, limits: Limits = DEFAULT_LIMITS):
         self.service = service
+        self.limits = limits
 
     def _target(self, request: Request, params: dict[str, str], *, singular: bool) -> tuple[Table, RestQuery]:
         table = self.service.table(params["table"])
-        query = parse_query(request.query_string)
+        query = parse_query(request.query_string, self.limits)
         if "pk" in params:
             query = by_primary_key(table, query, params["pk"], singular=singular)
         return table, query

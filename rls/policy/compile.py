@@ -87,18 +87,17 @@ KIND_SEPARATOR = "__"
 def typed_value(value: Any, kind: Kind | None) -> Any:
     """A principal attribute as compared with a column of ``kind``: exactly, never by the
     database's own conversions. A value of another type binds NULL (the user owns
-    nothing there): a string id never equals an integer column ('2abc' is not user 2).
+    nothing there): a string id never equals an integer column ('2abc' is not user 2),
+    an integer id never equals a text column.
 
     >>> typed_value("2abc", Kind.INTEGER), typed_value(2, Kind.INTEGER), typed_value(2, Kind.TEXT)
-    (None, 2, '2')
+    (None, 2, None)
     """
+    if kind is Kind.INTEGER:  # the common case first: this runs once per request
+        return value if type(value) is int else None
     if value is None or kind is None or kind is Kind.OTHER:
         return value
-    if kind is Kind.INTEGER:
-        return value if type(value) is int else None
-    if kind in (Kind.TEXT, Kind.UUID):
-        if type(value) is int:
-            return str(value)
+    if kind in (Kind.TEXT, Kind.UUID):  # an integer id is no text either: 2 is not '2'
         return value if isinstance(value, str) else None
     if kind in (Kind.FLOAT, Kind.DECIMAL):
         return value if type(value) in (int, float) else None
@@ -332,11 +331,16 @@ def _owner_columns(tree: exp.Expr) -> dict[str, str]:
         if not isinstance(conjunct, exp.EQ):
             continue
         for column, value in ((conjunct.this, conjunct.expression), (conjunct.expression, conjunct.this)):
+            column, value = _uncast(column), _uncast(value)  # an untyped column compares as text
             if isinstance(column, exp.Column) and column.table == TARGET and isinstance(value, exp.Placeholder):
                 name = placeholder_name(value)
                 if name is not None:
                     owners[column.name] = name
     return owners
+
+
+def _uncast(node: exp.Expr) -> exp.Expr:
+    return node.this if isinstance(node, exp.Cast) else node
 
 
 def _conjuncts(node: exp.Expr) -> list[exp.Expr]:

@@ -134,12 +134,16 @@ def _check_column(column: exp.Column) -> None:
                 f"auth_user.{name} may only be compared, not tested for NULL; "
                 "use auth_user.is_authenticated to ask whether a user is logged in"
             )
-        if isinstance(parent, (exp.Select, exp.Subquery, exp.Exists)) or (
+        if isinstance(parent, (exp.Select, exp.Subquery, exp.Exists, exp.Where, exp.From, exp.Join)) or (
             isinstance(parent, exp.In) and child is parent.args.get("query")
         ):
             crossed = True
-        elif isinstance(parent, exp.Not) and crossed:
+        elif crossed and isinstance(parent, exp.Not):
             negations += 1
+        elif crossed and not isinstance(parent, (exp.And, exp.Or, exp.Paren)):
+            # Above a sub-query only AND, OR and NOT may stand: `EXISTS (…) = FALSE`,
+            # `<> TRUE`, `IN (FALSE)` … negate it just as NOT does.
+            raise PolicyError(f"a sub-query that reads auth_user.{name} may only be combined with AND, OR and NOT")
         child, parent = parent, parent.parent
     if negations % 2:
         raise PolicyError(

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 
+from sqlglot import exp
+
 from dialects.base import Dialect
 from rls.cache import BoundedCache
+from rls.policy.compile import Predicate
 from rls.policy.engine import Decision
 from rls.rest import plan as compile
 from rls.rest.plan import Plan
@@ -42,14 +45,38 @@ class RestCompiler:
         return self._plan(key, lambda: compile.compile_insert(table, columns, self.dialect, check, owners))
 
     def update(
-        self, version: int, table: Table, columns: tuple[str, ...], query: RestQuery, decision: Decision | None = None
+        self,
+        version: int,
+        table: Table,
+        columns: tuple[str, ...],
+        query: RestQuery,
+        decision: Decision | None = None,
+        read: Decision | None = None,
     ) -> Plan:
-        # PostgreSQL's rule for one policy expression: it is both USING and WITH CHECK.
+        # PostgreSQL's rule for one policy expression: it is both USING and WITH CHECK. The
+        # filters read the rows, so (as PostgreSQL does) the read policy chooses them too.
         policy = decision.predicate if decision else None
-        key = (version, table.name, "update", columns, query.shape, decision and decision.key)
-        return self._plan(key, lambda: compile.compile_update(table, columns, query, self.dialect, policy, policy))
+        using = both(policy, read.predicate if read else None)
+        key = (version, table.name, "update", columns, query.shape, decision and decision.key, read and read.key)
+        return self._plan(key, lambda: compile.compile_update(table, columns, query, self.dialect, using, policy))
 
-    def delete(self, version: int, table: Table, query: RestQuery, decision: Decision | None = None) -> Plan:
-        using = decision.predicate if decision else None
-        key = (version, table.name, "delete", query.shape, decision and decision.key)
+    def delete(
+        self,
+        version: int,
+        table: Table,
+        query: RestQuery,
+        decision: Decision | None = None,
+        read: Decision | None = None,
+    ) -> Plan:
+        using = both(decision.predicate if decision else None, read.predicate if read else None)
+        key = (version, table.name, "delete", query.shape, decision and decision.key, read and read.key)
         return self._plan(key, lambda: compile.compile_delete(table, query, self.dialect, using))
+
+
+def both(first: Predicate | None, second: Predicate | None) -> Predicate | None:
+    """Rows that pass both predicates (None or a predicate without a node lets all through)."""
+    if first is None or first.node is None:
+        return second
+    if second is None or second.node is None or second.node.sql() == first.node.sql():
+        return first
+    return Predicate(exp.and_(first.node.copy(), second.node.copy(), copy=False))

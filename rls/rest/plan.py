@@ -16,7 +16,7 @@ from sqlglot import exp
 from dialects.base import Decoder, Dialect
 from rls.emit import emit, placeholder
 from rls.errors import BadRequest
-from rls.guard.inject import restrict, wrap_relation
+from rls.guard.inject import wrap_relation
 from rls.policy.compile import Predicate
 from rls.rest.query import RestQuery
 from rls.rest.terms import Converter, build_condition, parse_order, parse_select
@@ -31,12 +31,10 @@ _NO_PRINCIPAL: Mapping[str, Any] = {}
 
 
 class Check(enum.Enum):
-    """How a write proves that every new or changed row passes the policy (WITH CHECK)."""
+    """What a write returns for its WITH CHECK (the statement enforces it itself)."""
 
     NONE = "none"
-    RETURNING = "returning"  # the statement returns 1 per violating row
-    BEFORE = "before"  # ``check`` runs first and returns 1 per row that would violate
-    AFTER = "after"  # ``check`` runs after the statement, on the row it wrote
+    RETURNING = "returning"  # one row per row written (a violating row aborts the statement)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +47,6 @@ class Plan:
     columns: tuple[str, ...] = ()
     decoders: tuple[tuple[int, Decoder], ...] = ()
     check_mode: Check = Check.NONE
-    check: Plan | None = None
 
     def bind(self, values: Sequence[Any], principal: Mapping[str, Any] = _NO_PRINCIPAL) -> list[Any]:
         """The driver parameters for one request's raw ``values`` (converted here)."""
@@ -84,29 +81,48 @@ def _emit(tree: exp.Expr, dialect: Dialect, converters: Sequence[Converter], col
     return Plan(emitted.sql, params, tuple(converters), tuple(columns), decoders)
 
 
-def _where(
-    query: RestQuery, table: Table, dialect: Dialect, first_value: int
-) -> tuple[exp.Expr | None, list[Converter]]:
-    conditions: list[exp.Expr] = []
-    converters: list[Converter] = []
+@dataclass
+class _Filters:
+    """The request's filters, split by whether they may run on rows a policy hides."""
+
+    leakproof: list[exp.Expr]
+    other: list[exp.Expr]
+    converters: list[Converter]
+
+    @property
+    def all(self) -> list[exp.Expr]:
+        return [*self.leakproof, *self.other]
+
+
+def _filters(query: RestQuery, table: Table, dialect: Dialect, first_value: int) -> _Filters:
+    out = _Filters([], [], [])
     for f in query.filters:
-        condition = build_condition(f, table, dialect, first_value + len(converters))
-        conditions.append(condition.node)
-        converters.extend(condition.converters)
-    return (exp.and_(*conditions, copy=False) if conditions else None), converters
+        condition = build_condition(f, table, dialect, first_value + len(out.converters))
+        (out.leakproof if condition.leakproof else out.other).append(condition.node)
+        out.converters.extend(condition.converters)
+    return out
 
 
-def _source(table: Table, using: Predicate | None) -> exp.Expr:
-    """The table, or — under a policy — the table wrapped to show only the rows it allows."""
+def _and(conditions: Sequence[exp.Expr]) -> exp.Expr | None:
+    return exp.and_(*conditions, copy=False) if conditions else None
+
+
+def _read_source(
+    table: Table, using: Predicate | None, filters: _Filters, dialect: Dialect
+) -> tuple[exp.Expr, exp.Expr | None]:
+    """The relation a read selects from and the WHERE left for the statement itself.
+
+    Without a policy, or when every filter is leakproof, the table (or its policy
+    sub-query) with the filters as they are: the database may combine them as it likes.
+    Otherwise a fenced policy sub-query holding the leakproof filters, so indexes serve,
+    while the others (LIKE, JSON paths: they can raise) run only on the rows it returns.
+    """
     node = table_node(table)
-    if using is None or using.node is None:
-        return node
-    return wrap_relation(node, using.condition(table.name))
-
-
-def _violation(condition: exp.Expr) -> exp.Expr:
-    """1 when ``condition`` is not TRUE (FALSE or NULL), else 0: the WITH CHECK test."""
-    return exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.number(0))], default=exp.Literal.number(1))
+    if using is None or using.node is None or not filters.other:
+        source = node if using is None or using.node is None else wrap_relation(node, using.condition(table.name))
+        return source, _and(filters.all)
+    inner = exp.and_(using.condition(table.name), *[c.copy() for c in filters.leakproof], copy=False)
+    return wrap_relation(node, inner, dialect.build_fence()), _and(filters.other)
 
 
 def _substitute(condition: exp.Expr, qualifier: str, values: Mapping[str, exp.Expr], *, others_null: bool) -> exp.Expr:
@@ -140,8 +156,10 @@ def compile_read(table: Table, query: RestQuery, dialect: Dialect, using: Predic
         nodes = [exp.column(n, quoted=True) for n in names]
         kinds = [c.kind for c in table.columns.values()]
         aggregate, group = False, []
-    tree = exp.Select(expressions=nodes).from_(_source(table, using), copy=False)
-    where, converters = _where(query, table, dialect, 0)
+    filters = _filters(query, table, dialect, 0)
+    source, where = _read_source(table, using, filters, dialect)
+    converters = filters.converters
+    tree = exp.Select(expressions=nodes).from_(source, copy=False)
     if where is not None:
         tree = tree.where(where, copy=False)
     if group:
@@ -164,11 +182,12 @@ def compile_read(table: Table, query: RestQuery, dialect: Dialect, using: Predic
 
 def compile_count(table: Table, query: RestQuery, dialect: Dialect, using: Predicate | None = None) -> Plan:
     """``GET /<table>?count``: the number of rows the filters match."""
-    tree = exp.Select(expressions=[exp.Count(this=exp.Star())]).from_(_source(table, using), copy=False)
-    where, converters = _where(query, table, dialect, 0)
+    filters = _filters(query, table, dialect, 0)
+    source, where = _read_source(table, using, filters, dialect)
+    tree = exp.Select(expressions=[exp.Count(this=exp.Star())]).from_(source, copy=False)
     if where is not None:
         tree = tree.where(where, copy=False)
-    return _emit(tree, dialect, converters, ("count",), (Kind.INTEGER,))
+    return _emit(tree, dialect, filters.converters, ("count",), (Kind.INTEGER,))
 
 
 def _has_offset(query: RestQuery) -> bool:
@@ -212,6 +231,13 @@ def body_converter(table: Table, column: str, dialect: Dialect) -> Converter:
     return convert
 
 
+def _raise_unless(condition: exp.Expr, table: Table, dialect: Dialect) -> exp.Expr:
+    """``CASE WHEN <condition> THEN 1 ELSE <raise> END``: 1, or the statement aborts itself
+    with the dialect's WITH CHECK error (nothing written, in autocommit too)."""
+    witness = exp.column(next(iter(table.columns)), table=table.name, quoted=True)
+    return exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.number(1))], default=dialect.build_raise(witness))
+
+
 def compile_insert(
     table: Table,
     columns: Sequence[str],
@@ -222,7 +248,9 @@ def compile_insert(
     """``POST /<table>``: one row's INSERT, executed once per row of the body.
 
     ``owners`` fills columns the body leaves out with principal attributes (the owner
-    column of a ``user_id = auth_user.id`` policy); ``check`` is the create policy.
+    column of a ``user_id = auth_user.id`` policy); ``check`` is the create policy, checked
+    by the INSERT itself on the row as stored (RETURNING: defaults and conversions
+    included) — never by reading a row back by a key it guesses.
     """
     converters = [body_converter(table, c, dialect) for c in columns]
     values: dict[str, exp.Expr] = {c: placeholder(f"v{i}") for i, c in enumerate(columns)}
@@ -234,34 +262,36 @@ def compile_insert(
     )
     if check is None or check.node is None:
         return _emit(tree, dialect, converters)
-    if dialect.SUPPORTS_INSERT_RETURNING:
-        tree.set("returning", exp.Returning(expressions=[_violation(check.condition(table.name))]))
-        return replace(_emit(tree, dialect, converters), check_mode=Check.RETURNING)
-    plan = _emit(tree, dialect, converters)
-    key = _key_of_new_row(table, values, dialect)
-    if key is not None:  # read the row back by its key, in the same transaction
-        probe = exp.Select(expressions=[_violation(check.condition(table.name))]).from_(table_node(table), copy=False)
-        probe = probe.where(
-            exp.and_(*(exp.column(c, table=table.name, quoted=True).eq(v) for c, v in key.items())), copy=False
+    if not dialect.SUPPORTS_INSERT_RETURNING:
+        raise BadRequest("writes under a create policy need INSERT … RETURNING on this database")
+    tree.set("returning", exp.Returning(expressions=[_raise_unless(check.condition(table.name), table, dialect)]))
+    return replace(_emit(tree, dialect, converters), check_mode=Check.RETURNING)
+
+
+def _fenced_where(
+    tree: exp.Expr, using: Predicate | None, filters: _Filters, table: Table, then: exp.Expr | None = None
+) -> None:
+    """The WHERE of an UPDATE or DELETE: ``<policy> AND <leakproof filters> AND CASE WHEN
+    <policy> THEN (CASE WHEN <other filters> THEN <then> ELSE FALSE END) ELSE FALSE END``.
+    Filters that can raise (LIKE, JSON paths) — and ``then``, the WITH CHECK — run only on
+    rows the policy allows; the policy and the leakproof filters can use indexes."""
+    inner: exp.Expr | None = then
+    if filters.other:
+        inner = exp.Case(
+            ifs=[exp.If(this=exp.and_(*filters.other, copy=False), true=then if then is not None else exp.true())],
+            default=exp.false(),
         )
-        return replace(plan, check_mode=Check.AFTER, check=_emit(probe, dialect, converters))
-    # No key to find the row by: judge the values; columns left to their defaults count as NULL.
-    condition = _substitute(check.condition(table.name), table.name, values, others_null=True)
-    return replace(
-        plan, check_mode=Check.BEFORE, check=_emit(exp.Select(expressions=[_violation(condition)]), dialect, converters)
-    )
-
-
-def _key_of_new_row(table: Table, values: Mapping[str, exp.Expr], dialect: Dialect) -> dict[str, exp.Expr] | None:
-    if not table.primary_key:
-        return None
-    if all(c in values for c in table.primary_key):
-        return {c: values[c] for c in table.primary_key}
-    generated = dialect.build_last_insert_id()
-    pk = table.single_primary_key
-    if pk is not None and generated is not None and table.columns[pk].has_default:
-        return {pk: generated}
-    return None
+    plain: list[exp.Expr] = list(filters.leakproof)
+    if using is not None and using.node is not None:
+        plain.insert(0, using.condition(table.name))
+        if inner is not None:
+            inner = exp.Case(ifs=[exp.If(this=using.condition(table.name), true=inner)], default=exp.false())
+    elif inner is not None and not filters.other:
+        plain.append(inner)
+        inner = None
+    conditions = plain + ([inner] if inner is not None else [])
+    if conditions:
+        tree.set("where", exp.Where(this=exp.and_(*conditions, copy=False)))
 
 
 def compile_update(
@@ -274,42 +304,28 @@ def compile_update(
 ) -> Plan:
     """``PUT|PATCH /<table>?…``: values bind as the body's, then the filters'.
 
-    Only rows ``using`` allows are touched; every changed row must pass ``check``."""
+    Only rows ``using`` allows are touched; a changed row that fails ``check`` (judged on
+    its new values, in the statement itself) aborts the statement."""
     converters = [body_converter(table, c, dialect) for c in columns]
     values = {c: placeholder(f"v{i}") for i, c in enumerate(columns)}
     tree = exp.Update(
         this=table_node(table),
         expressions=[exp.EQ(this=exp.column(c, quoted=True), expression=values[c].copy()) for c in columns],
     )
-    where, filter_converters = _where(query, table, dialect, len(converters))
-    converters.extend(filter_converters)
-    if where is not None:
-        tree = tree.where(where, copy=False)
-    if using is not None and using.node is not None:
-        restrict(tree, using.condition(table.name))
-    if check is None or check.node is None:
-        return _emit(tree, dialect, converters)
-    if dialect.SUPPORTS_UPDATE_RETURNING:
-        tree.set("returning", exp.Returning(expressions=[_violation(check.condition(table.name))]))
-        return replace(_emit(tree, dialect, converters), check_mode=Check.RETURNING)
-    # Judge each row as it will be (its columns with the new values), locking the rows
-    # the update will touch so nothing changes in between.
-    probe = exp.Select(
-        expressions=[_violation(_substitute(check.condition(table.name), table.name, values, others_null=False))]
-    ).from_(table_node(table), copy=False)
-    where = tree.args.get("where")
-    if where is not None:
-        probe.set("where", where.copy())
-    probe = probe.lock(update=True, copy=False)
-    return replace(_emit(tree, dialect, converters), check_mode=Check.BEFORE, check=_emit(probe, dialect, converters))
+    filters = _filters(query, table, dialect, len(converters))
+    converters.extend(filters.converters)
+    then = None
+    if check is not None and check.node is not None:
+        new_row = _substitute(check.condition(table.name), table.name, values, others_null=False)
+        then = exp.EQ(this=_raise_unless(new_row, table, dialect), expression=exp.Literal.number(1))
+    _fenced_where(tree, using, filters, table, then)
+    return _emit(tree, dialect, converters)
 
 
 def compile_delete(table: Table, query: RestQuery, dialect: Dialect, using: Predicate | None = None) -> Plan:
-    """``DELETE /<table>?…``: only rows ``using`` allows."""
+    """``DELETE /<table>?…``: only rows ``using`` allows; filters that can raise run only
+    on those."""
     tree = exp.Delete(this=table_node(table))
-    where, converters = _where(query, table, dialect, 0)
-    if where is not None:
-        tree = tree.where(where, copy=False)
-    if using is not None and using.node is not None:
-        restrict(tree, using.condition(table.name))
-    return _emit(tree, dialect, converters)
+    filters = _filters(query, table, dialect, 0)
+    _fenced_where(tree, using, filters, table)
+    return _emit(tree, dialect, filters.converters)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import unquote_plus
 
 from rls.errors import BadRequest
+from rls.jsonin import DEFAULT_MAX_DEPTH, deeper_than
 
 OPERATORS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "like", "ilike", "in", "is", "cs", "cd"})
 FLAGS = frozenset({"count", "singular", "debug", "mine"})
@@ -18,6 +19,19 @@ IS_VALUES = frozenset({"null", "true", "false"})
 ALL_ROWS = ("1", "eq", "1")
 _MINIMUMS = (("page", 1), ("page_size", 1), ("limit", 0), ("offset", 0))
 """``1=eq.1``: the original's documented way to say "every row" to update or delete."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much one query string may ask for; each a setting of the same name (``max_…``)."""
+
+    filters: int = 100
+    select_items: int = 200
+    json_depth: int = DEFAULT_MAX_DEPTH
+    json_path_steps: int = 32
+
+
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +104,9 @@ def _filter_order(f: Filter) -> tuple[str, str]:
     return (f.key, f.op)
 
 
-def parse_query(query_string: str) -> RestQuery:
-    """Parse a URL query string.
+def parse_query(query_string: str, limits: Limits = DEFAULT_LIMITS) -> RestQuery:
+    """Parse a URL query string, in time linear in its length; past ``limits`` is a 400
+    naming the setting.
 
     >>> q = parse_query("title=like.*milk*&id=in.(1,2)&order=id.desc&page=2")
     >>> [(f.key, f.op, f.values) for f in q.filters], q.order, q.page
@@ -112,6 +127,7 @@ def parse_query(query_string: str) -> RestQuery:
             all_rows = True
         else:
             filters.append(parse_filter(key, value))
+    check_limits(filters, options, limits)
     if len(filters) > 1:
         filters.sort(key=_filter_order)
     numbers = {name: _number(options, name, minimum=low) for name, low in _MINIMUMS if name in options}
@@ -129,6 +145,24 @@ def parse_query(query_string: str) -> RestQuery:
         "mine" in flags,
         all_rows,
     )
+
+
+def check_limits(filters: list[Filter], options: dict[str, str], limits: Limits) -> None:
+    """Refuse a query larger than the limits, before anything is compiled."""
+    if len(filters) > limits.filters:
+        raise BadRequest(f"too many filters: at most {limits.filters} (max_filters)")
+    references = [f.key for f in filters]
+    for name in ("select", "order"):
+        items = options.get(name, "").split(",")
+        if len(items) > limits.select_items:
+            raise BadRequest(f"too many {name} items: at most {limits.select_items} (max_select_items)")
+        references += items
+    if any(ref.count("->") > limits.json_path_steps for ref in references):
+        raise BadRequest(f"JSON path too long: at most {limits.json_path_steps} steps (max_json_path_steps)")
+    for f in filters:
+        for value in f.values:
+            if value.count("[") + value.count("{") > limits.json_depth and deeper_than(value, limits.json_depth):
+                raise BadRequest(f"filter {f.key}: JSON nested deeper than {limits.json_depth} (max_json_depth)")
 
 
 def query_pairs(query_string: str) -> list[tuple[str, str]]:

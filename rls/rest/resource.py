@@ -11,7 +11,7 @@ from typing import Any
 
 from rls.auth.principal import ANONYMOUS, AuthUser
 from rls.database import Database, Session
-from rls.errors import BadRequest, NotFound, UnknownTable
+from rls.errors import BadRequest, NotFound, UnknownTable, WithCheckViolation
 from rls.policy.compile import principal_params
 from rls.policy.engine import Decision, PolicyEngine, denial
 from rls.rest.compiler import RestCompiler
@@ -119,6 +119,7 @@ class TableService:
         columns, rows = rows_of(body)
         decision = self._decide(table, "create", user, query)
         full = self.db.table(table.name)
+        _check_write_hazard(full, decision)
         for column in columns:
             full.column(column)
         plan = self.compiler.insert(self.db.schema_version, full, columns, decision)
@@ -131,12 +132,9 @@ class TableService:
             params = [plan.bind([row[c] for c in columns], principal) for row in written]
             if plan.check_mode is Check.NONE:
                 return session.executemany(plan.sql, params)
-            for row, row_params in zip(written, params, strict=True):
-                check_params = plan.check.bind([row[c] for c in columns], principal) if plan.check else []
-                _run_checked(session, plan, row_params, check_params, user)
-            return len(params)
+            return sum(_run_checked(session, plan, row_params) for row_params in params)
 
-        return self.db.run(work, write=True)
+        return _as_denial(lambda: self.db.run(work, write=True), user)
 
     def update(self, table: Table, body: Any, query: RestQuery, user: AuthUser = ANONYMOUS) -> int | Debug:
         """Set the body's columns on every row the filters (and the policy) allow."""
@@ -146,10 +144,11 @@ class TableService:
         decision = self._decide(table, "update", user, query)
         check_filters(query, table)
         full = self.db.table(table.name)
+        _check_write_hazard(full, decision)
         columns = tuple(sorted(body))
         for column in columns:
             full.column(column)
-        plan = self.compiler.update(self.db.schema_version, full, columns, query, decision)
+        plan = self.compiler.update(self.db.schema_version, full, columns, query, decision, self._reading(table, user))
         principal = principal_params(user)
 
         def values_of(row: Mapping[str, Any]) -> list[Any]:
@@ -160,21 +159,24 @@ class TableService:
 
         def work(session: Session) -> int:
             row = self._before_write(session, full, [dict(body)])[0]
-            params = plan.bind(values_of(row), principal)
-            check_params = plan.check.bind(values_of(row), principal) if plan.check else []
-            return _run_checked(session, plan, params, check_params, user)
+            return _run_checked(session, plan, plan.bind(values_of(row), principal))
 
-        return self.db.run(work, write=True)
+        return _as_denial(lambda: self.db.run(work, write=True), user)
 
     def delete(self, table: Table, query: RestQuery, user: AuthUser = ANONYMOUS) -> int | Debug:
         """Delete every row the filters (and the policy) allow; returns the count."""
         require_filter(query, "delete")
         decision = self._decide(table, "delete", user, query)
-        plan = self.compiler.delete(self.db.schema_version, table, query, decision)
+        plan = self.compiler.delete(self.db.schema_version, table, query, decision, self._reading(table, user))
         params = plan.bind(query.values(), principal_params(user))
         if query.debug:
             return Debug(plan.sql, params)
         return self.db.run(lambda s: s.execute(plan.sql, params).rowcount, write=True)
+
+    def _reading(self, table: Table, user: AuthUser) -> Decision | None:
+        """The read policy for a write whose filters read the rows (an update or delete only
+        touches rows the caller may read: no row count answers for a hidden row)."""
+        return None if self.engine is None else self.engine.decide(table, "read", user)
 
     def _before_write(self, session: Session, table: Table, rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
         rules = self.rules.get(table.name)
@@ -182,24 +184,28 @@ class TableService:
         return rules.before_write(session, table, copies) if rules and rules.before_write else copies
 
 
-def _run_checked(
-    session: Session, plan: Plan, params: Sequence[Any], check_params: Sequence[Any], user: AuthUser
-) -> int:
-    """Run a write and its WITH CHECK; a violating row denies the whole request (the
-    transaction then rolls back, so nothing is written)."""
+def _check_write_hazard(table: Table, decision: Decision | None) -> None:
+    """A write whose policy the statement enforces itself needs a table that undoes an
+    aborted statement and deletes nothing on its own."""
+    if table.write_hazard and decision is not None and decision.predicate.node is not None:
+        raise BadRequest(f"{table.name}: {table.write_hazard}")
+
+
+def _run_checked(session: Session, plan: Plan, params: Sequence[Any]) -> int:
+    """Run a write; the rows it touched. It enforces its WITH CHECK itself: a violating
+    row aborts it (then the whole request's transaction rolls back)."""
     if plan.check_mode is Check.RETURNING:
-        rows = session.execute(plan.sql, params).rows
-        if any(r[0] for r in rows):
-            raise denial(user)
-        return len(rows)
-    if plan.check_mode is Check.BEFORE and plan.check is not None:
-        if any(r[0] for r in session.execute(plan.check.sql, check_params).rows):
-            raise denial(user)
-    count = session.execute(plan.sql, params).rowcount
-    if plan.check_mode is Check.AFTER and plan.check is not None:
-        if any(r[0] for r in session.execute(plan.check.sql, check_params).rows):
-            raise denial(user)
-    return count
+        return len(session.execute(plan.sql, params).rows)
+    return session.execute(plan.sql, params).rowcount
+
+
+def _as_denial(write: Callable[[], int], user: AuthUser) -> int:
+    """A write's own WITH CHECK abort, answered as the denial for ``user`` (401 for the
+    anonymous user, 403 for everyone else)."""
+    try:
+        return write()
+    except WithCheckViolation:
+        raise denial(user) from None
 
 
 def by_primary_key(table: Table, query: RestQuery, key: str, *, singular: bool) -> RestQuery:

@@ -124,10 +124,11 @@ class SelectItem:
 def parse_select(text: str, table: Table, dialect: Dialect) -> list[SelectItem]:
     """``a,b,max(c),data->x,total:sum(price)`` → select items (``alias:`` is optional)."""
     items = [_select_item(part.strip(), table, dialect) for part in text.split(",")]
-    names = [item.name for item in items]
-    for name in names:
-        if names.count(name) > 1:
-            raise BadRequest(f"invalid select: {name} is returned twice; name one with alias:{name}(…)")
+    seen: set[str] = set()
+    for item in items:
+        if item.name in seen:
+            raise BadRequest(f"invalid select: {item.name} is returned twice; name one with alias:{item.name}(…)")
+        seen.add(item.name)
     return items
 
 
@@ -158,7 +159,7 @@ def _select_item(text: str, table: Table, dialect: Dialect) -> SelectItem:
         name, kind, aggregate = fn_name, fn.kind or arg_kind, fn.aggregate
     name = alias or name
     return SelectItem(
-        exp.alias_(node, name, quoted=True) if node_needs_alias(node, name) else node, name, kind, aggregate
+        exp.alias_(node, name, quoted=True, copy=False) if node_needs_alias(node, name) else node, name, kind, aggregate
     )
 
 
@@ -218,10 +219,16 @@ _TEXT_KINDS = frozenset({Kind.TEXT, Kind.OTHER})
 
 @dataclass(frozen=True, slots=True)
 class Condition:
-    """A filter's AST node and, per value it binds, the converter from request text."""
+    """A filter's AST node and, per value it binds, the converter from request text.
+
+    ``leakproof``: evaluating it on any row can neither raise nor reveal the row — a
+    typed comparison of a plain column whose kind the dialect lists (the value is
+    converted to the column's type before it is bound) — so it may run next to the
+    policy, on rows the policy hides, where an index can serve it."""
 
     node: exp.Expr
     converters: tuple[Converter, ...]
+    leakproof: bool = False
 
 
 def build_condition(f: Filter, table: Table, dialect: Dialect, first_value: int) -> Condition:
@@ -232,12 +239,14 @@ def build_condition(f: Filter, table: Table, dialect: Dialect, first_value: int)
     this = build_reference(ref, dialect, as_text=True)
     slots = [placeholder(f"v{first_value + i}") for i in range(len(f.values))]
     convert = _converter(kind, ref.column, dialect)
+    typed = not ref.steps and kind in dialect.LEAKPROOF_LITERALS
     if f.op in _COMPARISONS:
-        return Condition(dialect.build_comparison(_COMPARISONS[f.op], this, slots[0], kind), (convert,))
+        node = dialect.build_comparison(_COMPARISONS[f.op], this, slots[0], kind)
+        return Condition(node, (convert,), typed)
     if f.op == "in":
-        return Condition(dialect.build_in(this, list(slots), kind), (convert,) * len(slots))
+        return Condition(dialect.build_in(this, list(slots), kind), (convert,) * len(slots), typed)
     if f.op == "is":
-        return Condition(_build_is(this, f.values[0], kind, f.key), ())
+        return Condition(_build_is(this, f.values[0], kind, f.key), (), not ref.steps)
     if f.op in ("like", "ilike"):
         if kind not in _TEXT_KINDS:
             raise BadRequest(f"invalid filter {f.key}: {f.op} needs a text column")
@@ -268,8 +277,13 @@ def _converter(kind: Kind, column: str, dialect: Dialect) -> Converter:
 
 
 def _like_pattern(text: Any) -> Any:
-    # The original's wildcard: * means %.
-    return str(text).replace("*", "%")
+    # The original's wildcard: * means %. A pattern ending in the escape character is an
+    # error the database would raise only on a row whose prefix matches: refused here.
+    pattern = str(text).replace("*", "%")
+    trailing = len(pattern) - len(pattern.rstrip("\\"))
+    if trailing % 2:
+        raise BadRequest("invalid like pattern: it must not end with the escape character \\")
+    return pattern
 
 
 def _identity(value: Any) -> Any:

@@ -1,0 +1,1 @@
+"""The fault benchmark: database restarts and crashes under load (``make bench-faults``)."""

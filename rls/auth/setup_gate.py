@@ -1,0 +1,103 @@
+"""Who may call ``POST /auth/setup``: setup makes its caller the admin, so on a fresh server
+the first caller would win. It is allowed from a loopback client talking to the server
+directly, or with a setup token (``X-Setup-Token``).
+
+A setup token is either ``auth.setup_token`` from the configuration, or one printed by
+``rest auth setup-token``: an expiry time signed with ``auth.secret``, so the server can
+check it without storing anything. Setup itself runs once (a second one is a 409), which
+makes any token good for one setup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from rls.errors import Denied
+
+SETUP_HEADER = "X-Setup-Token"
+TOKEN_LIFETIME = 3600
+"""Seconds a printed setup token stays valid."""
+
+# Headers a reverse proxy adds: through one, every client looks like loopback.
+_PROXY_HEADERS = ("HTTP_FORWARDED", "HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP")
+
+
+class SetupTokenUnavailable(ValueError):
+    """Neither ``auth.setup_token`` nor ``auth.secret`` is configured: no token can be made."""
+
+
+def _signature(secret: str, expires: int) -> str:
+    mac = hmac.new(secret.encode("utf-8"), f"rls-setup:{expires}".encode(), hashlib.sha256)
+    return mac.hexdigest()
+
+
+def make_setup_token(configured: str, secret: str, *, now: float | None = None) -> str:
+    """The token to give ``POST /auth/setup``: the configured one, else one signed with
+    ``secret`` that expires in :data:`TOKEN_LIFETIME` seconds.
+
+    >>> make_setup_token("", "s" * 32, now=0).startswith("3600.")
+    True
+    """
+    if configured:
+        return configured
+    if not secret:
+        raise SetupTokenUnavailable("a setup token needs auth.secret or auth.setup_token in the configuration")
+    expires = int(time.time() if now is None else now) + TOKEN_LIFETIME
+    return f"{expires}.{_signature(secret, expires)}"
+
+
+class SetupGate:
+    """Decides whether a setup request may run; ``clock`` is injectable for tests."""
+
+    def __init__(self, configured: str, secret: str, *, clock: Callable[[], float] = time.time):
+        self._configured = configured
+        self._secret = secret
+        self._clock = clock
+
+    def check(self, environ: Mapping[str, Any]) -> None:
+        """Raise :class:`Denied` unless the request comes from loopback or holds a valid token."""
+        presented = environ.get("HTTP_X_SETUP_TOKEN")
+        if presented is not None:
+            if self.valid_token(str(presented)):
+                return
+            raise Denied("invalid setup token")
+        if is_direct_loopback(environ):
+            return
+        raise Denied(
+            "setup is allowed from the server's own host, or with a setup token "
+            f"({SETUP_HEADER} header; see rest auth setup-token)"
+        )
+
+    def valid_token(self, presented: str) -> bool:
+        if self._configured and hmac.compare_digest(presented.encode(), self._configured.encode()):
+            return True
+        if not self._secret:
+            return False
+        expires_text, dot, signature = presented.partition(".")
+        if not dot or not expires_text.isascii() or not expires_text.isdigit() or len(expires_text) > 12:
+            return False
+        expires = int(expires_text)
+        good = hmac.compare_digest(signature.encode(), _signature(self._secret, expires).encode())
+        return good and self._clock() < expires
+
+
+def is_direct_loopback(environ: Mapping[str, Any]) -> bool:
+    """The client is this host (127.0.0.0/8, ::1) and no proxy says it forwards another.
+
+    >>> is_direct_loopback({"REMOTE_ADDR": "127.0.0.1"}), is_direct_loopback({"REMOTE_ADDR": "10.0.0.1"})
+    (True, False)
+    """
+    if any(environ.get(h) for h in _PROXY_HEADERS):
+        return False
+    try:
+        address = ipaddress.ip_address(str(environ.get("REMOTE_ADDR") or ""))
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback  # ::ffff:127.0.0.1 from a dual-stack socket
+    return address.is_loopback
