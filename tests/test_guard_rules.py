@@ -289,7 +289,7 @@ def test_the_reserved_placeholder_names(harness_for, dialect, sql, params):
         ("postgres", "SELECT evil(secret) FROM docs", "function not allowed"),
         ("mysql", "SELECT CURRENT_USER() FROM docs", "function not allowed"),
         ("postgres", "SELECT overlay(title placing 'x' from 1) FROM docs", "function not allowed"),
-        ("postgres", "SELECT id FROM docs FOR UPDATE", "construct not allowed"),
+        ("postgres", "SELECT id FROM docs FOR UPDATE OF docs", "construct not allowed"),
         ("postgres", "SELECT id FROM public.docs", "construct not allowed"),
         ("postgres", "UPDATE public.docs SET title = 'x'", "construct not allowed"),
         ("mysql", "SELECT id FROM mysql.docs", "construct not allowed"),
