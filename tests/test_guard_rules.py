@@ -486,6 +486,10 @@ MEMBER = "EXISTS (SELECT 1 FROM members m WHERE m.user_id = auth_user.id)"
         ("docs", f"{MEMBER} AND owner_id > 0"),
         ("docs", f"NOT (NOT {MEMBER})"),  # an even number of negations
         ("docs", "EXISTS (SELECT 1 FROM members m JOIN tags t ON t.id = m.team_id WHERE m.user_id = auth_user.id)"),
+        (
+            "docs",
+            "EXISTS (SELECT 1 FROM members m INNER JOIN tags t ON t.id = m.team_id WHERE m.user_id = auth_user.id)",
+        ),
         ("all", "EXISTS (SELECT 1 FROM members m WHERE user_id = auth_user.id)"),
     ],
 )
