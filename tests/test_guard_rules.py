@@ -25,6 +25,7 @@ TABLES = (
     "CREATE TABLE docs (id {serial}, owner_id {integer}, title {string}, secret {integer}){table_options}",
     "CREATE TABLE tags (id {serial}, name {string}){table_options}",
     "CREATE TABLE things (id {serial}, flag {boolean}, amount {decimal}){table_options}",
+    "CREATE TABLE labels (id {serial}, owner {string}, org {integer}){table_options}",
 )
 ROWS = {
     "docs": (
@@ -33,6 +34,7 @@ ROWS = {
     ),
     "tags": ("id, name", [(1, "red"), (2, "blue")]),
     "things": ("id, flag, amount", [(1, True, 1.5)]),
+    "labels": ("id, owner, org", [(1, "2", 7), (2, "x", 8)]),
 }
 # Reading is narrower than writing: doc 4 (secret 500) is the attacker's to update, not to read.
 POLICIES = [
@@ -42,6 +44,7 @@ POLICIES = [
     Policy("docs", "delete", "owner_id = auth_user.id"),
     Policy("tags", "all", ""),
     Policy("things", "all", "id < 100"),
+    Policy("labels", "all", "owner = auth_user.id OR org = auth_user.org"),
 ]
 # A policy that is only a sub-query, with no cheap conjunct on the row (``+ 0`` keeps
 # PostgreSQL from deriving ``owner_id = 2``): a database evaluates a statement's cheap
@@ -408,6 +411,14 @@ LEAKPROOF = {
         ),
         (f"INSERT INTO tags (id, name) SELECT id + 100, title FROM docs WHERE {LIKE}", (), False),
         ("INSERT INTO tags (id, name) SELECT id + 100, title FROM docs WHERE id = 3", (), True),
+        (f"UPDATE tags SET name = (SELECT MAX(title) FROM docs WHERE {LIKE})", (), False),
+        (f"SELECT d.id FROM docs d JOIN tags t ON t.id = d.owner_id AND {LIKE.replace('docs.', 'd.')}", (), False),
+        (
+            f"SELECT (SELECT COUNT(*) FROM docs WHERE {LIKE}), (SELECT COUNT(*) FROM docs WHERE docs.id = 3) FROM tags",
+            (),
+            False,
+        ),
+        (_where(f"(secret = 20) AND {LIKE}"), (), False),
     ],
     "mysql": [
         (_where("secret = 20"), (), True),
@@ -415,6 +426,11 @@ LEAKPROOF = {
         (_where("secret = %s"), (20,), True),
         (_where("secret BETWEEN 1 AND 30"), (), True),
         (_where("secret IN (SELECT id FROM tags)"), (), True),
+        (_where("secret IN (%s, %s)"), (20, 30), True),
+        (_where("secret IN (%s, %s)"), (20, "x"), False),
+        (_where("secret BETWEEN %s AND %s"), (1, 30), True),
+        (_where("secret BETWEEN 1 AND 'x'"), (), False),
+        (_where("title IN (SELECT id FROM tags UNION SELECT id FROM tags)"), (), False),
         # a text column read as a number converts every value it reads, warning with its text
         (_where("title = 0"), (), False),
         (_where("0 = title"), (), False),
@@ -547,3 +563,20 @@ def test_the_select_list_is_not_a_per_row_filter(g):
     """Evaluated only on rows that passed the filters: a function there needs no fence."""
     assert not fenced(g.guard, "SELECT UPPER(title) FROM docs WHERE id = 3")
     assert g.run("SELECT UPPER(title) FROM docs WHERE id = 3") == [("GAMMA",)]
+
+
+# -- principal values bind exactly ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("user", "expected"),
+    [
+        (AuthUser(id="2"), [1]),
+        (AuthUser(id=2), []),  # an integer id is no text: 2 is not '2'
+        (AuthUser(id="x", claims={"org": 8}), [2]),
+        (AuthUser(id="y", claims={"org": "8"}), []),  # a string claim is no integer
+        (AuthUser(id="y", claims={"org": 8.0}), []),
+    ],
+)
+def test_a_principal_value_of_another_type_owns_nothing(g, user, expected):
+    assert ids(g.run("SELECT id FROM labels", user=user)) == expected

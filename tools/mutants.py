@@ -354,9 +354,20 @@ MUTANTS: tuple[Mutant, ...] = (
         "untyped-principal-values",
         "`typed_value` returns the value unchanged",
         "rls/policy/compile.py",
-        "    if value is None or kind is None or kind is Kind.OTHER:\n        return value\n",
-        "    return value\n",
-        (CLASSES + "test_a_user_id_of_another_type_owns_nothing",),
+        "    if kind is Kind.INTEGER:  # the common case first: this runs once per request\n",
+        "    return value\n    if kind is Kind.INTEGER:\n",
+        (
+            CLASSES + "test_a_user_id_of_another_type_owns_nothing",
+            RULES + "test_a_principal_value_of_another_type_owns_nothing",
+        ),
+    ),
+    Mutant(
+        "text-principal-values-coerced",
+        "an integer principal value bound as is against a text column (the database converts it)",
+        "rls/policy/compile.py",
+        "        return value if isinstance(value, str) else None\n    if kind in (Kind.FLOAT, Kind.DECIMAL):\n",
+        "        return value\n    if kind in (Kind.FLOAT, Kind.DECIMAL):\n",
+        (RULES + "test_a_principal_value_of_another_type_owns_nothing",),
     ),
     Mutant(
         "sqlite-like-case-insensitive",
