@@ -9,7 +9,8 @@ Two parts (``make mutation`` runs both):
   removal no test notices is a *survivor*: the run fails.
 * ``python tools/mutation.py mutmut`` — mutmut's generated mutants of the allow-list, the
   leakproof rules, the policy language and the verifier, with a fast test selection, in a
-  temporary copy too. Prints the score and the survivors (reviewed in tests/MUTATION.md).
+  temporary copy too. Prints the score and the survivors, one line each with `--show`
+  (reviewed in tests/MUTATION.md).
 
 Options: ``--only NAME`` (rules: one mutant, repeatable), ``--jobs N`` (parallel runs),
 ``--list``.
@@ -18,7 +19,9 @@ Options: ``--only NAME`` (rules: one mutant, repeatable), ``--jobs N`` (parallel
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
+import difflib
 import importlib.util
 import os
 import re
@@ -26,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -280,14 +284,38 @@ def _mutmut_file(path: str, tests: Sequence[str], args: argparse.Namespace) -> d
             target.mkdir(parents=True, exist_ok=True)
             for produced in (where / "mutants" / path).parent.glob(Path(path).name + "*"):
                 shutil.copy2(produced, target / produced.name)
-        for name in survivors:
-            if args.show:
-                show = [mutmut_bin, "show", name]
-                diff = subprocess.run(show, cwd=where, env=_env(), capture_output=True, text=True).stdout  # noqa: S603
-                print(f"\n## {name}\n{diff.strip()}\n", flush=True)
-            else:
+        if args.show:
+            for line in survivor_diffs(where / "mutants" / path, survivors):
+                print(f"  {line}")
+        else:
+            for name in survivors:
                 print(f"  survived: {name}")
     return counts
+
+
+def survivor_diffs(mutated: Path, survivors: Sequence[str]) -> list[str]:
+    """One line per surviving mutant: its function, the lines removed and added (read from
+    mutmut's mutated copy, much faster than ``mutmut show`` once per mutant)."""
+    source = mutated.read_text()
+    functions = {
+        node.name: textwrap.dedent(ast.get_source_segment(source, node) or "").splitlines()
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef) and "__mutmut_" in node.name
+    }
+    lines = []
+    for key in survivors:
+        name = key.rsplit(".", 1)[-1]
+        base = name.rsplit("__mutmut_", 1)[0]
+        original = [line.replace(base + "__mutmut_orig", "f") for line in functions.get(base + "__mutmut_orig", [])]
+        mutant = [line.replace(name, "f") for line in functions.get(name, [])]
+        changed = [
+            line.strip()
+            for line in difflib.unified_diff(original, mutant, lineterm="", n=0)
+            if line[:1] in "+-" and not line.startswith(("+++", "---"))
+        ]
+        label = name.replace("x\u01c1", "").replace("\u01c1", ".").removeprefix("x_")
+        lines.append(f"{label}: {' || '.join(c[:120] for c in changed)}")
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
