@@ -186,6 +186,7 @@ def markdown(outcomes: Sequence[Outcome]) -> str:
 
 _R, _C, _B = "tests/test_guard_rules.py::", "tests/test_guard_classes.py::", "tests/test_guard_bypass.py::"
 _READS = _B + "test_reads_see_only_visible_rows"
+_ATTACKS = ("tests/test_guard_attacks.py", "tests/test_guard_attacks_round2.py")  # main's adversarial rounds
 MUTMUT: dict[str, tuple[str, ...]] = {
     # Each file with the tests that specify it (mutmut runs, per mutant, those that reach it).
     "rls/guard/allow.py": (
@@ -195,7 +196,7 @@ MUTMUT: dict[str, tuple[str, ...]] = {
         _R + "test_a_type_with_any_other_argument_is_refused",
         _R + "test_the_reserved_names", _C + "test_text_in_type_unit_or_charset_positions_never_reaches_the_output",
         _C + "test_valid_sql_is_accepted_on_every_database", _C + "test_valid_sql_is_accepted_per_database",
-        _B + "test_refused", _B + "test_refused_per_dialect", _READS,
+        _B + "test_refused", _B + "test_refused_per_dialect", _READS, *_ATTACKS,
     ),
     "rls/guard/leakproof.py": (
         _R + "test_the_leakproof_rules", _R + "test_the_fence_rule", _R + "test_the_dml_case_guard",
@@ -204,7 +205,7 @@ MUTMUT: dict[str, tuple[str, ...]] = {
         _C + "test_a_primary_key_lookup_uses_the_index",
         _C + "test_the_fence_keeps_a_failing_condition_off_hidden_rows",
         _B + "test_failing_condition_is_not_evaluated_on_hidden_rows",
-        _B + "test_failing_condition_in_delete_is_not_evaluated_on_hidden_rows", _READS,
+        _B + "test_failing_condition_in_delete_is_not_evaluated_on_hidden_rows", _READS, *_ATTACKS,
     ),
     "rls/policy/expression.py": (
         "tests/test_policy_language.py", _R + "test_the_policy_language_accepts",
@@ -214,7 +215,7 @@ MUTMUT: dict[str, tuple[str, ...]] = {
         _C + "test_a_stored_negated_policy_grants_the_anonymous_user_nothing",
         _C + "test_claims_compare_exactly_in_either_operand_order",
         _C + "test_a_cte_named_like_a_policy_table_does_not_capture_it",
-        _READS,
+        _READS, *_ATTACKS,
     ),
     "rls/guard/verify.py": (
         _R + "test_the_verifier_rule", _R + "test_the_verifier_compares_quoting",
@@ -222,7 +223,7 @@ MUTMUT: dict[str, tuple[str, ...]] = {
         _R + "test_a_parameter_inside_a_function_sqlglot_knows_by_name_only",
         _C + "test_verifier_refuses_output_that_does_not_read_back_as_built",
         _C + "test_verifier_compares_identifiers_exactly", _C + "test_valid_sql_is_accepted_per_database",
-        _C + "test_text_in_type_unit_or_charset_positions_never_reaches_the_output", _READS,
+        _C + "test_text_in_type_unit_or_charset_positions_never_reaches_the_output", _READS, *_ATTACKS,
     ),
 }  # fmt: skip
 """The files mutmut mutates, each with its fast test selection (node ids)."""
