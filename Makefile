@@ -49,6 +49,10 @@ bench-guard: install  ## the guard at 1,000,000 rows on PostgreSQL, MariaDB and 
 bench-rest: install  ## REST reads (GET by key, paged GET) at 1,000,000 rows against hand-written SQL; results in benchmarks/results/rest_scale.json
 	$(BIN)/python -m benchmarks.rest_scale
 
+mutation: install  ## remove each security rule of the guard (a test must fail), then mutmut; see tests/MUTATION.md
+	$(BIN)/python tests/mutation/run.py rules
+	$(BIN)/python tests/mutation/run.py mutmut --show
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

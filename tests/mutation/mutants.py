@@ -1,0 +1,380 @@
+"""The guard's security rules, each as a named removal: a small textual patch to the source
+and the fast tests that must notice it (node ids, run with ``-x`` on the real databases).
+
+A patch whose text no longer occurs exactly once is reported as an ERROR, never as killed:
+when the guard changes, the list is updated with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    rule: str
+    path: str
+    old: str | tuple[str, ...]
+    new: str | tuple[str, ...]
+    tests: tuple[str, ...]
+
+    def patches(self) -> list[tuple[str, str]]:
+        """(text, replacement) pairs: one, or several applied together."""
+        if isinstance(self.old, str):
+            assert isinstance(self.new, str)
+            return [(self.old, self.new)]
+        assert isinstance(self.new, tuple) and len(self.new) == len(self.old)
+        return list(zip(self.old, self.new, strict=True))
+
+
+CLASSES = "tests/test_guard_classes.py::"
+BYPASS = "tests/test_guard_bypass.py::"
+RULES = "tests/test_guard_rules.py::"
+LANGUAGE = "tests/test_policy_language.py::"
+
+MUTANTS: tuple[Mutant, ...] = (
+    # -- the fence --------------------------------------------------------------------------------
+    Mutant(
+        "fence-none",
+        "`build_fence` result dropped (no fence on any policy sub-query)",
+        "rls/guard/rewrite.py",
+        "fence_node = dialect.build_fence() if result.fenced and (condition is not None or pushed) else None",
+        "fence_node = None",
+        (CLASSES + "test_the_fence_keeps_a_failing_condition_off_hidden_rows", RULES + "test_the_fence_rule"),
+    ),
+    Mutant(
+        "fenced-false",
+        "`result.fenced` forced False",
+        "rls/guard/rewrite.py",
+        "fenced=fence and needs_fence)",
+        "fenced=False)",
+        (CLASSES + "test_the_fence_keeps_a_failing_condition_off_hidden_rows", RULES + "test_the_fence_rule"),
+    ),
+    # -- the structural verifier ------------------------------------------------------------------
+    Mutant(
+        "verify-noop",
+        "`verify_emitted` a no-op",
+        "rls/guard/verify.py",
+        '    """Refuse unless ``emitted`` parses back to exactly ``tree``."""\n',
+        '    """Refuse unless ``emitted`` parses back to exactly ``tree``."""\n    return\n',
+        (CLASSES + "test_verifier_refuses_output_that_does_not_read_back_as_built",),
+    ),
+    Mutant(
+        "verify-ignores-identifiers",
+        "canonical form ignores identifiers",
+        "rls/guard/verify.py",
+        '            if b.this != p.this or bool(b.args.get("quoted")) != bool(p.args.get("quoted")):\n',
+        '            if bool(b.args.get("quoted")) != bool(p.args.get("quoted")):\n',
+        (CLASSES + "test_verifier_compares_identifiers_exactly", RULES + "test_the_verifier_rule"),
+    ),
+    Mutant(
+        "verify-ignores-quoting",
+        "canonical form ignores identifier quoting",
+        "rls/guard/verify.py",
+        '            if b.this != p.this or bool(b.args.get("quoted")) != bool(p.args.get("quoted")):\n',
+        "            if b.this != p.this:\n",
+        (RULES + "test_the_verifier_compares_quoting",),
+    ),
+    Mutant(
+        "verify-ignores-literal-kind",
+        "canonical form ignores whether a literal is a string",
+        "rls/guard/verify.py",
+        "        if isinstance(b, exp.Anonymous):\n",
+        "        if isinstance(b, exp.Literal):\n            if b.this != p.this:\n                return False\n"
+        "            continue\n        if isinstance(b, exp.Anonymous):\n",
+        (RULES + "test_the_verifier_rule",),
+    ),
+    # -- table accounting, CTE renaming -----------------------------------------------------------
+    Mutant(
+        "account-tables-noop",
+        "`account_tables` a no-op",
+        "rls/guard/rewrite.py",
+        '    rls built (a policy sub-query, a policy predicate)."""\n',
+        '    rls built (a policy sub-query, a policy predicate)."""\n    return\n',
+        (BYPASS + "test_verifier_refuses_a_table_the_rewrite_missed",),
+    ),
+    Mutant(
+        "rename-ctes-noop",
+        "`rename_ctes` a no-op (a CTE may capture a policy's table)",
+        "rls/guard/rewrite.py",
+        '    """``WITH x AS (…) … FROM x`` → ``WITH rls_cte_0 AS (…) … FROM rls_cte_0 AS x``."""\n',
+        '    """``WITH x AS (…) … FROM x`` → ``WITH rls_cte_0 AS (…) … FROM rls_cte_0 AS x``."""\n    return\n',
+        (CLASSES + "test_a_cte_named_like_a_policy_table_does_not_capture_it",),
+    ),
+    # -- writes -----------------------------------------------------------------------------------
+    Mutant(
+        "dml-no-case-guard",
+        "`_restrict` without the CASE: the own condition ANDed plainly beside the policy",
+        "rls/guard/writes.py",
+        "exp.Case(ifs=[exp.If(this=self._copy(using), true=inner)], default=exp.false())\n                if inner",
+        "inner\n                if inner",
+        (
+            BYPASS + "test_failing_condition_in_delete_is_not_evaluated_on_hidden_rows",
+            RULES + "test_the_dml_case_guard",
+        ),
+    ),
+    Mutant(
+        "check-condition-only",
+        "`_checked` returns the condition only (no raise)",
+        "rls/guard/writes.py",
+        "        return exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.number(1))], "
+        "default=self._raise(qualifier))",
+        "        return condition",
+        (CLASSES + "test_a_row_given_away_is_denied_and_nothing_is_written",),
+    ),
+    Mutant(
+        "raise-constant",
+        "the WITH CHECK raise replaced by a constant",
+        "rls/guard/writes.py",
+        "        return self._own(self.dialect.build_raise(exp.column(column, table=qualifier, quoted=True)))",
+        "        return self._own(exp.Literal.number(0))",
+        (CLASSES + "test_the_statement_alone_cannot_write_a_forbidden_row",),
+    ),
+    Mutant(
+        "update-returning-unfiltered",
+        "read policy not applied to UPDATE … RETURNING",
+        "rls/guard/writes.py",
+        '        if root.args.get("returning") is None or self._same_policy("update", "read"):\n'
+        "            return None\n",
+        "        return None\n",
+        (RULES + "test_the_returning_read_filter",),
+    ),
+    Mutant(
+        "insert-returning-unfiltered",
+        "read policy not applied to INSERT … RETURNING",
+        "rls/guard/writes.py",
+        'if returning is not None and not self._same_policy("create", "read"):',
+        "if False:",
+        (RULES + "test_the_returning_read_filter",),
+    ),
+    Mutant(
+        "touch-read-policy-dropped",
+        "UPDATE/DELETE that read the target's columns not limited by the read policy",
+        "rls/guard/writes.py",
+        'if self._reads_target(root) and not self._same_policy(action, "read"):',
+        "if False:",
+        (RULES + "test_the_returning_read_filter",),
+    ),
+    Mutant(
+        "set-right-to-left-on-mysql",
+        "MySQL `SET_ASSIGNS_LEFT_TO_RIGHT = False`",
+        "dialects/mysql.py",
+        "    SET_ASSIGNS_LEFT_TO_RIGHT = True\n",
+        "    SET_ASSIGNS_LEFT_TO_RIGHT = False\n",
+        (CLASSES + "test_mysql_assigns_left_to_right_and_the_check_does_too",),
+    ),
+    Mutant(
+        "set-column-case-sensitive",
+        "case-insensitive column names for writes (`SET OWNER_ID = …` checked as another column)",
+        "rls/guard/writes.py",
+        "        wanted = column.name\n        if wanted in self.table.columns:\n            return wanted\n",
+        "        wanted = column.name\n        return wanted\n",
+        (CLASSES + "test_a_row_given_away_is_denied_and_nothing_is_written", RULES + "test_the_write_column_case_rule"),
+    ),
+    Mutant(
+        "hidden-check-column-not-fetched",
+        "the hidden check column is not fetched (`hidden_columns` 0)",
+        "rls/guard/rewrite.py",
+        "        result.hidden_columns = writes.hidden_columns\n",
+        "        result.hidden_columns = 0\n",
+        (CLASSES + "test_insert_under_a_create_policy_hides_rls_check_column", RULES + "test_the_hidden_check_column"),
+    ),
+    Mutant(
+        "check-column-passed-through",
+        "rls.connect hands rls's check column to the caller instead of reading it",
+        "rls/guard/connection.py",
+        "            if statement.hidden_columns:\n",
+        "            if False:\n",
+        (RULES + "test_the_hidden_check_column",),
+    ),
+    Mutant(
+        "volatile-set-accepted",
+        "a volatile function in SET accepted under WITH CHECK",
+        "rls/guard/writes.py",
+        "if any(isinstance(n, tuple(VOLATILE)) for n in value.walk()):",
+        "if False:",
+        (RULES + "test_a_volatile_set_is_refused_under_a_check",),
+    ),
+    # -- reserved names, comments and meta --------------------------------------------------------
+    Mutant(
+        "reserved-identifiers-allowed",
+        "`rls_` identifier check removed",
+        "rls/guard/allow.py",
+        "    if value.lower().startswith(RESERVED_PREFIX):\n",
+        "    if False:\n",
+        (CLASSES + "test_an_alias_named_like_the_policy_inner_table_is_reserved", RULES + "test_the_reserved_names"),
+    ),
+    Mutant(
+        "reserved-placeholders-allowed",
+        "reserved placeholder check in rls/guard/params.py removed",
+        "rls/guard/params.py",
+        "    if _RESERVED.search(sql):\n",
+        "    if False:\n",
+        (RULES + "test_the_reserved_placeholder_names",),
+    ),
+    Mutant(
+        "comments-kept",
+        "input comments not stripped at parse",
+        "rls/guard/params.py",
+        "        node.comments = None\n",
+        "",
+        (CLASSES + "test_parse_strips_every_comment_and_meta",),
+    ),
+    Mutant(
+        "meta-kept",
+        "input `sqlglot.meta` not stripped at parse",
+        "rls/guard/params.py",
+        "        node._meta = None\n",
+        "",
+        (CLASSES + "test_parse_strips_every_comment_and_meta",),
+    ),
+    # -- the allow-list's leaves ------------------------------------------------------------------
+    Mutant(
+        "var-accepted",
+        "`Var` accepted as an expression child (the argument check and the node list both let it in)",
+        "rls/guard/allow.py",
+        ("        if isinstance(value, (exp.Var, exp.DataType)):\n", "    exp.Star: {},\n"),
+        ("        if isinstance(value, exp.DataType):\n", '    exp.Star: {},\n    exp.Var: {"this": "literal"},\n'),
+        (RULES + "test_the_allow_list_leaves", RULES + "test_a_bare_word_is_refused_wherever_an_expression_goes"),
+    ),
+    Mutant(
+        "var-in-expression-list",
+        "`Var` accepted in an expression list (argument check and node list)",
+        "rls/guard/allow.py",
+        ("        if any(isinstance(v, (exp.Var, exp.DataType)) for v in value):\n", "    exp.Star: {},\n"),
+        (
+            "        if any(isinstance(v, exp.DataType) for v in value):\n",
+            '    exp.Star: {},\n    exp.Var: {"this": "literal"},\n',
+        ),
+        (RULES + "test_a_bare_word_is_refused_wherever_an_expression_goes",),
+    ),
+    Mutant(
+        "closed-words-unchecked",
+        "date parts, interval units, join sides, frame words not checked against their closed sets",
+        "rls/guard/allow.py",
+        "        if not isinstance(text, str) or text.upper() not in allowed:\n",
+        "        if not isinstance(text, str):\n",
+        (RULES + "test_the_allow_list_leaves_refuse_words_outside_their_sets",),
+    ),
+    Mutant(
+        "type-params-unchecked",
+        "DataType parameters not checked",
+        "rls/guard/allow.py",
+        '            raise Refused("type parameters must be numbers")\n',
+        "            pass\n",
+        (
+            RULES + "test_the_allow_list_leaves",
+            CLASSES + "test_text_in_type_unit_or_charset_positions_never_reaches_the_output",
+        ),
+    ),
+    Mutant(
+        "type-names-unchecked",
+        "type names not checked against the closed set",
+        "rls/guard/allow.py",
+        "    elif name not in TYPE_NAMES or kind is not None:\n",
+        "    elif kind is not None:\n",
+        (RULES + "test_the_allow_list_leaves",),
+    ),
+    Mutant(
+        "unknown-functions-accepted",
+        "unknown function names accepted",
+        "rls/guard/allow.py",
+        "    arity = functions.get(name.upper()) if _FUNCTION_NAME.fullmatch(name) else None\n",
+        "    arity = functions.get(name.upper(), (0, 100))\n",
+        (RULES + "test_the_allow_list_leaves", BYPASS + "test_refused_per_dialect"),
+    ),
+    Mutant(
+        "known-functions-unlisted-accepted",
+        "any function sqlglot knows accepted (FUNCTIONS not consulted)",
+        "rls/guard/allow.py",
+        "        if not (isinstance(node, exp.Func) and kind in FUNCTIONS):\n",
+        "        if not isinstance(node, exp.Func):\n",
+        (RULES + "test_the_allow_list_leaves", BYPASS + "test_refused_per_dialect"),
+    ),
+    Mutant(
+        "unlisted-arguments-accepted",
+        "arguments not on a node's list accepted",
+        "rls/guard/allow.py",
+        "        if tag is None:\n            raise Refused(",
+        "        if tag is None:\n            continue\n            raise Refused(",
+        (RULES + "test_the_allow_list_leaves", BYPASS + "test_refused"),
+    ),
+    Mutant(
+        "schema-qualified-tables",
+        "schema-qualified table names accepted (`db` allowed on exp.Table)",
+        "rls/guard/allow.py",
+        '    exp.Table: {"this": _E, "alias": _E},',
+        '    exp.Table: {"this": _E, "alias": _E, "db": _E, "catalog": _E},',
+        (RULES + "test_the_allow_list_leaves", BYPASS + "test_refused_per_dialect"),
+    ),
+    # -- leakproof rules ----------------------------------------------------------------------------
+    Mutant(
+        "any-comparison-leakproof",
+        "any comparison considered leakproof",
+        "rls/guard/leakproof.py",
+        "            return self._comparable(node.this, node.expression, analysis)\n",
+        "            return True\n",
+        (RULES + "test_the_leakproof_rules",),
+    ),
+    Mutant(
+        "any-node-leakproof",
+        "any node considered leakproof (functions, arithmetic)",
+        "rls/guard/leakproof.py",
+        "        return isinstance(node, _STRUCTURE)\n",
+        "        return True\n",
+        (RULES + "test_the_fence_rule",),
+    ),
+    Mutant(
+        "param-type-unchecked",
+        "parameter type check skipped (MySQL: a string bound against an integer column stays unfenced)",
+        "rls/guard/guard.py",
+        "        if compiled.typed_params and not _typed(compiled, values):\n",
+        "        if False:\n",
+        (RULES + "test_the_leakproof_rules",),
+    ),
+    # -- the policy language and principal values -------------------------------------------------------
+    Mutant(
+        "negated-auth-user-accepted",
+        "negation rule for auth_user attributes removed",
+        "rls/policy/expression.py",
+        "    if negations % 2:\n",
+        "    if False:\n",
+        (CLASSES + "test_policies_a_missing_attribute_would_satisfy_are_refused",),
+    ),
+    Mutant(
+        "null-test-auth-user-accepted",
+        "NULL tests (IS, COALESCE) over auth_user attributes accepted",
+        "rls/policy/expression.py",
+        "        if isinstance(parent, _NULL_TESTS):\n",
+        "        if False:\n",
+        (CLASSES + "test_policies_a_missing_attribute_would_satisfy_are_refused",),
+    ),
+    Mutant(
+        "untyped-principal-values",
+        "`typed_value` returns the value unchanged",
+        "rls/policy/compile.py",
+        "    if kind is Kind.INTEGER:  # the common case first: this runs once per request\n",
+        "    return value\n    if kind is Kind.INTEGER:\n",
+        (
+            CLASSES + "test_a_user_id_of_another_type_owns_nothing",
+            RULES + "test_a_principal_value_of_another_type_owns_nothing",
+        ),
+    ),
+    Mutant(
+        "text-principal-values-coerced",
+        "an integer principal value bound as is against a text column (the database converts it)",
+        "rls/policy/compile.py",
+        "        return value if isinstance(value, str) else None\n    if kind in (Kind.FLOAT, Kind.DECIMAL):\n",
+        "        return value\n    if kind in (Kind.FLOAT, Kind.DECIMAL):\n",
+        (RULES + "test_a_principal_value_of_another_type_owns_nothing",),
+    ),
+    Mutant(
+        "sqlite-like-case-insensitive",
+        "SQLite `build_like` override removed (LIKE ignores case)",
+        "dialects/sqlite.py",
+        "    def build_like(self, this: exp.Expr, pattern: exp.Expr, *, ignore_case: bool) -> exp.Expr:\n",
+        "    def _no_build_like(self, this: exp.Expr, pattern: exp.Expr, *, ignore_case: bool) -> exp.Expr:\n",
+        (CLASSES + "test_policy_like_is_case_sensitive_on_any_sqlite_connection",),
+    ),
+)
