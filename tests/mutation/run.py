@@ -86,7 +86,7 @@ def _env() -> dict[str, str]:
 def _pytest(
     where: Path, tests: Sequence[str], timeout: float = 300, stop: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own interpreter on our own test ids
+    return subprocess.run(
         [sys.executable, *PYTEST, *(["-x"] if stop else []), *tests],
         cwd=where,
         env=_env(),
@@ -266,9 +266,9 @@ def _mutmut_file(path: str, tests: Sequence[str], args: argparse.Namespace) -> d
         (where / "setup.cfg").write_text(config)
         start = time.monotonic()
         run = [mutmut_bin, "run", "--max-children", str(args.jobs)]
-        subprocess.run(run, cwd=where, env=_env(), stdout=subprocess.DEVNULL, check=False)  # noqa: S603
+        subprocess.run(run, cwd=where, env=_env(), stdout=subprocess.DEVNULL, check=False)
         listing = [mutmut_bin, "results", "--all", "true"]
-        results = subprocess.run(listing, cwd=where, env=_env(), capture_output=True, text=True).stdout  # noqa: S603
+        results = subprocess.run(listing, cwd=where, env=_env(), capture_output=True, text=True).stdout
         counts: dict[str, int] = {}
         survivors: list[str] = []
         for line in results.splitlines():
