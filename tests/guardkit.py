@@ -3,8 +3,10 @@ statements run through :func:`rls.connect` (or raw), tables read back directly."
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
+
+import pytest
 
 from rls import AuthUser, Guard, Policy, connect
 from rls.database import Database
@@ -82,3 +84,33 @@ class GuardHarness:
 
 def ids(rows: Iterable[Sequence[Any]]) -> list[Any]:
     return sorted(r[0] for r in rows)
+
+
+def harness_fixture(
+    tables: Sequence[str],
+    rows: Mapping[str, tuple[str, list[tuple[Any, ...]]]],
+    policies: Iterable[Policy],
+    *,
+    others: Mapping[str, Iterable[Policy]] | None = None,
+    reset: bool = True,
+) -> Any:
+    """A module-scoped ``harness_for`` fixture: ``harness_for(backend)`` — or
+    ``harness_for(backend, name)`` for one of the ``others`` policy sets — is a harness built
+    once per module and database, its rows put back (``reset``) before each use."""
+    sets = {"default": list(policies), **{name: list(p) for name, p in (others or {}).items()}}
+
+    @pytest.fixture(scope="module")
+    def harness_for(make_database_url: Any) -> Iterator[Callable[..., GuardHarness]]:
+        made: dict[tuple[str, str], GuardHarness] = {}
+
+        def get(backend: str, policy_set: str = "default") -> GuardHarness:
+            key = (backend, policy_set)
+            if key not in made:
+                made[key] = GuardHarness(make_database_url(backend), tables, rows, sets[policy_set])
+            return made[key].reset() if reset else made[key]
+
+        yield get
+        for harness in made.values():
+            harness.close()
+
+    return harness_for

@@ -14,7 +14,7 @@ import pytest
 
 from rls import AuthUser, Denied, Policy, Refused, connect
 from rls.errors import LoginRequired
-from tests.guardkit import GuardHarness, ids
+from tests.guardkit import GuardHarness, harness_fixture, ids
 
 ATTACKER = AuthUser(id=2)
 TABLES = (
@@ -57,18 +57,7 @@ POLICIES = [
 GUARD_ERRORS = (Refused, Denied, LoginRequired)
 
 
-@pytest.fixture(scope="module")
-def harness_for(make_database_url):
-    made: dict[str, GuardHarness] = {}
-
-    def get(backend: str) -> GuardHarness:
-        if backend not in made:
-            made[backend] = GuardHarness(make_database_url(backend), TABLES, ROWS, POLICIES)
-        return made[backend].reset()
-
-    yield get
-    for h in made.values():
-        h.close()
+harness_for = harness_fixture(TABLES, ROWS, POLICIES)
 
 
 @pytest.fixture

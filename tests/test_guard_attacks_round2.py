@@ -13,7 +13,7 @@ import pytest
 
 from rls import AuthUser, Denied, Guard, Policy, Refused, connect
 from rls.errors import LoginRequired
-from tests.guardkit import GuardHarness
+from tests.guardkit import GuardHarness, harness_fixture
 from tests.test_guard_attacks import POLICIES, ROWS, TABLES
 from tests.test_policy_http import World
 
@@ -21,18 +21,7 @@ ATTACKER = AuthUser(id=2)
 GUARD_ERRORS = (Refused, Denied, LoginRequired)
 
 
-@pytest.fixture(scope="module")
-def harness_for(make_database_url):
-    made: dict[str, GuardHarness] = {}
-
-    def get(backend: str) -> GuardHarness:
-        if backend not in made:
-            made[backend] = GuardHarness(make_database_url(backend), TABLES, ROWS, POLICIES)
-        return made[backend].reset()
-
-    yield get
-    for h in made.values():
-        h.close()
+harness_for = harness_fixture(TABLES, ROWS, POLICIES)
 
 
 # -- A. MySQL: conditions called leakproof that convert a hidden value ------------------------

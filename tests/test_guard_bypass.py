@@ -10,7 +10,7 @@ from sqlglot import exp
 from rls import AuthUser, Denied, Policy, Refused, connect
 from rls.guard.rewrite import account_tables
 from rls.guard.scope import Resolution
-from tests.guardkit import GuardHarness
+from tests.guardkit import harness_fixture
 
 ATTACKER = AuthUser(id=2)
 ANONYMOUS = AuthUser()
@@ -37,18 +37,7 @@ POLICIES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def harness_for(make_database_url):
-    made: dict[str, GuardHarness] = {}
-
-    def get(backend):
-        if backend not in made:
-            made[backend] = GuardHarness(make_database_url(backend), TABLES, ROWS, POLICIES)
-        return made[backend]
-
-    yield get
-    for h in made.values():
-        h.close()
+harness_for = harness_fixture(TABLES, ROWS, POLICIES, reset=False)
 
 
 @pytest.fixture

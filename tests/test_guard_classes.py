@@ -21,7 +21,7 @@ from rls.guard.verify import verify_emitted
 from rls.policy.expression import validate_expression
 from rls.policy.model import PolicyError
 from rls.schema import Schema
-from tests.guardkit import GuardHarness, ids
+from tests.guardkit import GuardHarness, harness_fixture, ids
 
 ATTACKER = AuthUser(id=2)
 TABLES = (
@@ -54,18 +54,7 @@ POLICIES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def harness_for(make_database_url):
-    made: dict[str, GuardHarness] = {}
-
-    def get(backend: str) -> GuardHarness:
-        if backend not in made:
-            made[backend] = GuardHarness(make_database_url(backend), TABLES, ROWS, POLICIES)
-        return made[backend].reset()
-
-    yield get
-    for h in made.values():
-        h.close()
+harness_for = harness_fixture(TABLES, ROWS, POLICIES)
 
 
 @pytest.fixture

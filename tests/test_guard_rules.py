@@ -18,7 +18,7 @@ from rls.guard.verify import verify_emitted
 from rls.policy.expression import validate_expression
 from rls.policy.model import PolicyError
 from rls.schema import Schema
-from tests.guardkit import GuardHarness, ids
+from tests.guardkit import harness_fixture, ids
 
 ATTACKER = AuthUser(id=2)
 TABLES = (
@@ -60,20 +60,7 @@ FAILS_ON_ALPHA = {  # raises only when evaluated on doc 1 (secret 999), hidden f
 }
 
 
-@pytest.fixture(scope="module")
-def harness_for(make_database_url):
-    made: dict[tuple[str, str], GuardHarness] = {}
-
-    def get(backend: str, policies: str = "split") -> GuardHarness:
-        key = (backend, policies)
-        if key not in made:
-            chosen = POLICIES if policies == "split" else EXPENSIVE
-            made[key] = GuardHarness(make_database_url(backend), TABLES, ROWS, chosen)
-        return made[key].reset()
-
-    yield get
-    for h in made.values():
-        h.close()
+harness_for = harness_fixture(TABLES, ROWS, POLICIES, others={"expensive": EXPENSIVE})
 
 
 @pytest.fixture

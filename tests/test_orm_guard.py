@@ -12,7 +12,7 @@ import pytest
 
 from rls import AuthUser, Denied, Guard, Policy, Refused
 from rls.guard.passthrough import Passthrough, classify
-from tests.guardkit import GuardHarness
+from tests.guardkit import GuardHarness, harness_fixture
 
 ALICE, BOB = AuthUser(id=1), AuthUser(id=2)
 TABLES = ("CREATE TABLE todos (id {serial}, user_id {integer}, title {string}){table_options}",)
@@ -105,18 +105,7 @@ def test_catalog_reads_need_introspection(dialect: str, sql: str) -> None:
     assert guard.rewrite(sql, BOB).sql == sql
 
 
-@pytest.fixture(scope="module")
-def harness_for(make_database_url: Any) -> Any:
-    made: dict[str, GuardHarness] = {}
-
-    def get(backend: str) -> GuardHarness:
-        if backend not in made:
-            made[backend] = GuardHarness(make_database_url(backend), TABLES, ROWS, POLICIES)
-        return made[backend].reset()
-
-    yield get
-    for harness in made.values():
-        harness.close()
+harness_for = harness_fixture(TABLES, ROWS, POLICIES)
 
 
 @pytest.fixture
