@@ -48,7 +48,6 @@ from typing import Any, ClassVar
 from rls.auth.principal import AuthUser
 from rls.errors import Refused, RlsError
 from rls.guard.guard import Guard, Statement
-from rls.policy.engine import denial
 
 Params = Sequence[Any] | Mapping[str, Any] | None
 _EXCEPTIONS = frozenset(
@@ -189,10 +188,6 @@ class GuardedCursor(_AllowList):
         guard, user, cursor = self._connection._guard, self._connection.user, self._raw
         object.__setattr__(self, "_hidden", bool(statement.hidden_columns))
         try:
-            for check in statement.checks:
-                cursor.execute(check.sql, check.params)
-                if any(row[0] for row in cursor.fetchall()):
-                    raise denial(user)
             cursor.execute(statement.sql, statement.params)
             if statement.hidden_columns:
                 # rls's own check column: one row per row written, none asked for.
