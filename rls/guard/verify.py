@@ -4,7 +4,7 @@ or a clause, or wrote something the parser reads differently is caught here.
 
 The comparison is exact — node types, identifiers with their quoting, literals with their
 kind, every argument, parameters in order — after removing only the differences sqlglot's
-own printing makes on purpose (listed in :func:`_canonical`).
+own printing makes on purpose (listed in :func:`_same`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from sqlglot.errors import ParseError, TokenError
 from dialects.base import Dialect
 from rls.emit import Emitted, placeholder_name
 from rls.errors import Refused
-
-DEBUG = False
 
 _TYPE_SPELLINGS = {"SIGNED": exp.DataType.Type.BIGINT, "UNSIGNED": exp.DataType.Type.UBIGINT}
 
@@ -40,8 +38,6 @@ def verify_emitted(tree: exp.Expr, emitted: Emitted, dialect: Dialect) -> None:
         raise Refused(_MISMATCH)
     names = emitted.names
     if not _same(tree, parsed[0], names):
-        if DEBUG:
-            _explain(_canonical(tree, names, built=True), _canonical(parsed[0], names, built=False))
         raise Refused(_MISMATCH)
 
 
@@ -114,20 +110,6 @@ def _empty(value: Any) -> bool:
     return value is None or value is False or value == [] or value == ""
 
 
-def _canonical(node: Any, names: tuple[str, ...], *, built: bool) -> Any:  # pragma: no cover - debugging
-    """A printable form of what :func:`_same` compares."""
-    if isinstance(node, list):
-        return tuple(_canonical(n, names, built=built) for n in node)
-    if not isinstance(node, exp.Expr):
-        return node
-    node = _unwrap(node)
-    if isinstance(node, exp.Placeholder):
-        position = None if built else _parsed_position(node)
-        return ("?", placeholder_name(node) if built else (names[position] if position is not None else None))
-    items = tuple(sorted((k, _canonical(v, names, built=built)) for k, v in node.args.items() if not _empty(v)))
-    return (type(node).__name__, items)
-
-
 def _bare(node: exp.Expr) -> bool:
     """A parenthesised query with nothing of its own (no alias, no clause)."""
     return all(not v for k, v in node.args.items() if k != "this")
@@ -136,14 +118,3 @@ def _bare(node: exp.Expr) -> bool:
 def _parsed_position(node: exp.Expr) -> int | None:
     name = str(node.name)
     return int(name[len("rls_p") :]) if name.startswith("rls_p") and name[len("rls_p") :].isdigit() else None
-
-
-def _explain(a: Any, b: Any, path: str = "") -> None:  # pragma: no cover - a debugging aid
-    if a == b:
-        return
-    if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            if x != y:
-                _explain(x, y, f"{path}/{i}")
-                return
-    print("MISMATCH at", path, "\n  built: ", str(a)[:300], "\n  parsed:", str(b)[:300])
