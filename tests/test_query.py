@@ -81,3 +81,23 @@ def test_values_come_in_filter_order():
 
 def test_filter_dataclass_shape():
     assert Filter("a", "in", ("1", "2")).shape == ("a", "in", 2)
+
+
+def test_dotted_keys_address_embedded_resources() -> None:
+    q = parse_query("projects.name=eq.x&projects.tasks.done=is.true&projects.order=name.desc&projects.limit=2&id=gt.1")
+    assert [(f.path, f.key, f.op) for f in q.filters] == [
+        ((), "id", "gt"),
+        (("projects",), "name", "eq"),
+        (("projects", "tasks"), "done", "is"),
+    ]
+    assert [(o.path, o.name, o.value) for o in q.embedded] == [
+        (("projects",), "limit", "2"),
+        (("projects",), "order", "name.desc"),
+    ]
+    assert q.shape != parse_query("projects.name=eq.x&projects.tasks.done=is.true&id=gt.1").shape
+
+
+@pytest.mark.parametrize("key", [".name", "projects.", "a..b"])
+def test_malformed_dotted_keys_are_refused(key: str) -> None:
+    with pytest.raises(BadRequest):
+        parse_query(f"{key}=eq.1")

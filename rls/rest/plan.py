@@ -96,11 +96,22 @@ class _Filters:
 
 def _filters(query: RestQuery, table: Table, dialect: Dialect, first_value: int) -> _Filters:
     out = _Filters([], [], [])
+    refuse_embedded(query)
     for f in query.filters:
         condition = build_condition(f, table, dialect, first_value + len(out.converters))
         (out.leakproof if condition.leakproof else out.other).append(condition.node)
         out.converters.extend(condition.converters)
     return out
+
+
+def refuse_embedded(query: RestQuery) -> None:
+    """Filters and options addressed to an embedded resource (``projects.name=eq.x``) need
+    that resource in the request's ``select``; fail closed on anything else."""
+    for f in query.filters:
+        if f.path:
+            raise BadRequest(f"filter on an embedded resource that is not selected: {'.'.join((*f.path, f.key))}")
+    for o in query.embedded:
+        raise BadRequest(f"option for an embedded resource that is not selected: {'.'.join((*o.path, o.name))}")
 
 
 def _and(conditions: Sequence[exp.Expr]) -> exp.Expr | None:

@@ -36,16 +36,34 @@ DEFAULT_LIMITS = Limits()
 
 @dataclass(frozen=True, slots=True)
 class Filter:
-    """``key=op.value``; ``values`` holds the items of an ``in`` list, else the one value."""
+    """``key=op.value``; ``values`` holds the items of an ``in`` list, else the one value.
+
+    ``path`` names the embedded resource the filter applies to (``projects.name=eq.x`` →
+    path ``("projects",)``, key ``name``); empty for the requested table itself.
+    """
 
     key: str
     op: str
     values: tuple[str, ...]
+    path: tuple[str, ...] = ()
 
     @property
-    def shape(self) -> tuple[str, str, int | str]:
+    def shape(self) -> tuple[object, ...]:
         """What the SQL depends on: key, operator, and the arity (or the ``is`` keyword)."""
-        return (self.key, self.op, self.values[0] if self.op == "is" else len(self.values))
+        shape = (self.key, self.op, self.values[0] if self.op == "is" else len(self.values))
+        return (*shape, self.path) if self.path else shape
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedOption:
+    """``projects.order=name.desc``, ``projects.limit=2``: an option of an embedded resource."""
+
+    path: tuple[str, ...]
+    name: str  # one of EMBEDDED_OPTIONS
+    value: str
+
+
+EMBEDDED_OPTIONS = frozenset({"order", "limit", "offset"})
 
 
 @dataclass(slots=True)
@@ -65,6 +83,7 @@ class RestQuery:
     debug: bool = False
     mine: bool = False
     all_rows: bool = False
+    embedded: tuple[EmbeddedOption, ...] = ()
 
     shape: tuple[object, ...] = field(init=False, repr=False, compare=False)
     """Everything the emitted SQL depends on, and nothing it does not (no values);
@@ -80,6 +99,7 @@ class RestQuery:
             self.count,
             self.singular,
             self.all_rows,
+            tuple((o.path, o.name) for o in self.embedded),
         )
 
     @property
@@ -100,8 +120,8 @@ def _replace(query: RestQuery, **changes: object) -> RestQuery:
     return replace(query, **changes)  # type: ignore[arg-type]
 
 
-def _filter_order(f: Filter) -> tuple[str, str]:
-    return (f.key, f.op)
+def _filter_order(f: Filter) -> tuple[tuple[str, ...], str, str]:
+    return (f.path, f.key, f.op)
 
 
 def parse_query(query_string: str, limits: Limits = DEFAULT_LIMITS) -> RestQuery:
@@ -113,6 +133,7 @@ def parse_query(query_string: str, limits: Limits = DEFAULT_LIMITS) -> RestQuery
     ([('id', 'in', ('1', '2')), ('title', 'like', ('*milk*',))], 'id.desc', 2)
     """
     filters: list[Filter] = []
+    embedded: dict[tuple[tuple[str, ...], str], EmbeddedOption] = {}
     options: dict[str, str] = {}
     flags: set[str] = set()
     all_rows = False
@@ -125,6 +146,17 @@ def parse_query(query_string: str, limits: Limits = DEFAULT_LIMITS) -> RestQuery
             options[key] = value
         elif key == "1" and value == "eq.1":  # ALL_ROWS
             all_rows = True
+        elif "." in key:
+            *path, last = key.split(".")
+            if not all(path) or not last:
+                raise BadRequest(f"invalid parameter name: {key}")
+            if last in EMBEDDED_OPTIONS:
+                option = EmbeddedOption(tuple(path), last, value)
+                if (option.path, last) in embedded:
+                    raise BadRequest(f"parameter given twice: {key}")
+                embedded[(option.path, last)] = option
+            else:
+                filters.append(parse_filter(last, value, tuple(path)))
         else:
             filters.append(parse_filter(key, value))
     check_limits(filters, options, limits)
@@ -144,6 +176,7 @@ def parse_query(query_string: str, limits: Limits = DEFAULT_LIMITS) -> RestQuery
         "debug" in flags,
         "mine" in flags,
         all_rows,
+        tuple(sorted(embedded.values(), key=lambda o: (o.path, o.name))),
     )
 
 
@@ -185,7 +218,7 @@ def query_pairs(query_string: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def parse_filter(key: str, text: str) -> Filter:
+def parse_filter(key: str, text: str, path: tuple[str, ...] = ()) -> Filter:
     """``key`` and ``op.value``, split on the first dot only (``eq.a@b.com`` keeps its dots).
 
     >>> parse_filter("price", "eq.3.14")
@@ -197,12 +230,12 @@ def parse_filter(key: str, text: str) -> Filter:
     if op not in OPERATORS:
         raise BadRequest(f"unknown operator in filter {key}: {op}")
     if op == "in":
-        return Filter(key, op, parse_in_list(key, value))
+        return Filter(key, op, parse_in_list(key, value), path)
     if op == "is":
         if value.lower() not in IS_VALUES:
             raise BadRequest(f"invalid filter {key}: is.<value> takes null, true or false")
-        return Filter(key, op, (value.lower(),))
-    return Filter(key, op, (value,))
+        return Filter(key, op, (value.lower(),), path)
+    return Filter(key, op, (value,), path)
 
 
 def parse_in_list(key: str, text: str) -> tuple[str, ...]:
