@@ -210,8 +210,10 @@ def render(load: dict[str, Any] | None, micro: dict[str, Any] | None, plotted: b
     lines += ["", "## Micro benchmarks (pytest-benchmark)", ""]
     lines += micro_tables(micro) if micro else ["_Not run._", ""]
     lines += ["## Before / after", "", kept["before-after"], ""]
-    if "faults" in kept:  # written by `make bench-faults` (benchmarks/faults/report.py)
-        lines += [kept["faults"], ""]
+    # Blocks other benchmarks write (benchmarks/page.py: faults, REST at scale, ORM requests).
+    for name, block in kept.items():
+        if name not in KEPT:
+            lines += [block, ""]
     lines += ["## Machine", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in (load or {}).get("machine", {}).items()]
     lines += ["", "## How to reproduce", "", "```sh", REPRODUCE.strip(), "```", "", "## Noise", "", NOISE.strip()]

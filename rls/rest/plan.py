@@ -123,15 +123,18 @@ def _read_source(
 ) -> tuple[exp.Expr, exp.Expr | None]:
     """The relation a read selects from and the WHERE left for the statement itself.
 
-    Without a policy, or when every filter is leakproof, the table (or its policy
-    sub-query) with the filters as they are: the database may combine them as it likes.
-    Otherwise a fenced policy sub-query holding the leakproof filters, so indexes serve,
-    while the others (LIKE, JSON paths: they can raise) run only on the rows it returns.
+    Without a policy, or when every filter is leakproof, the table itself with the policy as
+    one more conjunct of the WHERE — the statement a person would write, so every database
+    plans it as it plans theirs (a derived table costs MariaDB and SQLite a merge step, and
+    nothing in the WHERE can raise or leak, so its order does not matter). Otherwise a fenced
+    policy sub-query holding the leakproof filters, so indexes serve, while the others (LIKE,
+    JSON paths: they can raise) run only on the rows it returns.
     """
     node = table_node(table)
-    if using is None or using.node is None or not filters.other:
-        source = node if using is None or using.node is None else wrap_relation(node, using.condition(table.name))
-        return source, _and(filters.all)
+    if using is None or using.node is None:
+        return node, _and(filters.all)
+    if not filters.other:
+        return node, _and([using.condition(table.name), *filters.leakproof])
     inner = exp.and_(using.condition(table.name), *[c.copy() for c in filters.leakproof], copy=False)
     return wrap_relation(node, inner, dialect.build_fence()), _and(filters.other)
 
