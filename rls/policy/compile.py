@@ -9,6 +9,7 @@ FALSE or NULL denies the request; one that folds to TRUE adds no filter.
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -106,10 +107,17 @@ def typed_value(value: Any, kind: Kind | None) -> Any:
     return value if isinstance(value, str) else None
 
 
+@functools.lru_cache(maxsize=1024)
+def _parameter(name: str) -> tuple[str, Kind | None]:
+    """``rls_user_id__integer`` → (``rls_user_id``, Kind.INTEGER): parsed once per name, as
+    every request binds the same few names."""
+    base, _, kind_name = name.partition(KIND_SEPARATOR)
+    return base, Kind(kind_name) if kind_name else None
+
+
 def principal_value(user: AuthUser, name: str) -> Any:
     """The value of the principal parameter ``name`` (see :func:`bind_user_class`)."""
-    base, _, kind_name = name.partition(KIND_SEPARATOR)
-    kind = Kind(kind_name) if kind_name else None
+    base, kind = _parameter(name)
     if base == USER_ID_PARAM:
         return typed_value(user.id, kind)
     if base.startswith(CLAIM_PARAM_PREFIX):

@@ -45,7 +45,7 @@ class PolicyEngine:
         self._policies = policies
         self._schema = schema
         self.dialect = dialect
-        self._cache: BoundedCache[Predicate] = BoundedCache(cache_size)
+        self._cache: BoundedCache[Decision] = BoundedCache(cache_size)
         self._warned: set[tuple[str, str]] = set()
 
     def decide(self, table: Table, action: str, user: AuthUser) -> Decision:
@@ -60,10 +60,9 @@ class PolicyEngine:
         policy_set = self._policies()
         schema_version, schema = self._schema()
         key = (policy_set.version, schema_version, table.name, action, user_class.value)
-        predicate = self._cache.get_or_build(
-            key, lambda: self._compile(policy_set.policies, table, action, user_class, schema)
+        return self._cache.get_or_build(
+            key, lambda: Decision(key, self._compile(policy_set.policies, table, action, user_class, schema))
         )
-        return Decision(key, predicate)
 
     def has_policy(self, table: str, action: str) -> bool:
         """Whether any policy row applies to (table, action) at all."""
