@@ -102,6 +102,7 @@ _ERRORS: dict[str, Callable[[Any], RlsError]] = {
     "44": lambda _: check_violation(),  # WITH CHECK OPTION of a view
     "54": lambda _: BadRequest("the statement is too large or too complex for the database"),
     **dict.fromkeys(("0A", "20", "21", "27", "2F", "38", "39", "P0", "HV"), lambda _: BadRequest(_STATEMENT)),
+    "25006": lambda _: BadRequest("the statement tried to write in a read-only call (GET /rpc: use POST)"),
     "40": lambda _: Conflict("conflict: concurrent update, retry"),
     "55P03": lambda _: unavailable("database is busy, retry later"),  # lock_not_available
     "57014": lambda _: unavailable(_TIMEOUT),
