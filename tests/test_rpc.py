@@ -30,9 +30,10 @@ FUNCTIONS = (
     "CREATE FUNCTION over(a integer) RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT a'",
     "CREATE FUNCTION over(a text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT a'",
     "CREATE FUNCTION unlisted() RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT 1'",
+    "CREATE FUNCTION now() RETURNS text LANGUAGE sql STABLE AS $$ SELECT 'the schema''s own' $$",
 )
 LISTED = ("all_todos", "titled", "first_todo", "all_secrets", "add", "todo_count", "touch", "sneaky", "pairs",
-          "echo", "over", "version", "missing")  # fmt: skip
+          "echo", "over", "version", "missing", "now")  # fmt: skip
 
 
 class World:
@@ -158,6 +159,11 @@ def test_rpc_listed_function_must_be_in_the_served_schema(world):
         assert "does not exist" in reply.msg
 
 
+def test_rpc_calls_the_function_of_the_served_schema_not_pg_catalogs(world):
+    # pg_catalog comes first on the search path: an unqualified now() is the built-in.
+    assert world.alice.post("/rpc/now").json == "the schema's own"
+
+
 @pytest.mark.parametrize(
     ("path", "body", "message"),
     [
@@ -198,3 +204,15 @@ def test_rpc_is_404_on_databases_without_functions(make_database_url, database):
         assert f"not available on {database}" in reply.msg
     finally:
         app.db.close()
+
+
+def test_rpc_through_the_postgrest_client(world):
+    import httpx
+    from postgrest import SyncPostgrestClient
+
+    http = httpx.Client(transport=httpx.WSGITransport(app=world.app), base_url="http://rls")
+    client = SyncPostgrestClient("http://rls", http_client=http)
+    client.auth(world.bob.token)
+    assert [r["title"] for r in client.rpc("all_todos", {}).execute().data] == ["b1", "b2"]
+    assert [r["title"] for r in client.rpc("titled", {"pattern": "%1"}, get=True).execute().data] == ["b1"]
+    assert client.rpc("add", {"a": 1, "b": 2}).execute().data == 3
