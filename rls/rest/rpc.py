@@ -11,7 +11,7 @@ read of the table; any other result is returned as the function computed it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,10 +19,11 @@ from sqlglot import exp
 
 from dialects.base import FunctionInfo
 from rls.auth.principal import AuthUser
+from rls.cache import BoundedCache
 from rls.database import Database, Session
-from rls.emit import emit, placeholder
+from rls.emit import Emitted, emit, placeholder
 from rls.errors import BadRequest, MethodNotAllowed, NotFound
-from rls.policy.compile import principal_params
+from rls.policy.compile import Predicate, principal_params
 from rls.rest.resource import TableService
 from rls.schema import Table
 
@@ -42,10 +43,11 @@ class Call:
 class RpcService:
     """Calls the listed functions of one database for a caller, under its read policies."""
 
-    def __init__(self, tables: TableService, allowed: tuple[str, ...]):
+    def __init__(self, tables: TableService, allowed: tuple[str, ...], *, cache_size: int = 256):
         self.tables = tables
         self.db: Database = tables.db
         self.allowed = frozenset(allowed)
+        self._cache: BoundedCache[Emitted] = BoundedCache(cache_size)
 
     def call(self, name: str, arguments: Any, user: AuthUser, *, read_only: bool) -> Any:
         """The function's result as JSON-ready values.
@@ -76,7 +78,7 @@ class RpcService:
         if len(found) > 1:
             raise BadRequest(f"function {name} is overloaded: rls calls only functions with one signature")
         function = found[0]
-        if function.variadic or any(not arg for arg, _ in function.arguments):
+        if function.variadic or any(not arg for arg, _ in function.arguments) or not all(function.output_columns):
             raise BadRequest(f"function {name} has variadic or unnamed arguments: rls calls by name only")
         return function
 
@@ -89,16 +91,11 @@ class RpcService:
     def _rows_of(self, call: Call, table: Table, user: AuthUser, *, read_only: bool) -> Any:
         engine = self.tables.engine
         decision = engine.decide(table, "read", user) if engine is not None else None
-        condition = decision.predicate.condition(table.name) if decision and decision.predicate.node else None
-        source = exp.Alias(this=call_node(call), alias=exp.TableAlias(this=exp.to_identifier(table.name, quoted=True)))
-        inner = exp.Select(expressions=[exp.Star()]).from_(source, copy=False)
-        if condition is not None:
-            inner = inner.where(condition, copy=False)
-        # The policy runs on what the function returned, as on the table's own rows.
-        relation = exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(table.name, quoted=True)))
+        predicate = decision.predicate if decision is not None else None
+        key = ("rows", call.function, call.names, self.db.schema_version, table.name, decision and decision.key)
+        emitted = self._emitted(key, lambda: build_rows_query(call, table, predicate))
+        rows = self._run(emitted, call, principal_params(user), read_only=read_only)
         columns = list(table.columns)
-        tree = exp.Select(expressions=[exp.column(c, quoted=True) for c in columns]).from_(relation, copy=False)
-        rows = self._run(tree, call, principal_params(user), read_only=read_only)
         decoders = [(i, d) for i, c in enumerate(table.columns.values()) if (d := self.db.dialect.decoder(c.kind))]
         out = []
         for row in rows:
@@ -112,25 +109,21 @@ class RpcService:
 
     def _value_of(self, call: Call, *, read_only: bool) -> Any:
         function = call.function
+        emitted = self._emitted(("value", function, call.names), lambda: build_value_query(call))
+        rows = self._run(emitted, call, {}, read_only=read_only)
         if function.output_columns:
-            columns = function.output_columns
-            tree = exp.Select(expressions=[exp.column(c, quoted=True) for c in columns]).from_(
-                exp.Alias(this=call_node(call), alias=exp.TableAlias(this=exp.to_identifier("rls_rpc", quoted=True))),
-                copy=False,
-            )
-            rows = [dict(zip(columns, row, strict=True)) for row in self._run(tree, call, {}, read_only=read_only)]
-            return rows if function.returns_set else (rows[0] if rows else None)
+            objects = [dict(zip(function.output_columns, row, strict=True)) for row in rows]
+            return objects if function.returns_set else (objects[0] if objects else None)
         if function.returns_set:
-            tree = exp.Select(expressions=[exp.Star()]).from_(
-                exp.Alias(this=call_node(call), alias=exp.TableAlias(this=exp.to_identifier("rls_rpc", quoted=True))),
-                copy=False,
-            )
-            return [row[0] for row in self._run(tree, call, {}, read_only=read_only)]
-        scalar = self._run(exp.Select(expressions=[call_node(call)]), call, {}, read_only=read_only)
-        return scalar[0][0] if scalar else None
+            return [row[0] for row in rows]
+        return rows[0][0] if rows else None
 
-    def _run(self, tree: exp.Expr, call: Call, principal: Mapping[str, Any], *, read_only: bool) -> list[Any]:
-        emitted = emit(tree, self.db.dialect)
+    def _emitted(self, key: Hashable, build: Callable[[], exp.Expr]) -> Emitted:
+        # Keyed by the whole signature and the policy decision: a changed function or
+        # policy is a new key, never a stale statement.
+        return self._cache.get_or_build(key, lambda: emit(build(), self.db.dialect))
+
+    def _run(self, emitted: Emitted, call: Call, principal: Mapping[str, Any], *, read_only: bool) -> list[Any]:
         values = dict(zip((f"a{i}" for i in range(len(call.values))), call.values, strict=True))
         params = [values[n] if n in values else principal[n] for n in emitted.names]
 
@@ -140,6 +133,27 @@ class RpcService:
             return session.execute(emitted.sql, params).rows
 
         return self.db.run(work, write=not read_only, transaction=True)
+
+
+def build_rows_query(call: Call, table: Table, predicate: Predicate | None) -> exp.Expr:
+    """``SELECT <columns> FROM (SELECT * FROM <call> AS t WHERE <read policy>) AS t``: the
+    function's rows as the table's, under the table's read policy, as a read of it."""
+    alias = exp.TableAlias(this=exp.to_identifier(table.name, quoted=True))
+    inner = exp.Select(expressions=[exp.Star()]).from_(exp.Alias(this=call_node(call), alias=alias), copy=False)
+    if predicate is not None and predicate.node is not None:
+        inner = inner.where(predicate.condition(table.name), copy=False)
+    relation = exp.Subquery(this=inner, alias=alias.copy())
+    return exp.Select(expressions=[exp.column(c, quoted=True) for c in table.columns]).from_(relation, copy=False)
+
+
+def build_value_query(call: Call) -> exp.Expr:
+    """The call as a value (``SELECT f(…)``) or, for row and set results, as a relation."""
+    function = call.function
+    if not function.output_columns and not function.returns_set:
+        return exp.Select(expressions=[call_node(call)])
+    source = exp.Alias(this=call_node(call), alias=exp.TableAlias(this=exp.to_identifier("rls_rpc", quoted=True)))
+    columns: list[exp.Expr] = [exp.column(c, quoted=True) for c in function.output_columns] or [exp.Star()]
+    return exp.Select(expressions=columns).from_(source, copy=False)
 
 
 def call_node(call: Call) -> exp.Expr:
