@@ -24,7 +24,7 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from rls.auth.authenticator import AdminCache, Authenticator
 from rls.auth.jwks import JwksKeys, file_loader, parse_jwks, url_loader
 from rls.auth.tokens import AdminClaim, Tokens
-from rls.config import Config, ConfigError, validate
+from rls.config import Config, ConfigError, load_config, validate
 from rls.errors import InvalidToken, Unavailable
 from tests.authkit import SECRET, login, make_app
 from tests.client import Client
@@ -170,6 +170,20 @@ def test_idp_key_verifies_only_its_own_algorithm():
     # rsa1 is an RS256 key: a PS256 token naming it is refused, though the key is RSA.
     assert_invalid(make_tokens(), sign(claims(), RSA_KEY, "PS256", "rsa1"))
     assert_invalid(make_tokens(), sign(claims(), RSA_KEY, "RS256", "ec1"))
+
+
+def test_idp_token_without_kid_needs_exactly_one_key_of_its_algorithm():
+    two = Loader({"keys": [jwk(RSA_KEY, "rsa1"), jwk(OTHER_RSA, "rsa2")]})
+    assert_invalid(make_tokens(two), sign(claims(), kid=None))
+    assert make_tokens().verify(sign(claims(), EC_KEY, "ES256", kid=None)).id == UUID  # one EC key
+
+
+@pytest.mark.parametrize("kid", [1, ["rsa1"], {"k": 1}], ids=repr)
+def test_idp_kid_that_is_not_text_is_refused(kid):
+    # pyjwt will not write such a header: sign it by hand, validly, with the RSA key.
+    signing_input = f"{b64(json.dumps({'alg': 'RS256', 'kid': kid}).encode())}.{b64(json.dumps(claims()).encode())}"
+    signature = RSAAlgorithm(RSAAlgorithm.SHA256).sign(signing_input.encode(), RSA_KEY)
+    assert_invalid(make_tokens(), f"{signing_input}.{b64(signature)}")
 
 
 def test_idp_embedded_key_in_the_token_header_is_ignored():
@@ -346,6 +360,19 @@ def test_idp_hs_token_with_an_integer_id_still_checks_auth_users():
 def test_idp_config_refuses_unsafe_settings(overrides, message):
     with pytest.raises(ConfigError, match=message):
         validate(Config(**overrides))
+
+
+def test_idp_settings_load_from_nested_yaml(tmp_path):
+    path = tmp_path / "rest.yml"
+    path.write_text(
+        "auth:\n  audience: [authenticated, api]\n  issuer: https://x.supabase.co/auth/v1\n"
+        "  jwks_url: https://x.supabase.co/auth/v1/.well-known/jwks.json\n"
+        "rest:\n  rpc_functions: [search, stats]\n"
+    )
+    config = load_config(str(path), environ={})
+    assert config.audience == ("authenticated", "api")
+    assert config.rpc_functions == ("search", "stats")
+    assert load_config(environ={"REST_AUTH_AUDIENCE": "a, b", "REST_AUTH_JWKS_FILE": "/k.json"}).audience == ("a", "b")
 
 
 def test_idp_config_auth_with_a_jwks_needs_no_secret():
