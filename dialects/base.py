@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from sqlglot import exp
@@ -44,6 +45,26 @@ def _json_text(value: Any) -> Any:
 
 def _boolean(value: Any) -> Any:
     return None if value is None else bool(value)
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionInfo:
+    """A stored function as its catalog describes it (for ``/rpc/<name>``)."""
+
+    schema: str
+    name: str
+    arguments: tuple[tuple[str, str], ...]
+    """The input arguments in order: (name, type); the name is empty when unnamed."""
+    defaults: int
+    """How many trailing input arguments have a default."""
+    volatility: str
+    """``immutable``, ``stable`` or ``volatile``."""
+    returns_set: bool
+    return_relation: str | None
+    """The table or view (of the same schema) whose row type the function returns."""
+    output_columns: tuple[str, ...]
+    """The columns of a row result (composite type, OUT / TABLE arguments); () for a scalar."""
+    variadic: bool
 
 
 class Dialect:
@@ -126,6 +147,9 @@ class Dialect:
     LOCK_INSIDE_POLICY_SUBQUERY: ClassVar[bool] = False
     """A locking clause does not reach the rows of a derived table (MariaDB): the guard
     copies it into each policy sub-query (rls/guard/locking.py)."""
+    SUPPORTS_RPC: ClassVar[bool] = False
+    """Stored functions can be called as ``/rpc/<name>`` (:meth:`describe_functions`)."""
+
     SUPPORTS_UPDATE_RETURNING: ClassVar[bool] = True
     """UPDATE … RETURNING exists: an update's WITH CHECK judges each row as stored there."""
 
@@ -208,6 +232,11 @@ class Dialect:
 
     def introspect(self, conn: Connection) -> Schema:
         """Tables, views, columns (with kinds) and primary keys visible to ``conn``."""
+        raise NotImplementedError
+
+    def describe_functions(self, conn: Connection, name: str) -> list[FunctionInfo]:
+        """The functions called ``name`` in the schema tables are served from (overloads
+        give several); only where :attr:`SUPPORTS_RPC`."""
         raise NotImplementedError
 
     # -- SQL building -----------------------------------------------------------------

@@ -12,6 +12,7 @@ from sqlglot import exp
 from dialects.base import (
     Connection,
     Dialect,
+    FunctionInfo,
     check_violation,
     foreign_key_violation,
     invalid_value,
@@ -46,6 +47,23 @@ JOIN pg_type t ON t.oid = a.atttypid
 WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
 ORDER BY c.relname, a.attnum
 """
+_FUNCTIONS = """
+SELECT n.nspname, p.proname, p.provolatile::text, p.proretset, format_type(p.prorettype, NULL),
+       CASE WHEN rc.relkind IN ('r', 'v', 'm', 'p', 'f') AND rn.nspname = n.nspname THEN rc.relname END,
+       coalesce(p.proargnames, ARRAY[]::text[]), coalesce(p.proargmodes::text[], ARRAY[]::text[]),
+       ARRAY(SELECT format_type(a.t, NULL) FROM unnest(p.proargtypes) WITH ORDINALITY AS a(t, i) ORDER BY a.i),
+       p.pronargdefaults, p.provariadic <> 0,
+       ARRAY(SELECT att.attname::text FROM pg_attribute att
+             WHERE att.attrelid = t.typrelid AND att.attnum > 0 AND NOT att.attisdropped ORDER BY att.attnum)
+FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace
+JOIN pg_type t ON t.oid = p.prorettype
+LEFT JOIN pg_class rc ON rc.oid = t.typrelid
+LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+WHERE n.nspname = current_schema() AND p.proname = %s AND p.prokind = 'f'
+"""
+_VOLATILITY = {"i": "immutable", "s": "stable", "v": "volatile"}
+
 _PRIMARY_KEYS = """
 SELECT c.relname, a.attname
 FROM pg_index i
@@ -84,6 +102,7 @@ _ERRORS: dict[str, Callable[[Any], RlsError]] = {
     "44": lambda _: check_violation(),  # WITH CHECK OPTION of a view
     "54": lambda _: BadRequest("the statement is too large or too complex for the database"),
     **dict.fromkeys(("0A", "20", "21", "27", "2F", "38", "39", "P0", "HV"), lambda _: BadRequest(_STATEMENT)),
+    "25006": lambda _: BadRequest("the statement tried to write in a read-only call (GET /rpc: use POST)"),
     "40": lambda _: Conflict("conflict: concurrent update, retry"),
     "55P03": lambda _: unavailable("database is busy, retry later"),  # lock_not_available
     "57014": lambda _: unavailable(_TIMEOUT),
@@ -115,6 +134,7 @@ class Postgres(Dialect):
     PLACEHOLDER = "%s"
     ESCAPE_PERCENT = True
     SUPPORTS_CONTAINS = True
+    SUPPORTS_RPC = True
     CTE_FORWARD_REFERENCES = True
     # The column kinds whose comparison operators PostgreSQL marks leakproof (pg_proc).
     LEAKPROOF_LITERALS: ClassVar[dict[Kind, str]] = {
@@ -215,6 +235,15 @@ class Postgres(Dialect):
             Table.build(t, cols, keys.get(t, ()), is_view=kinds[t] in ("v", "m")) for t, cols in columns.items()
         )
 
+    def describe_functions(self, conn: Connection, name: str) -> list[FunctionInfo]:
+        cur = conn.cursor()
+        try:
+            cur.execute(_FUNCTIONS, (name,))
+            rows = cur.fetchall()
+        finally:
+            cur.close()
+        return [_function_info(*row) for row in rows]
+
     def build_raise(self, witness: exp.Expr) -> exp.Expr:
         # CAST('rls_…:' || COALESCE(LEFT(<column>::text, 0), '') AS INT): invalid input syntax,
         # 22P02; the column adds no character to the message.
@@ -252,3 +281,20 @@ class Postgres(Dialect):
         if build is None:
             build = next(b for cls, b in _CLIENT if isinstance(exc, cls))
         return build(exc)
+
+
+def _function_info(
+    schema: str, name: str, volatility: str, returns_set: bool, return_type: str, relation: str | None,
+    names: list[str], modes: list[str], types: list[str], defaults: int, variadic: bool, attributes: list[str],
+) -> FunctionInfo:  # fmt: skip
+    # Without modes every argument is an input; with them, i(n), b (inout) and v(ariadic)
+    # are inputs and o(ut), b and t(able) are result columns.
+    modes = modes or ["i"] * len(types)
+    names = names or [""] * len(modes)
+    inputs = [n for n, m in zip(names, modes, strict=False) if m in ("i", "b", "v")]
+    outputs = tuple(n for n, m in zip(names, modes, strict=False) if m in ("o", "b", "t"))
+    columns = outputs if return_type == "record" else tuple(attributes)
+    return FunctionInfo(
+        schema, name, tuple(zip(inputs, types, strict=False)), defaults, _VOLATILITY.get(volatility, "volatile"),
+        returns_set, relation, columns, variadic,
+    )  # fmt: skip

@@ -6,11 +6,13 @@ Precedence, lowest first: defaults, the YAML file, the environment, command-line
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -157,6 +159,56 @@ class Config:
         secret=True,
     )
 
+    # -- identity providers and RPC (issue 11): tokens signed elsewhere; functions -------
+    audience: tuple[str, ...] = _setting(
+        "auth.audience",
+        (),
+        "REST_AUTH_AUDIENCE",
+        "token audiences (aud) accepted, comma-separated; when set a token must carry one (required with a JWKS)",
+    )
+    issuer: str = _setting(
+        "auth.issuer", "", "REST_AUTH_ISSUER", "the only token issuer (iss) accepted; empty: iss is not checked"
+    )
+    jwks_file: str = _setting(
+        "auth.jwks_file", "", "REST_AUTH_JWKS_FILE", "JSON Web Key Set file: public keys of an identity provider"
+    )
+    jwks_url: str = _setting(
+        "auth.jwks_url", "", "REST_AUTH_JWKS_URL", "JSON Web Key Set URL (https) of an identity provider"
+    )
+    jwks_cache_seconds: int = _setting(
+        "auth.jwks_cache_seconds", 300, "REST_AUTH_JWKS_CACHE_SECONDS", "seconds a fetched key set is used"
+    )
+    jwks_refetch_seconds: int = _setting(
+        "auth.jwks_refetch_seconds",
+        30,
+        "REST_AUTH_JWKS_REFETCH_SECONDS",
+        "least seconds between two fetches of the key set (a token with an unknown kid triggers one)",
+    )
+    jwks_timeout: float = _setting(
+        "auth.jwks_timeout", 5.0, "REST_AUTH_JWKS_TIMEOUT", "seconds to wait for the key set URL"
+    )
+    jwks_max_bytes: int = _setting(
+        "auth.jwks_max_bytes", 262_144, "REST_AUTH_JWKS_MAX_BYTES", "largest key set accepted"
+    )
+    admin_claim: str = _setting(
+        "auth.admin_claim",
+        "",
+        "REST_AUTH_ADMIN_CLAIM",
+        "claim that makes a token not issued by rls an admin (with auth.admin_claim_value); empty: never",
+    )
+    admin_claim_value: str = _setting(
+        "auth.admin_claim_value",
+        "",
+        "REST_AUTH_ADMIN_CLAIM_VALUE",
+        "the value (or list member) of auth.admin_claim that means admin",
+    )
+    rpc_functions: tuple[str, ...] = _setting(
+        "rest.rpc_functions",
+        (),
+        "REST_RPC_FUNCTIONS",
+        "PostgreSQL functions callable as /rpc/<name>, comma-separated; empty: none",
+    )
+
     def replace(self, **changes: Any) -> Config:
         return replace(self, **changes)
 
@@ -293,6 +345,7 @@ def validate(config: Config) -> None:
         raise ConfigError(f"{', '.join(limits)} must be at least 1")
     _validate_auth(config)
     _validate_limits(config)
+    _validate_identity_provider(config)
 
 
 def _validate_limits(config: Config) -> None:
@@ -308,7 +361,7 @@ def _validate_limits(config: Config) -> None:
 
 def _validate_auth(config: Config) -> None:
     secret_bytes = len(config.auth_secret.encode("utf-8"))
-    if config.auth_enabled and secret_bytes < MIN_SECRET_BYTES:
+    if config.auth_enabled and secret_bytes < MIN_SECRET_BYTES and not (config.jwks_file or config.jwks_url):
         raise ConfigError(f"auth.enabled requires auth.secret (REST_AUTH_SECRET) of at least {MIN_SECRET_BYTES} bytes")
     # A short secret is brute-forced offline from any token it signed; refuse it even
     # with auth disabled, where tokens are still issued and verified.
@@ -328,6 +381,44 @@ def _validate_auth(config: Config) -> None:
         or config.argon2_memory_kib < 8 * config.argon2_parallelism
     ):
         raise ConfigError("argon2 settings: time cost ≥ 1, parallelism ≥ 1, memory ≥ 8 KiB per lane")
+
+
+def _validate_identity_provider(config: Config) -> None:
+    if config.jwks_file and config.jwks_url:
+        raise ConfigError("set auth.jwks_file or auth.jwks_url, not both")
+    if config.jwks_url and not _safe_key_url(config.jwks_url):
+        raise ConfigError("auth.jwks_url must use https (http only to a loopback address)")
+    # An identity provider signs tokens for every application it serves: without an
+    # audience, a token minted for another application would be accepted here.
+    if (config.jwks_file or config.jwks_url) and not config.audience:
+        raise ConfigError("auth.jwks_file / auth.jwks_url require auth.audience (the aud your tokens carry)")
+    if min(config.jwks_cache_seconds, config.jwks_refetch_seconds, config.jwks_max_bytes) < 1:
+        raise ConfigError("auth.jwks_cache_seconds, auth.jwks_refetch_seconds and auth.jwks_max_bytes must be ≥ 1")
+    if not 0 < config.jwks_timeout <= 60:
+        raise ConfigError("auth.jwks_timeout must be between 0 and 60 seconds")
+    if bool(config.admin_claim) != bool(config.admin_claim_value):
+        raise ConfigError("auth.admin_claim and auth.admin_claim_value are set together")
+    if config.admin_claim in (config.user_id_claim, "is_admin"):
+        raise ConfigError("auth.admin_claim must not be the user id claim nor is_admin")
+
+
+def _safe_key_url(url: str) -> bool:
+    """https, or http to a loopback address: keys fetched over plain http could be
+    replaced on the way.
+
+    >>> _safe_key_url("https://x.supabase.co/auth/v1/.well-known/jwks.json"), _safe_key_url("http://idp.example/k")
+    (True, False)
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme == "https" and host:
+        return True
+    if parts.scheme != "http":
+        return False
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def split_addr(addr: str) -> tuple[str, int]:

@@ -1,8 +1,10 @@
 """The ``Authorization`` header → the request's :class:`AuthUser`.
 
-A token names a user of ``auth_users`` by an integer id; that user must still exist, and
-a token's ``is_admin`` claim alone never makes an admin (weakness 8 of the original): the
-user must also be an admin in ``auth_users`` now. The lookup is cached per user id for
+A token signed with ``auth.secret`` names a user of ``auth_users`` by an integer id; that
+user must still exist, and a token's ``is_admin`` claim alone never makes an admin
+(weakness 8 of the original): the user must also be an admin in ``auth_users`` now. A
+token of an identity provider (or one with a text id) is its own principal, built from its
+claims; it is an admin only when ``auth.admin_claim`` says so. The lookup is cached per user id for
 ``auth.admin_cache_seconds``, so a deleted user's tokens stop working and a demoted admin
 loses the rights within that interval, while a user's requests do not each hit the database.
 """
@@ -70,13 +72,16 @@ class Authenticator:
         token = token.strip()
         if scheme.lower() != "bearer" or not token or " " in token:
             raise InvalidToken("invalid token")
-        user = self.tokens.verify(token)
-        if not isinstance(user.id, int):
-            # A string id (another identity provider) is never a row of auth_users: it
-            # is never an admin here, and must be text every database can bind.
+        verified = self.tokens.verify_token(token)
+        user = verified.user
+        if verified.external or not isinstance(user.id, int):
+            # A token of an identity provider, or a string id, names no row of
+            # auth_users: Tokens set its admin flag from auth.admin_claim alone (an id
+            # that happens to equal an auth_users id borrows nothing from that row).
+            # Its id must be text every database can bind.
             if isinstance(user.id, str) and not _storable(user.id):
                 raise InvalidValue("invalid token: the user id must be text without NUL or lone surrogates")
-            return replace(user, is_admin=False) if user.is_admin else user
+            return user
         standing = self.admins.standing(user.id)
         if standing is None:
             raise InvalidToken("invalid token: the user no longer exists")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from rls.auth.authenticator import AdminCache, Authenticator
 from rls.auth.hashgate import HashGate
+from rls.auth.jwks import keys_from_config
 from rls.auth.passwords import Argon2Params, Passwords
 from rls.auth.setup import setup
 from rls.auth.setup_gate import SetupGate
 from rls.auth.throttle import LoginThrottle
-from rls.auth.tokens import Tokens
+from rls.auth.tokens import AdminClaim, Tokens
 from rls.auth.users import Users
 from rls.config import Config
 from rls.database import Database
@@ -36,6 +37,10 @@ class AuthService:
             leeway=config.token_leeway,
             user_id_claim=config.user_id_claim,
             cache_size=config.token_cache_size,
+            keys=keys_from_config(config),
+            audience=config.audience,
+            issuer=config.issuer,
+            admin=AdminClaim(config.admin_claim, config.admin_claim_value),
         )
         self.throttle = LoginThrottle(
             max_per_user=config.login_max_failures_user,

@@ -1,20 +1,24 @@
 """JSON Web Tokens: issue HS256 tokens at login, verify tokens on every request.
 
-Verification accepts only HMAC tokens signed with the configured secret and carrying an
-``exp``; everything else is :class:`~rls.errors.InvalidToken`. Verified tokens are kept
+Verification accepts HMAC tokens signed with the configured secret and, when a key set
+of an identity provider is configured, RSA / EC / Ed25519 tokens signed by one of its
+keys; each must carry an ``exp`` (and the configured ``aud`` / ``iss``). The algorithms
+come from the configuration — the secret's length, each key's own algorithm — never from
+the token. Everything else is :class:`~rls.errors.InvalidToken`. Verified tokens are kept
 in a bounded cache until they expire, because verification is on every request's path.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
 import jwt
 
+from rls.auth.jwks import FAMILIES, JwksKeys
 from rls.auth.principal import AuthUser
 from rls.cache import BoundedCache
 from rls.errors import InvalidToken
@@ -43,10 +47,40 @@ def _invalid() -> InvalidToken:
 
 @dataclass(frozen=True, slots=True)
 class VerifiedToken:
-    """What a valid token says: the user it names and when it stops being valid."""
+    """What a valid token says: the user it names and when it stops being valid.
+
+    ``external``: signed by an identity provider's key, so its user is no row of
+    ``auth_users`` and its admin flag comes from ``auth.admin_claim`` alone.
+    """
 
     user: AuthUser
     expires_at: float
+    external: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AdminClaim:
+    """Which claim and value make a token not backed by ``auth_users`` an admin
+    (``role`` = ``service_role``; a list claim matches when it holds the value).
+    An empty claim: such a token is never an admin.
+
+    >>> rule = AdminClaim("roles", "admin")
+    >>> rule.grants({"roles": ["editor", "admin"]}), rule.grants({"roles": "admins"}), AdminClaim().grants({})
+    (True, False, False)
+    """
+
+    claim: str = ""
+    value: str = ""
+
+    def grants(self, claims: Mapping[str, Any]) -> bool:
+        if not self.claim or not self.value:
+            return False
+        found = claims.get(self.claim)
+        if isinstance(found, list):
+            return any(isinstance(item, str) and item == self.value for item in found)
+        if isinstance(found, bool):
+            return str(found).lower() == self.value
+        return isinstance(found, str) and found == self.value
 
 
 class Tokens:
@@ -58,6 +92,10 @@ class Tokens:
         leeway: seconds of clock skew tolerated when checking ``exp`` (and ``nbf``).
         user_id_claim: the claim holding the user id (``user_id`` as the original).
         cache_size: verified tokens kept; 0 turns the cache off.
+        keys: an identity provider's public keys (None: HMAC tokens only).
+        audience: when not empty, a token's ``aud`` must hold one of these.
+        issuer: when set, a token's ``iss`` must be exactly this.
+        admin: the claim that makes a token not backed by ``auth_users`` an admin.
         clock: seconds since the epoch (tests pass a fake one).
 
     >>> tokens = Tokens("s" * 32)
@@ -75,8 +113,16 @@ class Tokens:
         user_id_claim: str = "user_id",
         cache_size: int = 10_000,
         clock: Callable[[], float] = time.time,
+        keys: JwksKeys | None = None,
+        audience: Sequence[str] = (),
+        issuer: str = "",
+        admin: AdminClaim = AdminClaim(),
     ):
         self._secret = secret
+        self.keys = keys
+        self.audience = tuple(audience)
+        self.issuer = issuer
+        self.admin = admin
         self.algorithms = [name for name, length in ALGORITHMS.items() if len(secret.encode("utf-8")) >= length]
         self.lifetime = lifetime
         self.leeway = leeway
@@ -95,7 +141,17 @@ class Tokens:
     def issue(self, user_id: int | str, *, is_admin: bool) -> str:
         """A token for ``user_id`` with ``is_admin``, ``iat`` and ``exp`` claims."""
         now = int(self._clock())
-        claims = {self.user_id_claim: user_id, "is_admin": is_admin, "iat": now, "exp": now + self.lifetime}
+        claims: dict[str, Any] = {
+            self.user_id_claim: user_id,
+            "is_admin": is_admin,
+            "iat": now,
+            "exp": now + self.lifetime,
+        }
+        # The server's own tokens pass its own audience and issuer checks.
+        if self.audience:
+            claims["aud"] = self.audience[0]
+        if self.issuer:
+            claims["iss"] = self.issuer
         return jwt.encode(claims, self._secret, algorithm=ISSUE_ALGORITHM)
 
     def verify(self, token: str) -> AuthUser:
@@ -103,30 +159,59 @@ class Tokens:
 
         Raises:
             InvalidToken: malformed, wrongly signed, of another algorithm, without ``exp``,
-                expired, or without a valid user id.
+                expired, of another audience or issuer, or without a valid user id.
+            Unavailable: the token needs an identity provider's key and none can be had.
         """
+        return self.verify_token(token).user
+
+    def verify_token(self, token: str) -> VerifiedToken:
+        """Like :meth:`verify`, with the expiry and whether an identity provider signed it."""
         cache = self.cache
         if cache is not None:
             hit = cache.get(token)
             if hit is not None:
                 if hit.expires_at + self.leeway >= self._clock():
-                    return hit.user
+                    return hit
                 raise _invalid()
         verified = self._decode(token)
         if cache is not None:
             cache.put(token, verified)
-        return verified.user
+        return verified
+
+    def _key(self, token: str) -> tuple[str, Any, bool]:
+        """The algorithm, key and origin a token is verified with — chosen by the
+        configuration: the token's ``alg`` only picks among what is configured."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise _invalid() from None
+        algorithm, kid = header.get("alg"), header.get("kid")
+        if not isinstance(algorithm, str) or (kid is not None and not isinstance(kid, str)):
+            raise _invalid()
+        if algorithm in self.algorithms:
+            return algorithm, self._secret, False
+        if self.keys is not None and algorithm in FAMILIES:
+            return algorithm, self.keys.key_for(kid, algorithm).key, True
+        raise _invalid()
 
     def _decode(self, token: str) -> VerifiedToken:
-        if not self.algorithms or not token or len(token) > MAX_TOKEN_LENGTH:
+        if not token or len(token) > MAX_TOKEN_LENGTH:
             raise _invalid()
+        algorithm, key, external = self._key(token)
+        options: Any = {**_DECODE_OPTIONS, "verify_aud": bool(self.audience)}
+        if self.audience:
+            options["require"] = [*options["require"], "aud"]
+        if self.issuer:
+            options["require"] = [*options["require"], "iss"]
         try:
             claims = jwt.decode(
                 token,
-                self._secret,
-                algorithms=self.algorithms,
-                options=_DECODE_OPTIONS,
+                key,
+                algorithms=[algorithm],
+                options=options,
                 leeway=self.leeway,
+                audience=list(self.audience) or None,
+                issuer=self.issuer or None,
             )
             # pyjwt compares exp against its own clock; check it against ours too so
             # the cached and the uncached path agree.
@@ -135,7 +220,11 @@ class Tokens:
             raise _invalid() from None
         if expires_at + self.leeway < self._clock():
             raise _invalid()
-        return VerifiedToken(user_from_claims(claims, self.user_id_claim), expires_at)
+        user = user_from_claims(claims, self.user_id_claim)
+        if external or not isinstance(user.id, int):
+            # Not a row of auth_users: admin only by the configured claim.
+            user = replace(user, is_admin=self.admin.grants(claims))
+        return VerifiedToken(user, expires_at, external)
 
 
 def user_from_claims(claims: Mapping[str, Any], user_id_claim: str = "user_id") -> AuthUser:

@@ -15,6 +15,8 @@ from rls.config import Config, load_config, validate
 from rls.database import Database, Session
 from rls.errors import BadRequest, InvalidValue, MethodNotAllowed, NotFound, RlsError
 from rls.http.messages import Request, Response, json_response, message
+from rls.http.openapi import build_document, openapi_response, visible_resources, wants_openapi
+from rls.http.rpc import RpcRoutes
 from rls.http.slowbody import BodyGate
 from rls.http.tables import TableRoutes
 from rls.policy.admin import validate_policy_rows
@@ -23,6 +25,7 @@ from rls.policy.store import POLICY_TABLE, PolicyStore
 from rls.rest.compiler import RestCompiler
 from rls.rest.query import Limits
 from rls.rest.resource import Paging, TableRules, TableService
+from rls.rest.rpc import RpcService
 from rls.schema import Table
 
 log = logging.getLogger("rls.http")
@@ -61,6 +64,7 @@ class App:
         self.auth_routes = AuthRoutes(self.auth)
         self.policies = PolicyStore(db, interval=config.policy_refresh_interval)
         self.tables = TableRoutes(self.build_table_service(), limits_of(config))
+        self.rpc = RpcRoutes(RpcService(self.tables.service, config.rpc_functions))
         self.routes = self.build_routes()
         self.body_gate = BodyGate(config.body_readers)
 
@@ -112,11 +116,21 @@ class App:
             "DELETE": t.delete,
         }
         return [
-            Route((), {"GET": _root}),
+            Route((), {"GET": self.root}),
             Route(("auth", "<action>"), {"POST": self.auth_routes.post}),
+            Route(("rpc", "<function>"), {"GET": self.rpc.get, "POST": self.rpc.post}),
             Route(("<table>",), table_methods),
             Route(("<table>", "<pk>"), {m: h for m, h in table_methods.items() if m != "POST"}),
         ]
+
+    def root(self, request: Request, params: dict[str, str]) -> Response:
+        """The original's status message, or (``Accept: application/openapi+json``) the
+        OpenAPI document of what the caller may do."""
+        if not wants_openapi(request.header("Accept")):
+            return _root(request, params)
+        resources = visible_resources(self.tables.service, request.user)
+        rpc = self.config.rpc_functions if self.db.dialect.SUPPORTS_RPC else ()
+        return openapi_response(build_document(resources, auth_actions=self.auth_routes.actions, rpc_functions=rpc))
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         environ["wsgi.input"] = self.body_gate.wrap(environ["wsgi.input"])
