@@ -242,6 +242,17 @@ class Postgres(Dialect):
             node = cls(this=node, expression=path, only_json_types=True)
         return node
 
+    # -- PostgREST filter operators ------------------------------------------------------
+
+    SUPPORTS_FULL_TEXT = True
+
+    def build_full_text(self, this: exp.Expr, query: exp.Expr, *, function: str, language: str, kind: Kind) -> exp.Expr:
+        config = [exp.Literal.string(language)] if language else []
+        # A tsvector column is searched as it is; text and JSON are parsed on the fly.
+        vector = this if kind is Kind.OTHER else exp.Anonymous(this="to_tsvector", expressions=[*config, this])
+        tsquery = exp.Anonymous(this=function, expressions=[*(c.copy() for c in config), query])
+        return exp.MatchAgainst(this=tsquery, expressions=[vector])
+
     def to_error(self, exc: BaseException) -> RlsError | None:
         if not isinstance(exc, psycopg.Error):
             return None
