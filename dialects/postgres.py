@@ -19,7 +19,16 @@ from dialects.base import (
     unavailable,
     unique_violation,
 )
-from rls.errors import BadRequest, Conflict, Denied, RlsError, StatementTimeout, UnknownColumn, UnknownTable
+from rls.errors import (
+    BadRequest,
+    Conflict,
+    Denied,
+    RlsError,
+    StatementTimeout,
+    Unavailable,
+    UnknownColumn,
+    UnknownTable,
+)
 from rls.schema import Column, Kind, Schema, Table
 
 _TYPE_KINDS = {
@@ -262,4 +271,7 @@ class Postgres(Dialect):
         build = (_ERRORS.get(state) or _ERRORS.get(state[:2])) if state else None
         if build is None:
             build = next(b for cls, b in _CLIENT if isinstance(exc, cls))
-        return build(exc)
+        error = build(exc)
+        if state and not isinstance(error, Unavailable):
+            error.postgrest_code = state  # PostgREST answers the server's own SQLSTATE
+        return error

@@ -4,9 +4,13 @@ negations included — sees, counts or errors on rows the policy hides."""
 
 from __future__ import annotations
 
+import threading
 import time
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
+from postgrest import APIError, SyncPostgrestClient
 
 from rls.errors import BadRequest
 from rls.rest.query import Limits, Logic, parse_query
@@ -326,3 +330,78 @@ def test_a_60_kb_or_parses_in_linear_time():
     with pytest.raises(BadRequest, match="max_filters"):
         parse_query(text)
     assert time.perf_counter() - started < 0.01  # stops at the 101st condition
+
+
+# -- the Supabase Python client, unchanged ------------------------------------------------
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+@pytest.fixture(scope="module")
+def served(worlds):
+    """A real HTTP server per backend, in this process, on a free port."""
+    servers = {}
+
+    def get(world):
+        if id(world) not in servers:
+            server = make_server("127.0.0.1", 0, world.app, server_class=_Server, handler_class=_QuietHandler)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            servers[id(world)] = server
+        return f"http://127.0.0.1:{servers[id(world)].server_port}"
+
+    yield get
+    for server in servers.values():
+        server.shutdown()
+        server.server_close()
+
+
+CLIENT_CALLS = [
+    (lambda q, me: q.eq("name", "apple"), [1]),
+    (lambda q, me: q.neq("name", "apple"), [2, 3, 4, 5]),
+    (lambda q, me: q.gt("score", 20), [3, 5]),
+    (lambda q, me: q.gte("score", 20), [2, 3, 5]),
+    (lambda q, me: q.lt("score", 20), [1]),
+    (lambda q, me: q.lte("score", 20), [1, 2]),
+    (lambda q, me: q.like("name", "*pie"), [5]),
+    (lambda q, me: q.ilike("name", "b*"), [2]),
+    (lambda q, me: q.is_("score", None), [4]),
+    (lambda q, me: q.is_("flag", True), [1, 4]),
+    (lambda q, me: q.in_("name", ["apple", "a,b", 'x"y']), [1, 3, 4]),
+    (lambda q, me: q.not_.eq("name", "apple"), [2, 3, 4, 5]),
+    (lambda q, me: q.not_.in_("id", [1, 2]), [3, 4, 5]),
+    (lambda q, me: q.not_.is_("score", None), [1, 2, 3, 5]),
+    (lambda q, me: q.or_("id.eq.1,and(score.gte.20,flag.is.false)"), [1, 2, 5]),
+    (lambda q, me: q.or_('name.eq."a,b",name.eq."x\\"y"'), [3, 4]),
+    (lambda q, me: q.not_.or_("id.eq.1,id.eq.2"), [3, 4, 5]),
+    (lambda q, me: q.match({"name": "apple", "score": 10}), [1]),
+    (lambda q, me: q.filter("score", "isdistinct", "10"), [2, 3, 4, 5]),
+    (lambda q, me: q.like_any_of("name", "app*,Ban*"), [1, 2]),
+    (lambda q, me: q.or_(f"id.gt.0,user_id.neq.{me}"), [1, 2, 3, 4, 5]),
+]
+
+
+@pytest.mark.parametrize(("call", "expected"), CLIENT_CALLS)
+def test_the_supabase_client_filters_as_the_policy_allows(w, served, call, expected):
+    client = SyncPostgrestClient(served(w), headers={"Authorization": f"Bearer {w.alice.token}"})
+    try:
+        rows = call(client.from_("items").select("id"), w.alice_id).execute().data
+    finally:
+        client.session.close()
+    assert sorted(row["id"] for row in rows) == expected
+
+
+def test_the_supabase_client_reads_errors_in_postgrests_shape(w, served):
+    client = SyncPostgrestClient(served(w), headers={"Authorization": f"Bearer {w.alice.token}"})
+    try:
+        with pytest.raises(APIError) as caught:
+            client.from_("items").select("id").eq("nope", 1).execute()
+    finally:
+        client.session.close()
+    assert (caught.value.code, caught.value.message) == ("42703", "unknown column: nope")
