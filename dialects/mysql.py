@@ -99,6 +99,7 @@ _ERRORS: dict[int, Callable[[Any], RlsError]] = {
     **dict.fromkeys((1044, 1142, 1143), lambda _: Denied("permission denied by the database")),
     **dict.fromkeys((1205, 1213), lambda _: Conflict("conflict: concurrent update, retry")),
     1064: lambda _: BadRequest("the database rejected the statement"),
+    1139: lambda _: BadRequest("invalid regular expression", postgrest_code="2201B"),  # ER_REGEXP_ERROR (match)
     **dict.fromkeys((1317, 1969, 3024), lambda _: unavailable(_TIMEOUT)),  # interrupted, max_statement_time
     **dict.fromkeys((*_DISCONNECTS, *_SERVER), lambda _: unavailable()),
 }
