@@ -4,6 +4,7 @@ negations included — sees, counts or errors on rows the policy hides."""
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from socketserver import ThreadingMixIn
@@ -316,20 +317,38 @@ def test_an_embedded_logic_filter_is_refused_until_embedded(w):
     assert (reply.status, reply.json["code"]) == (400, "PGRST108")
 
 
+def _best_time(parse, runs=3):
+    """The least CPU time of a few runs, with the garbage collector paused: the parser's own
+    time — not the other processes sharing the machine, nor a collection of the whole test
+    session's heap that its allocations may trigger."""
+    gc.disable()
+    try:
+        times = []
+        for _ in range(runs):
+            started = time.process_time()
+            parse()
+            times.append(time.process_time() - started)
+        return min(times)
+    finally:
+        gc.enable()
+
+
 def test_a_60_kb_or_parses_in_linear_time():
     items = ",".join(
         f'name.eq."v,{i}"' if i % 2 else f"and(id.gt.{i},not.or(x.is.null,y.in.(1,2)))" for i in range(2000)
     )
     text = f"or=({items})"
     assert len(text) > 60_000
-    started = time.perf_counter()
-    query = parse_query(text, Limits(filters=10**6))
-    elapsed = time.perf_counter() - started
-    assert len(query.leaves()) == 4000 and elapsed < 0.2  # ~30 ms on a loaded 2-core machine
-    started = time.perf_counter()
-    with pytest.raises(BadRequest, match="max_filters"):
-        parse_query(text)
-    assert time.perf_counter() - started < 0.01  # stops at the 101st condition
+    assert len(parse_query(text, Limits(filters=10**6)).leaves()) == 4000
+    assert (
+        _best_time(lambda: parse_query(text, Limits(filters=10**6))) < 0.05
+    )  # 20–33 ms of CPU on the shared 2-core machine
+
+    def refused():
+        with pytest.raises(BadRequest, match="max_filters"):
+            parse_query(text)
+
+    assert _best_time(refused) < 0.005  # stops at the 101st condition
 
 
 # -- the Supabase Python client, unchanged ------------------------------------------------
