@@ -294,6 +294,36 @@ class Dialect:
         node = exp.JSONExtractScalar if as_text else exp.JSONExtract
         return node(this=column, expression=path)
 
+    # -- PostgREST filter operators (rls/rest/terms.py) ---------------------------------
+    # match/imatch, isdistinct, fts/plfts/phfts/wfts, ov. Each database says what it has;
+    # what it lacks is refused with a 400 naming the operator and the database.
+
+    SUPPORTS_REGEX: ClassVar[bool] = True
+    """The database matches POSIX-style regular expressions (filters ``match``, ``imatch``)."""
+
+    SUPPORTS_FULL_TEXT: ClassVar[bool] = False
+    """PostgreSQL's text search (``@@``, ``to_tsquery``): filters ``fts``, ``plfts``,
+    ``phfts``, ``wfts``."""
+
+    def build_regex(self, this: exp.Expr, pattern: exp.Expr, *, ignore_case: bool) -> exp.Expr:
+        """``this`` matches the regular expression ``pattern``, case-sensitively unless
+        ``ignore_case`` (whatever the column's collation)."""
+        node = exp.RegexpILike if ignore_case else exp.RegexpLike
+        return node(this=this, expression=pattern)
+
+    def build_distinct(self, this: exp.Expr, value: exp.Expr, kind: Kind) -> exp.Expr:
+        """``this IS DISTINCT FROM value``: not equal, NULL being a value like any other;
+        text compared as :meth:`build_comparison` compares it."""
+        if kind is Kind.OTHER:
+            text = exp.DataType.build("TEXT")
+            this, value = exp.Cast(this=this, to=text), exp.Cast(this=value, to=text.copy())
+        return exp.NullSafeNEQ(this=this, expression=value)
+
+    def build_full_text(self, this: exp.Expr, query: exp.Expr, *, function: str, language: str, kind: Kind) -> exp.Expr:
+        """``this @@ <function>(language, query)``; ``language`` is an allow-listed text
+        search configuration (or empty: the server's default)."""
+        raise NotImplementedError
+
     # -- values -----------------------------------------------------------------------
 
     def adapt(self, kind: Kind, value: Any, text: str | None = None) -> Any:
@@ -350,11 +380,12 @@ def unique_violation() -> RlsError:
 
 
 def foreign_key_violation() -> RlsError:
-    return Conflict("conflict: the row violates a foreign key constraint")
+    return Conflict("conflict: the row violates a foreign key constraint", postgrest_code="23503")
 
 
 def not_null_violation(column: str | None) -> RlsError:
-    return ConstraintViolation(f"missing value for required column: {column}" if column else "missing required value")
+    text = f"missing value for required column: {column}" if column else "missing required value"
+    return ConstraintViolation(text, postgrest_code="23502")
 
 
 def check_violation() -> RlsError:

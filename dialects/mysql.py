@@ -99,6 +99,7 @@ _ERRORS: dict[int, Callable[[Any], RlsError]] = {
     **dict.fromkeys((1044, 1142, 1143), lambda _: Denied("permission denied by the database")),
     **dict.fromkeys((1205, 1213), lambda _: Conflict("conflict: concurrent update, retry")),
     1064: lambda _: BadRequest("the database rejected the statement"),
+    1139: lambda _: BadRequest("invalid regular expression", postgrest_code="2201B"),  # ER_REGEXP_ERROR (match)
     **dict.fromkeys((1317, 1969, 3024), lambda _: unavailable(_TIMEOUT)),  # interrupted, max_statement_time
     **dict.fromkeys((*_DISCONNECTS, *_SERVER), lambda _: unavailable()),
 }
@@ -340,6 +341,22 @@ class MySQL(Dialect):
             return super().build_in(this, values, kind)
         exact = exp.In(this=self._bytes(this), expressions=[self._bytes(v) for v in values])
         return exp.paren(exp.and_(exp.In(this=this.copy(), expressions=[v.copy() for v in values]), exact), copy=False)
+
+    # -- PostgREST filter operators ------------------------------------------------------
+
+    def build_regex(self, this: exp.Expr, pattern: exp.Expr, *, ignore_case: bool) -> exp.Expr:
+        # MariaDB has no REGEXP_LIKE, and REGEXP follows the column's collation (case-
+        # insensitive by default): PCRE's own flag at the head of the pattern decides.
+        flagged = exp.func("CONCAT", exp.Literal.string("(?i)" if ignore_case else "(?-i)"), pattern, dialect="mysql")
+        found = exp.Anonymous(this="REGEXP_INSTR", expressions=[this, flagged])
+        return exp.GT(this=found, expression=exp.Literal.number(0))
+
+    def build_distinct(self, this: exp.Expr, value: exp.Expr, kind: Kind) -> exp.Expr:
+        # NOT (a <=> b), parenthesised: NOT binds looser than <=> only without
+        # HIGH_NOT_PRECEDENCE. Text compares its bytes, as eq does.
+        if kind in _TEXT_KINDS:
+            this, value = self._bytes(this), self._bytes(value)
+        return exp.Not(this=exp.paren(exp.NullSafeEQ(this=this, expression=value), copy=False))
 
     def build_fence(self) -> exp.Expr:
         # MySQL has no OFFSET without LIMIT; a derived table with LIMIT is never merged.

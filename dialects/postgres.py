@@ -20,7 +20,16 @@ from dialects.base import (
     unavailable,
     unique_violation,
 )
-from rls.errors import BadRequest, Conflict, Denied, RlsError, StatementTimeout, UnknownColumn, UnknownTable
+from rls.errors import (
+    BadRequest,
+    Conflict,
+    Denied,
+    RlsError,
+    StatementTimeout,
+    Unavailable,
+    UnknownColumn,
+    UnknownTable,
+)
 from rls.schema import Column, Kind, Schema, Table
 
 _TYPE_KINDS = {
@@ -271,6 +280,17 @@ class Postgres(Dialect):
             node = cls(this=node, expression=path, only_json_types=True)
         return node
 
+    # -- PostgREST filter operators ------------------------------------------------------
+
+    SUPPORTS_FULL_TEXT = True
+
+    def build_full_text(self, this: exp.Expr, query: exp.Expr, *, function: str, language: str, kind: Kind) -> exp.Expr:
+        config = [exp.Literal.string(language)] if language else []
+        # A tsvector column is searched as it is; text and JSON are parsed on the fly.
+        vector = this if kind is Kind.OTHER else exp.Anonymous(this="to_tsvector", expressions=[*config, this])
+        tsquery = exp.Anonymous(this=function, expressions=[*(c.copy() for c in config), query])
+        return exp.MatchAgainst(this=tsquery, expressions=[vector])
+
     def to_error(self, exc: BaseException) -> RlsError | None:
         if not isinstance(exc, psycopg.Error):
             return None
@@ -280,7 +300,10 @@ class Postgres(Dialect):
         build = (_ERRORS.get(state) or _ERRORS.get(state[:2])) if state else None
         if build is None:
             build = next(b for cls, b in _CLIENT if isinstance(exc, cls))
-        return build(exc)
+        error = build(exc)
+        if state and not isinstance(error, Unavailable):
+            error.postgrest_code = state  # PostgREST answers the server's own SQLSTATE
+        return error
 
 
 def _function_info(

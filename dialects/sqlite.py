@@ -264,6 +264,10 @@ class SQLite(Dialect):
             glob = exp.Replace(this=glob, expression=exp.Literal.string(old), replacement=exp.Literal.string(new))
         return exp.paren(exp.and_(like, exp.Glob(this=this.copy(), expression=glob), copy=False), copy=False)
 
+    # -- PostgREST filter operators ------------------------------------------------------
+
+    SUPPORTS_REGEX = False  # REGEXP exists only when the application defines the function
+
     def build_fence(self) -> exp.Expr:
         # A sub-query with LIMIT is not flattened into the outer query.
         return exp.Limit(expression=exp.Literal.number(-1))

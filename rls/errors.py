@@ -2,29 +2,37 @@
 
 ::
 
-    RlsError                      500 internal
-     ├── BadRequest               400 bad_request
-     │    ├── UnknownColumn       400 unknown_column
-     │    ├── InvalidValue        400 invalid_value
-     │    ├── ConstraintViolation 400 constraint_violation   (not-null, check)
-     │    └── Refused             400 refused                (the guard will not run it)
-     ├── Unauthenticated          401 login_required
-     │    ├── InvalidToken        401 invalid_token
-     │    └── InvalidCredentials  401 invalid_credentials  (login: unknown user or wrong password)
-     ├── Denied                   403 unauthorized
-     │    ├── WithCheckViolation  403 unauthorized           (a write aborted itself on WITH CHECK)
-     │    └── LoginRequired       401 login_required         (denied to the anonymous user)
-     ├── NotFound                 404 not_found
-     │    └── UnknownTable        404 unknown_table
-     ├── MethodNotAllowed         405 method_not_allowed
-     ├── Conflict                 409 conflict               (unique, foreign key)
-     ├── PayloadTooLarge          413 payload_too_large
-     ├── TooManyRequests          429 too_many_requests
-     └── Unavailable              503 unavailable            (database unreachable)
-          └── StatementTimeout    503 timeout                (db.statement_timeout or a lock wait ran out)
+    class                         status  error                  code (PostgREST's)
+    RlsError                      500 internal                    PGRSTX00
+     ├── BadRequest               400 bad_request                 PGRST100 (query string), PGRST102 (body), …
+     │    ├── UnknownColumn       400 unknown_column              42703 (filter, select), PGRST204 (body)
+     │    ├── InvalidValue        400 invalid_value               22P02
+     │    ├── ConstraintViolation 400 constraint_violation        23502 (not null), 23514 (check)
+     │    ├── Unsupported         400 unsupported                 PGRST127   (an operator this database lacks)
+     │    └── Refused             400 refused                     PGRST100   (the guard will not run it)
+     ├── Unauthenticated          401 login_required              PGRST302
+     │    ├── InvalidToken        401 invalid_token               PGRST301
+     │    └── InvalidCredentials  401 invalid_credentials         28P01  (login: unknown user or wrong password)
+     ├── Denied                   403 unauthorized                42501
+     │    ├── WithCheckViolation  403 unauthorized                42501  (a write aborted itself on WITH CHECK)
+     │    └── LoginRequired       401 login_required              42501  (denied to the anonymous user)
+     ├── NotFound                 404 not_found                   PGRST125 (no such path), PGRST116 (singular)
+     │    └── UnknownTable        404 unknown_table               PGRST205
+     ├── MethodNotAllowed         405 method_not_allowed          PGRST117
+     ├── Conflict                 409 conflict                    23505 (unique), 23503 (foreign key)
+     ├── PayloadTooLarge          413 payload_too_large           54000
+     ├── TooManyRequests          429 too_many_requests           53400
+     └── Unavailable              503 unavailable                 PGRST000 (database unreachable)
+          └── StatementTimeout    503 timeout                     57014  (db.statement_timeout or a lock wait ran out)
 
-The web layer reads only ``status``, ``code``, ``message`` and ``headers``; nothing in
-an error's message may contain SQL, a table definition or a secret.
+The web layer reads only ``status``, ``code``, ``postgrest_code``, ``message``,
+``details``, ``hint`` and ``headers``; nothing in an error's message may contain SQL, a
+table definition, a value from a row or a secret.
+
+An error body has PostgREST's shape beside the original's ``msg`` (see :meth:`RlsError.to_json`):
+``code`` is the code PostgREST answers for the same fault (a PostgreSQL SQLSTATE or a
+``PGRST…`` code), ``error`` is rls's own symbolic name. Where PostgREST has no such
+fault (413, 429) the closest SQLSTATE class is used.
 """
 
 from __future__ import annotations
@@ -37,53 +45,97 @@ class RlsError(Exception):
 
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal"
+    """rls's symbolic name for the fault (the key ``error`` of the body)."""
+    postgrest_code: str = "PGRSTX00"
+    """PostgREST's code for the same fault (the key ``code``); an instance may refine it."""
 
-    def __init__(self, message: str = "internal server error", *, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        message: str = "internal server error",
+        *,
+        headers: dict[str, str] | None = None,
+        postgrest_code: str | None = None,
+        details: str | None = None,
+        hint: str | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.headers = headers or {}
+        if postgrest_code is not None:
+            self.postgrest_code = postgrest_code
+        self.details = details
+        self.hint = hint
 
     def to_json(self) -> dict[str, object]:
-        """The error as the body of a response: the original's ``msg`` plus code and status."""
-        return {"msg": self.message, "code": self.code, "status": self.status}
+        """The error as the body of a response: the original's ``msg`` and PostgREST's
+        ``message``, ``code``, ``details``, ``hint``, with the status and rls's name.
+
+        >>> UnknownTable("table does not exist: t").to_json()["code"]
+        'PGRST205'
+        """
+        return {
+            "msg": self.message,
+            "status": self.status,
+            "message": self.message,
+            "code": self.postgrest_code,
+            "details": self.details,
+            "hint": self.hint,
+            "error": self.code,
+        }
 
 
 class BadRequest(RlsError):
     status = 400
     code = "bad_request"
+    postgrest_code = "PGRST100"
 
 
 class UnknownColumn(BadRequest):
     code = "unknown_column"
+    postgrest_code = "42703"
 
 
 class InvalidValue(BadRequest):
     code = "invalid_value"
+    postgrest_code = "22P02"
 
 
 class ConstraintViolation(BadRequest):
     code = "constraint_violation"
+    postgrest_code = "23514"
+
+
+class Unsupported(BadRequest):
+    """A request this database cannot answer (an operator it lacks); PostgREST's "not
+    implemented"."""
+
+    code = "unsupported"
+    postgrest_code = "PGRST127"
 
 
 class Refused(BadRequest):
     """The guard will not run this statement (parse error, forbidden construct, …)."""
 
     code = "refused"
+    postgrest_code = "PGRST100"
 
 
 class Unauthenticated(RlsError):
     status = 401
     code = "login_required"
+    postgrest_code = "PGRST302"
 
 
 class InvalidToken(Unauthenticated):
     code = "invalid_token"
+    postgrest_code = "PGRST301"
 
 
 class InvalidCredentials(Unauthenticated):
     """Login failed; the same for an unknown user and a wrong password."""
 
     code = "invalid_credentials"
+    postgrest_code = "28P01"
 
 
 class Denied(RlsError):
@@ -91,6 +143,7 @@ class Denied(RlsError):
 
     status = 403
     code = "unauthorized"
+    postgrest_code = "42501"
 
 
 class WithCheckViolation(Denied):
@@ -103,46 +156,55 @@ class LoginRequired(Denied):
 
     status = 401
     code = "login_required"
+    postgrest_code = "42501"
 
 
 class NotFound(RlsError):
     status = 404
     code = "not_found"
+    postgrest_code = "PGRST125"
 
 
 class UnknownTable(NotFound):
     code = "unknown_table"
+    postgrest_code = "PGRST205"
 
 
 class MethodNotAllowed(RlsError):
     status = 405
     code = "method_not_allowed"
+    postgrest_code = "PGRST117"
 
 
 class Conflict(RlsError):
     status = 409
     code = "conflict"
+    postgrest_code = "23505"
 
 
 class PayloadTooLarge(RlsError):
     status = 413
     code = "payload_too_large"
+    postgrest_code = "54000"
 
 
 class TooManyRequests(RlsError):
     status = 429
     code = "too_many_requests"
+    postgrest_code = "53400"
 
 
 class Unavailable(RlsError):
     status = 503
     code = "unavailable"
+    postgrest_code = "PGRST000"
 
 
 class StatementTimeout(Unavailable):
     """A statement ran, or waited for a lock, longer than ``db.statement_timeout``."""
 
     code = "timeout"
+    postgrest_code = "57014"
 
     def __init__(self, message: str = "the database did not answer in time (db.statement_timeout); retry later"):
         super().__init__(message, headers={"Retry-After": "1"})

@@ -6,7 +6,7 @@ Every answer is checked, and every breach recorded (the run goes on):
 
 - ``crash``: the app raised instead of answering;
 - ``server_error``: a status ≥ 500 (there are no injected faults here, so none is allowed);
-- ``error_shape``: an error whose body is not ``{"msg", "code", "status"}`` with the status;
+- ``error_shape``: an error whose body is not ``{"msg", "status", "message", "code", "details", "hint", "error"}`` with the status;
 - ``wrote_on_error``: a write answered with an error that changed the tables anyway;
 - ``policy``: a user read a ``todos`` row whose ``user_id`` is not theirs (the default policy).
 
@@ -301,8 +301,11 @@ class Fuzzer:
         if reply.status >= 400:
             try:
                 body = json.loads(reply.body)
-                shaped = set(body) == {"msg", "code", "status"} and body["status"] == reply.status
-                shaped = shaped and isinstance(body["msg"], str) and isinstance(body["code"], str)
+                shaped = (
+                    set(body) == {"msg", "status", "message", "code", "details", "hint", "error"}
+                    and body["status"] == reply.status
+                )
+                shaped = shaped and isinstance(body["msg"], str) and isinstance(body["error"], str)
             except ValueError:
                 shaped = False
             if not shaped:

@@ -120,7 +120,7 @@ def test_login_answers_503_with_retry_after_when_the_hash_queue_is_full(make_dat
     finally:
         release.set()
         holder.join()
-    assert (reply.status, reply.json["code"], reply.headers.get("Retry-After")) == (503, "unavailable", "1")
+    assert (reply.status, reply.json["error"], reply.headers.get("Retry-After")) == (503, "unavailable", "1")
     assert client.post("/auth/login", {"username": admin["Username"], "password": admin["Password"]}).status == 200
     app.db.close()
 
@@ -199,7 +199,7 @@ def test_a_request_refused_by_the_body_gate_changes_nothing(make_database_url):
     finally:
         slow.arrive.set()
         reader.join()
-    assert (reply.status, reply.json["code"]) == (503, "unavailable")
+    assert (reply.status, reply.json["error"]) == (503, "unavailable")
     assert app.db.run(lambda s: s.execute("SELECT count(*) FROM auth_users WHERE username = 'mallory'").rows) == [(0,)]
     app.db.close()
 

@@ -249,7 +249,7 @@ def test_login_ignores_a_stale_token(client, admin):
 )
 def test_a_bad_authorization_header_is_401_on_a_table_request(client, header):
     reply = client.get("/nothing", headers={"Authorization": header})
-    assert (reply.status, reply.json["msg"], reply.json["code"]) == (401, "invalid token", "invalid_token")
+    assert (reply.status, reply.json["msg"], reply.json["error"]) == (401, "invalid token", "invalid_token")
 
 
 def test_expired_token_is_401(client):
@@ -283,7 +283,15 @@ def test_unknown_user_and_wrong_password_get_the_same_answer(client, admin):
     unknown = client.post("/auth/login", {"username": "nobody", "password": "wonderland"})
     wrong = client.post("/auth/login", {"username": "rest_admin", "password": "wonderland"})
     assert (unknown.status, unknown.json) == (wrong.status, wrong.json)
-    assert unknown.json == {"msg": "invalid username or password", "code": "invalid_credentials", "status": 401}
+    assert unknown.json == {
+        "msg": "invalid username or password",
+        "status": 401,
+        "message": "invalid username or password",
+        "code": "28P01",
+        "details": None,
+        "hint": None,
+        "error": "invalid_credentials",
+    }
 
 
 def test_unknown_user_costs_a_password_verification(client, admin, monkeypatch):
@@ -300,7 +308,7 @@ def test_repeated_failures_for_a_username_are_throttled(client, admin):
     for _ in range(5):
         assert client.post("/auth/login", {"username": "rest_admin", "password": "wrong-one"}).status == 401
     reply = client.post("/auth/login", {"username": "rest_admin", "password": admin["Password"]})
-    assert reply.status == 429 and reply.json["code"] == "too_many_requests"
+    assert reply.status == 429 and reply.json["error"] == "too_many_requests"
     assert 1 <= int(reply.headers["Retry-After"]) <= 300
 
 
@@ -368,7 +376,7 @@ def test_with_auth_disabled_auth_policies_is_still_a_table(client, admin):
 def test_token_with_an_id_beyond_the_column_range_is_refused(client, admin):
     token = jwt.encode({"user_id": 2**62, "is_admin": True, "exp": 4_000_000_000}, SECRET, algorithm="HS256")
     reply = client.get("/whoami", token=token)
-    assert (reply.status, reply.json["code"]) == (401, "invalid_token")
+    assert (reply.status, reply.json["error"]) == (401, "invalid_token")
 
 
 @pytest.mark.parametrize("action", ["register", "login"])

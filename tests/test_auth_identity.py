@@ -43,7 +43,7 @@ def test_token_of_a_deleted_user_is_refused(app):
     assert client.get("/whoami", token=token).status == 200
     app.auth.users.delete("dave")
     reply = client.get("/whoami", token=token)
-    assert (reply.status, reply.json["code"]) == (401, "invalid_token")
+    assert (reply.status, reply.json["error"]) == (401, "invalid_token")
 
 
 def test_token_of_a_deleted_user_does_not_act_for_the_next_user(app):
@@ -52,14 +52,14 @@ def test_token_of_a_deleted_user_does_not_act_for_the_next_user(app):
     app.auth.users.delete("dave")
     register(client, "erin")
     reply = client.get("/whoami", token=token)
-    assert (reply.status, reply.json["code"]) == (401, "invalid_token")
+    assert (reply.status, reply.json["error"]) == (401, "invalid_token")
 
 
 def test_token_of_a_user_who_never_existed_is_refused(app):
 
     token = jwt.encode({"user_id": 4242, "exp": 4_000_000_000}, SECRET, algorithm="HS256")
     reply = Client(app).get("/whoami", token=token)
-    assert (reply.status, reply.json["code"]) == (401, "invalid_token")
+    assert (reply.status, reply.json["error"]) == (401, "invalid_token")
 
 
 @pytest.mark.parametrize("user_id", ["a\x00b", "a\ud800b"], ids=["nul", "surrogate"])
@@ -67,4 +67,4 @@ def test_string_user_id_no_database_can_bind_is_400(app, user_id):
 
     token = jwt.encode({"user_id": user_id, "exp": 4_000_000_000}, SECRET, algorithm="HS256")
     reply = Client(app).get("/whoami", token=token)
-    assert (reply.status, reply.json["code"]) == (400, "invalid_value")
+    assert (reply.status, reply.json["error"]) == (400, "invalid_value")

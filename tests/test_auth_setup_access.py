@@ -36,7 +36,7 @@ def auth_tables(app):
 def test_setup_from_a_remote_client_is_403_and_creates_nothing(make):
     app = make()
     reply = AddressedClient(app, REMOTE).post("/auth/setup")
-    assert (reply.status, reply.json["code"]) == (403, "unauthorized")
+    assert (reply.status, reply.json["error"]) == (403, "unauthorized")
     assert "setup token" in reply.json["msg"] and "Password" not in reply.json
     assert auth_tables(app) == []
 

@@ -297,7 +297,7 @@ def test_a_locked_table_answers_503_after_the_statement_timeout(start, backend, 
         holder.join()
     # PostgreSQL and MariaDB: the lock wait ran out; SQLite: its busy timeout (set to the
     # statement timeout) ran out.
-    assert (status, body["code"], headers.get("retry-after")) == (503, "timeout", "1"), body
+    assert (status, body["error"], headers.get("retry-after")) == (503, "timeout", "1"), body
     assert 0.9 < waited < 3
     assert other[:2] == (200, [{"id": 1, "name": "a"}])
 

@@ -150,7 +150,7 @@ def test_unreachable_database_is_503(url):
     app = create_app(Config(db_url=url))
     reply = Client(app).get("/todos")
     assert reply.status == 503
-    assert reply.json["code"] == "unavailable"
+    assert reply.json["error"] == "unavailable"
     assert "127.0.0.1" not in reply.msg and "nonexistent" not in reply.msg
 
 

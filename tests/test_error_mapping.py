@@ -119,6 +119,6 @@ def test_sum_of_a_uuid_column_is_answered_without_a_server_error(backend, make_d
         reply = client.get("/tokens", "select=sum(token)")
         assert reply.status == SUM_OF_UUID[backend], reply.body
         if reply.status == 400:
-            assert set(reply.json) == {"msg", "code", "status"}
+            assert set(reply.json) == {"msg", "status", "message", "code", "details", "hint", "error"}
     finally:
         app.db.close()

@@ -9,7 +9,7 @@ def assert_error_shape(reply, status):
     assert reply.status == status, reply.body
     assert reply.headers["Content-Type"].startswith("application/json")
     body = reply.json
-    assert set(body) == {"msg", "code", "status"}
+    assert set(body) == {"msg", "status", "message", "code", "details", "hint", "error"}
     assert isinstance(body["msg"], str) and body["msg"]
     assert body["status"] == status
 

@@ -26,7 +26,9 @@ def count(sql, table="todos"):
 def assert_error(reply, status, fragment=""):
     assert reply.status == status, reply.body
     body = reply.json
-    assert set(body) == {"msg", "code", "status"} and body["status"] == status, body
+    assert set(body) == {"msg", "status", "message", "code", "details", "hint", "error"} and body["status"] == status, (
+        body
+    )
     assert fragment in body["msg"], body
 
 
@@ -241,5 +243,5 @@ def test_chunked_body_larger_than_max_body_bytes_is_413(make_client, sql):
     client = make_client(max_body_bytes=100)
     before = count(sql)
     status, body = chunked(client, json.dumps({"title": "x" * 200}).encode())
-    assert status == 413 and json.loads(body)["code"] == "payload_too_large"
+    assert status == 413 and json.loads(body)["error"] == "payload_too_large"
     assert count(sql) == before

@@ -90,13 +90,13 @@ def test_post_bulk_with_one_bad_row_writes_nothing(client, sql):
 def test_post_not_null_violation_names_the_column(client):
     reply = client.post("/todos", {"user_id": 1})
     assert reply.status == 400
-    assert reply.json["code"] == "constraint_violation"
+    assert reply.json["error"] == "constraint_violation"
     assert "title" in reply.msg
 
 
 def test_post_unique_violation_is_409(client, sql):
     reply = client.post("/projects", {"name": "alpha"})
-    assert reply.status == 409 and reply.json["code"] == "conflict"
+    assert reply.status == 409 and reply.json["error"] == "conflict"
     assert count(sql, "projects") == 2
 
 
@@ -108,7 +108,7 @@ def test_post_foreign_key_violation_is_409(client, sql):
 
 def test_post_check_violation_is_400(client, sql):
     reply = client.post("/stock", {"sku": "plum", "qty": -1})
-    assert reply.status == 400 and reply.json["code"] == "constraint_violation"
+    assert reply.status == 400 and reply.json["error"] == "constraint_violation"
     assert count(sql, "stock") == 2
 
 

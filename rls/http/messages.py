@@ -87,12 +87,12 @@ class Request:
         (lone surrogates, non-finite numbers, nesting past ``max_json_depth``), is a 400."""
         raw = self.body()
         if not raw.strip():
-            raise BadRequest("request body is empty: a JSON body is required")
+            raise BadRequest("request body is empty: a JSON body is required", postgrest_code="PGRST102")
         try:
             return jsonin.loads(raw, max_depth=self._max_depth)
         except jsonin.JsonInputError as exc:
             limit = " (max_json_depth)" if isinstance(exc, jsonin.JsonTooDeep) else ""
-            raise BadRequest(f"request body is not valid JSON: {exc}{limit}") from None
+            raise BadRequest(f"request body is not valid JSON: {exc}{limit}", postgrest_code="PGRST102") from None
 
 
 @dataclass

@@ -18,7 +18,7 @@ from rls.emit import emit, placeholder
 from rls.errors import BadRequest
 from rls.guard.inject import wrap_relation
 from rls.policy.compile import Predicate
-from rls.rest.query import RestQuery
+from rls.rest.query import Filter, RestQuery
 from rls.rest.terms import Converter, build_condition, parse_order, parse_select
 from rls.schema import Kind, Table
 from rls.values import from_json
@@ -109,9 +109,11 @@ def refuse_embedded(query: RestQuery) -> None:
     that resource in the request's ``select``; fail closed on anything else."""
     for f in query.filters:
         if f.path:
-            raise BadRequest(f"filter on an embedded resource that is not selected: {'.'.join((*f.path, f.key))}")
+            name = ".".join((*f.path, f.key if isinstance(f, Filter) else f.op))
+            raise BadRequest(f"filter on an embedded resource that is not selected: {name}", postgrest_code="PGRST108")
     for o in query.embedded:
-        raise BadRequest(f"option for an embedded resource that is not selected: {'.'.join((*o.path, o.name))}")
+        name = ".".join((*o.path, o.name))
+        raise BadRequest(f"option for an embedded resource that is not selected: {name}", postgrest_code="PGRST108")
 
 
 def _and(conditions: Sequence[exp.Expr]) -> exp.Expr | None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from rls.auth.principal import ANONYMOUS, AuthUser
 from rls.database import Database, Session
-from rls.errors import BadRequest, NotFound, UnknownTable, WithCheckViolation
+from rls.errors import BadRequest, NotFound, UnknownColumn, UnknownTable, WithCheckViolation
 from rls.policy.compile import principal_params
 from rls.policy.engine import Decision, PolicyEngine, denial
 from rls.rest.compiler import RestCompiler
@@ -106,9 +106,9 @@ class TableService:
         result = plan.read_rows(rows)
         if query.singular:
             if not result:
-                raise NotFound("data not found in database")
+                raise NotFound("data not found in database", postgrest_code="PGRST116")
             if len(result) > 1:
-                raise BadRequest("more than one row matches a singular request")
+                raise BadRequest("more than one row matches a singular request", postgrest_code="PGRST116")
             return result[0]
         return result
 
@@ -121,7 +121,7 @@ class TableService:
         full = self.db.table(table.name)
         _check_write_hazard(full, decision)
         for column in columns:
-            full.column(column)
+            body_column(full, column)
         plan = self.compiler.insert(self.db.schema_version, full, columns, decision)
         principal = principal_params(user)
         if query.debug:
@@ -147,7 +147,7 @@ class TableService:
         _check_write_hazard(full, decision)
         columns = tuple(sorted(body))
         for column in columns:
-            full.column(column)
+            body_column(full, column)
         plan = self.compiler.update(self.db.schema_version, full, columns, query, decision, self._reading(table, user))
         principal = principal_params(user)
 
@@ -216,10 +216,16 @@ def by_primary_key(table: Table, query: RestQuery, key: str, *, singular: bool) 
     return query.with_filter(Filter(column, "eq", (key,)), singular=singular)
 
 
+def body_column(table: Table, column: str) -> None:
+    """A body key names a column of ``table``; PostgREST's PGRST204 when it does not."""
+    if column not in table.columns:
+        raise UnknownColumn(f"unknown column: {column}", postgrest_code="PGRST204")
+
+
 def check_filters(query: RestQuery, table: Table) -> None:
     """Every filter names a column the request may see (writes compile against the
     whole table, so hidden columns must be refused before)."""
-    for f in query.filters:
+    for f in query.leaves():
         parse_reference(f.key, table)
 
 

@@ -6,6 +6,7 @@ value becomes a placeholder; nothing from the request is pasted into SQL text.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,8 +16,8 @@ from sqlglot.dialects.dialect import Dialect as SqlglotDialect
 
 from dialects.base import Dialect
 from rls.emit import placeholder
-from rls.errors import BadRequest
-from rls.rest.query import Filter
+from rls.errors import BadRequest, Unsupported
+from rls.rest.query import Filter, Logic
 from rls.schema import Kind, Table
 from rls.values import text_converter
 
@@ -225,6 +226,21 @@ _COMPARISONS: dict[str, type[exp.Expr]] = {
     "lte": exp.LTE,
 }
 _TEXT_KINDS = frozenset({Kind.TEXT, Kind.OTHER})
+_FULL_TEXT_FUNCTIONS = {
+    "fts": "to_tsquery",
+    "plfts": "plainto_tsquery",
+    "phfts": "phraseto_tsquery",
+    "wfts": "websearch_to_tsquery",
+}
+FULL_TEXT_LANGUAGES = frozenset(
+    {
+        "simple", "arabic", "armenian", "basque", "catalan", "danish", "dutch", "english", "finnish", "french",
+        "german", "greek", "hindi", "hungarian", "indonesian", "irish", "italian", "lithuanian", "nepali",
+        "norwegian", "portuguese", "romanian", "russian", "serbian", "spanish", "swedish", "tamil", "turkish",
+        "yiddish",
+    }
+)  # fmt: skip
+"""Text search configurations ``fts(<language>)`` accepts: PostgreSQL's built-in ones."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,16 +249,42 @@ class Condition:
 
     ``leakproof``: evaluating it on any row can neither raise nor reveal the row — a
     typed comparison of a plain column whose kind the dialect lists (the value is
-    converted to the column's type before it is bound) — so it may run next to the
-    policy, on rows the policy hides, where an index can serve it."""
+    converted to the column's type before it is bound), ``is``, and NOT, AND, OR of
+    those — so it may run next to the policy, on rows the policy hides, where an index
+    can serve it. Anything else (patterns, regular expressions, text search, JSON paths,
+    containment) runs only on rows the policy allows."""
 
     node: exp.Expr
     converters: tuple[Converter, ...]
     leakproof: bool = False
 
 
-def build_condition(f: Filter, table: Table, dialect: Dialect, first_value: int) -> Condition:
-    """The condition for one filter; its values bind as placeholders ``v<first_value>…``."""
+def build_condition(node: Filter | Logic, table: Table, dialect: Dialect, first_value: int) -> Condition:
+    """The condition for one filter or logic tree on ``table``; its values bind as
+    placeholders ``v<first_value>…`` in the order of :meth:`Filter.bound_values`.
+
+    ``table`` is the table the node applies to: the requested one, or — for a node with
+    a ``path`` — the embedded one (the path itself is not read here).
+    """
+    if isinstance(node, Logic):
+        parts: list[Condition] = []
+        for child in node.children:
+            parts.append(build_condition(child, table, dialect, first_value + sum(len(p.converters) for p in parts)))
+        combine = exp.or_ if node.op == "or" else exp.and_
+        condition = Condition(
+            exp.paren(combine(*(p.node for p in parts), copy=False), copy=False),
+            tuple(c for p in parts for c in p.converters),
+            all(p.leakproof for p in parts),
+        )
+    else:
+        condition = _build_filter(node, table, dialect, first_value)
+    if node.negated:
+        # NOT of a condition that cannot raise cannot raise either.
+        return Condition(exp.Not(this=exp.paren(condition.node, copy=False)), condition.converters, condition.leakproof)
+    return condition
+
+
+def _build_filter(f: Filter, table: Table, dialect: Dialect, first_value: int) -> Condition:
     ref = parse_reference(f.key, table)
     # Filters on JSON paths compare text: the last step is always extracted as text.
     kind = Kind.TEXT if ref.steps else table.columns[ref.column].kind
@@ -251,31 +293,73 @@ def build_condition(f: Filter, table: Table, dialect: Dialect, first_value: int)
     convert = _converter(kind, ref.column, dialect)
     typed = not ref.steps and kind in dialect.LEAKPROOF_LITERALS
     if f.op in _COMPARISONS:
-        node = dialect.build_comparison(_COMPARISONS[f.op], this, slots[0], kind)
-        return Condition(node, (convert,), typed)
+        nodes = [dialect.build_comparison(_COMPARISONS[f.op], this.copy(), slot, kind) for slot in slots]
+        return Condition(_quantified(f, nodes), (convert,) * len(slots), typed)
     if f.op == "in":
         return Condition(dialect.build_in(this, list(slots), kind), (convert,) * len(slots), typed)
+    if f.op == "isdistinct":
+        return Condition(dialect.build_distinct(this, slots[0], kind), (convert,), typed)
     if f.op == "is":
         return Condition(_build_is(this, f.values[0], kind, f.key), (), not ref.steps)
     if f.op in ("like", "ilike"):
-        if kind not in _TEXT_KINDS:
-            raise BadRequest(f"invalid filter {f.key}: {f.op} needs a text column")
-        node = dialect.build_like(this, slots[0], ignore_case=f.op == "ilike")
-        return Condition(node, (_like_pattern,))
+        _require_text(f, kind)
+        nodes = [dialect.build_like(this.copy(), slot, ignore_case=f.op == "ilike") for slot in slots]
+        return Condition(_quantified(f, nodes), (_like_pattern,) * len(slots))
+    if f.op in ("match", "imatch"):
+        if not dialect.SUPPORTS_REGEX:
+            raise Unsupported(f"operator {f.op} is not supported on {dialect.name}: it has no regular expressions")
+        _require_text(f, kind)
+        nodes = [dialect.build_regex(this.copy(), slot, ignore_case=f.op == "imatch") for slot in slots]
+        return Condition(_quantified(f, nodes), (_regex_pattern,) * len(slots))
+    if f.op in _FULL_TEXT_FUNCTIONS:
+        return _build_full_text(f, this, kind, slots[0], dialect)
     return _build_containment(f, this, kind, slots[0], dialect)
 
 
+def _quantified(f: Filter, nodes: list[exp.Expr]) -> exp.Expr:
+    """One node, or the nodes of ``op(any)`` / ``op(all)`` joined by OR / AND."""
+    if len(nodes) == 1 and not f.modifier:
+        return nodes[0]
+    combine = exp.and_ if f.modifier == "all" else exp.or_
+    return exp.paren(combine(*nodes, copy=False), copy=False)
+
+
+def _require_text(f: Filter, kind: Kind) -> None:
+    if kind not in _TEXT_KINDS:
+        raise BadRequest(f"invalid filter {f.key}: {f.op} needs a text column")
+
+
 def _build_is(this: exp.Expr, value: str, kind: Kind, key: str) -> exp.Expr:
-    if value == "null":
-        return exp.Is(this=this, expression=exp.Null())
+    if value in ("null", "not_null"):
+        node = exp.Is(this=this, expression=exp.Null())
+        return node if value == "null" else exp.Not(this=node)
     if kind not in (Kind.BOOLEAN, Kind.OTHER):
         raise BadRequest(f"invalid filter {key}: is.{value} needs a boolean column")
+    if value == "unknown":  # the third truth value of a boolean is NULL
+        return exp.Is(this=this, expression=exp.Null())
     return exp.Is(this=this, expression=exp.Boolean(this=value == "true"))
+
+
+def _build_full_text(f: Filter, this: exp.Expr, kind: Kind, slot: exp.Expr, dialect: Dialect) -> Condition:
+    if not dialect.SUPPORTS_FULL_TEXT:
+        raise Unsupported(
+            f"operator {f.op} is not supported on {dialect.name}: full-text search is PostgreSQL's text search",
+        )
+    if f.modifier and f.modifier not in FULL_TEXT_LANGUAGES:
+        raise BadRequest(f"invalid filter {f.key}: unknown text search configuration {f.modifier}")
+    if kind not in (Kind.TEXT, Kind.JSON, Kind.OTHER):
+        raise BadRequest(f"invalid filter {f.key}: {f.op} needs a text or tsvector column")
+    function = _FULL_TEXT_FUNCTIONS[f.op]
+    return Condition(dialect.build_full_text(this, slot, function=function, language=f.modifier, kind=kind), (str,))
 
 
 def _build_containment(f: Filter, this: exp.Expr, kind: Kind, slot: exp.Expr, dialect: Dialect) -> Condition:
     if not dialect.SUPPORTS_CONTAINS:
-        raise BadRequest(f"operator {f.op} is not supported on {dialect.name}")
+        raise Unsupported(f"operator {f.op} is not supported on {dialect.name}")
+    if f.op == "ov":
+        if kind is not Kind.OTHER:
+            raise BadRequest(f"invalid filter {f.key}: ov needs an array column")
+        return Condition(exp.ArrayOverlaps(this=this, expression=slot), (_identity,))
     if kind not in (Kind.JSON, Kind.OTHER):
         raise BadRequest(f"invalid filter {f.key}: {f.op} needs a JSON or array column")
     node_type = exp.ArrayContainsAll if f.op == "cs" else exp.ArrayContainedBy
@@ -293,6 +377,25 @@ def _like_pattern(text: Any) -> Any:
     trailing = len(pattern) - len(pattern.rstrip("\\"))
     if trailing % 2:
         raise BadRequest("invalid like pattern: it must not end with the escape character \\")
+    return pattern
+
+
+def _regex_pattern(text: Any) -> Any:
+    """Refuse a regular expression that cannot compile, before any row is read.
+
+    Python's syntax stands in for the database's: what it rejects is refused, except
+    escapes it does not know (PostgreSQL's ``\\m``, ``\\y``), left to the database — the
+    filter runs only on rows the policy allows, so its error reveals no hidden row."""
+    pattern = str(text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # [[:alpha:]] is valid POSIX: Python only warns
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            if not str(exc).startswith("bad escape"):
+                raise BadRequest(f"invalid regular expression: {exc.msg}", postgrest_code="2201B") from None
+        except RecursionError:
+            raise BadRequest("invalid regular expression: nested too deeply", postgrest_code="2201B") from None
     return pattern
 
 
