@@ -17,8 +17,10 @@
      ├── NotFound                 404 not_found
      │    └── UnknownTable        404 unknown_table
      ├── MethodNotAllowed         405 method_not_allowed
+     ├── NotAcceptable            406 not_acceptable         (Accept; NotSingular: PGRST116)
      ├── Conflict                 409 conflict               (unique, foreign key)
      ├── PayloadTooLarge          413 payload_too_large
+     ├── RangeNotSatisfiable      416 PGRST103
      ├── TooManyRequests          429 too_many_requests
      └── Unavailable              503 unavailable            (database unreachable)
           └── StatementTimeout    503 timeout                (db.statement_timeout or a lock wait ran out)
@@ -146,3 +148,25 @@ class StatementTimeout(Unavailable):
 
     def __init__(self, message: str = "the database did not answer in time (db.statement_timeout); retry later"):
         super().__init__(message, headers={"Retry-After": "1"})
+
+
+class NotAcceptable(RlsError):
+    """No response in a media type the request accepts (``Accept``), or — PostgREST's
+    ``application/vnd.pgrst.object+json`` — not exactly one row to answer with."""
+
+    status = 406
+    code = "not_acceptable"
+
+
+class NotSingular(NotAcceptable):
+    """One object was asked for (``.single()``) and the result has another number of rows
+    (PostgREST's PGRST116; a write is rolled back)."""
+
+    code = "PGRST116"
+
+
+class RangeNotSatisfiable(RlsError):
+    """The requested range starts past the last row (PostgREST's PGRST103)."""
+
+    status = 416
+    code = "PGRST103"
