@@ -106,6 +106,7 @@ class App:
         t = self.tables
         table_methods: dict[str, Handler] = {
             "GET": t.get,
+            "HEAD": t.head,
             "POST": t.post,
             "PUT": t.put,
             "PATCH": t.put,
@@ -179,8 +180,12 @@ class App:
         response.headers += [
             ("Access-Control-Allow-Origin", "*" if "*" in allowed else origin),
             ("Vary", "Origin"),
-            ("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS"),
-            ("Access-Control-Allow-Headers", "Authorization, Content-Type, Prefer"),
+            ("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
+            (
+                "Access-Control-Allow-Headers",
+                "Authorization, Content-Type, Prefer, Range, Range-Unit, Accept, Accept-Profile, Content-Profile",
+            ),
+            ("Access-Control-Expose-Headers", "Content-Range, Location, Preference-Applied"),
             ("Access-Control-Max-Age", "600"),
         ]
 

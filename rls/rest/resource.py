@@ -58,6 +58,7 @@ class Page:
     rows: list[dict[str, Any]]
     offset: int
     total: int | None = None
+    columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +188,7 @@ class TableService:
         # One snapshot for the rows and their count where the database gives one.
         rows, total = self.db.run(work, transaction=counting is not None)
         offset = query.offset or 0
-        return Page(plan.read_rows(rows), offset, total)
+        return Page(plan.read_rows(rows), offset, total, plan.columns[plan.hidden :])
 
     # -- writes -----------------------------------------------------------------------
 
