@@ -197,12 +197,13 @@ class TableService:
     ) -> Any:
         """Insert one object or an array of objects with the same keys; returns the count,
         or — with ``options`` (PostgREST requests) — ``options`` filled in (see :class:`Written`)."""
+        decision = self._decide(table, "create", user, query)
         if options is None:
             columns, rows = rows_of(body)
             shaped = [(columns, dict(row)) for row in rows]
         else:
-            shaped = shaped_rows(body, options.columns, missing_default=options.missing_default)
-        decision = self._decide(table, "create", user, query)
+            owners = frozenset(decision.predicate.owner_columns) if decision else frozenset()
+            shaped = shaped_rows(body, options.columns, missing_default=options.missing_default, filled=owners)
         full = self.db.table(table.name)
         _check_write_hazard(full, decision)
         read = update = None
@@ -387,13 +388,15 @@ def with_count(query: RestQuery) -> RestQuery:
 
 
 def shaped_rows(
-    body: Any, columns: tuple[str, ...] | None, *, missing_default: bool
+    body: Any, columns: tuple[str, ...] | None, *, missing_default: bool, filled: frozenset[str] = frozenset()
 ) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
     """A PostgREST POST body as (the columns to insert, the row) pairs, in order.
 
     ``columns`` (``?columns=``) chooses the keys (others are ignored); without it every
     object must have the first one's keys. A chosen key an object lacks is NULL, or —
     ``missing_default`` — left out of that row's INSERT, so the column takes its default.
+    Keys in ``filled`` (owner columns the create policy fills) an object lacks are left
+    out too: the owner fill applies to each object as it does to a single one.
     """
     rows = [body] if isinstance(body, Mapping) else body
     if not isinstance(rows, list) or not all(isinstance(row, Mapping) for row in rows):
@@ -416,7 +419,8 @@ def shaped_rows(
                 raise BadRequest("body object has no columns")
             out.append((present, {c: row[c] for c in present}))
         else:
-            out.append((columns, {c: row.get(c) for c in columns}))
+            shape = tuple(c for c in columns if c in row or c not in filled)
+            out.append((shape, {c: row.get(c) for c in shape}))
     return out
 
 
