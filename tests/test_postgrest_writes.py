@@ -293,3 +293,16 @@ def test_write_count_counts_only_rows_written(s):
     w = s.world
     reply = w.alice.patch("/todos", {"title": "t"}, "1=eq.1", headers={"Prefer": "count=exact"})
     assert reply.headers["Content-Range"] == "*/2"
+
+
+def test_representation_never_returns_password_hashes(s):
+    w = s.world
+    body = {"username": "carol", "password": "password-carol-1", "is_admin": False}
+    reply = w.admin.post("/auth_users", body, headers=REPRESENT)
+    assert reply.status == 201, reply.body
+    assert reply.json[0]["username"] == "carol" and "password" not in reply.json[0]
+    reply = w.admin.patch("/auth_users", {"password": "password-carol-2"}, "username=eq.carol", headers=REPRESENT)
+    assert reply.status == 200 and reply.json and "password" not in reply.json[0]
+    assert w.admin.post("/auth_users", body, "select=password", headers=REPRESENT).status == 400
+    reply = w.admin.delete("/auth_users", "username=eq.carol", headers=REPRESENT)
+    assert reply.status == 200 and reply.json and "password" not in reply.json[0]

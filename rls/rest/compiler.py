@@ -49,11 +49,13 @@ class RestCompiler:
         read: Decision | None = None,
         upsert: compile.Upsert | None = None,
         update: Decision | None = None,
+        shown: Table | None = None,
     ) -> Plan:
         """``returning``: the select the rows written are handed back with (``*``: all
         columns; None: nothing handed back). The rows handed back must pass ``read`` and —
         an upsert's — ``update``, as PostgreSQL's RLS requires of INSERT … RETURNING and ON
-        CONFLICT DO UPDATE: the statement aborts on a row that fails them."""
+        CONFLICT DO UPDATE: the statement aborts on a row that fails them. ``shown``: the
+        table as the request sees it (hidden columns gone), which ``returning`` selects from."""
         create = decision.predicate if decision else None
         owners = create.owner_columns if create else None
         check = create
@@ -68,7 +70,7 @@ class RestCompiler:
                read and read.key, update and update.key)  # fmt: skip
 
         def build() -> Plan:
-            returned = None if returning is None else compile.returned_items(table, returning, self.dialect)
+            returned = None if returning is None else compile.returned_items(shown or table, returning, self.dialect)
             return compile.compile_insert(
                 table, columns, self.dialect, check, owners, returned, upsert, update_using, create
             )
@@ -84,6 +86,7 @@ class RestCompiler:
         decision: Decision | None = None,
         read: Decision | None = None,
         returning: str | None = None,
+        shown: Table | None = None,
     ) -> Plan:
         # PostgreSQL's rule for one policy expression: it is both USING and WITH CHECK. The
         # filters read the rows, so (as PostgreSQL does) the read policy chooses them too;
@@ -95,7 +98,7 @@ class RestCompiler:
                returning)  # fmt: skip
 
         def build() -> Plan:
-            returned = None if returning is None else compile.returned_items(table, returning, self.dialect)
+            returned = None if returning is None else compile.returned_items(shown or table, returning, self.dialect)
             return compile.compile_update(table, columns, query, self.dialect, using, check, returned)
 
         return self._plan(key, build)

@@ -11,7 +11,7 @@ from typing import Any
 
 from rls.auth.principal import ANONYMOUS, AuthUser
 from rls.database import Database, Session
-from rls.errors import BadRequest, NotFound, NotSingular, UnknownTable, WithCheckViolation
+from rls.errors import BadRequest, NotFound, NotSingular, RlsError, UnknownTable, WithCheckViolation
 from rls.policy.compile import principal_params
 from rls.policy.engine import Decision, PolicyEngine, denial
 from rls.rest.compiler import RestCompiler
@@ -222,7 +222,7 @@ class TableService:
                 plans[columns] = self.compiler.insert(
                     self.db.schema_version, full, columns, decision,
                     returning=options.returning if options else None, read=read,
-                    upsert=options.upsert if options else None, update=update,
+                    upsert=options.upsert if options else None, update=update, shown=table,
                 )  # fmt: skip
         principal = principal_params(user)
         if query.debug:
@@ -262,7 +262,7 @@ class TableService:
         read = self._reading(table, user)
         returning = options.returning if options else None
         version = self.db.schema_version
-        plan = self.compiler.update(version, full, columns, query, decision, read, returning)
+        plan = self.compiler.update(version, full, columns, query, decision, read, returning, shown=table)
         locked = None
         if returning is not None and not self.db.dialect.SUPPORTS_UPDATE_RETURNING:
             locked = self.compiler.locked_keys(version, full, query, decision, read)
@@ -281,7 +281,7 @@ class TableService:
             if options is None:
                 return count
             if locked is not None and returning is not None:
-                rows = self._read_back(session, full, returning, keys, read, principal)
+                rows = self._read_back(session, table, returning, keys, read, principal)
             return options.finish(count, rows)
 
         return _as_denial(lambda: self._run_write(work, options), user)
@@ -361,7 +361,7 @@ def _run_checked(session: Session, plan: Plan, params: Sequence[Any]) -> tuple[i
 _READ_BACK_BATCH = 100
 
 
-class _RolledBack(Exception):
+class _RolledBack(RlsError):
     """Carries a ``tx=rollback`` write's answer out of its (rolled back) transaction."""
 
     def __init__(self, result: Any):
