@@ -352,3 +352,14 @@ def test_upsert_on_conflict_must_be_a_unique_key(client, backend, sql, on_confli
 def test_on_conflict_without_resolution_is_400(client):
     reply = client.post("/stock", {"sku": "kiwi", "qty": 1}, "on_conflict=sku", headers={"Prefer": "return=minimal"})
     assert reply.status == 400
+
+
+def test_strip_nulls(client):
+    headers = {"Accept": "application/vnd.pgrst.array+json;nulls=stripped"}
+    reply = client.get("/todos", "select=id,note&id=in.(1,2)", headers=headers)
+    assert reply.json == [{"id": 1}, {"id": 2, "note": "case differs"}]
+
+
+def test_range_header_with_unit_prefix(client):
+    reply = client.get("/todos", "select=id", headers={"Range": "items=2-3"})
+    assert (reply.headers["Content-Range"], [r["id"] for r in reply.json]) == ("2-3/*", [3, 4])

@@ -11,7 +11,7 @@ from typing import Any
 
 from rls.auth.principal import ANONYMOUS, AuthUser
 from rls.database import Database, Session
-from rls.errors import BadRequest, NotFound, NotSingular, RlsError, UnknownTable, WithCheckViolation
+from rls.errors import BadRequest, Conflict, NotFound, NotSingular, RlsError, UnknownTable, WithCheckViolation
 from rls.policy.compile import principal_params
 from rls.policy.engine import Decision, PolicyEngine, denial
 from rls.rest.compiler import RestCompiler
@@ -281,6 +281,8 @@ class TableService:
             if options is None:
                 return count
             if locked is not None and returning is not None:
+                if count != len(keys):  # the locks make this impossible; never answer with other rows
+                    raise Conflict("conflict: concurrent update, retry")
                 rows = self._read_back(session, table, returning, keys, read, principal)
             return options.finish(count, rows)
 
