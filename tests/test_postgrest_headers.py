@@ -100,6 +100,7 @@ def test_range_parsing():
         ("select=id&user_id=eq.99", {**PG, "Prefer": "count=estimated"}, 200, "*/0", []),
         ("select=id&offset=7", COUNT, 206, "*/7", []),
         ("select=id&limit=0", COUNT, 206, "*/7", []),
+        ("select=id&page=2&page_size=2", COUNT, 206, "2-3/7", [3, 4]),
     ],
 )
 def test_get_content_range_and_status(client, query, headers, status, content_range, ids):

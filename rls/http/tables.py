@@ -206,7 +206,8 @@ def _write_response(result: Any, wanted: Negotiated, table: Table, *, created: b
     headers: list[tuple[str, str]] = []
     if prefer.count is not None:
         headers.append(("Content-Range", f"*/{result.count}"))
-    applied = prefer.applied("return", "count", "resolution", "missing", "handling", "tx", "max-affected")
+    names = ("return", "count", "handling", "tx", "max-affected") + (("resolution", "missing") if created else ())
+    applied = prefer.applied(*names)
     if applied:
         headers.append(("Preference-Applied", applied))
     if prefer.return_ == "representation":

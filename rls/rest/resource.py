@@ -151,16 +151,17 @@ class TableService:
         decision = self._decide(table, "read_mine" if query.mine else "read", user, query)
         plan = self.compiler.read(self.db.schema_version, table, query, decision)
         values: list[Any] = list(query.values())
+        paging: list[int] = []
         if not query.count:
             cap = paged is not None
-            values += paging_values(
-                query, default_size=self.paging.default_size, max_size=self.paging.max_size, cap=cap
-            )
+            paging = paging_values(query, default_size=self.paging.default_size, max_size=self.paging.max_size, cap=cap)
+            values += paging
         params = plan.bind(values, principal_params(user))
         if query.debug:
             return Debug(plan.sql, params)
         if paged is not None:
-            return self._page(table, query, plan, params, decision, user, paged)
+            offset = paging[1] if len(paging) == 2 else 0
+            return self._page(table, query, plan, params, decision, user, paged, offset)
         rows = self.db.run(lambda s: s.execute(plan.sql, params).rows)
         if query.count:
             return int(rows[0][0])
@@ -174,7 +175,7 @@ class TableService:
         return result
 
     def _page(self, table: Table, query: RestQuery, plan: Plan, params: list[Any], decision: Decision | None,
-              user: AuthUser, paged: Paged) -> Page:  # fmt: skip
+              user: AuthUser, paged: Paged, offset: int) -> Page:  # fmt: skip
         counting = None
         if paged.total:
             counting = self.compiler.read(self.db.schema_version, table, with_count(query), decision)
@@ -187,7 +188,6 @@ class TableService:
 
         # One snapshot for the rows and their count where the database gives one.
         rows, total = self.db.run(work, transaction=counting is not None)
-        offset = query.offset or 0
         return Page(plan.read_rows(rows), offset, total, plan.columns[plan.hidden :])
 
     # -- writes -----------------------------------------------------------------------
@@ -196,12 +196,12 @@ class TableService:
         self, table: Table, body: Any, query: RestQuery, user: AuthUser = ANONYMOUS, options: Written | None = None
     ) -> Any:
         """Insert one object or an array of objects with the same keys; returns the count,
-        or — with ``options`` (PostgREST requests) — ``options`` filled in (see :class:`Written`)."""
-        decision = self._decide(table, "create", user, query)
+        or — with ``options`` (PostgREST requests, see :class:`Written`) — a :class:`WriteResult`."""
         if options is None:
             columns, rows = rows_of(body)
             shaped = [(columns, dict(row)) for row in rows]
-        else:
+        decision = self._decide(table, "create", user, query)
+        if options is not None:
             owners = frozenset(decision.predicate.owner_columns) if decision else frozenset()
             shaped = shaped_rows(body, options.columns, missing_default=options.missing_default, filled=owners)
         full = self.db.table(table.name)
