@@ -190,6 +190,11 @@ def test_head_has_the_headers_of_get_and_no_body(client):
     assert head.headers["Content-Range"] == get.headers["Content-Range"] == "0-1/7"
 
 
+def test_head_error_has_no_body(client):
+    reply = client.request("HEAD", "/todos", "select=id&offset=9", headers=COUNT)
+    assert (reply.status, reply.body) == (416, b"")
+
+
 def test_unknown_profile_is_406(client):
     assert client.get("/todos", "select=id", headers={"Accept-Profile": "private"}).status == 406
 
@@ -364,3 +369,23 @@ def test_strip_nulls(client):
 def test_range_header_with_unit_prefix(client):
     reply = client.get("/todos", "select=id", headers={"Range": "items=2-3"})
     assert (reply.headers["Content-Range"], [r["id"] for r in reply.json]) == ("2-3/*", [3, 4])
+
+
+def test_update_representation_needs_a_key_on_mariadb(client, backend, sql):
+    """MariaDB has no UPDATE … RETURNING: rows are read back by primary key, so a table
+    without one cannot hand back updated rows there (400, nothing written)."""
+    reply = client.patch("/nokey", {"b": "z"}, "a=eq.1&select=b", headers={"Prefer": "return=representation"})
+    if backend == "mysql":
+        assert reply.status == 400
+        assert sql("SELECT COUNT(*) FROM nokey WHERE b = 'z'")[0][0] == 0
+    else:
+        assert (reply.status, reply.json) == (200, [{"b": "z"}, {"b": "z"}])
+
+
+def test_tx_rollback_of_an_upsert(client, backend, sql):
+    if backend == "mysql":
+        pytest.skip("upserts are refused on MariaDB")
+    headers = {"Prefer": "return=representation,resolution=merge-duplicates,tx=rollback"}
+    reply = client.post("/stock", {"id": 1, "sku": "apple", "qty": 42}, "select=qty", headers=headers)
+    assert (reply.status, reply.json) == (201, [{"qty": 42}])
+    assert sql("SELECT qty FROM stock WHERE id = 1")[0][0] == 5

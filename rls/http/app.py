@@ -123,6 +123,8 @@ class App:
         environ["wsgi.input"] = self.body_gate.wrap(environ["wsgi.input"])
         request = Request(environ, max_body=self.config.max_body_bytes, max_json_depth=self.config.max_json_depth)
         response = self.handle(request)
+        if request.method == "HEAD":
+            response.body = b""  # errors too: a HEAD response never has a body
         self.add_cors_headers(request, response)
         return response.wsgi(start_response)
 

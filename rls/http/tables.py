@@ -56,10 +56,9 @@ class TableRoutes:
         return _page_response(page, wanted)
 
     def head(self, request: Request, params: dict[str, str]) -> Response:
-        """GET's status and headers, no body (always answered the PostgREST way)."""
-        response = self.get(request, params)
-        response.body = b""
-        return response
+        """GET's status and headers (always answered the PostgREST way); the app drops
+        the body of every HEAD response."""
+        return self.get(request, params)
 
     # -- writes -----------------------------------------------------------------------
 
