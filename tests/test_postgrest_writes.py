@@ -88,6 +88,8 @@ def test_client_select_gives_only_own_rows(s):
 
 def test_client_range_limit_and_count(s):
     alice = s.client("alice")
+    reply = alice.from_("todos").select("id", count="exact").order("id").range(0, 9).execute()
+    assert ([r["id"] for r in reply.data], reply.count) == ([1, 2], 2)
     reply = alice.from_("todos").select("id", count="exact").order("id").range(1, 9).execute()
     assert ([r["id"] for r in reply.data], reply.count) == ([2], 2)
     reply = alice.from_("todos").select("id").order("id", desc=True).limit(1).execute()
@@ -109,8 +111,9 @@ def test_client_insert_returns_the_row_with_the_owner_filled(s):
     alice = s.client("alice")
     reply = alice.from_("todos").insert({"title": "new"}).execute()
     assert [(r["title"], r["user_id"]) for r in reply.data] == [("new", s.world.alice_id)]
-    bulk = alice.from_("todos").insert([{"title": "x"}, {"title": "y", "user_id": s.world.alice_id}]).execute()
-    assert [r["title"] for r in bulk.data] == ["x", "y"]
+    bulk = alice.from_("todos").insert([{"title": "x"}, {"title": "y", "user_id": s.world.alice_id}], count="exact")
+    reply = bulk.execute()
+    assert ([r["title"] for r in reply.data], reply.count) == (["x", "y"], 2)
 
 
 def test_client_insert_for_another_user_is_refused(s):
