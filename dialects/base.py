@@ -153,6 +153,10 @@ class Dialect:
     SUPPORTS_UPDATE_RETURNING: ClassVar[bool] = True
     """UPDATE … RETURNING exists: an update's WITH CHECK judges each row as stored there."""
 
+    SUPPORTS_ON_CONFLICT: ClassVar[bool] = True
+    """``INSERT … ON CONFLICT (<key>) DO UPDATE … WHERE`` / ``DO NOTHING`` exists: REST
+    upserts (``Prefer: resolution=…``) compile to it, guarded in the statement."""
+
     GUARD_UNSUPPORTED: ClassVar[frozenset[type[exp.Expr]]] = frozenset()
     """Constructs sqlglot prints in a form this database does not take (refused by the
     guard with a clear message rather than failing in the database)."""

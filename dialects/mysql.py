@@ -173,6 +173,9 @@ class MySQL(Dialect):
     # in its own WHERE, the values computed left to right as MySQL assigns them.
     CASE_INSENSITIVE_COLUMNS = True
     SUPPORTS_UPDATE_RETURNING = False
+    # ON DUPLICATE KEY UPDATE fires on any unique key and INSERT IGNORE ignores more than
+    # duplicates: REST upserts are refused rather than half-guarded.
+    SUPPORTS_ON_CONFLICT = False
     SET_ASSIGNS_LEFT_TO_RIGHT = True
     FENCE_WITH_WINDOWS = True
     ALIAS_CLAUSES: ClassVar[frozenset[str]] = frozenset({"order", "group", "having"})

@@ -19,8 +19,11 @@
      ├── NotFound                 404 not_found                   PGRST125 (no such path), PGRST116 (singular)
      │    └── UnknownTable        404 unknown_table               PGRST205
      ├── MethodNotAllowed         405 method_not_allowed          PGRST117
+     ├── NotAcceptable            406 not_acceptable              PGRST107 (Accept)
+     │    └── NotSingular         406 not_singular                PGRST116 (an object asked for, not one row)
      ├── Conflict                 409 conflict                    23505 (unique), 23503 (foreign key)
      ├── PayloadTooLarge          413 payload_too_large           54000
+     ├── RangeNotSatisfiable      416 range_not_satisfiable       PGRST103
      ├── TooManyRequests          429 too_many_requests           53400
      └── Unavailable              503 unavailable                 PGRST000 (database unreachable)
           └── StatementTimeout    503 timeout                     57014  (db.statement_timeout or a lock wait ran out)
@@ -208,3 +211,28 @@ class StatementTimeout(Unavailable):
 
     def __init__(self, message: str = "the database did not answer in time (db.statement_timeout); retry later"):
         super().__init__(message, headers={"Retry-After": "1"})
+
+
+class NotAcceptable(RlsError):
+    """No response in a media type the request accepts (``Accept``), or — PostgREST's
+    ``application/vnd.pgrst.object+json`` — not exactly one row to answer with."""
+
+    status = 406
+    code = "not_acceptable"
+    postgrest_code = "PGRST107"
+
+
+class NotSingular(NotAcceptable):
+    """One object was asked for (``.single()``) and the result has another number of rows
+    (PostgREST's PGRST116; a write is rolled back)."""
+
+    code = "not_singular"
+    postgrest_code = "PGRST116"
+
+
+class RangeNotSatisfiable(RlsError):
+    """The requested range starts past the last row (PostgREST's PGRST103)."""
+
+    status = 416
+    code = "range_not_satisfiable"
+    postgrest_code = "PGRST103"

@@ -42,3 +42,29 @@ def dumps(value: Any) -> bytes:
         # A lone surrogate (a stored value from elsewhere, say): escaped, the text is
         # still valid JSON in valid UTF-8.
         return _ascii_encoder.encode(value).encode("ascii")
+
+
+def csv_field(value: Any) -> str:
+    """One CSV field (RFC 4180): the value as the JSON answer gives it — text as is,
+    numbers and booleans as JSON writes them, JSON values as compact JSON — empty for
+    NULL; quoted when it holds a comma, a quote or a line break, or is the empty text
+    (so ``""`` is not NULL), inner quotes doubled.
+
+    >>> [csv_field(v) for v in (None, "", 'say "hi", then\\ngo', True, 1.5, {"a": [1]})]
+    ['', '""', '"say ""hi"", then\\ngo"', 'true', '1.5', '"{""a"":[1]}"']
+    """
+    if value is None:
+        return ""
+    if not isinstance(value, (str, bool, int, float, dict, list)):
+        value = _default(value)
+    text = value if isinstance(value, str) else _encoder.encode(value)
+    if text == "" or any(c in text for c in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def dumps_csv(columns: list[str] | tuple[str, ...], rows: list[dict[str, Any]]) -> bytes:
+    """Rows as CSV: a header row of ``columns``, then one line per row, CRLF-terminated."""
+    lines = [",".join(csv_field(c) for c in columns)]
+    lines += [",".join(csv_field(row.get(c)) for c in columns) for row in rows]
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8", "replace")

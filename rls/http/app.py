@@ -110,6 +110,7 @@ class App:
         t = self.tables
         table_methods: dict[str, Handler] = {
             "GET": t.get,
+            "HEAD": t.head,
             "POST": t.post,
             "PUT": t.put,
             "PATCH": t.put,
@@ -136,6 +137,8 @@ class App:
         environ["wsgi.input"] = self.body_gate.wrap(environ["wsgi.input"])
         request = Request(environ, max_body=self.config.max_body_bytes, max_json_depth=self.config.max_json_depth)
         response = self.handle(request)
+        if request.method == "HEAD":
+            response.body = b""  # errors too: a HEAD response never has a body
         self.add_cors_headers(request, response)
         return response.wsgi(start_response)
 
@@ -193,8 +196,12 @@ class App:
         response.headers += [
             ("Access-Control-Allow-Origin", "*" if "*" in allowed else origin),
             ("Vary", "Origin"),
-            ("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS"),
-            ("Access-Control-Allow-Headers", "Authorization, Content-Type, Prefer"),
+            ("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"),
+            (
+                "Access-Control-Allow-Headers",
+                "Authorization, Content-Type, Prefer, Range, Range-Unit, Accept, Accept-Profile, Content-Profile",
+            ),
+            ("Access-Control-Expose-Headers", "Content-Range, Location, Preference-Applied"),
             ("Access-Control-Max-Age", "600"),
         ]
 

@@ -38,11 +38,44 @@ class RestCompiler:
             return self._plan(key, lambda: compile.compile_count(table, query, self.dialect, using))
         return self._plan(key, lambda: compile.compile_read(table, query, self.dialect, using))
 
-    def insert(self, version: int, table: Table, columns: tuple[str, ...], decision: Decision | None = None) -> Plan:
-        check = decision.predicate if decision else None
-        owners = check.owner_columns if check else None
-        key = (version, table.name, "create", columns, decision and decision.key)
-        return self._plan(key, lambda: compile.compile_insert(table, columns, self.dialect, check, owners))
+    def insert(
+        self,
+        version: int,
+        table: Table,
+        columns: tuple[str, ...],
+        decision: Decision | None = None,
+        *,
+        returning: str | None = None,
+        read: Decision | None = None,
+        upsert: compile.Upsert | None = None,
+        update: Decision | None = None,
+        shown: Table | None = None,
+    ) -> Plan:
+        """``returning``: the select the rows written are handed back with (``*``: all
+        columns; None: nothing handed back). The rows handed back must pass ``read`` and —
+        an upsert's — ``update``, as PostgreSQL's RLS requires of INSERT … RETURNING and ON
+        CONFLICT DO UPDATE: the statement aborts on a row that fails them. ``shown``: the
+        table as the request sees it (hidden columns gone), which ``returning`` selects from."""
+        create = decision.predicate if decision else None
+        owners = create.owner_columns if create else None
+        check = create
+        if returning is not None:
+            check = both(check, read.predicate if read else None)
+        update_using = None
+        if upsert is not None and upsert.merge:
+            policy = update.predicate if update else None
+            check = both(check, policy)
+            update_using = both(policy, read.predicate if read else None)
+        key = (version, table.name, "create", columns, decision and decision.key, returning, upsert,
+               read and read.key, update and update.key)  # fmt: skip
+
+        def build() -> Plan:
+            returned = None if returning is None else compile.returned_items(shown or table, returning, self.dialect)
+            return compile.compile_insert(
+                table, columns, self.dialect, check, owners, returned, upsert, update_using, create
+            )
+
+        return self._plan(key, build)
 
     def update(
         self,
@@ -52,13 +85,23 @@ class RestCompiler:
         query: RestQuery,
         decision: Decision | None = None,
         read: Decision | None = None,
+        returning: str | None = None,
+        shown: Table | None = None,
     ) -> Plan:
         # PostgreSQL's rule for one policy expression: it is both USING and WITH CHECK. The
-        # filters read the rows, so (as PostgreSQL does) the read policy chooses them too.
+        # filters read the rows, so (as PostgreSQL does) the read policy chooses them too;
+        # rows handed back must be readable in their new version.
         policy = decision.predicate if decision else None
         using = both(policy, read.predicate if read else None)
-        key = (version, table.name, "update", columns, query.shape, decision and decision.key, read and read.key)
-        return self._plan(key, lambda: compile.compile_update(table, columns, query, self.dialect, using, policy))
+        check = policy if returning is None else both(policy, read.predicate if read else None)
+        key = (version, table.name, "update", columns, query.shape, decision and decision.key, read and read.key,
+               returning)  # fmt: skip
+
+        def build() -> Plan:
+            returned = None if returning is None else compile.returned_items(shown or table, returning, self.dialect)
+            return compile.compile_update(table, columns, query, self.dialect, using, check, returned)
+
+        return self._plan(key, build)
 
     def delete(
         self,
@@ -67,10 +110,34 @@ class RestCompiler:
         query: RestQuery,
         decision: Decision | None = None,
         read: Decision | None = None,
+        returning: str | None = None,
     ) -> Plan:
         using = both(decision.predicate if decision else None, read.predicate if read else None)
-        key = (version, table.name, "delete", query.shape, decision and decision.key, read and read.key)
-        return self._plan(key, lambda: compile.compile_delete(table, query, self.dialect, using))
+        key = (version, table.name, "delete", query.shape, decision and decision.key, read and read.key, returning)
+
+        def build() -> Plan:
+            returned = None if returning is None else compile.returned_items(table, returning, self.dialect)
+            return compile.compile_delete(table, query, self.dialect, using, returned)
+
+        return self._plan(key, build)
+
+    def locked_keys(
+        self, version: int, table: Table, query: RestQuery, decision: Decision | None, read: Decision | None
+    ) -> Plan:
+        """The keys of the rows :meth:`update` (same arguments) will touch, locked."""
+        using = both(decision.predicate if decision else None, read.predicate if read else None)
+        key = (version, table.name, "locked_keys", query.shape, decision and decision.key, read and read.key)
+        return self._plan(key, lambda: compile.compile_locked_keys(table, query, self.dialect, using))
+
+    def read_back(self, version: int, table: Table, returning: str, keys: int, read: Decision | None) -> Plan:
+        """Rows read back by ``keys`` primary keys, under the read policy."""
+        key = (version, table.name, "read_back", returning, keys, read and read.key)
+
+        def build() -> Plan:
+            returned = compile.returned_items(table, returning, self.dialect)
+            return compile.compile_read_back(table, returned, keys, self.dialect, read.predicate if read else None)
+
+        return self._plan(key, build)
 
 
 def both(first: Predicate | None, second: Predicate | None) -> Predicate | None:

@@ -19,7 +19,7 @@ from rls.errors import BadRequest
 from rls.guard.inject import wrap_relation
 from rls.policy.compile import Predicate
 from rls.rest.query import Filter, RestQuery
-from rls.rest.terms import Converter, build_condition, parse_order, parse_select
+from rls.rest.terms import Converter, SelectItem, build_condition, parse_order, parse_select
 from rls.schema import Kind, Table
 from rls.values import from_json
 
@@ -47,6 +47,9 @@ class Plan:
     columns: tuple[str, ...] = ()
     decoders: tuple[tuple[int, Decoder], ...] = ()
     check_mode: Check = Check.NONE
+    hidden: int = 0
+    """Leading output columns that are rls's own (a write's WITH CHECK column), not
+    handed back to the client."""
 
     def bind(self, values: Sequence[Any], principal: Mapping[str, Any] = _NO_PRINCIPAL) -> list[Any]:
         """The driver parameters for one request's raw ``values`` (converted here)."""
@@ -57,15 +60,15 @@ class Plan:
 
     def read_rows(self, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
         """Rows as dicts keyed by the output names, values decoded for JSON."""
-        columns = self.columns
-        if not self.decoders:
+        columns, hidden = self.columns, self.hidden
+        if not self.decoders and not hidden:
             return [dict(zip(columns, row, strict=True)) for row in rows]
         out = []
         for row in rows:
             values = list(row)
             for i, decode in self.decoders:
                 values[i] = decode(values[i])
-            out.append(dict(zip(columns, values, strict=True)))
+            out.append(dict(zip(columns[hidden:], values[hidden:], strict=True)))
         return out
 
 
@@ -210,13 +213,20 @@ def _has_offset(query: RestQuery) -> bool:
     return query.offset is not None or query.page is not None
 
 
-def paging_values(query: RestQuery, *, default_size: int, max_size: int) -> list[int]:
-    """LIMIT (and OFFSET) for a read, in the order :func:`compile_read` binds them."""
+def paging_values(query: RestQuery, *, default_size: int, max_size: int, cap: bool = False) -> list[int]:
+    """LIMIT (and OFFSET) for a read, in the order :func:`compile_read` binds them.
+
+    ``cap`` (PostgREST requests): no default page, every row up to ``max_size`` — a larger
+    limit is cut to ``max_size`` as PostgREST's ``db-max-rows`` cuts it (the response's
+    ``Content-Range`` says which rows came back), where the original's requests get a 400.
+    """
     if query.singular:
         return []
     if query.page is not None and query.offset is not None:
         raise BadRequest("use either page or offset, not both")
     size = query.limit if query.limit is not None else query.page_size
+    if cap:
+        size = max_size if size is None else min(size, max_size)
     size = default_size if size is None else size
     if size > max_size:
         raise BadRequest(f"page size too large: at most {max_size} rows per request")
@@ -250,8 +260,63 @@ def body_converter(table: Table, column: str, dialect: Dialect) -> Converter:
 def _raise_unless(condition: exp.Expr, table: Table, dialect: Dialect) -> exp.Expr:
     """``CASE WHEN <condition> THEN 1 ELSE <raise> END``: 1, or the statement aborts itself
     with the dialect's WITH CHECK error (nothing written, in autocommit too)."""
-    witness = exp.column(next(iter(table.columns)), table=table.name, quoted=True)
-    return exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.number(1))], default=dialect.build_raise(witness))
+    raised = dialect.build_raise(_witness(table))
+    return exp.Case(ifs=[exp.If(this=condition, true=exp.Literal.number(1))], default=raised)
+
+
+def _witness(table: Table) -> exp.Expr:
+    return exp.column(next(iter(table.columns)), table=table.name, quoted=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Upsert:
+    """``Prefer: resolution=…`` with ``on_conflict=<columns>``: what an INSERT does with a
+    row whose ``columns`` (a unique key; the database refuses any other) match a stored one."""
+
+    columns: tuple[str, ...]
+    merge: bool  # merge-duplicates: update the stored row; ignore-duplicates: skip the new one
+
+
+def returned_items(table: Table, select: str | None, dialect: Dialect) -> list[SelectItem]:
+    """What a write hands back (``Prefer: return=representation``): ``select`` (None or
+    ``*``: every column), evaluated by RETURNING on each row as stored. No aggregates: a
+    write returns rows."""
+    if select is None or select.strip() == "*":
+        return [SelectItem(exp.column(c.name, quoted=True), c.name, c.kind, False) for c in table.columns.values()]
+    items = parse_select(select, table, dialect)
+    if any(i.aggregate for i in items):
+        raise BadRequest("invalid select: a write returns rows, not aggregates")
+    return items
+
+
+def _returning(
+    tree: exp.Expr, table: Table, dialect: Dialect, check: Predicate | None, returned: Sequence[SelectItem] | None
+) -> tuple[list[str], list[Kind], int]:
+    """Set ``RETURNING [<check> AS rls_check,] <returned items>``; the output names, kinds
+    and the number of leading columns that are rls's own."""
+    items: list[exp.Expr] = []
+    names: list[str] = []
+    kinds: list[Kind] = []
+    hidden = 0
+    if check is not None and check.node is not None:
+        items.append(exp.alias_(_raise_unless(check.condition(table.name), table, dialect), "rls_check", quoted=True))
+        names.append("rls_check")
+        kinds.append(Kind.INTEGER)
+        hidden = 1
+    for item in returned or ():
+        items.append(item.node.copy())
+        names.append(item.name)
+        kinds.append(item.kind)
+    if items:
+        tree.set("returning", exp.Returning(expressions=items))
+    return names, kinds, hidden
+
+
+def _returning_plan(tree: exp.Expr, table: Table, dialect: Dialect, converters: Sequence[Converter],
+                    check: Predicate | None, returned: Sequence[SelectItem] | None) -> Plan:  # fmt: skip
+    names, kinds, hidden = _returning(tree, table, dialect, check, returned)
+    plan = _emit(tree, dialect, converters, names, kinds)
+    return replace(plan, check_mode=Check.RETURNING, hidden=hidden) if names else plan
 
 
 def compile_insert(
@@ -260,13 +325,25 @@ def compile_insert(
     dialect: Dialect,
     check: Predicate | None = None,
     owners: Mapping[str, str] | None = None,
+    returned: Sequence[SelectItem] | None = None,
+    upsert: Upsert | None = None,
+    update_using: Predicate | None = None,
+    create: Predicate | None = None,
 ) -> Plan:
     """``POST /<table>``: one row's INSERT, executed once per row of the body.
 
     ``owners`` fills columns the body leaves out with principal attributes (the owner
-    column of a ``user_id = auth_user.id`` policy); ``check`` is the create policy, checked
-    by the INSERT itself on the row as stored (RETURNING: defaults and conversions
-    included) — never by reading a row back by a key it guesses.
+    column of a ``user_id = auth_user.id`` policy); ``check`` is the create policy (and,
+    for the rows handed back, the read policy; for an upsert, the update policy too),
+    checked by the INSERT itself on the row as stored (RETURNING: defaults and conversions
+    included) — never by reading a row back by a key it guesses. ``returned``: the items
+    RETURNING hands back (``Prefer: return=representation``).
+
+    ``upsert``: ``ON CONFLICT (<columns>) DO NOTHING``, or ``DO UPDATE SET <body columns>
+    = EXCLUDED.…`` guarded as PostgreSQL's RLS guards it: the statement raises when the
+    stored row fails ``update_using`` (update and read policies) or the proposed row fails
+    ``create`` — a row the caller may not update is never changed, the request fails with
+    403 as native RLS does — and the row as stored must pass ``check`` in RETURNING.
     """
     converters = [body_converter(table, c, dialect) for c in columns]
     values: dict[str, exp.Expr] = {c: placeholder(f"v{i}") for i, c in enumerate(columns)}
@@ -276,12 +353,37 @@ def compile_insert(
         this=exp.Schema(this=table_node(table), expressions=[exp.to_identifier(c, quoted=True) for c in names]),
         expression=exp.Values(expressions=[exp.Tuple(expressions=[values[c].copy() for c in names])]),
     )
-    if check is None or check.node is None:
-        return _emit(tree, dialect, converters)
-    if not dialect.SUPPORTS_INSERT_RETURNING:
-        raise BadRequest("writes under a create policy need INSERT … RETURNING on this database")
-    tree.set("returning", exp.Returning(expressions=[_raise_unless(check.condition(table.name), table, dialect)]))
-    return replace(_emit(tree, dialect, converters), check_mode=Check.RETURNING)
+    if upsert is not None:
+        if not dialect.SUPPORTS_ON_CONFLICT:
+            raise BadRequest(f"upsert (Prefer: resolution=…) is not supported on {dialect.name}")
+        tree.set("conflict", _on_conflict(table, columns, upsert, dialect, update_using, create))
+    if (check is not None and check.node is not None) or returned:
+        if not dialect.SUPPORTS_INSERT_RETURNING:
+            raise BadRequest("writes under a create policy need INSERT … RETURNING on this database")
+        return _returning_plan(tree, table, dialect, converters, check, returned)
+    return _emit(tree, dialect, converters)
+
+
+def _on_conflict(table: Table, columns: Sequence[str], upsert: Upsert, dialect: Dialect,
+                 using: Predicate | None, create: Predicate | None) -> exp.OnConflict:  # fmt: skip
+    keys = [exp.to_identifier(table.column(c).name, quoted=True) for c in upsert.columns]
+    if not upsert.merge:
+        return exp.OnConflict(action=exp.var("DO NOTHING"), conflict_keys=keys)
+    assignments = [
+        exp.EQ(this=exp.column(c, quoted=True), expression=exp.column(c, table="excluded", quoted=True))
+        for c in columns
+    ]
+    conflict = exp.OnConflict(action=exp.var("DO UPDATE"), conflict_keys=keys, expressions=assignments)
+    gate = [p.condition(table.name) for p in (using,) if p is not None and p.node is not None]
+    if create is not None and create.node is not None:
+        gate.append(create.condition("excluded"))  # the proposed row, as PostgreSQL checks it
+    if gate:
+        # The stored row is judged before anything else of the statement runs on it; a row
+        # the caller may not update aborts the statement (native RLS raises too).
+        hidden = exp.EQ(this=dialect.build_raise(_witness(table)), expression=exp.Literal.number(1))
+        where = exp.Case(ifs=[exp.If(this=exp.and_(*gate, copy=False), true=exp.true())], default=hidden)
+        conflict.set("where", exp.Where(this=where))
+    return conflict
 
 
 def _fenced_where(
@@ -317,11 +419,14 @@ def compile_update(
     dialect: Dialect,
     using: Predicate | None = None,
     check: Predicate | None = None,
+    returned: Sequence[SelectItem] | None = None,
 ) -> Plan:
     """``PUT|PATCH /<table>?…``: values bind as the body's, then the filters'.
 
     Only rows ``using`` allows are touched; a changed row that fails ``check`` (judged on
-    its new values, in the statement itself) aborts the statement."""
+    its new values, in the statement itself) aborts the statement. ``returned``: items
+    RETURNING hands back, where the database has UPDATE … RETURNING (elsewhere the caller
+    locks the keys first: :func:`compile_locked_keys`)."""
     converters = [body_converter(table, c, dialect) for c in columns]
     values = {c: placeholder(f"v{i}") for i, c in enumerate(columns)}
     tree = exp.Update(
@@ -330,13 +435,15 @@ def compile_update(
     )
     filters = _filters(query, table, dialect, len(converters))
     converters.extend(filters.converters)
+    if returned and dialect.SUPPORTS_UPDATE_RETURNING:
+        _fenced_where(tree, using, filters, table)
+        return _returning_plan(tree, table, dialect, converters, check, returned)
     if check is None or check.node is None:
         _fenced_where(tree, using, filters, table)
         return _emit(tree, dialect, converters)
     if dialect.SUPPORTS_UPDATE_RETURNING:  # judged on each row as stored
         _fenced_where(tree, using, filters, table)
-        tree.set("returning", exp.Returning(expressions=[_raise_unless(check.condition(table.name), table, dialect)]))
-        return replace(_emit(tree, dialect, converters), check_mode=Check.RETURNING)
+        return _returning_plan(tree, table, dialect, converters, check, None)
     # Judged before the write, on each value as the column will store it.
     stored: dict[str, exp.Expr] = {}
     for column, value in values.items():
@@ -353,10 +460,60 @@ def compile_update(
     return _emit(tree, dialect, converters)
 
 
-def compile_delete(table: Table, query: RestQuery, dialect: Dialect, using: Predicate | None = None) -> Plan:
-    """``DELETE /<table>?…``: only rows ``using`` allows; filters that can raise run only
-    on those."""
+def compile_delete(
+    table: Table,
+    query: RestQuery,
+    dialect: Dialect,
+    using: Predicate | None = None,
+    returned: Sequence[SelectItem] | None = None,
+) -> Plan:
+    """``DELETE /<table>?…``: only rows ``using`` allows (the read policy among them);
+    filters that can raise run only on those. ``returned``: items RETURNING hands back."""
     tree = exp.Delete(this=table_node(table))
     filters = _filters(query, table, dialect, 0)
     _fenced_where(tree, using, filters, table)
+    if returned:
+        return _returning_plan(tree, table, dialect, filters.converters, None, returned)
     return _emit(tree, dialect, filters.converters)
+
+
+def compile_locked_keys(table: Table, query: RestQuery, dialect: Dialect, using: Predicate | None = None) -> Plan:
+    """``SELECT <primary key> … FOR UPDATE`` with exactly the WHERE of the UPDATE that
+    follows (:func:`compile_update` without its check): the rows it will touch, locked,
+    for a database without UPDATE … RETURNING to read them back by key afterwards."""
+    if not table.primary_key:
+        raise BadRequest(f"table {table.name} has no primary key: its updated rows cannot be returned here")
+    tree = exp.Select(expressions=[exp.column(k, quoted=True) for k in table.primary_key]).from_(
+        table_node(table), copy=False
+    )
+    filters = _filters(query, table, dialect, 0)
+    _fenced_where(tree, using, filters, table)
+    tree = tree.lock(update=True, copy=False)
+    kinds = [table.columns[k].kind for k in table.primary_key]
+    return _emit(tree, dialect, filters.converters, table.primary_key, kinds)
+
+
+def compile_read_back(
+    table: Table, returned: Sequence[SelectItem], keys: int, dialect: Dialect, using: Predicate | None = None
+) -> Plan:
+    """``SELECT <returned> FROM <table under using> WHERE <key> = … OR …``: ``keys`` rows
+    read back by the primary keys :func:`compile_locked_keys` returned (never guessed),
+    under the read policy. Values bind as the keys' columns, key by key."""
+    pk = table.primary_key
+    matches = [
+        exp.and_(*(exp.EQ(this=exp.column(k, quoted=True), expression=placeholder(f"v{i * len(pk) + j}"))
+                   for j, k in enumerate(pk)), copy=False)
+        for i in range(keys)
+    ]  # fmt: skip
+    by_key: list[exp.Expr] = [exp.or_(*matches, copy=False) if matches else exp.false()]
+    filters = _Filters(by_key, [], [_identity] * (keys * len(pk)))
+    source, where = _read_source(table, using, filters, dialect)
+    tree = exp.Select(expressions=[i.node.copy() for i in returned]).from_(source, copy=False)
+    if where is not None:
+        tree = tree.where(where, copy=False)
+    tree = tree.order_by(*(exp.column(k, quoted=True) for k in pk), copy=False)
+    return _emit(tree, dialect, filters.converters, [i.name for i in returned], [i.kind for i in returned])
+
+
+def _identity(value: Any) -> Any:
+    return value
