@@ -12,8 +12,9 @@ from typing import Any
 from rls.auth.principal import ANONYMOUS, AuthUser
 from rls.database import Database, Session
 from rls.errors import BadRequest, NotFound, UnknownTable, WithCheckViolation
-from rls.policy.compile import principal_params
+from rls.policy.compile import Predicate, principal_params
 from rls.policy.engine import Decision, PolicyEngine, denial
+from rls.rest import embed
 from rls.rest.compiler import RestCompiler
 from rls.rest.plan import Check, Plan, paging_values
 from rls.rest.query import Filter, RestQuery
@@ -93,9 +94,12 @@ class TableService:
     def read(self, table: Table, query: RestQuery, user: AuthUser = ANONYMOUS) -> Any:
         """Rows as a list; one row (``singular``); or the number of rows (``count``)."""
         decision = self._decide(table, "read_mine" if query.mine else "read", user, query)
-        plan = self.compiler.read(self.db.schema_version, table, query, decision)
+        tree = self._embedded(table, query, user)
+        plan = self.compiler.read(self.db.schema_version, table, query, decision, tree)
         values: list[Any] = list(query.values())
         if not query.count:
+            if tree is not None:
+                values += embed.paging_values(query, max_size=self.paging.max_size)
             values += paging_values(query, default_size=self.paging.default_size, max_size=self.paging.max_size)
         params = plan.bind(values, principal_params(user))
         if query.debug:
@@ -111,6 +115,17 @@ class TableService:
                 raise BadRequest("more than one row matches a singular request")
             return result[0]
         return result
+
+    def _embedded(self, table: Table, query: RestQuery, user: AuthUser) -> embed.SelectTree | None:
+        """The select's embedded resources, each table as the caller may see it (unserved
+        tables unknown, hidden columns gone) under its own read policy (a denial raises)."""
+
+        def decide(embedded: Table) -> tuple[Any, Predicate | None]:
+            decision = self._decide(embedded, "read", user)
+            return (None, None) if decision is None else (decision.key, decision.predicate)
+
+        schema = self.db.schema()
+        return embed.resolve_select(query, table, schema, self.db.dialect, self.table, decide)
 
     # -- writes -----------------------------------------------------------------------
 
