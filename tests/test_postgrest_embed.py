@@ -79,9 +79,17 @@ def test_one_to_many_is_an_array_empty_when_none(w):
 def test_many_to_many_through_the_junction_table(w):
     rows = ok(w.get("alice", "/projects", "select=id,tags(id,label)"))
     for row in rows:
-        expected = sorted(pt["tag_id"] for pt in w.rows["project_tags"] if pt["project_id"] == row["id"])
+        links = allowed(w.rows, "project_tags", "alice")
+        expected = sorted(pt["tag_id"] for pt in links if pt["project_id"] == row["id"])
         assert ids(row["tags"]) == expected
     assert any(row["tags"] for row in rows)
+
+
+def test_many_to_many_reads_the_junction_through_its_policy(w):
+    # project_tags hides its links to tag 3 from every user: tag 3 is never reached through it.
+    rows = ok(w.get("alice", "/projects", "select=id,tags(id)"))
+    assert 3 not in {t["id"] for r in rows for t in r["tags"]}
+    assert any(pt["tag_id"] == 3 and pt["project_id"] in ids(rows) for pt in w.rows["project_tags"])
 
 
 def test_many_to_many_junction_denied_is_a_denial(w):
