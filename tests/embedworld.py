@@ -29,9 +29,13 @@ TABLES = (
     + _fk("members", "team_id", "teams")
     + "){table_options}",
     "CREATE TABLE projects (id {integer} PRIMARY KEY, name {string} NOT NULL, owner_id {integer}, team_id {integer},"
-    " published {boolean} NOT NULL, budget {decimal}, starts {date}, " + _fk("projects", "team_id", "teams") + "){table_options}",
+    " published {boolean} NOT NULL, budget {decimal}, starts {date}, "
+    + _fk("projects", "team_id", "teams")
+    + "){table_options}",
     "CREATE TABLE tasks (id {integer} PRIMARY KEY, project_id {integer}, owner_id {integer}, title {string} NOT NULL,"
-    " done {boolean} NOT NULL, details {json}, " + _fk("tasks", "project_id", "projects") + "){table_options}",
+    " done {boolean} NOT NULL, details {json}, memo {text}, "
+    + _fk("tasks", "project_id", "projects")
+    + "){table_options}",
     "CREATE TABLE tags (id {integer} PRIMARY KEY, label {string} NOT NULL){table_options}",
     "CREATE TABLE project_tags (project_id {integer} NOT NULL, tag_id {integer} NOT NULL,"
     " PRIMARY KEY (project_id, tag_id), "
@@ -120,6 +124,11 @@ def make_rows(seed: int = 7) -> dict[str, list[Row]]:
                 "details": details,
             }
         )
+    # memo holds JSON only on the rows carol may read: a JSON path over it raises (SQLite:
+    # malformed JSON) on any other row, so a filter on it must never run on those.
+    by_carol = {t["id"] for t in _tasks_for_carol(tasks, members, projects)}
+    for task in tasks:
+        task["memo"] = '{"a": "x"}' if task["id"] in by_carol else "not json"
     tags = [{"id": i, "label": w} for i, w in enumerate(("urgent", "later", "home", "work"), 1)]
     pairs = sorted({(rnd.randint(1, 6), rnd.randint(1, 4)) for _ in range(12)})
     project_tags = [{"project_id": p, "tag_id": t} for p, t in pairs]
@@ -139,6 +148,11 @@ def make_rows(seed: int = 7) -> dict[str, list[Row]]:
     }
 
 
+def _tasks_for_carol(tasks: list[Row], members: list[Row], projects: list[Row]) -> list[Row]:
+    rows = {"tasks": tasks, "members": members, "projects": projects}
+    return allowed(rows, "tasks", "carol") or []
+
+
 class EmbedWorld:
     """The database, its rows, a client per caller."""
 
@@ -155,7 +169,9 @@ class EmbedWorld:
         self.clients["admin"] = Client(self.app, login(anonymous, "rest_admin", admin_password))
         for name in USERS:
             self.clients[name] = Client(self.app, login(anonymous, name, "password-" + name))
-        self.ids: dict[str | None, Any] = dict(self.db.run(lambda s: s.execute("SELECT username, id FROM auth_users").rows))
+        self.ids: dict[str | None, Any] = dict(
+            self.db.run(lambda s: s.execute("SELECT username, id FROM auth_users").rows)
+        )
         self.ids[None] = None
         self.rows = make_rows()
         types = self.db.dialect.DDL_TYPES

@@ -149,7 +149,9 @@ def test_inner_drops_parents_without_visible_children(w):
     rows = ok(w.get("alice", "/projects", "select=id,tasks!inner(id)"))
     tasks = visible_ids(w, "tasks", "alice")
     expected = [
-        p for p in visible_ids(w, "projects", "alice") if any(t["project_id"] == p and t["id"] in tasks for t in w.rows["tasks"])
+        p
+        for p in visible_ids(w, "projects", "alice")
+        if any(t["project_id"] == p and t["id"] in tasks for t in w.rows["tasks"])
     ]
     assert ids(rows) == expected
     assert expected != visible_ids(w, "projects", "alice")  # the rule drops some rows
@@ -281,7 +283,9 @@ def test_inner_is_no_oracle_about_hidden_children(w):
     assert not {r["projects"]["id"] for r in rows} & hidden_projects
     expected = [t for t in visible_ids(w, "tasks", "carol")]
     expected = [
-        t["id"] for t in w.rows["tasks"] if t["id"] in expected and t["project_id"] in visible_ids(w, "projects", "carol")
+        t["id"]
+        for t in w.rows["tasks"]
+        if t["id"] in expected and t["project_id"] in visible_ids(w, "projects", "carol")
     ]
     assert ids(rows) == expected
 
@@ -303,7 +307,7 @@ class _Server(ThreadingMixIn, WSGIServer):
 
 
 class _Quiet(WSGIRequestHandler):
-    def log_message(self, *args):  # noqa: D401 - silence the access log
+    def log_message(self, *args):  # silence the access log
         pass
 
 
@@ -374,3 +378,66 @@ def test_supabase_embedded_filter_order_limit(w, supabase):
 def test_supabase_eq_on_embedded_name(w, supabase):
     data = supabase("alice").from_("teams").select("id, projects(name)").eq("projects.name", "delta").execute().data
     assert [p["name"] for r in data for p in r["projects"]] == ["delta"]
+
+
+# -- filters that can raise run only on rows the policy allows ---------------------------
+
+
+MEMO = ("tasks.memo->>a", "eq.x")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        [("select", "id,tasks(id)"), MEMO],
+        [("select", "id,tasks!inner(id)"), MEMO],
+        [("select", "id,tasks!inner(id)"), MEMO, ("count", "")],
+        [("select", "id,projects!inner(id,tasks!inner(id))"), ("projects." + MEMO[0], MEMO[1])],
+    ],
+    ids=["embedded", "inner", "count", "nested-inner"],
+)
+def test_raising_embedded_filter_never_runs_on_hidden_rows(w, backend, query):
+    # memo is JSON only on the tasks carol may read; on SQLite a JSON path over "not json"
+    # raises. The answer must come from carol's rows alone.
+    table = "teams" if query[0][1].startswith("id,projects") else "projects"
+    reply = w.get("carol", f"/{table}", query)
+    if backend == "postgres":  # ->> over a text column: refused for every row alike
+        assert reply.status == 400 and "msg" in reply.json
+        return
+    assert reply.status == 200, reply.body
+    tasks = {t["id"] for t in allowed(w.rows, "tasks", "carol") or []}
+    if table == "projects" and ("count", "") not in query:
+        for row in reply.json:
+            assert {t["id"] for t in row["tasks"]} <= tasks
+
+
+def _derived(sql: str, dialect: str, alias: str):
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(sql.replace("%s", "1").replace("?", "1"), read=dialect)
+    return next(s for s in tree.find_all(exp.Subquery) if s.alias == alias)
+
+
+@pytest.mark.parametrize(
+    ("filters", "fenced"),
+    [([MEMO], True), ([("tasks.id", "gt.1")], False)],
+    ids=["raising", "leakproof"],
+)
+def test_embedded_policy_is_fenced_exactly_when_a_filter_can_raise(w, filters, fenced):
+    reply = w.get("admin", "/projects", [("select", "id,tasks(id)"), *filters, ("debug", "")])
+    assert reply.status == 200, reply.body
+    policy = _derived(reply.json["query"], w.db.dialect.SQLGLOT, "rls_e1").this
+    has_fence = policy.args.get("limit") is not None or policy.args.get("offset") is not None
+    assert has_fence == fenced
+    assert ("memo" in policy.sql()) is False  # the raising filter stays outside
+
+
+def test_inner_exists_runs_outside_the_fenced_parent_policy(w):
+    from sqlglot import exp
+
+    reply = w.get("admin", "/projects", [("select", "id,tasks!inner(id)"), ("debug", "")])
+    assert reply.status == 200, reply.body
+    parent = _derived(reply.json["query"], w.db.dialect.SQLGLOT, "projects").this
+    assert parent.args.get("limit") is not None or parent.args.get("offset") is not None
+    assert not list(parent.find_all(exp.Exists))
