@@ -36,6 +36,9 @@ TABLES = (
     " done {boolean} NOT NULL, details {json}, memo {text}, "
     + _fk("tasks", "project_id", "projects")
     + "){table_options}",
+    "CREATE TABLE categories (id {integer} PRIMARY KEY, name {string} NOT NULL, parent_id {integer}, "
+    + _fk("categories", "parent_id", "categories")
+    + "){table_options}",
     "CREATE TABLE tags (id {integer} PRIMARY KEY, label {string} NOT NULL){table_options}",
     "CREATE TABLE project_tags (project_id {integer} NOT NULL, tag_id {integer} NOT NULL,"
     " PRIMARY KEY (project_id, tag_id), "
@@ -73,6 +76,7 @@ POLICIES = {
     "secrets": "auth_user.is_admin",
     "transfers": "auth_user.is_authenticated",
     "profiles": "",
+    "categories": "",
 }
 """The read policy of every table: denied to the anonymous user, owner rows, published or
 owner, team membership through a sub-query, public, admin only."""
@@ -145,6 +149,12 @@ def make_rows(seed: int = 7) -> dict[str, list[Row]]:
         "secrets": secrets,
         "transfers": transfers,
         "profiles": profiles,
+        "categories": [
+            {"id": 1, "name": "root", "parent_id": None},
+            {"id": 2, "name": "a", "parent_id": 1},
+            {"id": 3, "name": "b", "parent_id": 1},
+            {"id": 4, "name": "a1", "parent_id": 2},
+        ],
     }
 
 
@@ -239,7 +249,7 @@ def allowed(rows: dict[str, list[Row]], table: str, caller: str) -> list[Row] | 
         return [r for r in everything if r["tag_id"] != 3] if signed_in else None
     if table == "secrets":
         return everything if caller == "admin" else None
-    if table in ("tags", "profiles"):
+    if table in ("tags", "profiles", "categories"):
         return everything
     if table == "members":
         if user is None and not signed_in:  # user_id = NULL: constant false, a denial

@@ -97,6 +97,11 @@ def find_relationship(schema: Schema, parent: str, child: str, hint: str | None)
                 candidates.append(Relationship("many_to_many", to_parent, to_child))
     if hint is not None:
         candidates = [r for r in candidates if _matches(r, hint)]
+        if len(candidates) == 2 and candidates[0].key == candidates[1].key and parent == child:
+            # A self-referencing key matches both ways: a column hint names the parent's own
+            # column (its parent row, many-to-one), a constraint hint its children.
+            wanted = "many_to_one" if (hint,) == candidates[0].key.columns else "one_to_many"
+            candidates = [r for r in candidates if r.cardinality == wanted]
     if not candidates:
         hinted = f" using the hint '{hint}'" if hint else ""
         raise NoRelationship(
@@ -198,7 +203,12 @@ class _Resolver:
         key, using = self.decide(table)
         junction, junction_using, junction_key = None, None, None
         if relationship.junction is not None:
-            junction = self.lookup(relationship.junction)
+            try:
+                junction = self.lookup(relationship.junction)
+            except UnknownTable:  # a junction the server does not serve relates nothing
+                raise NoRelationship(
+                    f"Could not find a relationship between '{parent.name}' and '{table.name}'"
+                ) from None
             junction_key, junction_using = self.decide(junction)
         _check_columns(relationship, parent, table, junction)
         embed = Embed(
@@ -232,12 +242,12 @@ def resolve_select(
     and options attached; None when it embeds nothing (and then nothing may address an
     embedded resource)."""
     if not query.select or "(" not in query.select:
-        _refuse_paths(query)
+        refuse_embedded(query)
         return None
     resolver = _Resolver(schema, dialect, lookup, decide)
     items = resolver.items(query.select, table, 0)
     if not resolver.embeds:
-        _refuse_paths(query)
+        refuse_embedded(query)
         return None
     # The orders of embedded resources are compiled into the SQL (their limits and offsets bind).
     orders = tuple((o.path, o.value) for o in query.embedded if o.name == "order")
@@ -248,7 +258,9 @@ def resolve_select(
     return tree
 
 
-def _refuse_paths(query: RestQuery) -> None:
+def refuse_embedded(query: RestQuery) -> None:
+    """Filters and options addressed to an embedded resource (``projects.name=eq.x``) need
+    that resource in the request's ``select``; fail closed on anything else."""
     for f in query.filters:
         if f.path:
             raise BadRequest(f"filter on an embedded resource that is not selected: {'.'.join((*f.path, f.key))}")

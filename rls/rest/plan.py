@@ -18,7 +18,7 @@ from rls.emit import emit, placeholder
 from rls.errors import BadRequest
 from rls.guard.inject import wrap_relation
 from rls.policy.compile import Predicate
-from rls.rest.embed import SelectTree
+from rls.rest.embed import SelectTree, refuse_embedded
 from rls.rest.embed_sql import EmbedBuilder
 from rls.rest.query import RestQuery
 from rls.rest.terms import Converter, SelectItem, build_condition, parse_order, parse_select
@@ -109,16 +109,6 @@ def _filters(query: RestQuery, table: Table, dialect: Dialect, first_value: int,
         (out.leakproof if condition.leakproof else out.other).append(condition.node)
         out.converters.extend(condition.converters)
     return out
-
-
-def refuse_embedded(query: RestQuery) -> None:
-    """Filters and options addressed to an embedded resource (``projects.name=eq.x``) need
-    that resource in the request's ``select``; fail closed on anything else."""
-    for f in query.filters:
-        if f.path:
-            raise BadRequest(f"filter on an embedded resource that is not selected: {'.'.join((*f.path, f.key))}")
-    for o in query.embedded:
-        raise BadRequest(f"option for an embedded resource that is not selected: {'.'.join((*o.path, o.name))}")
 
 
 def _and(conditions: Sequence[exp.Expr]) -> exp.Expr | None:
