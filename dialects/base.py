@@ -237,6 +237,10 @@ class Dialect:
         agg = exp.JSONArrayAgg(this=exp.Order(this=element, expressions=order) if order else element)
         return exp.Coalesce(this=agg, expressions=[self.build_json_empty_array()])
 
+    def build_json_array(self, elements: list[exp.Expr]) -> exp.Expr:
+        """A JSON array of ``elements`` (JSON values)."""
+        return exp.JSONArray(expressions=elements)
+
     def build_json_empty_array(self) -> exp.Expr:
         """An empty JSON array."""
         return exp.JSONArray(expressions=[])

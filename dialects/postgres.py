@@ -245,6 +245,9 @@ class Postgres(Dialect):
             args += [exp.Literal.string(key), value]
         return exp.Anonymous(this="JSON_BUILD_OBJECT", expressions=args)
 
+    def build_json_array(self, elements: list[exp.Expr]) -> exp.Expr:
+        return exp.Anonymous(this="JSON_BUILD_ARRAY", expressions=elements)
+
     def build_json_empty_array(self) -> exp.Expr:
         return exp.Cast(this=exp.Literal.string("[]"), to=exp.DataType.build("JSON"))
 

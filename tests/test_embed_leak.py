@@ -81,6 +81,7 @@ class Node:
     offset: int | None = None
     children: list[Node] = field(default_factory=list)
     alias: str = ""
+    count: bool = False  # select=…,x:tasks(count): [{"count": n}]
 
 
 def _key(table: str) -> tuple[str, ...]:
@@ -105,6 +106,8 @@ def nodes(draw: st.DrawFn, table: str, depth: int, parent: str | None) -> Node:
         options = [child for (p, child) in RELATIONS if p == table]
         for child in draw(st.lists(st.sampled_from(options), max_size=2)):
             node.children.append(draw(nodes(child, depth + 1, table)))
+    if parent is not None and not node.children and RELATIONS[(parent, table)][0] != "m2o":
+        node.count = draw(st.integers(0, 4)) == 0
     return node
 
 
@@ -124,7 +127,7 @@ def requests(draw: st.DrawFn) -> Request:
     query: list[tuple[str, str]] = []
 
     def select(node: Node, path: tuple[str, ...]) -> str:
-        parts = list(node.columns)
+        parts = ["count"] if node.count else list(node.columns)
         for child in node.children:
             counter[0] += 1
             child.alias = f"x{counter[0]}"
@@ -198,6 +201,8 @@ class Oracle:
         rows = self.related(node, parent, row)
         if RELATIONS[(parent, node.table)][0] == "m2o":
             return self.obj(node, rows[0]) if rows else None
+        if node.count:
+            return [{"count": len(rows)}]
         start = node.offset or 0
         end = None if node.limit is None else start + node.limit
         return [self.obj(node, r) for r in rows[start:end]]

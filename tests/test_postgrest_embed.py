@@ -459,3 +459,29 @@ def test_inner_exists_runs_outside_the_fenced_parent_policy(w):
     parent = _derived(reply.json["query"], w.db.dialect.SQLGLOT, "projects").this
     assert parent.args.get("limit") is not None or parent.args.get("offset") is not None
     assert not list(parent.find_all(exp.Exists))
+
+
+# -- aggregates inside an embedded resource ---------------------------------------------
+
+
+def test_embedded_count_counts_visible_related_rows(w):
+    rows = ok(w.get("bob", "/projects", "select=id,tasks(count)"))
+    tasks = visible_ids(w, "tasks", "bob")
+    for row in rows:
+        expected = sum(1 for t in w.rows["tasks"] if t["project_id"] == row["id"] and t["id"] in tasks)
+        assert row["tasks"] == [{"count": expected}]
+    assert any(row["tasks"][0]["count"] for row in rows)
+
+
+def test_embedded_aggregates_with_aliases(w):
+    rows = ok(w.get("bob", "/projects", "select=id,tasks(n:count(),top:id.max())&tasks.done=is.false"))
+    tasks = visible_ids(w, "tasks", "bob")
+    for row in rows:
+        mine = [t["id"] for t in w.rows["tasks"] if t["project_id"] == row["id"] and t["id"] in tasks and not t["done"]]
+        assert row["tasks"] == [{"n": len(mine), "top": max(mine) if mine else None}]
+
+
+@pytest.mark.parametrize("select", ["id,tasks(count,id)", "id,tasks(count,projects(id))", "id,projects(count)"])
+def test_embedded_aggregates_stand_alone_on_a_to_many(w, select):
+    table = "tasks" if "projects(count)" in select else "projects"
+    assert w.get("bob", f"/{table}", f"select={select}").status == 400

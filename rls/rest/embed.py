@@ -141,6 +141,7 @@ class Embed:
     sql_alias: str
     filters: list[tuple[int, Filter]] = field(default_factory=list)  # (first value index, filter)
     options: dict[str, tuple[int, EmbeddedOption]] = field(default_factory=dict)
+    aggregate: bool = False  # its items are aggregates only: one object, in an array
 
     @property
     def inner(self) -> bool:
@@ -218,8 +219,15 @@ class _Resolver:
         self.embeds.append(embed)
         self.key.append((depth, syntax, relationship.label, relationship.cardinality, key, junction_key))
         embed.items = self.items(syntax.select, table, depth)
-        if any(isinstance(i, SelectItem) and i.aggregate for i in embed.items):
-            raise BadRequest(f"aggregates inside an embedded resource are not supported: {syntax.name}")
+        aggregates = [isinstance(i, SelectItem) and i.aggregate for i in embed.items]
+        if any(aggregates):
+            # tasks(count), tasks(amount.sum(),count()): one object over the related rows.
+            if not all(aggregates) or relationship.to_one:
+                raise BadRequest(
+                    f"{syntax.name}: aggregates inside an embedded resource stand alone (no columns, "
+                    "no embedded resources) and need a to-many relationship"
+                )
+            embed.aggregate = True
         return embed
 
 

@@ -129,6 +129,8 @@ class EmbedBuilder:
         self._paging_converters(e)
         if e.relationship.to_one:
             return exp.Subquery(this=select.select(element, copy=False))
+        if e.aggregate:  # PostgREST's [{"count": 3}]: one row of aggregates over the related rows
+            return exp.Subquery(this=select.select(self.dialect.build_json_array([element]), copy=False))
         order = self._order(e)
         limit, offset = self._page(e)
         if self.dialect.EMBED_PAGES_IN_AGGREGATE:

@@ -275,7 +275,7 @@ def _function_item(call: re.Match[str], table: Table, dialect: Dialect) -> tuple
 
 def _postgrest_item(body: str, table: Table, dialect: Dialect) -> tuple[exp.Expr, str, Kind, bool]:
     """PostgREST's grammar: ``ref[::cast][.agg()][::cast]`` and ``count()``."""
-    if body == "count()":
+    if body == "count()" or (body == "count" and "count" not in table.columns):
         return exp.Count(this=exp.Star()), "count", Kind.INTEGER, True
     match = _ITEM.fullmatch(body)
     if match is None:
