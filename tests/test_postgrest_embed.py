@@ -485,3 +485,32 @@ def test_embedded_aggregates_with_aliases(w):
 def test_embedded_aggregates_stand_alone_on_a_to_many(w, select):
     table = "tasks" if "projects(count)" in select else "projects"
     assert w.get("bob", f"/{table}", f"select={select}").status == 400
+
+
+# -- the plan cache ---------------------------------------------------------------------
+
+
+def _plans(w):
+    return len(w.app.tables.service.compiler.cache._data)
+
+
+def test_embedded_values_do_not_key_the_plan_cache(w):
+    query = "select=id,tasks(id)&tasks.id=gt.{}&tasks.limit={}&tasks.offset={}"
+    ok(w.get("bob", "/projects", query.format(1, 1, 0)))
+    before = _plans(w)
+    for n in range(2, 6):
+        ok(w.get("bob", "/projects", query.format(n, n % 3, n % 2)))
+    assert _plans(w) == before
+
+
+def test_embedded_order_and_policies_key_the_plan_cache(w):
+    ok(w.get("bob", "/projects", "select=id,tasks(id)&tasks.order=id.desc"))
+    before = _plans(w)
+    ok(w.get("bob", "/projects", "select=id,tasks(id)&tasks.order=title.desc"))
+    ok(w.get("admin", "/projects", "select=id,tasks(id)&tasks.order=title.desc"))
+    assert _plans(w) == before + 2
+
+
+def test_count_ignores_filters_of_embeds_that_are_not_inner(w):
+    reply = w.get("bob", "/projects", "select=id,tasks(id)&tasks.id=gt.3&count")
+    assert reply.status == 200 and reply.json == len(visible_ids(w, "projects", "bob"))
