@@ -514,3 +514,17 @@ def test_embedded_order_and_policies_key_the_plan_cache(w):
 def test_count_ignores_filters_of_embeds_that_are_not_inner(w):
     reply = w.get("bob", "/projects", "select=id,tasks(id)&tasks.id=gt.3&count")
     assert reply.status == 200 and reply.json == len(visible_ids(w, "projects", "bob"))
+
+
+# -- on the shared dataset (auth disabled) ----------------------------------------------
+
+
+def test_embedded_rows_equal_the_top_level_rows(client):
+    top = ok(client.get("/todos", "project_id=eq.1"))
+    embedded = ok(client.get("/projects", "select=todos(*)&id=eq.1"))[0]["todos"]
+    assert embedded == top
+
+
+def test_embedded_order_breaks_ties_by_primary_key(client):
+    rows = ok(client.get("/projects", "select=id,todos(id)&todos.order=rating.desc&todos.offset=1"))
+    assert rows == [{"id": 1, "todos": [{"id": 6}, {"id": 1}]}, {"id": 2, "todos": [{"id": 4}, {"id": 3}]}]

@@ -173,13 +173,15 @@ class EmbedBuilder:
 
     def _order(self, e: Embed) -> list[exp.Ordered]:
         option = e.options.get("order")
+        items: list[exp.Ordered] = []
         if option is not None:
-            items = parse_order(option[1].value, e.table, self.dialect)
-            return [qualify(o, e.sql_alias) for o in items]  # type: ignore[misc]
+            parsed = parse_order(option[1].value, e.table, self.dialect)
+            items = [qualify(o, e.sql_alias) for o in parsed]  # type: ignore[misc]
+        # The primary key breaks ties: a page of an embedded array is the same on every database.
+        ordered = {o.this.name for o in items if isinstance(o.this, exp.Column)}
         nulls_first = _native_nulls_first(self.dialect, False)
-        return [
-            exp.Ordered(this=_column(k, e.sql_alias), desc=False, nulls_first=nulls_first) for k in e.table.primary_key
-        ]
+        keys = [k for k in e.table.primary_key if k not in ordered]
+        return items + [exp.Ordered(this=_column(k, e.sql_alias), desc=False, nulls_first=nulls_first) for k in keys]
 
     def _page(self, e: Embed) -> tuple[exp.Expr | None, exp.Expr | None]:
         found = [e.options.get(name) for name in ("limit", "offset")]
