@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from dialects.base import Dialect
 from rls.errors import BadRequest, RlsError, UnknownTable
 from rls.policy.compile import Predicate
 from rls.rest.query import EmbeddedOption, Filter, RestQuery
-from rls.rest.terms import EmbedSyntax, SelectItem, parse_select_list
+from rls.rest.terms import EmbedSyntax, SelectItem, parse_embed, parse_select_list, split_select
 from rls.schema import ForeignKey, Schema, Table
 
 MAX_DEPTH = 4
@@ -175,7 +175,7 @@ Decide = Callable[[Table], tuple[Hashable, Predicate | None]]
 @dataclass
 class _Resolver:
     schema: Schema
-    dialect: Any
+    dialect: Dialect
     lookup: Lookup
     decide: Decide
     embeds: list[Embed] = field(default_factory=list)
@@ -244,19 +244,16 @@ def _check_columns(relationship: Relationship, parent: Table, child: Table, junc
 
 
 def resolve_select(
-    query: RestQuery, table: Table, schema: Schema, dialect: Any, lookup: Lookup, decide: Decide
+    query: RestQuery, table: Table, schema: Schema, dialect: Dialect, lookup: Lookup, decide: Decide
 ) -> SelectTree | None:
     """The select list of ``query`` with every embedded resource resolved and its filters
     and options attached; None when it embeds nothing (and then nothing may address an
     embedded resource)."""
-    if not query.select or "(" not in query.select:
+    if not query.select or not _embeds_something(query.select):
         refuse_embedded(query)
         return None
     resolver = _Resolver(schema, dialect, lookup, decide)
     items = resolver.items(query.select, table, 0)
-    if not resolver.embeds:
-        refuse_embedded(query)
-        return None
     # The orders of embedded resources are compiled into the SQL (their limits and offsets bind).
     orders = tuple((o.path, o.value) for o in query.embedded if o.name == "order")
     tree = SelectTree(items, (tuple(resolver.key), orders), resolver.embeds)
@@ -264,6 +261,13 @@ def resolve_select(
         raise BadRequest("aggregates together with embedded resources are not supported")
     _attach(query, tree)
     return tree
+
+
+def _embeds_something(select: str) -> bool:
+    """Whether the select list names an embedded resource (a cheap look, before resolving)."""
+    if "(" not in select:
+        return False
+    return any(parse_embed(p) is not None for p in split_select(select) if "(" in p and not p.endswith("()"))
 
 
 def refuse_embedded(query: RestQuery) -> None:

@@ -222,7 +222,7 @@ def parse_filter(key: str, text: str, path: tuple[str, ...] = ()) -> Filter:
     """``key`` and ``op.value``, split on the first dot only (``eq.a@b.com`` keeps its dots).
 
     >>> parse_filter("price", "eq.3.14")
-    Filter(key='price', op='eq', values=('3.14',))
+    Filter(key='price', op='eq', values=('3.14',), path=())
     """
     op, dot, value = text.partition(".")
     if not dot:
