@@ -337,6 +337,9 @@ class SQLite(Dialect):
                 ],
                 default=exp.Literal.string("false"),
             )
+        elif kind is Kind.TEXT:
+            # Text from a JSON path (->> of a number) may carry the JSON subtype; || drops it.
+            return exp.DPipe(this=value, expression=exp.Literal.string(""), safe=True)
         elif kind is not Kind.JSON:
             return value
         return exp.Anonymous(this="json", expressions=[value])

@@ -528,3 +528,11 @@ def test_embedded_rows_equal_the_top_level_rows(client):
 def test_embedded_order_breaks_ties_by_primary_key(client):
     rows = ok(client.get("/projects", "select=id,todos(id)&todos.order=rating.desc&todos.offset=1"))
     assert rows == [{"id": 1, "todos": [{"id": 6}, {"id": 1}]}, {"id": 2, "todos": [{"id": 4}, {"id": 3}]}]
+
+
+def test_embedded_json_paths_match_the_top_level(client):
+    select = "id,name:details->shop->name,qty:details->qty,t:details->>qty,tags:details->tags"
+    top = ok(client.get("/todos", f"select={select}&project_id=eq.1"))
+    embedded = ok(client.get("/projects", f"select=todos({select})&id=eq.1"))[0]["todos"]
+    assert embedded == top
+    assert top[0]["t"] == "2"
