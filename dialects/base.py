@@ -216,6 +216,10 @@ class Dialect:
         """The foreign keys between tables visible to ``conn`` (both ends in its schema)."""
         return []
 
+    CORRELATED_DERIVED_TABLES: ClassVar[bool] = True
+    """A derived table (``FROM (SELECT …)``) may refer to a column of an outer query: an
+    embedded resource's fenced policy sub-query then holds the correlation with its parent."""
+
     EMBED_PAGES_IN_AGGREGATE: ClassVar[bool] = False
     """The JSON array aggregate orders and pages its rows itself (MariaDB's
     ``JSON_ARRAYAGG(… ORDER BY … LIMIT …)``); otherwise a derived table that refers to the

@@ -323,6 +323,7 @@ class MySQL(Dialect):
     # -- foreign keys and JSON for embedded resources -----------------------------------
 
     EMBED_PAGES_IN_AGGREGATE = True
+    CORRELATED_DERIVED_TABLES = False
 
     def introspect_foreign_keys(self, conn: Connection) -> list[ForeignKey]:
         cur = conn.cursor()

@@ -76,7 +76,7 @@ POLICIES = {
     "secrets": "auth_user.is_admin",
     "transfers": "auth_user.is_authenticated",
     "profiles": "",
-    "categories": "",
+    "categories": "name <> 'hidden'",
 }
 """The read policy of every table: denied to the anonymous user, owner rows, published or
 owner, team membership through a sub-query, public, admin only."""
@@ -154,6 +154,7 @@ def make_rows(seed: int = 7) -> dict[str, list[Row]]:
             {"id": 2, "name": "a", "parent_id": 1},
             {"id": 3, "name": "b", "parent_id": 1},
             {"id": 4, "name": "a1", "parent_id": 2},
+            {"id": 5, "name": "hidden", "parent_id": 1},
         ],
     }
 
@@ -249,7 +250,9 @@ def allowed(rows: dict[str, list[Row]], table: str, caller: str) -> list[Row] | 
         return [r for r in everything if r["tag_id"] != 3] if signed_in else None
     if table == "secrets":
         return everything if caller == "admin" else None
-    if table in ("tags", "profiles", "categories"):
+    if table == "categories":
+        return [r for r in everything if r["name"] != "hidden"]
+    if table in ("tags", "profiles"):
         return everything
     if table == "members":
         if user is None and not signed_in:  # user_id = NULL: constant false, a denial

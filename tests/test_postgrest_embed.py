@@ -160,6 +160,19 @@ def test_self_reference_needs_a_hint_and_goes_both_ways(w):
     ]
 
 
+def test_self_reference_with_a_raising_filter_correlates_with_the_parent(w):
+    # The embedded table has the parent's name: its fenced policy sub-query must not
+    # capture the parent's columns (the correlation stays outside it).
+    query = [("select", "id,kids:categories!categories_parent_id_fkey(id)"), ("kids.name", "like.a*")]
+    rows = ok(w.get("alice", "/categories", query))
+    assert rows == [
+        {"id": 1, "kids": [{"id": 2}]},
+        {"id": 2, "kids": [{"id": 4}]},
+        {"id": 3, "kids": []},
+        {"id": 4, "kids": []},
+    ]
+
+
 # -- !inner -----------------------------------------------------------------------------
 
 

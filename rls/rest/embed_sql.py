@@ -94,23 +94,41 @@ class EmbedBuilder:
         leakproof, other = self.conditions(e)
         raising = [qualify(c, e.sql_alias) for c in other]
         raising += [self.exists(child, e.sql_alias) for child in e.children() if child.inner]
-        relation, where = self._relation(e.table, e.using, e.sql_alias, leakproof, fence=bool(raising))
-        select = exp.Select().from_(relation, copy=False)
         rel = e.relationship
-        if rel.cardinality == "many_to_one":
-            where += _join_on(rel.key, parent, e.sql_alias)
-        elif rel.cardinality == "one_to_many":
-            where += _join_on(rel.key, e.sql_alias, parent)
-        else:
-            assert e.junction is not None and rel.target_key is not None
-            j = f"{e.sql_alias}_j"
-            # The junction is fenced too when a filter can raise: the join must not pair a
-            # target row with a junction row its policy hides before that filter runs.
-            junction, on = self._relation(e.junction, e.junction_using, j, [], fence=bool(raising))
-            on += _join_on(rel.target_key, j, e.sql_alias)
-            select = select.join(junction, on=exp.and_(*on, copy=False), join_type="inner", copy=False)
-            where += _join_on(rel.key, j, parent)
-        return select, where + raising
+        if rel.target_key is not None:  # many-to-many
+            return self._junction_source(e, parent, leakproof, raising)
+        # The correlation compares the key columns (one type): leakproof. Inside a fenced
+        # policy sub-query it lets an index serve each parent row; MariaDB refuses outer
+        # references there, and a parent of the same name would capture the columns.
+        pairs = zip(rel.key.referenced_columns, rel.key.columns, strict=True)
+        if rel.cardinality == "one_to_many":
+            pairs = zip(rel.key.columns, rel.key.referenced_columns, strict=True)
+        correlation: list[exp.Expr] = [
+            exp.EQ(this=exp.column(mine, quoted=True), expression=_column(theirs, parent)) for mine, theirs in pairs
+        ]
+        inside = self.dialect.CORRELATED_DERIVED_TABLES and parent != e.table.name
+        fence = bool(raising)
+        relation, where = self._relation(
+            e.table, e.using, e.sql_alias, leakproof + (correlation if inside else []), fence=fence
+        )
+        if not inside:
+            where += [qualify(c, e.sql_alias) for c in correlation]
+        return exp.Select().from_(relation, copy=False), where + raising
+
+    def _junction_source(
+        self, e: Embed, parent: str, leakproof: list[exp.Expr], raising: list[exp.Expr]
+    ) -> tuple[exp.Select, list[exp.Expr]]:
+        rel = e.relationship
+        assert e.junction is not None and rel.target_key is not None
+        relation, where = self._relation(e.table, e.using, e.sql_alias, leakproof, fence=bool(raising))
+        j = f"{e.sql_alias}_j"
+        # The junction is fenced too when a filter can raise: the join must not pair a
+        # target row with a junction row its policy hides before that filter runs.
+        junction, on = self._relation(e.junction, e.junction_using, j, [], fence=bool(raising))
+        on += _join_on(rel.target_key, j, e.sql_alias)
+        select = exp.Select().from_(relation, copy=False)
+        select = select.join(junction, on=exp.and_(*on, copy=False), join_type="inner", copy=False)
+        return select, where + _join_on(rel.key, j, parent) + raising
 
     # -- values -------------------------------------------------------------------------
 
