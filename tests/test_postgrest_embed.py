@@ -549,3 +549,10 @@ def test_embedded_json_paths_match_the_top_level(client):
     embedded = ok(client.get("/projects", f"select=todos({select})&id=eq.1"))[0]["todos"]
     assert embedded == top
     assert top[0]["t"] == "2"
+
+
+def test_more_embedded_resources_than_the_limit_is_400(w):
+    select = ",".join(f"t{i}:tasks(id)" for i in range(17))
+    reply = w.get("alice", "/projects", f"select=id,{select}")
+    assert reply.status == 400 and "at most 16" in reply.msg
+    assert w.get("alice", "/projects", "select=id," + ",".join(f"t{i}:tasks(id)" for i in range(16))).status == 200
