@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Protocol
 from sqlglot import exp
 
 from rls.errors import Conflict, ConstraintViolation, InvalidValue, RlsError, Unavailable
-from rls.schema import Column, Kind, Schema
+from rls.schema import Column, ForeignKey, Kind, Schema
 
 Decoder = Callable[[Any], Any]
 Adapter = Callable[[Any, "str | None"], Any]
@@ -241,6 +241,51 @@ class Dialect:
     def describe_functions(self, conn: Connection, name: str) -> list[FunctionInfo]:
         """The functions called ``name`` in the schema tables are served from (overloads
         give several); only where :attr:`SUPPORTS_RPC`."""
+        raise NotImplementedError
+
+    # -- foreign keys and JSON for embedded resources (rls/rest/embed.py) ---------------
+
+    def introspect_foreign_keys(self, conn: Connection) -> list[ForeignKey]:
+        """The foreign keys between tables visible to ``conn`` (both ends in its schema)."""
+        return []
+
+    CORRELATED_DERIVED_TABLES: ClassVar[bool] = True
+    """A derived table (``FROM (SELECT …)``) may refer to a column of an outer query: an
+    embedded resource's fenced policy sub-query then holds the correlation with its parent."""
+
+    EMBED_PAGES_IN_AGGREGATE: ClassVar[bool] = False
+    """The JSON array aggregate orders and pages its rows itself (MariaDB's
+    ``JSON_ARRAYAGG(… ORDER BY … LIMIT …)``); otherwise a derived table that refers to the
+    outer row orders and pages them (MariaDB refuses outer references there)."""
+
+    def build_json_object(self, pairs: list[tuple[str, exp.Expr]]) -> exp.Expr:
+        """A JSON object of (key, value) pairs; values from :meth:`build_json_value`."""
+        return exp.JSONObject(
+            expressions=[exp.JSONKeyValue(this=exp.Literal.string(k), expression=v) for k, v in pairs]
+        )
+
+    def build_json_value(self, value: exp.Expr, kind: Kind) -> exp.Expr:
+        """``value`` of ``kind`` as it goes into a JSON object: typed as the top-level reader
+        returns it (booleans as true/false, JSON as JSON, not a string holding it)."""
+        return value
+
+    def build_json_array_agg(self, element: exp.Expr, order: list[exp.Ordered]) -> exp.Expr:
+        """The aggregate of ``element`` into a JSON array, in ``order``; ``[]`` for no rows."""
+        agg = exp.JSONArrayAgg(this=exp.Order(this=element, expressions=order) if order else element)
+        return exp.Coalesce(this=agg, expressions=[self.build_json_empty_array()])
+
+    def build_json_array(self, elements: list[exp.Expr]) -> exp.Expr:
+        """A JSON array of ``elements`` (JSON values)."""
+        return exp.JSONArray(expressions=elements)
+
+    def build_json_empty_array(self) -> exp.Expr:
+        """An empty JSON array."""
+        return exp.JSONArray(expressions=[])
+
+    def build_json_aggregate_page(
+        self, element: exp.Expr, order: list[exp.Ordered], limit: exp.Expr, offset: exp.Expr | None
+    ) -> exp.Expr:
+        """The aggregate of one page of rows (only with :attr:`EMBED_PAGES_IN_AGGREGATE`)."""
         raise NotImplementedError
 
     # -- SQL building -----------------------------------------------------------------

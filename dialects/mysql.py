@@ -31,7 +31,7 @@ from dialects.base import (
     unique_violation,
 )
 from rls.errors import BadRequest, Conflict, Denied, RlsError, StatementTimeout, UnknownColumn, UnknownTable
-from rls.schema import Column, Kind, Schema, Table
+from rls.schema import Column, ForeignKey, Kind, Schema, Table
 
 # Every session runs with the same, explicit mode: bad values fail instead of being
 # truncated, and backslash escapes stay on because sqlglot's MySQL output relies on them.
@@ -71,6 +71,19 @@ _DSN = re.compile(
 )
 _JSON_CHECK = re.compile(r"json_valid\(`(?P<column>(?:[^`]|``)+)`\)", re.IGNORECASE)
 _QUOTED_NAME = re.compile(r"'([^']*)'")
+
+_FOREIGN_KEYS = (
+    "SELECT k.CONSTRAINT_NAME, k.TABLE_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME "
+    "FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r "
+    "ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME "
+    "AND r.TABLE_NAME = k.TABLE_NAME "
+    "WHERE k.TABLE_SCHEMA = DATABASE() AND k.REFERENCED_TABLE_SCHEMA = DATABASE() "
+    "ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION"
+)
+
+
+def _date_format(value: exp.Expr, fraction: str) -> exp.Expr:
+    return exp.Anonymous(this="DATE_FORMAT", expressions=[value, exp.Literal.string("%Y-%m-%dT%H:%i:%s" + fraction)])
 
 
 def _quoted_column(exc: Any) -> str | None:
@@ -298,11 +311,69 @@ class MySQL(Dialect):
             has_default = default is not None or "auto_increment" in extra or "GENERATED" in extra.upper()
             columns.setdefault(table, []).append(Column(name, kind, column_type, nullable == "YES", has_default))
         return Schema.build(
-            Table.build(
-                t, cols, keys.get(t, ()), is_view=kinds.get(t) == "VIEW", write_hazard=_engine_hazard(engines.get(t))
-            )
-            for t, cols in columns.items()
+            (
+                Table.build(
+                    t,
+                    cols,
+                    keys.get(t, ()),
+                    is_view=kinds.get(t) == "VIEW",
+                    write_hazard=_engine_hazard(engines.get(t)),
+                )
+                for t, cols in columns.items()
+            ),
+            self.introspect_foreign_keys(conn),
         )
+
+    # -- foreign keys and JSON for embedded resources -----------------------------------
+
+    EMBED_PAGES_IN_AGGREGATE = True
+    CORRELATED_DERIVED_TABLES = False
+
+    def introspect_foreign_keys(self, conn: Connection) -> list[ForeignKey]:
+        cur = conn.cursor()
+        cur.execute(_FOREIGN_KEYS)
+        grouped: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+        for name, table, column, referenced, referenced_column in cur.fetchall():
+            grouped.setdefault((table, name), []).append((column, referenced, referenced_column))
+        return [
+            ForeignKey(name, table, tuple(p[0] for p in parts), parts[0][1], tuple(p[2] for p in parts))
+            for (table, name), parts in grouped.items()
+        ]
+
+    def build_json_value(self, value: exp.Expr, kind: Kind) -> exp.Expr:
+        # JSON_OBJECT embeds a JSON value only when it comes from a JSON function (a JSON
+        # column is LONGTEXT on MariaDB); booleans are 0 and 1; DATETIME as the top-level
+        # reader returns it (ISO 8601, fraction only when there is one).
+        if kind is Kind.BOOLEAN:
+            value = exp.Case(
+                ifs=[
+                    exp.If(this=exp.Is(this=value.copy(), expression=exp.Null()), true=exp.Null()),
+                    exp.If(this=value, true=exp.Literal.string("true")),
+                ],
+                default=exp.Literal.string("false"),
+            )
+        elif kind is Kind.DATETIME:
+            fraction = exp.Anonymous(this="MICROSECOND", expressions=[value.copy()])
+            return exp.Case(
+                ifs=[
+                    exp.If(
+                        this=exp.EQ(this=fraction, expression=exp.Literal.number(0)),
+                        true=_date_format(value.copy(), ""),
+                    )
+                ],
+                default=_date_format(value, ".%f"),
+            )
+        elif kind is not Kind.JSON:
+            return value
+        return exp.Anonymous(this="JSON_EXTRACT", expressions=[value, exp.Literal.string("$")])
+
+    def build_json_aggregate_page(
+        self, element: exp.Expr, order: list[exp.Ordered], limit: exp.Expr, offset: exp.Expr | None
+    ) -> exp.Expr:
+        # MariaDB ≥ 10.5: JSON_ARRAYAGG(… ORDER BY … LIMIT [offset,] n), as GROUP_CONCAT.
+        page = exp.Limit(this=exp.Order(this=element, expressions=order), expression=limit, offset=offset)
+        agg = exp.Anonymous(this="JSON_ARRAYAGG", expressions=[page])
+        return exp.Coalesce(this=agg, expressions=[self.build_json_empty_array()])
 
     @staticmethod
     def _json_checked_columns(cur: Any) -> set[tuple[str, str]]:

@@ -30,7 +30,7 @@ from rls.errors import (
     UnknownColumn,
     UnknownTable,
 )
-from rls.schema import Column, Kind, Schema, Table
+from rls.schema import Column, ForeignKey, Kind, Schema, Table
 
 _TYPE_KINDS = {
     **dict.fromkeys(("int2", "int4", "int8", "oid"), Kind.INTEGER),
@@ -81,6 +81,22 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey)
 WHERE i.indisprimary AND n.nspname = current_schema()
 ORDER BY c.relname, array_position(i.indkey::int2[], a.attnum)
+"""
+
+_FOREIGN_KEYS = """
+SELECT con.conname, c.relname,
+       ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY AS k(n, i)
+             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i),
+       f.relname,
+       ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY AS k(n, i)
+             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i)
+FROM pg_constraint con
+JOIN pg_class c ON c.oid = con.conrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_class f ON f.oid = con.confrelid
+JOIN pg_namespace fn ON fn.oid = f.relnamespace
+WHERE con.contype = 'f' AND n.nspname = current_schema() AND fn.nspname = current_schema()
+ORDER BY c.relname, con.conname
 """
 
 
@@ -241,7 +257,8 @@ class Postgres(Dialect):
             columns.setdefault(table, []).append(Column(name, kind, type_, not notnull, has_default))
             kinds[table] = relkind
         return Schema.build(
-            Table.build(t, cols, keys.get(t, ()), is_view=kinds[t] in ("v", "m")) for t, cols in columns.items()
+            (Table.build(t, cols, keys.get(t, ()), is_view=kinds[t] in ("v", "m")) for t, cols in columns.items()),
+            self.introspect_foreign_keys(conn),
         )
 
     def describe_functions(self, conn: Connection, name: str) -> list[FunctionInfo]:
@@ -252,6 +269,25 @@ class Postgres(Dialect):
         finally:
             cur.close()
         return [_function_info(*row) for row in rows]
+
+    # -- foreign keys and JSON for embedded resources -----------------------------------
+
+    def introspect_foreign_keys(self, conn: Connection) -> list[ForeignKey]:
+        cur = conn.cursor()
+        cur.execute(_FOREIGN_KEYS)
+        return [ForeignKey(n, t, tuple(c), r, tuple(rc)) for n, t, c, r, rc in cur.fetchall()]
+
+    def build_json_object(self, pairs: list[tuple[str, exp.Expr]]) -> exp.Expr:
+        args: list[exp.Expr] = []
+        for key, value in pairs:
+            args += [exp.Literal.string(key), value]
+        return exp.Anonymous(this="JSON_BUILD_OBJECT", expressions=args)
+
+    def build_json_array(self, elements: list[exp.Expr]) -> exp.Expr:
+        return exp.Anonymous(this="JSON_BUILD_ARRAY", expressions=elements)
+
+    def build_json_empty_array(self) -> exp.Expr:
+        return exp.Cast(this=exp.Literal.string("[]"), to=exp.DataType.build("JSON"))
 
     def build_raise(self, witness: exp.Expr) -> exp.Expr:
         # CAST('rls_…:' || COALESCE(LEFT(<column>::text, 0), '') AS INT): invalid input syntax,

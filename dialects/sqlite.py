@@ -27,7 +27,7 @@ from dialects.base import (
     unique_violation,
 )
 from rls.errors import BadRequest, Conflict, Denied, RlsError, StatementTimeout, UnknownColumn, UnknownTable
-from rls.schema import Column, Kind, Schema, Table
+from rls.schema import Column, ForeignKey, Kind, Schema, Table, default_foreign_key_name
 
 # Declared type fragments → kind, first match wins (SQLite's own affinity rules, refined).
 _KINDS = (
@@ -305,7 +305,54 @@ class SQLite(Dialect):
                 else None
             )
             tables.append(Table.build(name, columns, pk, is_view=type_ == "view", write_hazard=hazard))
-        return Schema.build(tables)
+        return Schema.build(tables, self.introspect_foreign_keys(conn))
+
+    # -- foreign keys and JSON for embedded resources -----------------------------------
+
+    def introspect_foreign_keys(self, conn: Connection) -> list[ForeignKey]:
+        cur = conn.cursor()
+        cur.execute("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")
+        names = {name.lower(): name for (name,) in cur.fetchall()}
+        keys = []
+        for table in sorted(names.values()):
+            cur.execute('SELECT id, "table", "from", "to" FROM pragma_foreign_key_list(?) ORDER BY id, seq', (table,))
+            grouped: dict[int, list[tuple[str, str, str | None]]] = {}
+            for key_id, referenced, column, to in cur.fetchall():
+                grouped.setdefault(key_id, []).append((referenced, column, to))
+            for parts in grouped.values():
+                referenced = names.get(parts[0][0].lower(), parts[0][0])
+                columns = tuple(column for _, column, _ in parts)
+                targets = [to for _, _, to in parts]
+                if any(to is None for to in targets):  # REFERENCES t: its primary key
+                    cur.execute("SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", (referenced,))
+                    targets = [name for (name,) in cur.fetchall()]
+                name = default_foreign_key_name(table, columns)
+                keys.append(ForeignKey(name, table, columns, referenced, tuple(str(t) for t in targets)))
+        return keys
+
+    def build_json_value(self, value: exp.Expr, kind: Kind) -> exp.Expr:
+        # Booleans are 0 and 1 here; JSON is text, and a value read through a sub-query
+        # loses the JSON subtype json_object() needs to embed it as JSON, not as a string.
+        if kind is Kind.BOOLEAN:
+            value = exp.Case(
+                ifs=[
+                    exp.If(this=exp.Is(this=value.copy(), expression=exp.Null()), true=exp.Null()),
+                    exp.If(this=value, true=exp.Literal.string("true")),
+                ],
+                default=exp.Literal.string("false"),
+            )
+        elif kind is Kind.TEXT:
+            # Text from a JSON path (->> of a number) may carry the JSON subtype; || drops it.
+            return exp.DPipe(this=value, expression=exp.Literal.string(""), safe=True)
+        elif kind is not Kind.JSON:
+            return value
+        return exp.Anonymous(this="json", expressions=[value])
+
+    def build_json_array_agg(self, element: exp.Expr, order: list[exp.Ordered]) -> exp.Expr:
+        # SQLite 3.40 has no ORDER BY inside an aggregate: the rows come ordered from the
+        # derived table the caller builds (a sub-query with ORDER BY is never flattened
+        # into an aggregate query).
+        return exp.JSONArrayAgg(this=self.build_json_value(element, Kind.JSON))
 
     def to_error(self, exc: BaseException) -> RlsError | None:
         if isinstance(exc, OverflowError):

@@ -75,14 +75,42 @@ class Table:
 
 
 @dataclass(frozen=True, slots=True)
+class ForeignKey:
+    """A foreign key constraint: ``table(columns)`` references ``referenced(referenced_columns)``.
+
+    ``name`` is the constraint's name as the database reports it (SQLite has none: the
+    name PostgreSQL would give it by default, ``<table>_<columns>_fkey``)."""
+
+    name: str
+    table: str
+    columns: tuple[str, ...]
+    referenced: str
+    referenced_columns: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Schema:
-    """Every table and view of one database (one PostgreSQL schema), by name."""
+    """Every table and view of one database (one PostgreSQL schema), by name, and the
+    foreign keys between them (both ends in this schema)."""
 
     tables: Mapping[str, Table] = field(default_factory=dict)
+    foreign_keys: tuple[ForeignKey, ...] = ()
 
     @classmethod
-    def build(cls, tables: Iterable[Table]) -> Schema:
-        return cls({t.name: t for t in tables})
+    def build(cls, tables: Iterable[Table], foreign_keys: Iterable[ForeignKey] = ()) -> Schema:
+        built = {t.name: t for t in tables}
+        # Only keys whose both ends (and columns) are known: anything else cannot be embedded.
+        keys = tuple(
+            sorted(
+                (
+                    k
+                    for k in foreign_keys
+                    if _known(built, k.table, k.columns) and _known(built, k.referenced, k.referenced_columns)
+                ),
+                key=lambda k: (k.table, k.name),
+            )
+        )
+        return cls(built, keys)
 
     @classmethod
     def from_columns(cls, columns: Mapping[str, Iterable[str]]) -> Schema:
@@ -102,3 +130,17 @@ class Schema:
 
     def __contains__(self, name: object) -> bool:
         return name in self.tables
+
+
+def _known(tables: Mapping[str, Table], table: str, columns: tuple[str, ...]) -> bool:
+    found = tables.get(table)
+    return found is not None and bool(columns) and all(c in found.columns for c in columns)
+
+
+def default_foreign_key_name(table: str, columns: Iterable[str]) -> str:
+    """PostgreSQL's default name for a foreign key constraint.
+
+    >>> default_foreign_key_name("todos", ["project_id"])
+    'todos_project_id_fkey'
+    """
+    return "_".join((table, *columns, "fkey"))

@@ -11,6 +11,7 @@ from rls.cache import BoundedCache
 from rls.policy.compile import Predicate
 from rls.policy.engine import Decision
 from rls.rest import plan as compile
+from rls.rest.embed import SelectTree
 from rls.rest.plan import Plan
 from rls.rest.query import RestQuery
 from rls.schema import Table
@@ -31,12 +32,23 @@ class RestCompiler:
     def _plan(self, key: Hashable, build: Callable[[], Plan]) -> Plan:
         return self.cache.get_or_build(key, build)
 
-    def read(self, version: int, table: Table, query: RestQuery, decision: Decision | None = None) -> Plan:
+    def read(
+        self,
+        version: int,
+        table: Table,
+        query: RestQuery,
+        decision: Decision | None = None,
+        tree: SelectTree | None = None,
+    ) -> Plan:
+        """A read's plan; ``tree`` holds its embedded resources, whose key (tables,
+        relationships, every embedded table's policy decision key, embedded orders) joins
+        the cache key."""
         using = decision.predicate if decision else None
-        key = (version, table.name, "count" if query.count else "read", query.shape, decision and decision.key)
+        action = "count" if query.count else "read"
+        key = (version, table.name, action, query.shape, decision and decision.key, tree and tree.key)
         if query.count:
-            return self._plan(key, lambda: compile.compile_count(table, query, self.dialect, using))
-        return self._plan(key, lambda: compile.compile_read(table, query, self.dialect, using))
+            return self._plan(key, lambda: compile.compile_count(table, query, self.dialect, using, tree))
+        return self._plan(key, lambda: compile.compile_read(table, query, self.dialect, using, tree))
 
     def insert(
         self,

@@ -18,7 +18,9 @@ from rls.emit import emit, placeholder
 from rls.errors import BadRequest
 from rls.guard.inject import wrap_relation
 from rls.policy.compile import Predicate
-from rls.rest.query import Filter, RestQuery
+from rls.rest.embed import SelectTree, refuse_embedded
+from rls.rest.embed_sql import EmbedBuilder
+from rls.rest.query import RestQuery
 from rls.rest.terms import Converter, SelectItem, build_condition, parse_order, parse_select
 from rls.schema import Kind, Table
 from rls.values import from_json
@@ -97,26 +99,19 @@ class _Filters:
         return [*self.leakproof, *self.other]
 
 
-def _filters(query: RestQuery, table: Table, dialect: Dialect, first_value: int) -> _Filters:
+def _filters(query: RestQuery, table: Table, dialect: Dialect, first_value: int, *, embedded: bool = False) -> _Filters:
+    """The filters on ``table`` itself; those on embedded resources are refused unless
+    ``embedded`` (a read whose select resolved them: see :mod:`rls.rest.embed`)."""
     out = _Filters([], [], [])
-    refuse_embedded(query)
+    if not embedded:
+        refuse_embedded(query)
     for f in query.filters:
+        if f.path:
+            continue  # sorted after the table's own: their values bind after these
         condition = build_condition(f, table, dialect, first_value + len(out.converters))
         (out.leakproof if condition.leakproof else out.other).append(condition.node)
         out.converters.extend(condition.converters)
     return out
-
-
-def refuse_embedded(query: RestQuery) -> None:
-    """Filters and options addressed to an embedded resource (``projects.name=eq.x``) need
-    that resource in the request's ``select``; fail closed on anything else."""
-    for f in query.filters:
-        if f.path:
-            name = ".".join((*f.path, f.key if isinstance(f, Filter) else f.op))
-            raise BadRequest(f"filter on an embedded resource that is not selected: {name}", postgrest_code="PGRST108")
-    for o in query.embedded:
-        name = ".".join((*o.path, o.name))
-        raise BadRequest(f"option for an embedded resource that is not selected: {name}", postgrest_code="PGRST108")
 
 
 def _and(conditions: Sequence[exp.Expr]) -> exp.Expr | None:
@@ -162,10 +157,26 @@ def _substitute(condition: exp.Expr, qualifier: str, values: Mapping[str, exp.Ex
 # -- reads ------------------------------------------------------------------------------
 
 
-def compile_read(table: Table, query: RestQuery, dialect: Dialect, using: Predicate | None = None) -> Plan:
-    """``GET /<table>?…``: select, filters, order, paging; values bind as
-    filter values, then LIMIT, then OFFSET (see :func:`paging_values`)."""
-    if query.select:
+def compile_read(
+    table: Table, query: RestQuery, dialect: Dialect, using: Predicate | None = None, tree: SelectTree | None = None
+) -> Plan:
+    """``GET /<table>?…``: select, filters, order, paging; values bind as filter values
+    (the table's, then the embedded resources'), the embedded limits and offsets, then
+    LIMIT, then OFFSET (see :func:`paging_values`)."""
+    builder = EmbedBuilder(dialect)
+    if tree is not None:
+        nodes, names, kinds = [], [], []
+        for item in tree.items:
+            if isinstance(item, SelectItem):
+                nodes.append(item.node)
+                names.append(item.name)
+                kinds.append(item.kind)
+            else:
+                nodes.append(exp.alias_(builder.value(item, table.name), item.name, quoted=True, copy=False))
+                names.append(item.name)
+                kinds.append(Kind.JSON)
+        aggregate, group = False, []
+    elif query.select:
         items = parse_select(query.select, table, dialect)
         nodes, names, kinds = [i.node for i in items], [i.name for i in items], [i.kind for i in items]
         aggregate = any(i.aggregate for i in items)
@@ -175,38 +186,73 @@ def compile_read(table: Table, query: RestQuery, dialect: Dialect, using: Predic
         nodes = [exp.column(n, quoted=True) for n in names]
         kinds = [c.kind for c in table.columns.values()]
         aggregate, group = False, []
-    filters = _filters(query, table, dialect, 0)
+    filters = _filters(query, table, dialect, 0, embedded=tree is not None)
+    _add_inner(filters, tree, builder, table)
     source, where = _read_source(table, using, filters, dialect)
-    converters = filters.converters
-    tree = exp.Select(expressions=nodes).from_(source, copy=False)
+    converters = _all_converters(filters, builder, query, tree)
+    tree_ = exp.Select(expressions=nodes).from_(source, copy=False)
     if where is not None:
-        tree = tree.where(where, copy=False)
+        tree_ = tree_.where(where, copy=False)
     if group:
-        tree = tree.group_by(*(g.copy() for g in group), copy=False)
+        tree_ = tree_.group_by(*(g.copy() for g in group), copy=False)
     if query.order:
-        tree = tree.order_by(*parse_order(query.order, table, dialect), copy=False)
+        tree_ = tree_.order_by(*parse_order(query.order, table, dialect), copy=False)
     elif not aggregate and table.primary_key:
         # A stable default order, so pages do not overlap and every database agrees.
-        tree = tree.order_by(*(exp.column(k, quoted=True) for k in table.primary_key), copy=False)
+        tree_ = tree_.order_by(*(exp.column(k, quoted=True) for k in table.primary_key), copy=False)
     if query.singular:
-        tree = tree.limit(exp.Literal.number(2), copy=False)
+        tree_ = tree_.limit(exp.Literal.number(2), copy=False)
     else:
         converters.append(_to_int)
-        tree = tree.limit(placeholder(f"v{len(converters) - 1}"), copy=False)
+        tree_ = tree_.limit(placeholder(f"v{len(converters) - 1}"), copy=False)
         if _has_offset(query):
             converters.append(_to_int)
-            tree = tree.offset(placeholder(f"v{len(converters) - 1}"), copy=False)
-    return _emit(tree, dialect, converters, names, kinds)
+            tree_ = tree_.offset(placeholder(f"v{len(converters) - 1}"), copy=False)
+    return _emit(tree_, dialect, converters, names, kinds)
 
 
-def compile_count(table: Table, query: RestQuery, dialect: Dialect, using: Predicate | None = None) -> Plan:
-    """``GET /<table>?count``: the number of rows the filters match."""
-    filters = _filters(query, table, dialect, 0)
+def _add_inner(filters: _Filters, tree: SelectTree | None, builder: EmbedBuilder, table: Table) -> None:
+    """``!inner`` embeds drop the rows they find nothing for: an EXISTS over the embedded
+    table's policy sub-query. It runs filters that can raise, so it counts as one (the
+    table's own policy is fenced before it)."""
+    if tree is not None:
+        filters.other.extend(builder.exists(e, table.name) for e in tree.children() if e.inner)
+
+
+def _all_converters(
+    filters: _Filters, builder: EmbedBuilder, query: RestQuery, tree: SelectTree | None, *, paging: bool = True
+) -> list[Converter]:
+    """The converters by value index: the table's filters, the embedded resources' filters,
+    then (``paging``) the embedded limits and offsets."""
+    converters = list(filters.converters)
+    if tree is None:
+        return converters
+    total = len(query.values())
+    if paging:
+        total += sum(1 for o in query.embedded if o.name in ("limit", "offset"))
+    # A value the statement does not use (a filter of an embed the count leaves out) still binds.
+    converters += [builder.converters.get(i, _unused) for i in range(len(converters), total)]
+    return converters
+
+
+def _unused(value: Any) -> Any:
+    return value
+
+
+def compile_count(
+    table: Table, query: RestQuery, dialect: Dialect, using: Predicate | None = None, tree: SelectTree | None = None
+) -> Plan:
+    """``GET /<table>?count``: the number of rows the filters (and ``!inner`` embeds) match."""
+    builder = EmbedBuilder(dialect)
+    filters = _filters(query, table, dialect, 0, embedded=tree is not None)
+    _add_inner(filters, tree, builder, table)
     source, where = _read_source(table, using, filters, dialect)
-    tree = exp.Select(expressions=[exp.Count(this=exp.Star())]).from_(source, copy=False)
+    select = exp.Select(expressions=[exp.Count(this=exp.Star())]).from_(source, copy=False)
     if where is not None:
-        tree = tree.where(where, copy=False)
-    return _emit(tree, dialect, filters.converters, ("count",), (Kind.INTEGER,))
+        select = select.where(where, copy=False)
+    return _emit(
+        select, dialect, _all_converters(filters, builder, query, tree, paging=False), ("count",), (Kind.INTEGER,)
+    )
 
 
 def _has_offset(query: RestQuery) -> bool:

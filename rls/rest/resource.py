@@ -21,8 +21,9 @@ from rls.errors import (
     UnknownTable,
     WithCheckViolation,
 )
-from rls.policy.compile import principal_params
+from rls.policy.compile import Predicate, principal_params
 from rls.policy.engine import Decision, PolicyEngine, denial
+from rls.rest import embed
 from rls.rest.compiler import RestCompiler
 from rls.rest.plan import Check, Plan, Upsert, paging_values
 from rls.rest.query import Filter, RestQuery
@@ -158,10 +159,13 @@ class TableService:
         ``max_size`` cap, and with ``paged.total`` the number of rows the filters and the
         read policy allow, counted by the same policied path (``compile_count``)."""
         decision = self._decide(table, "read_mine" if query.mine else "read", user, query)
-        plan = self.compiler.read(self.db.schema_version, table, query, decision)
+        tree = self._embedded(table, query, user)
+        plan = self.compiler.read(self.db.schema_version, table, query, decision, tree)
         values: list[Any] = list(query.values())
         paging: list[int] = []
         if not query.count:
+            if tree is not None:
+                values += embed.paging_values(query, max_size=self.paging.max_size)
             cap = paged is not None
             paging = paging_values(query, default_size=self.paging.default_size, max_size=self.paging.max_size, cap=cap)
             values += paging
@@ -170,7 +174,7 @@ class TableService:
             return Debug(plan.sql, params)
         if paged is not None:
             offset = paging[1] if len(paging) == 2 else 0
-            return self._page(table, query, plan, params, decision, user, paged, offset)
+            return self._page(table, query, plan, params, decision, user, paged, offset, tree)
         rows = self.db.run(lambda s: s.execute(plan.sql, params).rows)
         if query.count:
             return int(rows[0][0])
@@ -184,10 +188,10 @@ class TableService:
         return result
 
     def _page(self, table: Table, query: RestQuery, plan: Plan, params: list[Any], decision: Decision | None,
-              user: AuthUser, paged: Paged, offset: int) -> Page:  # fmt: skip
+              user: AuthUser, paged: Paged, offset: int, tree: embed.SelectTree | None) -> Page:  # fmt: skip
         counting = None
         if paged.total:
-            counting = self.compiler.read(self.db.schema_version, table, with_count(query), decision)
+            counting = self.compiler.read(self.db.schema_version, table, with_count(query), decision, tree)
         count_params = counting.bind(list(query.values()), principal_params(user)) if counting else []
 
         def work(session: Session) -> tuple[list[Any], int | None]:
@@ -198,6 +202,17 @@ class TableService:
         # One snapshot for the rows and their count where the database gives one.
         rows, total = self.db.run(work, transaction=counting is not None)
         return Page(plan.read_rows(rows), offset, total, plan.columns[plan.hidden :])
+
+    def _embedded(self, table: Table, query: RestQuery, user: AuthUser) -> embed.SelectTree | None:
+        """The select's embedded resources, each table as the caller may see it (unserved
+        tables unknown, hidden columns gone) under its own read policy (a denial raises)."""
+
+        def decide(embedded: Table) -> tuple[Any, Predicate | None]:
+            decision = self._decide(embedded, "read", user)
+            return (None, None) if decision is None else (decision.key, decision.predicate)
+
+        schema = self.db.schema()
+        return embed.resolve_select(query, table, schema, self.db.dialect, self.table, decide)
 
     # -- writes -----------------------------------------------------------------------
 

@@ -112,6 +112,29 @@ FUNCTIONS: dict[str, Function] = {
 }
 """Functions ``select`` accepts, by lower-case name; arguments are references only."""
 
+AGGREGATES = frozenset({"count", "sum", "avg", "max", "min"})
+"""PostgREST's aggregate methods: ``amount.sum()``, ``count()``."""
+
+CASTS: dict[str, tuple[str, Kind]] = {
+    "text": ("TEXT", Kind.TEXT),
+    "varchar": ("TEXT", Kind.TEXT),
+    "int": ("BIGINT", Kind.INTEGER),
+    "int4": ("BIGINT", Kind.INTEGER),
+    "int8": ("BIGINT", Kind.INTEGER),
+    "integer": ("BIGINT", Kind.INTEGER),
+    "bigint": ("BIGINT", Kind.INTEGER),
+    "numeric": ("DECIMAL(38, 10)", Kind.DECIMAL),
+    "decimal": ("DECIMAL(38, 10)", Kind.DECIMAL),
+    "float": ("DOUBLE", Kind.FLOAT),
+    "float8": ("DOUBLE", Kind.FLOAT),
+    "double": ("DOUBLE", Kind.FLOAT),
+    "date": ("DATE", Kind.DATE),
+}
+"""Cast targets ``col::<type>`` accepts: a closed list, each a portable type sqlglot writes
+per dialect (TEXT is CHAR on MySQL, BIGINT is SIGNED). A cast can raise on a value (PostgreSQL:
+``'x'::int``): casts appear only in the select list, evaluated on the rows the statement
+returns, never in a condition."""
+
 
 @dataclass(frozen=True, slots=True)
 class SelectItem:
@@ -123,46 +146,163 @@ class SelectItem:
     aggregate: bool
 
 
-def parse_select(text: str, table: Table, dialect: Dialect) -> list[SelectItem]:
-    """``a,b,max(c),data->x,total:sum(price)`` → select items (``alias:`` is optional)."""
-    items = [_select_item(part.strip(), table, dialect) for part in text.split(",")]
+@dataclass(frozen=True, slots=True)
+class EmbedSyntax:
+    """``alias:name!hint!inner(select)``: an embedded resource as written (resolved against
+    the schema's foreign keys by :mod:`rls.rest.embed`)."""
+
+    name: str
+    alias: str | None
+    hints: tuple[str, ...]
+    inner: bool
+    select: str
+
+    @property
+    def output_name(self) -> str:
+        return self.alias or self.name
+
+
+_EMBED = re.compile(r"(?:(?P<alias>[A-Za-z_]\w{0,62}):)?(?P<name>\w+)(?P<hints>(?:!\w+)*)\((?P<select>.*)\)", re.DOTALL)
+_ITEM = re.compile(
+    r"(?P<ref>[^:()!.]+?)(?:::(?P<cast>\w+))?(?:\.(?P<agg>\w+)\(\))?(?:::(?P<cast_after>\w+))?",
+    re.DOTALL,
+)
+
+
+def split_select(text: str) -> list[str]:
+    """The items of a select list: commas inside parentheses belong to an embedded select.
+
+    >>> split_select("id,projects(id,name),x")
+    ['id', 'projects(id,name)', 'x']
+    """
+    items, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                raise BadRequest("invalid select: unbalanced parentheses")
+        elif ch == "," and depth == 0:
+            items.append(text[start:i].strip())
+            start = i + 1
+    if depth:
+        raise BadRequest("invalid select: unbalanced parentheses")
+    items.append(text[start:].strip())
+    return items
+
+
+def parse_embed(text: str) -> EmbedSyntax | None:
+    """``alias:name!hint!inner(select)`` → :class:`EmbedSyntax`; None for anything else,
+    including the original grammar's functions (``max(c)``: a name :data:`FUNCTIONS` has,
+    without hints)."""
+    match = _EMBED.fullmatch(text)
+    if match is None:
+        return None
+    hints = tuple(h for h in match["hints"].split("!") if h)
+    if not hints and match["name"].lower() in FUNCTIONS:
+        return None
+    inner = "inner" in hints
+    named = tuple(h for h in hints if h not in ("inner", "left"))
+    if len(named) > 1:
+        raise BadRequest(f"invalid select: {text}: at most one hint besides !inner")
+    return EmbedSyntax(match["name"], match["alias"], named, inner, match["select"])
+
+
+def parse_select_list(text: str, table: Table, dialect: Dialect) -> list[SelectItem | EmbedSyntax]:
+    """Select items and embedded resources in the order written (``*`` expands in place)."""
+    items: list[SelectItem | EmbedSyntax] = []
+    for part in split_select(text):
+        if part in ("*", f"{table.name}.*"):
+            items += [_column_item(name, table) for name in table.columns]
+            continue
+        embed = parse_embed(part) if "(" in part and not part.endswith("()") else None
+        items.append(embed if embed is not None else _select_item(part, table, dialect))
     seen: set[str] = set()
     for item in items:
-        if item.name in seen:
-            raise BadRequest(f"invalid select: {item.name} is returned twice; name one with alias:{item.name}(…)")
-        seen.add(item.name)
+        name = item.output_name if isinstance(item, EmbedSyntax) else item.name
+        if name in seen:
+            raise BadRequest(f"invalid select: {name} is returned twice; name one with alias:{name}(…)")
+        seen.add(name)
     return items
+
+
+def parse_select(text: str, table: Table, dialect: Dialect) -> list[SelectItem]:
+    """``a,b,max(c),data->x,total:sum(price),amount::text,n:amount.sum()`` → select items
+    (``alias:`` is optional); embedded resources are refused here (see :mod:`rls.rest.embed`)."""
+    items = parse_select_list(text, table, dialect)
+    for item in items:
+        if isinstance(item, EmbedSyntax):
+            raise BadRequest(f"function not allowed: {item.name}")
+    return items  # type: ignore[return-value]
+
+
+def _column_item(name: str, table: Table) -> SelectItem:
+    return SelectItem(exp.column(name, quoted=True), name, table.columns[name].kind, False)
 
 
 def _select_item(text: str, table: Table, dialect: Dialect) -> SelectItem:
     alias, colon, body = text.partition(":")
-    if not colon:
+    if not colon or body.startswith(":"):  # a cast, not an alias
         alias, body = "", text
     elif not _ALIAS.fullmatch(alias):
         raise BadRequest(f"invalid select alias: {alias!r}")
     if not body:
         raise BadRequest("invalid select: empty item")
     call = _FUNCTION_CALL.fullmatch(body)
-    if call is None:
-        ref = parse_reference(body, table)
-        node = build_reference(ref, dialect)
-        name, kind, aggregate = ref.output_name, reference_kind(ref, table), False
+    if call is not None and call["arg"].strip() != "":
+        node, name, kind, aggregate = _function_item(call, table, dialect)
     else:
-        fn_name = call["name"].lower()
-        fn = FUNCTIONS.get(fn_name)
-        if fn is None:
-            raise BadRequest(f"invalid select: function not allowed: {call['name']}")
-        arg = call["arg"].strip()
-        if arg == "*" and fn.star:
-            node, arg_kind = fn.build(exp.Star()), Kind.INTEGER
-        else:
-            ref = parse_reference(arg, table)
-            node, arg_kind = fn.build(build_reference(ref, dialect)), reference_kind(ref, table)
-        name, kind, aggregate = fn_name, fn.kind or arg_kind, fn.aggregate
+        node, name, kind, aggregate = _postgrest_item(body, table, dialect)
     name = alias or name
     return SelectItem(
         exp.alias_(node, name, quoted=True, copy=False) if node_needs_alias(node, name) else node, name, kind, aggregate
     )
+
+
+def _function_item(call: re.Match[str], table: Table, dialect: Dialect) -> tuple[exp.Expr, str, Kind, bool]:
+    """The original grammar: ``max(c)``, ``count(*)``, ``lower(title)``."""
+    fn_name = call["name"].lower()
+    fn = FUNCTIONS.get(fn_name)
+    if fn is None:
+        raise BadRequest(f"invalid select: function not allowed: {call['name']}")
+    arg = call["arg"].strip()
+    if arg == "*" and fn.star:
+        return fn.build(exp.Star()), fn_name, fn.kind or Kind.INTEGER, fn.aggregate
+    ref = parse_reference(arg, table)
+    node = fn.build(build_reference(ref, dialect))
+    return node, fn_name, fn.kind or reference_kind(ref, table), fn.aggregate
+
+
+def _postgrest_item(body: str, table: Table, dialect: Dialect) -> tuple[exp.Expr, str, Kind, bool]:
+    """PostgREST's grammar: ``ref[::cast][.agg()][::cast]`` and ``count()``."""
+    if body == "count()" or (body == "count" and "count" not in table.columns):
+        return exp.Count(this=exp.Star()), "count", Kind.INTEGER, True
+    match = _ITEM.fullmatch(body)
+    if match is None:
+        raise BadRequest(f"invalid select item: {body!r}")
+    ref = parse_reference(match["ref"], table)
+    node, kind = build_reference(ref, dialect), reference_kind(ref, table)
+    name, aggregate = ref.output_name, False
+    if match["cast"]:
+        node, kind = _cast(node, match["cast"])
+    if match["agg"]:
+        agg = match["agg"].lower()
+        if agg not in AGGREGATES:
+            raise BadRequest(f"invalid select: aggregate not allowed: {match['agg']}")
+        fn = FUNCTIONS[agg]
+        node, kind, name, aggregate = fn.build(node), fn.kind or kind, agg, True
+    if match["cast_after"]:
+        node, kind = _cast(node, match["cast_after"])
+    return node, name, kind, aggregate
+
+
+def _cast(node: exp.Expr, target: str) -> tuple[exp.Expr, Kind]:
+    found = CASTS.get(target.lower())
+    if found is None:
+        raise BadRequest(f"invalid select: cast to {target} is not allowed (allowed: {', '.join(sorted(CASTS))})")
+    type_name, kind = found
+    return exp.Cast(this=node, to=exp.DataType.build(type_name)), kind
 
 
 def node_needs_alias(node: exp.Expr, name: str) -> bool:
