@@ -65,6 +65,11 @@ class PolicyEngine:
         )
         return Decision(key, predicate)
 
+    @property
+    def cache(self) -> BoundedCache[Predicate]:
+        """The compiled predicates (its hit and miss counts feed the metrics)."""
+        return self._cache
+
     def has_policy(self, table: str, action: str) -> bool:
         """Whether any policy row applies to (table, action) at all."""
         return bool(select_policies(self._policies().policies, table, action))
