@@ -73,8 +73,10 @@ class Readiness:
             self.db.run(lambda s: s.execute("SELECT 1"))
             if self.policies is not None and not self.policies.current().table_exists:
                 return f"policies not loaded: table {POLICY_TABLE} does not exist (run rest auth setup)"
+        except Unavailable as exc:
+            return exc.message
         except RlsError as exc:
-            return f"database unavailable ({exc.code})"
+            return f"database error ({exc.code})"
         except Exception as exc:  # noqa: BLE001 - a driver's message may hold values: its type only
             return f"database unavailable ({type(exc).__name__})"
         return ""
