@@ -296,6 +296,22 @@ def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     return flat
 
 
+def env_value(setting: Setting, environ: Mapping[str, str]) -> str | None:
+    """The setting's environment variable, or the content of the file ``<VAR>_FILE`` names
+    (container secrets: the value stays out of the environment); the variable wins."""
+    if not setting.env:
+        return None
+    if setting.env in environ:
+        return environ[setting.env]
+    path = environ.get(f"{setting.env}_FILE")
+    if not path:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {setting.env}_FILE {path}: {exc.strerror}") from None
+
+
 def load_config(
     config_file: str | None = None,
     *,
@@ -311,8 +327,9 @@ def load_config(
     if config_file:
         raw.update(read_yaml(config_file))
     for setting in SETTINGS:
-        if setting.env and setting.env in environ:
-            raw[setting.name] = environ[setting.env]
+        value = env_value(setting, environ)
+        if value is not None:
+            raw[setting.name] = value
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
     unknown = sorted(set(raw) - set(_BY_NAME))
     if unknown:
