@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -351,6 +352,17 @@ def test_serve_metrics_add_up_the_counts_of_every_worker(start, tmp_path):
     for _ in range(4):  # whichever worker answers the scrape sees every worker's counts
         conn_text = _scrape(server.port)
         assert 'rls_http_requests_total{method="GET",route="table",status="404"} 40.0' in conn_text
+    shared = _multiproc_dir(server.worker_pids()[0])
+    assert shared.is_dir() and shared.stat().st_mode & 0o777 == 0o700
+    assert any(shared.glob("counter_*.db"))
+    server.stop()
+    assert not shared.exists()  # removed on exit; a new run starts from an empty one
+
+
+def _multiproc_dir(pid: int) -> Path:
+    """The metrics directory a worker writes to (found by its counter file)."""
+    (counter,) = Path(tempfile.gettempdir()).glob(f"rls-metrics-*/counter_{pid}.db")
+    return counter.parent
 
 
 def _scrape(port: int) -> str:
