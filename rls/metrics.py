@@ -64,22 +64,31 @@ class Metrics:
             "rls_db_pool_connections", "Database connections by state (size = the bound), summed over workers",
             ("state",), multiprocess_mode="livesum", registry=r,
         )  # fmt: skip
-        self._caches: list[tuple[str, BoundedCache[Any], list[int]]] = []
+        # Labelled children are looked up once: ``labels()`` costs microseconds per call.
+        self._caches: list[tuple[BoundedCache[Any], Any, Any, list[int]]] = []
         self._pools: list[Pool] = []
+        self._pool_gauges = {state: self.pool.labels(state) for state in ("size", "open", "in_use", "waiting")}
+        self._by_request: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._lock = threading.Lock()
 
     def watch_cache(self, name: str, cache: BoundedCache[Any]) -> None:
         """Report ``cache``'s hits and misses under ``cache="<name>"``."""
-        self._caches.append((name, cache, [0, 0]))
+        self._caches.append((cache, self.cache_hits.labels(name), self.cache_misses.labels(name), [0, 0]))
 
     def watch_pool(self, pool: Pool) -> None:
         self._pools.append(pool)
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request (and bring the cache and pool numbers up to date)."""
-        method = method_label(method)
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route, method).observe(seconds)
+        key = (route, method, status)
+        children = self._by_request.get(key)
+        if children is None:
+            label = method_label(method)
+            children = (self.requests.labels(route, label, str(status)), self.latency.labels(route, label))
+            if len(self._by_request) < 1024:  # bounded: route classes x methods x statuses
+                self._by_request[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
         self.sync()
 
     def denied(self, table: str, action: str) -> None:
@@ -92,19 +101,20 @@ class Metrics:
         into the counters here, once per request.
         """
         with self._lock:
-            for name, cache, seen in self._caches:
+            for cache, hit_counter, miss_counter, seen in self._caches:
                 hits, misses = cache.hits, cache.misses
                 if hits > seen[0]:
-                    self.cache_hits.labels(name).inc(hits - seen[0])
+                    hit_counter.inc(hits - seen[0])
                 if misses > seen[1]:
-                    self.cache_misses.labels(name).inc(misses - seen[1])
-                seen[:] = [hits, misses]
+                    miss_counter.inc(misses - seen[1])
+                seen[0], seen[1] = hits, misses
             if self._pools:
                 stats = [pool.stats() for pool in self._pools]
-                self.pool.labels("size").set(sum(s.size for s in stats))
-                self.pool.labels("open").set(sum(s.open for s in stats))
-                self.pool.labels("in_use").set(sum(s.open - s.idle for s in stats))
-                self.pool.labels("waiting").set(sum(s.waiting for s in stats))
+                gauges = self._pool_gauges
+                gauges["size"].set(sum(s.size for s in stats))
+                gauges["open"].set(sum(s.open for s in stats))
+                gauges["in_use"].set(sum(s.open - s.idle for s in stats))
+                gauges["waiting"].set(sum(s.waiting for s in stats))
 
     def render(self) -> tuple[bytes, str]:
         """The exposition text and its content type: every worker's values when shared."""
