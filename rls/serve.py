@@ -72,9 +72,9 @@ def serve(config: Config, *, announce: Callable[[str], Any] = print) -> None:
         try:
             server.serve()
         except BaseException as exc:
-            # granian panics (a Rust backtrace, then PanicException) when the bind fails
-            # after our own check passed: another process took the port in between.
-            if type(exc).__name__ == "PanicException":
+            # Another process took the port after our own check: granian raises a
+            # RuntimeError carrying a Rust backtrace. One line instead.
+            if is_address_in_use(exc):
                 raise ListenError(f"cannot listen on {config.addr}: address already in use") from None
             raise
     finally:
@@ -97,6 +97,17 @@ def check_listen(host: str, port: int, addr: str) -> None:
     except OSError as exc:
         reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc)).lower()
         raise ListenError(f"cannot listen on {addr}: {reason}") from None
+
+
+def is_address_in_use(exc: BaseException) -> bool:
+    """Whether granian failed to bind because the address is taken.
+
+    >>> is_address_in_use(RuntimeError("Address already in use (os error 98)"))
+    True
+    """
+    text = str(exc).split("\n", 1)[0]
+    in_use = "Address already in use" in text or f"os error {errno.EADDRINUSE})" in text
+    return in_use and (isinstance(exc, (RuntimeError, OSError)) or type(exc).__name__ == "PanicException")
 
 
 def check_database(config: Config) -> str | None:

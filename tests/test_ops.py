@@ -281,6 +281,23 @@ def test_serve_port_in_use_is_one_line_and_exit_2(tmp_path):
     assert done.stderr == f"rest: cannot listen on 127.0.0.1:{port}: address already in use\n"
 
 
+def test_serve_port_taken_after_the_check_is_still_one_line_and_exit_2(tmp_path):
+    """Another process binds between rls's own check and granian's bind: granian's
+    failure is turned into the same line (the check is skipped here to force the race)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-c", "import rls.serve as s; s.check_listen = lambda *a: None; from rls.cli import entry; entry()",
+             "-db.url", f"sqlite:///{tmp_path}/r.db", "-addr", f"127.0.0.1:{port}", "-workers", "1", "serve"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines()[-1] == f"rest: cannot listen on 127.0.0.1:{port}: address already in use"
+    assert "Traceback" not in done.stderr and "backtrace" not in done.stderr
+
+
 def test_serve_unreachable_database_is_one_line_and_a_nonzero_exit():
     url = f"postgres://postgres:s3cret@127.0.0.1:{free_port()}/test"
     done = run_rest("-db.url", url, "-addr", f"127.0.0.1:{free_port()}", "serve")
