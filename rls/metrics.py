@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,9 @@ from rls.pool import Pool
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Bounded label values: an unknown method must not create a new time series per request.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# Pool gauges are sampled at most this often per worker (each set is a file write in
+# multi-process mode); a scrape always samples the worker that answers it.
+POOL_SAMPLE_SECONDS = 0.5
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _LIVE_FILE = re.compile(r"gauge_live\w*_(\d+)\.db")
 
@@ -69,6 +73,7 @@ class Metrics:
         self._pools: list[Pool] = []
         self._pool_gauges = {state: self.pool.labels(state) for state in ("size", "open", "in_use", "waiting")}
         self._by_request: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._pool_sampled_at = float("-inf")
         self._lock = threading.Lock()
 
     def watch_cache(self, name: str, cache: BoundedCache[Any]) -> None:
@@ -89,13 +94,14 @@ class Metrics:
                 self._by_request[key] = children
         children[0].inc()
         children[1].observe(seconds)
-        self.sync()
+        self.sync(force=False)
 
     def denied(self, table: str, action: str) -> None:
         self.denials.labels(table, action).inc()
 
-    def sync(self) -> None:
-        """Add what the caches counted since the last call; sample the pools.
+    def sync(self, *, force: bool = True) -> None:
+        """Add what the caches counted since the last call; sample the pools (unless
+        sampled less than :data:`POOL_SAMPLE_SECONDS` ago and not ``force``).
 
         The caches keep plain integers (a hit costs no lock); their growth is carried
         into the counters here, once per request.
@@ -108,7 +114,9 @@ class Metrics:
                 if misses > seen[1]:
                     miss_counter.inc(misses - seen[1])
                 seen[0], seen[1] = hits, misses
-            if self._pools:
+            now = time.monotonic()
+            if self._pools and (force or now - self._pool_sampled_at >= POOL_SAMPLE_SECONDS):
+                self._pool_sampled_at = now
                 stats = [pool.stats() for pool in self._pools]
                 gauges = self._pool_gauges
                 gauges["size"].set(sum(s.size for s in stats))
