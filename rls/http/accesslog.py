@@ -1,4 +1,5 @@
-"""The access log: one JSON line per request, and the request id that ties it to a client.
+"""The access log: one JSON line per request, the request id that ties it to a client, and
+the route class and action a request is counted under.
 
 A line holds only what the server decided about a request — never a header value other
 than a well-formed request id, a query value, a body, a token or a password.
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from rls.http.messages import Request
 from rls.metrics import method_label
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -95,3 +97,34 @@ class AccessLog:
 def access_log_for(destination: str) -> AccessLog | None:
     """The log ``log.access`` names; None for ``off``."""
     return None if destination.strip().lower() in ("off", "") else AccessLog(destination)
+
+
+AUTH_ACTIONS = frozenset({"setup", "register", "login", "logout"})
+_TABLE_ACTIONS = {"GET": "read", "POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
+
+
+def request_info(request: Request) -> RequestInfo | None:
+    """What :meth:`App.__call__` records about ``request`` (None for a bare Request)."""
+    info = request.environ.get(INFO_KEY)
+    return info if isinstance(info, RequestInfo) else None
+
+
+def route_class(segments: list[str]) -> str:
+    """The route class of a path for the metrics and the log: root, auth, rpc or table.
+
+    >>> route_class([]), route_class(["auth", "login"]), route_class(["todos", "1"])
+    ('root', 'auth', 'table')
+    """
+    if not segments:
+        return "root"
+    if segments[0] in ("auth", "rpc") and len(segments) == 2:
+        return segments[0]
+    return "table" if len(segments) <= 2 else "other"
+
+
+def table_action(request: Request) -> str:
+    """The policy action of a table request (``read_mine`` for ``GET ?mine``)."""
+    action = _TABLE_ACTIONS.get(request.method, "")
+    if action == "read" and any(part.partition("=")[0] == "mine" for part in request.query_string.split("&")):
+        return "read_mine"
+    return action

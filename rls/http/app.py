@@ -15,7 +15,18 @@ from rls.auth.tables import AUTH_USERS
 from rls.config import Config, load_config, validate
 from rls.database import Database, Session
 from rls.errors import BadRequest, Denied, InvalidValue, MethodNotAllowed, NotFound, RlsError
-from rls.http.accesslog import INFO_KEY, REQUEST_ID_HEADER, RequestInfo, access_log_for, log_record, request_id_of
+from rls.http.accesslog import (
+    AUTH_ACTIONS,
+    INFO_KEY,
+    REQUEST_ID_HEADER,
+    RequestInfo,
+    access_log_for,
+    log_record,
+    request_id_of,
+    request_info,
+    route_class,
+    table_action,
+)
 from rls.http.messages import Request, Response, json_response, message
 from rls.http.ops import OpsRoutes
 from rls.http.slowbody import BodyGate
@@ -237,37 +248,6 @@ class App:
             ("Access-Control-Max-Age", "600"),
             ("Access-Control-Expose-Headers", REQUEST_ID_HEADER),
         ]
-
-
-AUTH_ACTIONS = frozenset({"setup", "register", "login", "logout"})
-_TABLE_ACTIONS = {"GET": "read", "POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
-
-
-def request_info(request: Request) -> RequestInfo | None:
-    """What :meth:`App.__call__` records about ``request`` (None for a bare Request)."""
-    info = request.environ.get(INFO_KEY)
-    return info if isinstance(info, RequestInfo) else None
-
-
-def route_class(segments: list[str]) -> str:
-    """The route class of a path for the metrics and the log: root, auth, rpc or table.
-
-    >>> route_class([]), route_class(["auth", "login"]), route_class(["todos", "1"])
-    ('root', 'auth', 'table')
-    """
-    if not segments:
-        return "root"
-    if segments[0] in ("auth", "rpc") and len(segments) == 2:
-        return segments[0]
-    return "table" if len(segments) <= 2 else "other"
-
-
-def table_action(request: Request) -> str:
-    """The policy action of a table request (``read_mine`` for ``GET ?mine``)."""
-    action = _TABLE_ACTIONS.get(request.method, "")
-    if action == "read" and any(part.partition("=")[0] == "mine" for part in request.query_string.split("&")):
-        return "read_mine"
-    return action
 
 
 def limits_of(config: Config) -> Limits:
