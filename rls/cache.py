@@ -25,6 +25,8 @@ class BoundedCache(Generic[V]):
         self.size = size
         self._data: dict[Hashable, V] = {}
         self._lock = threading.Lock()
+        # Counted for the metrics; plain ints (a lost increment under a race is harmless).
+        self.hits = 0
         self.misses = 0
 
     def get(self, key: Hashable) -> V | None:
@@ -43,6 +45,8 @@ class BoundedCache(Generic[V]):
             self.misses += 1
             value = build()
             self.put(key, value)
+        else:
+            self.hits += 1
         return value
 
     def clear(self) -> None:

@@ -209,6 +209,57 @@ class Config:
         "PostgreSQL functions callable as /rpc/<name>, comma-separated; empty: none",
     )
 
+    # -- operations (issue 12): health, readiness, metrics, access log, start-up -------
+    ops_health_path: str = _setting(
+        "ops.health_path",
+        "/health",
+        "REST_OPS_HEALTH_PATH",
+        "liveness path, besides /_rls/health; a table of that name keeps its route (empty = none)",
+    )
+    ops_ready_path: str = _setting(
+        "ops.ready_path",
+        "/ready",
+        "REST_OPS_READY_PATH",
+        "readiness path, besides /_rls/ready; a table of that name keeps its route (empty = none)",
+    )
+    ops_metrics_path: str = _setting(
+        "ops.metrics_path",
+        "/metrics",
+        "REST_OPS_METRICS_PATH",
+        "Prometheus metrics path, besides /_rls/metrics; a table of that name keeps its route (empty = none)",
+    )
+    ops_ready_timeout: float = _setting(
+        "ops.ready_timeout",
+        2.0,
+        "REST_OPS_READY_TIMEOUT",
+        "seconds the readiness check (and the start-up check) waits for the database",
+    )
+    metrics_enabled: bool = _setting(
+        "ops.metrics_enabled", True, "REST_OPS_METRICS_ENABLED", "serve Prometheus metrics"
+    )
+    metrics_token: str = _setting(
+        "ops.metrics_token",
+        "",
+        "REST_OPS_METRICS_TOKEN",
+        "bearer token the metrics endpoint requires (empty = none)",
+        secret=True,
+    )
+    access_log: str = _setting(
+        "log.access", "stderr", "REST_LOG_ACCESS", "access log (JSON lines): stderr, off, or a file path"
+    )
+    start_degraded: bool = _setting(
+        "server.start_degraded",
+        False,
+        "REST_SERVER_START_DEGRADED",
+        "start even when the database cannot be reached (readiness answers 503 until it can)",
+    )
+    shutdown_timeout: int = _setting(
+        "server.shutdown_timeout",
+        30,
+        "REST_SERVER_SHUTDOWN_TIMEOUT",
+        "seconds in-flight requests get to finish after SIGTERM before workers are killed",
+    )
+
     def replace(self, **changes: Any) -> Config:
         return replace(self, **changes)
 
@@ -297,6 +348,22 @@ def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     return flat
 
 
+def env_value(setting: Setting, environ: Mapping[str, str]) -> str | None:
+    """The setting's environment variable, or the content of the file ``<VAR>_FILE`` names
+    (container secrets: the value stays out of the environment); the variable wins."""
+    if not setting.env:
+        return None
+    if setting.env in environ:
+        return environ[setting.env]
+    path = environ.get(f"{setting.env}_FILE")
+    if not path:
+        return None
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {setting.env}_FILE {path}: {exc.strerror}") from None
+
+
 def load_config(
     config_file: str | None = None,
     *,
@@ -312,8 +379,9 @@ def load_config(
     if config_file:
         raw.update(read_yaml(config_file))
     for setting in SETTINGS:
-        if setting.env and setting.env in environ:
-            raw[setting.name] = environ[setting.env]
+        value = env_value(setting, environ)
+        if value is not None:
+            raw[setting.name] = value
     raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
     unknown = sorted(set(raw) - set(_BY_NAME))
     if unknown:
@@ -346,6 +414,7 @@ def validate(config: Config) -> None:
     _validate_auth(config)
     _validate_limits(config)
     _validate_identity_provider(config)
+    _validate_ops(config)
 
 
 def _validate_limits(config: Config) -> None:
@@ -357,6 +426,17 @@ def _validate_limits(config: Config) -> None:
         raise ConfigError("server.body_readers must be at least 1, db.statement_timeout and db.pool_queue ≥ 0")
     if config.hash_concurrency < 1 or config.hash_queue < 0 or config.login_max_client < 1:
         raise ConfigError("auth.hash_concurrency and auth.login_max_client must be at least 1, auth.hash_queue ≥ 0")
+
+
+def _validate_ops(config: Config) -> None:
+    for name in ("ops.health_path", "ops.ready_path", "ops.metrics_path"):
+        path = getattr(config, _BY_NAME[name].attr)
+        if path and (not path.startswith("/") or path == "/" or any(c in path for c in "?#%") or "//" in path):
+            raise ConfigError(f"{name} must be empty or a path such as /health (no query, no encoding)")
+    if not 0 < config.ops_ready_timeout <= 60 or config.shutdown_timeout < 1:
+        raise ConfigError("ops.ready_timeout must be in (0, 60] seconds and server.shutdown_timeout at least 1")
+    if config.metrics_token and len(config.metrics_token) < 16:
+        raise ConfigError("ops.metrics_token must be at least 16 characters")
 
 
 def _validate_auth(config: Config) -> None:

@@ -161,6 +161,11 @@ class Database:
 
     # -- schema -----------------------------------------------------------------------
 
+    @property
+    def cached_schema(self) -> Schema | None:
+        """The schema if it was read already, else None (never does I/O)."""
+        return self._schema
+
     def schema(self) -> Schema:
         """The schema, read on first use and cached."""
         return self._schema if self._schema is not None else self.refresh_schema()

@@ -10,6 +10,16 @@ from typing import Any
 from rls.errors import Unavailable
 
 
+@dataclass(frozen=True, slots=True)
+class PoolStats:
+    """A snapshot of a pool: its bound, connections open, idle among them, callers waiting."""
+
+    size: int
+    open: int
+    idle: int
+    waiting: int
+
+
 @dataclass(slots=True)
 class Lease:
     """A connection checked out of the pool; ``reused`` is False for a new connection."""
@@ -85,6 +95,11 @@ class Pool:
         with self._available:
             self._open -= 1
             self._available.notify()
+
+    def stats(self) -> PoolStats:
+        """How the pool is used right now (for the metrics)."""
+        with self._available:
+            return PoolStats(self._size, self._open, len(self._idle), self._waiting)
 
     def close(self) -> None:
         """Close every idle connection (leased ones close when they come back broken)."""

@@ -10,7 +10,6 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from dialects import redact_url
 from rls.cli.auth_commands import register_user_commands
 from rls.cli.policy_commands import register_policy_commands
 from rls.config import SETTINGS, Config, ConfigError, load_config, split_addr
@@ -51,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_serve(config: Config, args: argparse.Namespace, out: TextIO) -> int:
     from rls.serve import serve
 
-    print(f"database: {redact_url(config.db_url)}", file=out)
+    # serve() announces the (redacted) database URL itself, after its start-up checks.
     serve(config, announce=lambda line: print(line, file=out, flush=True))
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -13,12 +14,26 @@ from rls.auth.service import AuthService
 from rls.auth.tables import AUTH_USERS
 from rls.config import Config, load_config, validate
 from rls.database import Database, Session
-from rls.errors import BadRequest, InvalidValue, MethodNotAllowed, NotFound, RlsError
+from rls.errors import BadRequest, Denied, InvalidValue, MethodNotAllowed, NotFound, RlsError
+from rls.http.accesslog import (
+    AUTH_ACTIONS,
+    INFO_KEY,
+    REQUEST_ID_HEADER,
+    RequestInfo,
+    access_log_for,
+    log_record,
+    request_id_of,
+    request_info,
+    route_class,
+    table_action,
+)
 from rls.http.messages import Request, Response, json_response, message
 from rls.http.openapi import build_document, openapi_response, visible_resources, wants_openapi
+from rls.http.ops import OpsRoutes
 from rls.http.rpc import RpcRoutes
 from rls.http.slowbody import BodyGate
 from rls.http.tables import TableRoutes
+from rls.metrics import Metrics
 from rls.policy.admin import validate_policy_rows
 from rls.policy.engine import PolicyEngine
 from rls.policy.store import POLICY_TABLE, PolicyStore
@@ -67,6 +82,18 @@ class App:
         self.rpc = RpcRoutes(RpcService(self.tables.service, config.rpc_functions))
         self.routes = self.build_routes()
         self.body_gate = BodyGate(config.body_readers)
+        self.metrics = self.build_metrics() if config.metrics_enabled else None
+        self.ops = OpsRoutes(config, db, self.policies if config.auth_enabled else None, self.metrics)
+        self.access_log = access_log_for(config.access_log)
+
+    def build_metrics(self) -> Metrics:
+        metrics = Metrics()
+        service = self.tables.service
+        metrics.watch_cache("plan", service.compiler.cache)
+        if service.engine is not None:
+            metrics.watch_cache("policy", service.engine.cache)
+        metrics.watch_pool(self.db.pool)
+        return metrics
 
     def build_table_service(self) -> TableService:
         """The tables as REST resources: under policies when auth is enabled; the auth
@@ -134,13 +161,30 @@ class App:
         return openapi_response(build_document(resources, auth_actions=self.auth_routes.actions, rpc_functions=rpc))
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        started = time.perf_counter()
+        info = environ[INFO_KEY] = RequestInfo(request_id_of(environ.get("HTTP_X_REQUEST_ID")))
         environ["wsgi.input"] = self.body_gate.wrap(environ["wsgi.input"])
         request = Request(environ, max_body=self.config.max_body_bytes, max_json_depth=self.config.max_json_depth)
         response = self.handle(request)
         if request.method == "HEAD":
             response.body = b""  # errors too: a HEAD response never has a body
         self.add_cors_headers(request, response)
+        response.headers.append((REQUEST_ID_HEADER, info.request_id))
+        self.record(request, response, info, time.perf_counter() - started)
         return response.wsgi(start_response)
+
+    def record(self, request: Request, response: Response, info: RequestInfo, seconds: float) -> None:
+        """The access log line and the metrics of one request; a failure to write them
+        is logged, never turned into a failed request."""
+        try:
+            if self.metrics is not None:
+                if info.denied and info.table:
+                    self.metrics.denied(info.table, info.action)
+                self.metrics.observe(info.route, request.method, response.status, seconds)
+            if self.access_log is not None:
+                self.access_log.write(log_record(info, request.method, response.status, seconds, len(response.body)))
+        except Exception as exc:  # noqa: BLE001 - observability must not break serving
+            log.error("cannot record request %s: %s", info.request_id, type(exc).__name__)
 
     def handle(self, request: Request) -> Response:
         """Dispatch ``request``; every failure becomes a JSON error here and only here."""
@@ -150,14 +194,18 @@ class App:
             check_url_length(request, self.config.max_url_bytes)
             return self.dispatch(request)
         except RlsError as exc:
+            if isinstance(exc, Denied) and (info := request_info(request)) is not None:
+                info.denied = True
             return json_response(exc.to_json(), exc.status, exc.headers)
         except Exception as exc:  # noqa: BLE001 - the boundary: nothing escapes as a traceback
             # The type and the stack, never the message: driver messages may hold values.
+            info = request_info(request)
             log.error(
-                "unhandled %s on %s %s\n%s",
+                "unhandled %s on %s %s (request %s)\n%s",
                 type(exc).__name__,
                 request.method,
                 request.path,
+                info.request_id if info else "-",
                 "".join(traceback.format_tb(exc.__traceback__)),
             )
             return json_response(RlsError().to_json(), 500)
@@ -174,8 +222,15 @@ class App:
         request.user = self.auth.authenticator.authenticate(request.header("Authorization"))
 
     def dispatch(self, request: Request) -> Response:
-        self.authenticate(request)
         segments = request.segments()
+        info = request_info(request) or RequestInfo("")
+        ops = self.ops.match(request.method, segments)  # before authentication: probes send no token
+        if ops is not None:
+            info.route = "ops"
+            return ops(request)
+        info.route = route_class(segments)
+        self.authenticate(request)
+        info.user_id = request.user.id
         for route in self.routes:
             params = route.match(segments)
             if params is None:
@@ -183,7 +238,16 @@ class App:
             handler = route.handlers.get(request.method)
             if handler is None:
                 raise MethodNotAllowed(f"method not supported: {request.method}")
-            return handler(request, params)
+            if "table" not in params:
+                info.action = params.get("action", "") if params.get("action") in AUTH_ACTIONS else ""
+                return handler(request, params)
+            info.action = table_action(request)
+            try:
+                return handler(request, params)
+            finally:
+                # Logged only when it names a real table: never an arbitrary path segment.
+                schema = self.db.cached_schema
+                info.table = params["table"] if schema is not None and params["table"] in schema else ""
         raise NotFound("not found")
 
     def add_cors_headers(self, request: Request, response: Response) -> None:
@@ -201,7 +265,7 @@ class App:
                 "Access-Control-Allow-Headers",
                 "Authorization, Content-Type, Prefer, Range, Range-Unit, Accept, Accept-Profile, Content-Profile",
             ),
-            ("Access-Control-Expose-Headers", "Content-Range, Location, Preference-Applied"),
+            ("Access-Control-Expose-Headers", f"Content-Range, Location, Preference-Applied, {REQUEST_ID_HEADER}"),
             ("Access-Control-Max-Age", "600"),
         ]
 

@@ -64,6 +64,11 @@ class PolicyEngine:
             key, lambda: Decision(key, self._compile(policy_set.policies, table, action, user_class, schema))
         )
 
+    @property
+    def cache(self) -> BoundedCache[Decision]:
+        """The compiled predicates (its hit and miss counts feed the metrics)."""
+        return self._cache
+
     def has_policy(self, table: str, action: str) -> bool:
         """Whether any policy row applies to (table, action) at all."""
         return bool(select_policies(self._policies().policies, table, action))
