@@ -97,7 +97,7 @@ def test_ops_health_answers_without_reading_credentials(make):
 def test_ops_ready_needs_the_database_and_the_policies(make):
     client = make()
     reply = client.get("/ready")  # auth on, no auth_policies table yet: every request would be denied
-    assert (reply.status, reply.json["code"]) == (503, "unavailable"), reply.body
+    assert (reply.status, reply.json["error"]) == (503, "unavailable"), reply.body
     assert "auth_policies does not exist" in reply.json["msg"]
     assert client.post("/auth/setup").status == 200
     time.sleep(1.1)  # the outcome of a check is reused for a second
@@ -110,7 +110,7 @@ def test_ops_ready_is_503_when_the_database_is_unreachable():
         client = Client(app)
         reply = client.get("/ready")
         assert reply.status == 503
-        assert (reply.json["msg"], reply.json["code"]) == ("not ready: database unavailable", "unavailable")
+        assert (reply.json["msg"], reply.json["error"]) == ("not ready: database unavailable", "unavailable")
         assert client.get("/health").status == 200  # liveness does not depend on the database
     finally:
         app.db.close()
@@ -310,7 +310,7 @@ def test_serve_may_start_degraded(start):
     server = start(url, env={"REST_SERVER_START_DEGRADED": "true"})
     assert server.request("GET", "/_rls/health")[:2] == (200, {"status": "ok"})
     status, body, _ = server.request("GET", "/ready", timeout=10)
-    assert (status, body["code"]) == (503, "unavailable")
+    assert (status, body["error"]) == (503, "unavailable")
     assert any("starting degraded" in line for line in server.lines)
 
 
