@@ -76,6 +76,8 @@ def extract_flags(argv: Sequence[str]) -> Flags:
             break
         spelling, eq, value = arg.partition("=")
         if spelling not in table:
+            if _looks_like_a_setting(spelling):
+                raise ConfigError(f"unknown flag {spelling} (rest --help lists them)")
             flags.rest.append(arg)
             i += 1
             continue
@@ -94,6 +96,16 @@ def extract_flags(argv: Sequence[str]) -> Flags:
             flags.settings[setting.name] = value
         i += 1
     return flags
+
+
+def _looks_like_a_setting(arg: str) -> bool:
+    """``-db.urll``: a dotted flag no setting has (argparse would misread what follows).
+
+    >>> _looks_like_a_setting("-db.urll"), _looks_like_a_setting("-1.5"), _looks_like_a_setting("a.b")
+    (True, False, False)
+    """
+    name = arg.lstrip("-")
+    return arg.startswith("-") and "." in name and not name[:1].isdigit()
 
 
 def settings_help() -> str:
