@@ -291,18 +291,19 @@ def merge_layers(
 
 
 def read_secret_file(config: Config) -> Config:
-    """``auth.secret`` from ``auth.secret_file`` (one line; a trailing newline is not part
-    of it). Giving both is refused: which one signs would otherwise be a guess."""
+    """``auth.secret`` from ``auth.secret_file`` (surrounding whitespace, such as the
+    final newline, is not part of it). A different ``auth.secret`` given as well is
+    refused: which one signs would otherwise be a guess."""
     if not config.auth_secret_file:
         return config
-    if config.auth_secret:
-        raise ConfigError("give auth.secret or auth.secret_file, not both")
     try:
-        secret = Path(config.auth_secret_file).read_text(encoding="utf-8")
+        secret = Path(config.auth_secret_file).read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise ConfigError(f"cannot read auth.secret_file {config.auth_secret_file}: {reason}") from None
-    return config.replace(auth_secret=secret.rstrip("\r\n"))
+    if config.auth_secret and config.auth_secret != secret:
+        raise ConfigError("auth.secret and auth.secret_file are both given and differ: give one")
+    return config.replace(auth_secret=secret)
 
 
 MIN_SECRET_BYTES = 32

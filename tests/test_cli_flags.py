@@ -161,10 +161,12 @@ def test_the_secret_file_from_the_environment(tmp_path):
     assert config.auth_secret == SECRET
 
 
-def test_a_secret_and_a_secret_file_together_are_refused(tmp_path):
+def test_a_secret_and_a_different_secret_file_are_refused(tmp_path):
     (tmp_path / "secret").write_text(SECRET)
-    with pytest.raises(ConfigError, match="not both"):
-        load_config(environ={"REST_AUTH_SECRET": SECRET}, overrides={"auth.secret_file": str(tmp_path / "secret")})
+    with pytest.raises(ConfigError, match="differ"):
+        load_config(environ={"REST_AUTH_SECRET": "t" * 40}, overrides={"auth.secret_file": str(tmp_path / "secret")})
+    same = load_config(environ={"REST_AUTH_SECRET": SECRET}, overrides={"auth.secret_file": str(tmp_path / "secret")})
+    assert same.auth_secret == SECRET
 
 
 def test_a_missing_secret_file_is_one_line_and_exit_2(tmp_path):
