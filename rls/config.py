@@ -374,3 +374,20 @@ def split_addr(addr: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(f"invalid addr {addr!r}: expected [host]:port")
     return (host.strip("[]") or "0.0.0.0"), int(port)  # noqa: S104 - the original listens on all interfaces
+
+
+def markdown_settings() -> str:
+    """The settings table of the README, generated from :data:`SETTINGS` (a test keeps
+    the README's rows equal to it): ``python -c 'import rls.config as c; print(c.markdown_settings())'``."""
+    rows = ["| setting | environment | default | meaning |", "|---|---|---|---|"]
+    rows += [f"| `{s.name}` | `{s.env}` | {_markdown_default(s)} | {s.help} |" for s in SETTINGS]
+    return "\n".join(rows)
+
+
+def _markdown_default(setting: Setting) -> str:
+    default = setting.default
+    if setting.type is bool:
+        return f"`{str(default).lower()}`"
+    if setting.type is tuple:
+        return f"`{','.join(default)}`" if default else "(none)"
+    return f"`{default}`" if default != "" else "(none)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -18,7 +19,7 @@ from rls.cli import build_parser, main
 from rls.cli.completion import completion_script
 from rls.cli.flags import extract_flags, flag_name, spellings
 from rls.cli.parsing import command_tree
-from rls.config import SETTINGS, Config, ConfigError, Setting, load_config, merge_layers
+from rls.config import SETTINGS, Config, ConfigError, Setting, load_config, markdown_settings, merge_layers
 
 SECRET = "s" * 40
 ids = [s.name for s in SETTINGS]
@@ -234,3 +235,15 @@ def test_bash_completion_completes_commands_and_flags(line, expected):
     )
     result = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=True)
     assert set(result.stdout.split()) == expected
+
+
+# -- the README's settings table --------------------------------------------------------------
+
+
+def test_the_readme_settings_rows_are_the_generated_ones():
+    """Every row of the README naming a setting says what rls/config.py says (defaults and
+    help included); tests/test_config.py checks that every setting has a row."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    generated = {row.split(" | ")[0]: row for row in markdown_settings().splitlines()[2:]}
+    rows = [line for line in readme.splitlines() if line.split(" | ")[0] in generated]
+    assert rows and all(row == generated[row.split(" | ")[0]] for row in rows)

@@ -207,3 +207,19 @@ def test_a_second_run_keeps_everything(demo):
     with sqlite3.connect(copy / "demo.db") as db:
         assert db.execute("SELECT count(*) FROM auth_users").fetchone() == (3,)
         assert db.execute("SELECT count(*) FROM auth_policies").fetchone() == (8,)
+
+
+def test_the_readme_starts_with_the_two_commands_ci_and_this_test_run():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Run it", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    assert [line.split("#")[0].strip() for line in block.splitlines()] == ["make run", "make test"]
+    assert "\nmake test " in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    for target in ("run:", "demo:", "test:"):
+        assert f"\n{target} " in (ROOT / "Makefile").read_text(encoding="utf-8")
+
+
+def test_the_readme_links_to_docs_that_exist():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    owned = {"docs/cli.md", "docs/rest.md", "docs/auth.md", "docs/guard.md"}
+    linked = set(re.findall(r"\]\((docs/[a-z-]+\.md)", readme))
+    assert owned <= linked and all((ROOT / name).is_file() for name in owned)
