@@ -58,8 +58,14 @@ def clean_copy(target: Path) -> None:
     os.utime(rest)  # newer than pyproject.toml: installed
 
 
-def make(copy: Path, target: str, port: int, **kwargs: object) -> list[str]:
-    return ["make", "-s", "-C", str(copy), "-o", ".venv/bin/rest", target, f"ADDR=127.0.0.1:{port}"]
+def make(copy: Path, target: str, port: int) -> list[str]:
+    return ["make", "-s", "-C", str(copy), "-o", ".venv/bin/rest", target, "VENV=.venv", f"ADDR=127.0.0.1:{port}"]
+
+
+def make_env() -> dict[str, str]:
+    """This environment without the variables of a make running this test (CI's VENV)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    return {**env, "REST_WORKERS": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +74,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str, 
     copy = tmp_path_factory.mktemp("clone")
     clean_copy(copy)
     port = free_port()
-    env = {**os.environ, "REST_WORKERS": "1"}
-    env.pop("MAKEFLAGS", None)
+    env = make_env()
     first = subprocess.run(make(copy, "demo", port), env=env, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
     # `make run` sets the demo up again (idempotent) and then serves it.
@@ -139,7 +144,8 @@ def test_demo_prints_the_real_binary_and_the_serve_command(demo):
     assert output.startswith("demo tables created\n")
     assert "alice: " in output and "bob: " in output  # new passwords, shown once
     serve = f".venv/bin/rest -db.url sqlite://demo.db -addr 127.0.0.1:{port} -auth.enabled"
-    assert f"{serve} -auth.secret-file .rls-demo/secret serve" in output
+    assert f"\n  {serve} -auth.secret-file .rls-demo/secret serve\n" in output
+    assert "\n  .venv/bin/rest -db.url sqlite://demo.db auth policy check\n" in output
 
 
 def test_the_secret_is_private_and_git_ignored(demo):
@@ -201,7 +207,7 @@ def test_admin_only_table(demo):
 
 def test_a_second_run_keeps_everything(demo):
     copy, _, port = demo
-    again = subprocess.run(make(copy, "demo", port), capture_output=True, text=True, timeout=120)
+    again = subprocess.run(make(copy, "demo", port), env=make_env(), capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith("demo tables already present\n") and "shown once" not in again.stdout
     with sqlite3.connect(copy / "demo.db") as db:

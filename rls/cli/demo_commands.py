@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
 from typing import NamedTuple, TextIO
@@ -51,9 +52,14 @@ REQUESTS: tuple[tuple[str, tuple[Request, ...]], ...] = (
 """What the demo shows, each under its comment."""
 
 
-def rest_binary() -> str:
-    """How to run ``rest`` here: the script beside this Python (``.venv/bin/rest``,
-    relative when under the working directory), else ``rest`` from PATH."""
+def rest_binary(argv0: str | None = None) -> str:
+    """How to run ``rest`` again from here: as it was invoked (``.venv/bin/rest`` under
+    make), ``rest`` when that is the one on PATH, else the script beside this Python."""
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    if Path(argv0).name == "rest":
+        on_path = shutil.which("rest")
+        same = on_path is not None and Path(on_path).resolve() == Path(argv0).resolve()
+        return "rest" if same else argv0
     script = Path(sys.executable).parent / "rest"
     if not script.exists():
         return "rest"
