@@ -105,6 +105,7 @@ def ensure_secret(path: str) -> str:
 
 def install_demo(db: Database, config: Config, passwords: Passwords) -> Demo:
     """Set up auth, the demo users, tables, rows and policies (each unless present)."""
+    tables_present = _demo_tables_present(db)  # refuses a partial demo before changing anything
     if config.auth_secret:  # given: from auth.secret_file, or directly (then no file is named)
         secret, secret_file = config.auth_secret, config.auth_secret_file
     else:
@@ -122,7 +123,7 @@ def install_demo(db: Database, config: Config, passwords: Passwords) -> Demo:
         if u.username in (ADMIN, *DEMO_USERS)
     )
     ids = {u.name: u.id for u in users}
-    created = _ensure_tables(db, ids["alice"], ids["bob"])
+    created = not tables_present and _create_tables(db, ids["alice"], ids["bob"])
     _ensure_policies(db)
     tokens = Tokens(secret, lifetime=config.token_lifetime, user_id_claim=config.user_id_claim)
     minted = {u.name: tokens.issue(u.id, is_admin=u.is_admin) for u in users}
@@ -139,14 +140,18 @@ def _ensure_users(users: Users) -> dict[str, str]:
     return created
 
 
-def _ensure_tables(db: Database, alice: int, bob: int) -> bool:
+def _demo_tables_present(db: Database) -> bool:
+    """True when every demo table exists, False when none does; a part is refused."""
     present = [name for name in TABLE_NAMES if name in db.refresh_schema()]
-    if len(present) == len(TABLE_NAMES):
-        return False
-    if present:
+    if present and len(present) < len(TABLE_NAMES):
         raise ConfigError(
-            f"the database holds part of the demo ({', '.join(present)}): use a new database file or drop them"
+            f"the database holds part of the demo ({', '.join(present)}), perhaps from an older version:"
+            " remove it (make clean) or give another -db.url"
         )
+    return bool(present)
+
+
+def _create_tables(db: Database, alice: int, bob: int) -> bool:
     types = db.dialect.DDL_TYPES
     p = db.dialect.PLACEHOLDER
 

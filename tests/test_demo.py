@@ -7,6 +7,7 @@ sources, and ``make -o .venv/bin/rest`` treats the install as done.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -21,6 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from rls.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(shutil.which("make") is None or shutil.which("curl") is None, reason="needs make, curl")
@@ -229,3 +232,20 @@ def test_the_readme_links_to_docs_that_exist():
     owned = {"docs/cli.md", "docs/rest.md", "docs/auth.md", "docs/guard.md"}
     linked = set(re.findall(r"\]\((docs/[a-z-]+\.md)", readme))
     assert owned <= linked and all((ROOT / name).is_file() for name in owned)
+
+
+def test_a_database_with_part_of_the_demo_is_one_line_and_changes_nothing(tmp_path):
+    """An older demo.db (todos, no teams) is refused, not half-upgraded."""
+    url = f"sqlite:///{tmp_path}/old.db"
+    with sqlite3.connect(tmp_path / "old.db") as db:
+        db.execute("CREATE TABLE todos (id INTEGER PRIMARY KEY, user_id INTEGER, title TEXT)")
+    out, err = io.StringIO(), io.StringIO()
+    env = {"REST_AUTH_ARGON2_TIME_COST": "1", "REST_AUTH_ARGON2_MEMORY_KIB": "8", "REST_AUTH_ARGON2_PARALLELISM": "1"}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        status = main(["-db.url", url, "demo"], out=out, err=err)
+    assert status == 2 and err.getvalue().startswith("rest: the database holds part of the demo (todos)")
+    with sqlite3.connect(tmp_path / "old.db") as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {"todos"}

@@ -10,10 +10,13 @@ flag package does, so ``rest -auth.enabled serve`` still reads ``serve`` as the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rls.config import SETTINGS, ConfigError, Setting
+
+_FLAG_LIKE = re.compile(r"--?[A-Za-z][A-Za-z0-9_.-]*")
 
 CONFIG_FLAG = "config"
 """Not a setting: the YAML file the settings are read from."""
@@ -101,11 +104,10 @@ def extract_flags(argv: Sequence[str]) -> Flags:
 def _looks_like_a_setting(arg: str) -> bool:
     """``-db.urll``: a dotted flag no setting has (argparse would misread what follows).
 
-    >>> _looks_like_a_setting("-db.urll"), _looks_like_a_setting("-1.5"), _looks_like_a_setting("a.b")
-    (True, False, False)
+    >>> [_looks_like_a_setting(a) for a in ("-db.urll", "-1.5", "a.b", "-x.y > 0")]
+    [True, False, False, False]
     """
-    name = arg.lstrip("-")
-    return arg.startswith("-") and "." in name and not name[:1].isdigit()
+    return _FLAG_LIKE.fullmatch(arg) is not None and "." in arg
 
 
 def settings_help() -> str:
