@@ -103,7 +103,8 @@ def print_demo(demo: Demo, config: Config, out: TextIO) -> None:
           f" -addr {shlex.quote(config.addr)} -auth.enabled {secret} serve", file=out)  # fmt: skip
     print(f"\nthen, in another shell (tokens valid {config.token_lifetime // 86400} days):", file=out)
     for name, variable in (("alice", "ALICE"), ("bob", "BOB"), ("rest_admin", "ADMIN")):
-        print(f"  {variable}={shlex.quote(demo.tokens[name])}", file=out)
+        if name in demo.tokens:  # rest_admin may have been deleted or renamed since setup
+            print(f"  {variable}={shlex.quote(demo.tokens[name])}", file=out)
     for comment, requests in REQUESTS:
         print(f"# {comment}", file=out)
         for r in requests:
