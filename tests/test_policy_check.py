@@ -125,3 +125,9 @@ def test_explain_accepts_both_option_spellings(demo_url):
     single = run("-db.url", demo_url, "auth", "policy", "explain", "todos", "update", "-user-id", "2", "-admin")
     double = run("--db.url", demo_url, "auth", "policy", "explain", "todos", "update", "--user-id", "2", "--admin")
     assert single == double and single[0] == 0 and "UPDATE" in single[1]
+
+
+@pytest.mark.parametrize("command", [("check",), ("list",), ("explain", "todos", "read")])
+def test_policy_commands_before_setup_say_so(make_database_url, command):
+    status, out, err = run("-db.url", make_database_url("sqlite"), "auth", "policy", *command)
+    assert (status, out) == (1, "") and err == "rest: auth is not set up: run POST /auth/setup or rest auth setup\n"

@@ -9,14 +9,17 @@ from typing import Any, TextIO
 
 from dialects import DIALECTS, redact_url
 from rls.auth.principal import AuthUser
+from rls.auth.users import NotSetUp
 from rls.cli.parsing import add_command, add_option, add_subcommands
 from rls.cli.policy_report import ALLOWED, CLASSES, DENIED, Decision, decide, policy_report
 from rls.config import Config, ConfigError
 from rls.database import Database
+from rls.errors import UnknownTable
 from rls.policy import admin
 from rls.policy.compile import UserClass
 from rls.policy.model import ACTIONS, Policy
 from rls.policy.native import export_native
+from rls.policy.store import POLICY_TABLE
 from rls.rest.explain import Explanation, explain
 
 
@@ -95,6 +98,10 @@ def _run(command: Any) -> Any:
         try:
             status: int = command(db, args, out)
             return status
+        except UnknownTable:
+            if POLICY_TABLE not in db.refresh_schema():
+                raise NotSetUp() from None  # say what to do, not which table is missing
+            raise
         finally:
             db.close()
 
