@@ -24,6 +24,7 @@ demo: install  ## set up the demo database (auth on: alice, bob, an admin, polic
 	$(BIN)/rest -db.url $(DEMO_URL) -addr $(ADDR) -auth.secret-file $(DEMO_SECRET) demo
 
 run: demo  ## install, set up the demo, serve it on $(ADDR) with row-level security on
+	@echo "==> serving the demo on $(ADDR) with auth on (Ctrl-C stops it); run the commands above in another shell"
 	$(BIN)/rest -db.url $(DEMO_URL) -addr $(ADDR) -auth.enabled -auth.secret-file $(DEMO_SECRET) serve
 
 test: install  ## install, then run the whole suite on SQLite, PostgreSQL and MariaDB

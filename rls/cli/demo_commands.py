@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 import sys
@@ -114,5 +113,3 @@ def print_demo(demo: Demo, config: Config, out: TextIO) -> None:
     print(f"  {rest} -db.url {url} auth policy check", file=out)
     print("# the SQL the projects policy compiles to on each database, and what it means", file=out)
     print(f"  {rest} -db.url {url} auth policy explain projects read -user-id {ids['bob']} -dialect all", file=out)
-    if os.environ.get("MAKELEVEL"):
-        print("\n(make run starts the server now; stop it with Ctrl-C)", file=out)
