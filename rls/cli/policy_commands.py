@@ -11,7 +11,7 @@ from dialects import DIALECTS, redact_url
 from rls.auth.principal import AuthUser
 from rls.auth.users import NotSetUp
 from rls.cli.parsing import add_command, add_option, add_subcommands
-from rls.cli.policy_report import ALLOWED, CLASSES, DENIED, Decision, decide, policy_report
+from rls.cli.policy_report import CLASSES, decide, meaning, policy_report
 from rls.config import Config, ConfigError
 from rls.database import Database
 from rls.errors import UnknownTable
@@ -193,29 +193,6 @@ def _print_explanation(explanation: Explanation, out: TextIO) -> int:
     print(explanation.sql, file=out)
     print(f"params: {list(explanation.params)}", file=out)
     return 0
-
-
-_EFFECT = {
-    "read": "returns only the rows where it holds; the others are invisible (not even counted)",
-    "read_mine": "returns only the rows where it holds; the others are invisible (not even counted)",
-    "create": "accepts a new row only if it holds for it (WITH CHECK); otherwise 403 and nothing is written",
-    "update": "changes only rows where it holds, and each changed row must still satisfy it, or 403, nothing written",
-    "delete": "deletes only the rows where it holds",
-}
-
-
-def meaning(decision: Decision, user_class: UserClass, user_id: object) -> str:
-    """One paragraph: who, which policies, and what the request may do."""
-    who = "anonymous" if user_class is UserClass.ANONYMOUS else f"user {user_id} ({user_class.value})"
-    outcome = decision.outcomes[user_class.value]
-    head = f"{decision.table}/{decision.action} for {who}: {outcome}"
-    ids = ", ".join(str(p.id) for p in decision.fitting)
-    if outcome == DENIED:
-        reason = "no policy fits this table" if decision.unfit and not decision.fitting else "the policies never hold"
-        return f"{head} ({reason}; 401 for anonymous, 403 otherwise)"
-    if outcome == ALLOWED:
-        return f"{head}: every row (policy {ids} holds for this class of user)"
-    return f"{head} by policy {ids}: {decision.condition}\n  the request {_EFFECT[decision.action]}"
 
 
 def cmd_export(db: Database, args: argparse.Namespace, out: TextIO) -> int:
