@@ -152,9 +152,11 @@ def test_demo_prints_the_real_binary_and_the_serve_command(demo):
 
 
 def test_the_secret_is_private_and_git_ignored(demo):
-    copy, _, _ = demo
+    copy, output, _ = demo
     secret = copy / ".rls-demo" / "secret"
     assert secret.stat().st_mode & 0o777 == 0o600 and len(secret.read_text().strip()) == 64
+    assert (copy / ".rls-demo").stat().st_mode & 0o777 == 0o700
+    assert secret.read_text().strip() not in output  # tokens are printed, never the secret
     ignored = subprocess.run(["git", "check-ignore", "-q", ".rls-demo/secret"], cwd=ROOT)
     assert ignored.returncode == 0
 
