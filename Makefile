@@ -3,22 +3,29 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_URL ?= sqlite://demo.db
+DEMO_SECRET ?= .rls-demo/secret
 ADDR ?= :3000
 FUZZ_REQUESTS ?= 34000
 
-.PHONY: run test bench bench-faults bench-guard bench-rest fuzz fuzz-http mutation lint install clean
+.PHONY: run demo test bench bench-faults bench-guard bench-rest fuzz fuzz-http mutation lint install clean
 
 $(BIN)/rest: pyproject.toml
+	@echo "==> [1/3] creating the virtual environment $(VENV)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[test,bench]"
+	@echo "==> [2/3] upgrading pip"
+	$(BIN)/python -m pip install --upgrade pip
+	@echo "==> [3/3] installing rls with its test and benchmark tools (about a minute the first time)"
+	$(BIN)/python -m pip install -e ".[test,bench]"
 	@touch $@
 
 install: $(BIN)/rest  ## create the virtual environment and install rls with its test tools
 
-run: install  ## install, create the demo SQLite database, start the server on $(ADDR)
-	$(BIN)/rest -db.url $(DEMO_URL) -addr $(ADDR) demo
-	$(BIN)/rest -db.url $(DEMO_URL) -addr $(ADDR) serve
+demo: install  ## set up the demo database (auth on: alice, bob, an admin, policies) and print ready requests
+	$(BIN)/rest -db.url $(DEMO_URL) -addr $(ADDR) -auth.secret-file $(DEMO_SECRET) demo
+
+run: demo  ## install, set up the demo, serve it on $(ADDR) with row-level security on
+	@echo "==> serving the demo on $(ADDR) with auth on (Ctrl-C stops it); run the commands above in another shell"
+	$(BIN)/rest -db.url $(DEMO_URL) -addr $(ADDR) -auth.enabled -auth.secret-file $(DEMO_SECRET) serve
 
 test: install  ## install, then run the whole suite on SQLite, PostgreSQL and MariaDB
 	$(BIN)/python -m pytest
@@ -59,4 +66,4 @@ lint: install
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo.db demo.db-wal demo.db-shm fuzz-report.jsonl fuzz-summary.json .fuzz-http-*.log
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo.db demo.db-wal demo.db-shm .rls-demo fuzz-report.jsonl fuzz-summary.json .fuzz-http-*.log

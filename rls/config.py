@@ -34,6 +34,12 @@ class Config:
     auth_secret: str = _setting(
         "auth.secret", "", "REST_AUTH_SECRET", "JWT signing secret (at least 32 bytes)", secret=True
     )
+    auth_secret_file: str = _setting(
+        "auth.secret_file",
+        "",
+        "REST_AUTH_SECRET_FILE",
+        "file holding auth.secret (kept out of process listings and the environment)",
+    )
     token_lifetime: int = _setting(
         "auth.token_lifetime", 14 * 24 * 3600, "REST_AUTH_TOKEN_LIFETIME", "seconds a token from login stays valid"
     )
@@ -374,7 +380,22 @@ def load_config(
 
     ``overrides`` is keyed by setting name (``db.url``); None values are ignored.
     """
-    environ = os.environ if environ is None else environ
+    raw = merge_layers(config_file, environ=os.environ if environ is None else environ, overrides=overrides)
+    values = {_BY_NAME[name].attr: parse_value(_BY_NAME[name], value) for name, value in raw.items()}
+    config = read_secret_file(Config(**values))
+    validate(config)
+    return config
+
+
+def merge_layers(
+    config_file: str | None, *, environ: Mapping[str, str], overrides: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The raw (unconverted) value of every setting given, by name, from the highest layer
+    that gives it: YAML file < environment < ``overrides``.
+
+    >>> merge_layers(None, environ={"REST_ADDR": ":1", "REST_WORKERS": "2"}, overrides={"addr": ":2"})
+    {'addr': ':2', 'workers': '2'}
+    """
     raw: dict[str, Any] = {}
     if config_file:
         raw.update(read_yaml(config_file))
@@ -386,10 +407,23 @@ def load_config(
     unknown = sorted(set(raw) - set(_BY_NAME))
     if unknown:
         raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
-    values = {_BY_NAME[name].attr: parse_value(_BY_NAME[name], value) for name, value in raw.items()}
-    config = Config(**values)
-    validate(config)
-    return config
+    return raw
+
+
+def read_secret_file(config: Config) -> Config:
+    """``auth.secret`` from ``auth.secret_file`` (surrounding whitespace, such as the
+    final newline, is not part of it). A different ``auth.secret`` given as well is
+    refused: which one signs would otherwise be a guess."""
+    if not config.auth_secret_file:
+        return config
+    try:
+        secret = Path(config.auth_secret_file).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"cannot read auth.secret_file {config.auth_secret_file}: {reason}") from None
+    if config.auth_secret and config.auth_secret != secret:
+        raise ConfigError("auth.secret and auth.secret_file are both given and differ: give one")
+    return config.replace(auth_secret=secret)
 
 
 MIN_SECRET_BYTES = 32
@@ -511,3 +545,20 @@ def split_addr(addr: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
         raise ConfigError(f"invalid addr {addr!r}: expected [host]:port")
     return (host.strip("[]") or "0.0.0.0"), int(port)  # noqa: S104 - the original listens on all interfaces
+
+
+def markdown_settings() -> str:
+    """The settings table of the README, generated from :data:`SETTINGS` (a test keeps
+    the README's rows equal to it): ``python -c 'import rls.config as c; print(c.markdown_settings())'``."""
+    rows = ["| setting | environment | default | meaning |", "|---|---|---|---|"]
+    rows += [f"| `{s.name}` | `{s.env}` | {_markdown_default(s)} | {s.help} |" for s in SETTINGS]
+    return "\n".join(rows)
+
+
+def _markdown_default(setting: Setting) -> str:
+    default = setting.default
+    if setting.type is bool:
+        return f"`{str(default).lower()}`"
+    if setting.type is tuple:
+        return f"`{','.join(default)}`" if default else "(none)"
+    return f"`{default}`" if default != "" else "(none)"

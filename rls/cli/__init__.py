@@ -1,48 +1,83 @@
-"""The ``rest`` command: serve the REST API, install the demo data, manage auth.
+"""The ``rest`` command: serve the REST API, install the demo, manage auth and policies.
 
-Flags go before the sub-command, as in the original: ``rest -db.url <url> auth setup``.
+Every setting is a flag (``-db.url``, ``--auth.secret-file``; see :mod:`rls.cli.flags`),
+accepted before or after the sub-command: ``rest -db.url <url> auth setup``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from rls.cli.auth_commands import register_user_commands
+from rls.cli.completion import completion_script
+from rls.cli.flags import extract_flags, settings_help
+from rls.cli.parsing import add_command, add_subcommands, examples_epilog
 from rls.cli.policy_commands import register_policy_commands
-from rls.config import SETTINGS, Config, ConfigError, load_config, split_addr
+from rls.config import Config, ConfigError, load_config, merge_layers
 from rls.database import Database
 from rls.errors import RlsError
 
 Command = Callable[[Config, argparse.Namespace, TextIO], int]
-_NAME_WIDTH = max(len(s.name) for s in SETTINGS)
-_ENV_WIDTH = max(len(s.env or "") for s in SETTINGS)
+
+EXAMPLES = (
+    "rest -db.url sqlite://demo.db demo                   # demo tables, users, policies, tokens",
+    "rest -db.url sqlite://demo.db -auth.enabled -auth.secret-file .rls-demo/secret serve",
+    "rest -config rest.yml serve",
+    "REST_DB_URL=postgres://app@localhost/app rest auth policy check",
+    "rest -db.url sqlite://demo.db auth policy explain todos read -user-id 2",
+    "source <(rest completion bash)",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rest",
         description="A REST API with row-level security over PostgreSQL, MySQL/MariaDB and SQLite.",
-        epilog="Settings (YAML name, environment variable, default):\n"
-        + "\n".join(f"  {s.name:<{_NAME_WIDTH}} {s.env or '':<{_ENV_WIDTH}} {s.default!r}  {s.help}" for s in SETTINGS),
+        epilog=examples_epilog(EXAMPLES)
+        + "\nflags (each setting; -name or --name, anywhere on the command line; a boolean alone is true,"
+        "\n-name=false turns it off), environment variable, default:\n"
+        + "  -config  (YAML file with the settings)\n"
+        + settings_help()
+        + "\n\nPrecedence, lowest first: defaults, the -config file, the environment, flags.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
     )
-    # Go-style single-dash flags as the original, and their double-dash spellings.
-    parser.add_argument("-addr", "--addr", help="address to listen on (default :3000)")
-    parser.add_argument("-db.url", "--db.url", dest="db_url", help="database URL")
-    parser.add_argument("-config", "--config", help="YAML config file")
-    parser.add_argument("-workers", "--workers", type=int, help="worker processes (default: one per CPU)")
-    commands = parser.add_subparsers(dest="command", metavar="command")
-    serve = commands.add_parser("serve", help="start the server (the default)")
+    commands = add_subcommands(parser, "command", required=False)
+    serve = add_command(
+        commands,
+        "serve",
+        "start the server (the default)",
+        ("rest -db.url postgres://app@localhost/app -addr :8080 serve", "rest -config rest.yml serve -workers 4"),
+    )
     serve.set_defaults(run=cmd_serve)
-    demo = commands.add_parser("demo", help="create the demo tables and rows (if absent)")
-    demo.set_defaults(run=cmd_demo)
-    auth = commands.add_parser("auth", help="set up auth; manage users and policies")
-    auth_commands = auth.add_subparsers(dest="auth_command", metavar="command", required=True)
+    demo = add_command(
+        commands,
+        "demo",
+        "set up the demo: tables, rows, auth, alice, bob, policies; print ready requests",
+        ("rest -db.url sqlite://demo.db demo", "rest -db.url sqlite://demo.db -auth.secret-file /run/demo-secret demo"),
+    )
+    demo.set_defaults(run=cmd_demo, prepare=prepare_demo)
+    auth = add_command(
+        commands,
+        "auth",
+        "set up auth; manage users and policies",
+        ("rest auth setup", "rest auth user list", "rest auth policy check"),
+    )
+    auth_commands = add_subcommands(auth, "auth_command")
     register_user_commands(auth_commands)
     register_policy_commands(auth_commands)
+    completion = add_command(
+        commands,
+        "completion",
+        "print a shell completion script",
+        ("source <(rest completion bash)      # in ~/.bashrc", "source <(rest completion zsh)       # in ~/.zshrc"),
+    )
+    completion.add_argument("shell", choices=("bash", "zsh"))
+    completion.set_defaults(run=cmd_completion)
     parser.set_defaults(run=cmd_serve)
     return parser
 
@@ -56,39 +91,47 @@ def cmd_serve(config: Config, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_demo(config: Config, args: argparse.Namespace, out: TextIO) -> int:
+    from rls.auth.service import passwords_for
+    from rls.cli.demo_commands import print_demo
     from rls.demo import install_demo
 
     db = Database(config.db_url)
     try:
-        created = install_demo(db)
+        demo = install_demo(db, config, passwords_for(config))
     finally:
         db.close()
-    print("demo tables created" if created else "demo tables already present", file=out)
-    host, port = split_addr(config.addr)
-    base = f"http://{'localhost' if host == '0.0.0.0' else host}:{port}"  # noqa: S104 - comparing, not binding
-    for example in DEMO_EXAMPLES:
-        print(f"  {example.format(base=base)}", file=out)
+    print_demo(demo, config, out)
     return 0
 
 
-DEMO_EXAMPLES = (
-    "curl '{base}/todos'",
-    "curl '{base}/todos?done=is.false&order=due.desc&select=id,title,due'",
-    "curl '{base}/todos?title=like.*milk*&count'",
-    "curl '{base}/todos/1'",
-    'curl -X POST \'{base}/todos\' -d \'{{"title": "call mum", "project_id": 1, "user_id": 1}}\'',
-    "curl -X PATCH '{base}/todos?id=eq.2' -d '{{\"done\": true}}'",
-    "curl -X DELETE '{base}/comments?todo_id=eq.3'",
-)
+def prepare_demo(config_file: str | None, settings: dict[str, str]) -> None:
+    """Before the settings are read: the demo creates the secret file it is told to use."""
+    from rls.demo import ensure_secret
+
+    path = merge_layers(config_file, environ=os.environ, overrides=settings).get("auth.secret_file")
+    if path:
+        ensure_secret(str(path))
+
+
+def cmd_completion(config: Config, args: argparse.Namespace, out: TextIO) -> int:
+    out.write(completion_script(build_parser(), args.shell))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run the CLI; returns the exit status. Errors are one line on ``err``."""
     out = out or sys.stdout
     err = err or sys.stderr
-    args = build_parser().parse_args(argv)
     try:
-        config = load_config(args.config, overrides={"addr": args.addr, "db.url": args.db_url, "workers": args.workers})
+        flags = extract_flags(sys.argv[1:] if argv is None else argv)
+    except ConfigError as exc:
+        print(f"rest: {exc}", file=err)
+        return 2
+    args = build_parser().parse_args(flags.rest)
+    try:
+        if prepare := getattr(args, "prepare", None):
+            prepare(flags.config_file, flags.settings)
+        config = load_config(flags.config_file, overrides=flags.settings)
         status: int = args.run(config, args, out)
         return status
     except (ConfigError, ValueError) as exc:
@@ -102,4 +145,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
 
 
 def entry(*args: Any) -> None:  # pragma: no cover - console script shim
-    raise SystemExit(main())
+    try:
+        status = main()
+        sys.stdout.flush()
+    except BrokenPipeError:  # `rest … | head`: the reader left; no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 1
+    raise SystemExit(status)

@@ -16,6 +16,7 @@ from rls.auth.service import passwords_for
 from rls.auth.setup import setup
 from rls.auth.setup_gate import make_setup_token
 from rls.auth.users import Users
+from rls.cli.parsing import add_command, add_subcommands
 from rls.config import Config
 from rls.database import Database
 from rls.errors import BadRequest
@@ -25,26 +26,48 @@ _ASK = "-"  # in place of a password argument: read it from a prompt or stdin
 
 
 def register_user_commands(commands: Any) -> None:
-    """Add ``setup`` and ``user`` to the ``rest auth`` sub-commands."""
-    setup_parser = commands.add_parser("setup", help="create the auth tables, default policies and the admin")
-    setup_parser.set_defaults(run=cmd_setup)
-    token_parser = commands.add_parser(
+    """Add ``setup``, ``setup-token`` and ``user`` to the ``rest auth`` sub-commands."""
+    add_command(
+        commands,
+        "setup",
+        "create the auth tables, default policies and the admin (prints its password once)",
+        ("rest -db.url sqlite://app.db auth setup",),
+    ).set_defaults(run=cmd_setup)
+    add_command(
+        commands,
         "setup-token",
-        help="print a token allowing POST /auth/setup from another host (valid one hour, or auth.setup_token)",
+        "print a token allowing POST /auth/setup from another host (valid one hour, or auth.setup_token)",
+        ("rest -auth.secret-file /run/secrets/rest auth setup-token",),
+    ).set_defaults(run=cmd_setup_token)
+    user = add_command(
+        commands,
+        "user",
+        "list, add, delete users; change a password",
+        ("rest auth user list", "rest auth user add alice - false", "rest auth user passwd alice"),
     )
-    token_parser.set_defaults(run=cmd_setup_token)
-    user = commands.add_parser("user", help="list, add, delete users; change a password")
-    user_commands = user.add_subparsers(dest="user_command", metavar="command", required=True)
-    user_commands.add_parser("list", help="list users (id, username, is_admin)").set_defaults(run=cmd_user_list)
-    add = user_commands.add_parser("add", help="add a user")
+    user_commands = add_subcommands(user, "user_command")
+    add_command(user_commands, "list", "list users (id, username, is_admin)", ("rest auth user list",)).set_defaults(
+        run=cmd_user_list
+    )
+    add = add_command(
+        user_commands,
+        "add",
+        "add a user",
+        ("rest auth user add alice - false        # reads the password from a prompt or stdin",),
+    )
     add.add_argument("username")
     add.add_argument("password", help="the password, or - to read it from a prompt or standard input")
     add.add_argument("is_admin", help="true, false, 1 or 0")
     add.set_defaults(run=cmd_user_add)
-    delete = user_commands.add_parser("delete", help="delete a user")
+    delete = add_command(user_commands, "delete", "delete a user", ("rest auth user delete alice",))
     delete.add_argument("username")
     delete.set_defaults(run=cmd_user_delete)
-    passwd = user_commands.add_parser("passwd", help="change a password (read from a prompt or standard input)")
+    passwd = add_command(
+        user_commands,
+        "passwd",
+        "change a password (read from a prompt or standard input)",
+        ("rest auth user passwd alice", "printf '%s\\n' \"$PW\" | rest auth user passwd alice"),
+    )
     passwd.add_argument("username")
     passwd.set_defaults(run=cmd_user_passwd)
 
