@@ -354,6 +354,9 @@ def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
     return flat
 
 
+_SETTING_ENVS = frozenset(s.env for s in SETTINGS if s.env)
+
+
 def env_value(setting: Setting, environ: Mapping[str, str]) -> str | None:
     """The setting's environment variable, or the content of the file ``<VAR>_FILE`` names
     (container secrets: the value stays out of the environment); the variable wins."""
@@ -361,7 +364,10 @@ def env_value(setting: Setting, environ: Mapping[str, str]) -> str | None:
         return None
     if setting.env in environ:
         return environ[setting.env]
-    path = environ.get(f"{setting.env}_FILE")
+    file_variable = f"{setting.env}_FILE"
+    if file_variable in _SETTING_ENVS:  # a setting of its own (REST_AUTH_SECRET_FILE is auth.secret_file)
+        return None
+    path = environ.get(file_variable)
     if not path:
         return None
     try:
