@@ -95,6 +95,22 @@ MUTANTS: tuple[Mutant, ...] = (
         (BYPASS + "test_verifier_refuses_a_table_the_rewrite_missed",),
     ),
     Mutant(
+        "account-built-joins",
+        "tables in the joins moved onto a policy sub-query (parenthesised join) counted as rls's own",
+        "rls/guard/rewrite.py",
+        "        if isinstance(current, exp.Join) and current.parent is not None and id(current.parent) in built:\n",
+        "        if False:\n",
+        (BYPASS + "test_the_joins_of_a_built_relation_are_the_statements_own",),
+    ),
+    Mutant(
+        "nested-join-anywhere",
+        "a parenthesised join accepted outside a SELECT's FROM/JOIN items",
+        "rls/guard/allow.py",
+        "    if node.args.get(\"joins\"):\n        # Only as",
+        "    if False:\n        # Only as",
+        (BYPASS + "test_a_parenthesised_join_outside_a_select_item_is_refused",),
+    ),
+    Mutant(
         "rename-ctes-noop",
         "`rename_ctes` a no-op (a CTE may capture a policy's table)",
         "rls/guard/rewrite.py",
