@@ -126,6 +126,9 @@ class Dialect:
     LOCK_INSIDE_POLICY_SUBQUERY: ClassVar[bool] = False
     """A locking clause does not reach the rows of a derived table (MariaDB): the guard
     copies it into each policy sub-query (rls/guard/locking.py)."""
+    LAST_INSERT_ID: ClassVar[str | None] = None
+    """A query for the id the last INSERT generated, where the driver's ``lastrowid`` is not
+    set after an INSERT … RETURNING (MariaDB): the guard's check column makes one."""
     SUPPORTS_UPDATE_RETURNING: ClassVar[bool] = True
     """UPDATE … RETURNING exists: an update's WITH CHECK judges each row as stored there."""
 

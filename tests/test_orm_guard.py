@@ -190,3 +190,60 @@ def test_a_psycopg_composed_query_is_rendered_then_guarded(make_database_url: An
     assert guard.rewrite(query, BOB, (2,)) == guard.rewrite('SELECT "title" FROM "todos" WHERE "id" = %s', BOB, (2,))
     with pytest.raises(Refused, match="must be text"):
         guard.rewrite(object(), BOB)  # type: ignore[arg-type]
+
+
+def test_lastrowid_after_an_insert_that_checks_itself(harness: GuardHarness) -> None:
+    """The INSERT carries its WITH CHECK in RETURNING: MariaDB's driver then reports no
+    insert id, so rls.connect asks the session for it (the ORM reads the new key there)."""
+
+    def work(session: Any) -> tuple[Any, Any, list[Any]]:
+        import rls
+
+        cursor = rls.connect(session.connection, harness.guard, BOB).cursor()
+        cursor.execute(f"INSERT INTO todos (user_id, title) VALUES ({harness.p}, {harness.p})", (2, "one"))
+        first = cursor.lastrowid
+        cursor.execute(f"INSERT INTO todos (user_id, title) VALUES ({harness.p}, {harness.p})", (2, "two"))
+        second = cursor.lastrowid
+        return first, second, cursor.execute("SELECT id, title FROM todos WHERE id <> 102 ORDER BY id").fetchall()
+
+    first, second, rows = harness.db.run(work, write=True)
+    if harness.dialect.name == "postgres":  # psycopg 3 cursors have no lastrowid (DB-API: None)
+        assert (first, second) == (None, None)
+        assert [r[1] for r in rows] == ["one", "two"]
+        return
+    assert [tuple(r) for r in rows] == [(first, "one"), (second, "two")]
+    assert second > first
+
+
+def test_create_function_only_for_sqlalchemys_own(tmp_path: Any) -> None:
+    """sqlite3 create_function through rls.connect: a Python function named like a built-in
+    replaces it inside the policies' sub-queries, where it sees every row a policy examines.
+    Only SQLAlchemy's registrations (floor as math.floor, its regexp) are taken."""
+    import math
+    import sqlite3
+
+    import rls
+
+    raw = sqlite3.connect(str(tmp_path / "f.db"))
+    raw.executescript(
+        "CREATE TABLE todos (id INTEGER PRIMARY KEY, user_id INTEGER, title TEXT);"
+        "INSERT INTO todos VALUES (1, 1, 'a'), (2, 2, 'b');"
+    )
+    policies = [Policy("todos", "all", "ABS(user_id) = auth_user.id")]
+    guard = Guard(policies, dialect="sqlite", schema={"todos": ["id", "user_id", "title"]})
+    conn = rls.connect(raw, guard, BOB)
+    seen: list[Any] = []
+
+    def spy(value: Any) -> Any:
+        seen.append(value)
+        return 2
+
+    for name in ("abs", "ABS", "floor", "lower"):
+        with pytest.raises(Refused, match="create_function"):
+            conn.create_function(name, 1, spy)
+    with pytest.raises(Refused, match="create_function"):
+        conn.create_function("regexp", 2, lambda a, b: True)
+    conn.create_function("floor", 1, math.floor, deterministic=True)
+    assert conn.execute("SELECT id, FLOOR(id) FROM todos").fetchall() == [(2, 2)]
+    assert seen == []
+    raw.close()

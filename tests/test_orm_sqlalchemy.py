@@ -37,10 +37,10 @@ from sqlalchemy.orm import (
     subqueryload,
 )
 
-from rls import AuthUser, Denied, Guard, Refused
+from rls import AuthUser, Denied, Guard, Refused, connect
 from rls.database import Database
 from rls.integrations.sqlalchemy import install
-from tests.orm_app import ORDER, POLICIES, SEED, sqlalchemy_url, visible
+from tests.orm_app import ORDER, POLICIES, SEED, driver_connection, sqlalchemy_url, visible
 
 ALICE, BOB = AuthUser(id=1), AuthUser(id=2)
 
@@ -368,3 +368,45 @@ def test_with_for_update_locks_only_rows_the_policy_shows(app: App) -> None:
             assert any("FOR UPDATE" in s for s in app.sent)
             assert [_lock_free(app, i) for i in (1, 2, 3, 4, 5)] == [False, False, True, True, True]
     assert _lock_free(app, 1)
+
+
+@pytest.fixture
+def creator_engine(app: App) -> Iterator[Any]:
+    """An engine whose every DB-API connection is ``rls.connect(driver connection, guard,
+    current_user)`` — the guard below SQLAlchemy instead of in its events."""
+    guard = Guard(POLICIES, dialect=app.db.dialect, schema=lambda: (1, app.db.schema()), owner_fill=True)
+    sa_url = sqlalchemy_url(app.db.url)[0].split("://", 1)[0] + "://"
+    # psycopg: SQLAlchemy looks the hstore type up with psycopg's TypeInfo, which needs the
+    # driver's own connection class; an application without hstore turns that off.
+    options = {"use_native_hstore": False} if app.backend == "postgres" else {}
+    engine = create_engine(
+        sa_url, creator=lambda: connect(driver_connection(app.db.url), guard, current_user), **options
+    )
+    yield engine
+    engine.dispose()
+
+
+@pytest.mark.parametrize("user", [ALICE, BOB], ids=["alice", "bob"])
+def test_rls_connect_as_the_engines_creator(app: App, creator_engine: Any, user: AuthUser) -> None:
+    """The drivers' and dialects' start-up work (sqlite3 create_function of SQLAlchemy's
+    regexp and floor, psycopg's notice handler, PyMySQL's charset and server version) runs
+    through the wrapper; every statement after it is guarded, the user read per statement."""
+    as_user(user)
+    with Session(creator_engine) as session:
+        todos = session.scalars(select(Todo).options(joinedload(Todo.tags)).order_by(Todo.id)).unique().all()
+        assert [t.title for t in todos] == titles(user.id)
+        session.add(Todo(title="via creator", project_id=user.id))
+        with session.begin_nested():
+            session.add(Todo(title="nested", project_id=user.id))
+        session.commit()
+        session.add(Todo(title="forged", user_id=3 - user.id))
+        with pytest.raises(Denied):
+            session.commit()
+    assert sorted((r[1], r[3]) for r in app.table("todos") if r[0] > 5) == [
+        (user.id, "nested"),
+        (user.id, "via creator"),
+    ]
+    as_user(BOB if user is ALICE else ALICE)  # the same pooled connection, the other user
+    with creator_engine.connect() as conn:
+        other = conn.execute(select(Todo.title).order_by(Todo.id)).scalars().all()
+    assert other == titles(3 - user.id)

@@ -86,7 +86,7 @@ def install(engine: Engine | Any, guard: Guard, user: UserSource) -> Callable[[]
             return
         # rls's own check column: one row per row written, none asked for.
         cursor.fetchall()
-        last_id = _LAST_INSERT_ID.get(context.dialect.name)
+        last_id = guard.dialect.LAST_INSERT_ID
         if last_id is not None and context.isinsert and context.dialect.postfetch_lastrowid:
             # A result set carries no insert id (MariaDB): the ORM reads the new primary
             # key from cursor.lastrowid, so fetch it as the driver would have reported it.
@@ -118,9 +118,6 @@ def install(engine: Engine | Any, guard: Guard, user: UserSource) -> Callable[[]
         event.remove(engine, "handle_error", on_error)
 
     return uninstall
-
-
-_LAST_INSERT_ID = {"mysql": "SELECT LAST_INSERT_ID()", "mariadb": "SELECT LAST_INSERT_ID()"}
 
 
 def _batch(context: Any) -> bool:
