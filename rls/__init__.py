@@ -12,6 +12,7 @@ _EXPORTS = {
     "Guard": "rls.guard.guard",
     "Statement": "rls.guard.guard",
     "connect": "rls.guard.connection",
+    "connect_async": "rls.guard.async_connection",
     "AuthUser": "rls.auth.principal",
     "Policy": "rls.policy.model",
     "create_app": "rls.http.app",

@@ -40,11 +40,15 @@ POLICIES = [
 harness_for = harness_fixture(TABLES, ROWS, POLICIES, reset=False)
 
 
-@pytest.fixture
-def g(harness_for, backend):
+@pytest.fixture(params=["sync", "async"])
+def g(request, harness_for, backend):
+    """The harness of ``backend``, its statements run through rls.connect or, for the
+    same tests, through rls.connect_async on the asyncio driver."""
     h = harness_for(backend)
     h.reset()
-    return h
+    h.asynchronous = request.param == "async"
+    yield h
+    h.asynchronous = False
 
 
 @pytest.fixture

@@ -89,13 +89,15 @@ def install(engine: Engine | Any, guard: Guard, user: UserSource) -> Callable[[]
         last_id = guard.dialect.LAST_INSERT_ID
         if last_id is not None and context.isinsert and context.dialect.postfetch_lastrowid:
             # A result set carries no insert id (MariaDB): the ORM reads the new primary
-            # key from cursor.lastrowid, so fetch it as the driver would have reported it.
-            probe = cursor.connection.cursor()
+            # key from the context, so give it the id the session reports.
+            probe = conn.connection.cursor()  # the same DB-API connection (sync or async adapter)
             try:
                 probe.execute(last_id)
-                cursor.lastrowid = probe.fetchone()[0]
+                row = probe.fetchone()
             finally:
                 probe.close()
+            value = row[0] if row else None
+            context.get_lastrowid = lambda: value
 
     def on_error(context: Any) -> BaseException | None:
         # Only the guard's own abort is translated; other database errors stay
