@@ -547,3 +547,32 @@ def test_unsafe_session_is_refused(on, dialect, setting):
 
     g.db.run(work)
     g.db.pool.close()  # the session settings must not leak into later tests
+
+
+@pytest.mark.parametrize(
+    ("dialect", "setting"),
+    [("postgres", "SET standard_conforming_strings = off"), ("mysql", "SET SESSION sql_mode = 'ANSI_QUOTES'")],
+)
+def test_unsafe_async_session_is_refused(on, dialect, setting):
+    import asyncio
+
+    from rls import connect_async
+    from tests.guardkit import async_driver_connection
+
+    g = on(dialect)
+
+    async def attempt():
+        raw = await async_driver_connection(g.db.url)
+        try:
+            assert await connect_async(raw, g.guard, ATTACKER)  # safe as opened
+            cursor = raw.cursor()
+            cursor = await cursor if asyncio.iscoroutine(cursor) else cursor
+            await cursor.execute(setting)
+            with pytest.raises(Refused, match=r"standard_conforming_strings|sql_mode"):
+                await connect_async(raw, g.guard, ATTACKER)
+        finally:
+            closed = raw.close()
+            if asyncio.iscoroutine(closed):
+                await closed
+
+    asyncio.run(attempt())
