@@ -103,10 +103,10 @@ class App:
         Base.metadata.create_all(self.raw)
         self.db = Database(url)
         self.backend = self.db.dialect.name
-        guard = Guard(POLICIES, dialect=self.db.dialect, schema=lambda: (1, self.db.schema()), owner_fill=True)
+        self.guard = Guard(POLICIES, dialect=self.db.dialect, schema=lambda: (1, self.db.schema()), owner_fill=True)
         self.engine = create_engine(sa_url, connect_args=connect_args)
         self.sent: list[str] = []
-        install(self.engine, guard, current_user)
+        install(self.engine, self.guard, current_user)
         event.listen(self.engine, "after_cursor_execute", lambda *a: self.sent.append(a[2]))
 
     def reset(self) -> None:

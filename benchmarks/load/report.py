@@ -212,6 +212,8 @@ def render(load: dict[str, Any] | None, micro: dict[str, Any] | None, plotted: b
     lines += ["## Before / after", "", kept["before-after"], ""]
     if "faults" in kept:  # written by `make bench-faults` (benchmarks/faults/report.py)
         lines += [kept["faults"], ""]
+    if "orm-request" in kept:  # written by `make bench-orm` (benchmarks/orm_request.py)
+        lines += [kept["orm-request"], ""]
     lines += ["## Machine", "", "| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in (load or {}).get("machine", {}).items()]
     lines += ["", "## How to reproduce", "", "```sh", REPRODUCE.strip(), "```", "", "## Noise", "", NOISE.strip()]
