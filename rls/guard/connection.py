@@ -10,10 +10,21 @@ rewrites it first, and whatever they return that could run SQL is a wrapper too.
                                        factories) is refused with :class:`Refused`
     ``execute``, ``executemany``       on a new guarded cursor, which they return
     ``commit``, ``rollback``, ``close``, ``with conn:`` (the driver's meaning), ``user``
+    ``create_function``                sqlite3's, for SQLAlchemy's ``regexp`` and ``floor``
+                                       only (:func:`_known_function` says why)
+    ``info``                           psycopg's, reduced to ``transaction_status``,
+                                       ``server_version``, ``encoding``
     read                               ``autocommit``, ``in_transaction``,
                                        ``isolation_level``, ``row_factory``, ``closed``,
-                                       ``open``, the DB-API exception classes (``Error``, …)
-    set                                ``autocommit``, ``isolation_level``, ``row_factory``
+                                       ``open``, the DB-API exception classes (``Error``, …),
+                                       what SQLAlchemy's dialects read on connect
+                                       (:data:`_DRIVER_READS`)
+    set                                ``autocommit``, ``isolation_level``, ``row_factory``,
+                                       ``read_only``, ``deferrable``
+The user is an :class:`AuthUser`, or a callable or ContextVar read at each statement (one
+pooled connection then serves every user: ``create_engine(url, creator=lambda:
+rls.connect(driver_connection(), guard, current_user))``).
+
 ``GuardedCursor``
     ``execute(sql, params)``           guarded; returns the cursor itself
     ``executemany(sql, seq)``          every row guarded; see :meth:`GuardedCursor.executemany`
@@ -25,10 +36,10 @@ rewrites it first, and whatever they return that could run SQL is a wrapper too.
     set                                ``arraysize``, ``row_factory``
 
 Any other name raises AttributeError ("… is not available through rls.connect"), among
-them sqlite3 ``executescript``, ``create_function``/``_aggregate``/``_collation``,
+them sqlite3 ``executescript``, ``create_aggregate``/``_collation``/``_window_function``,
 ``set_authorizer``, ``backup``, ``iterdump``, ``blobopen``, ``load_extension``; psycopg
 ``stream``, ``copy``, ``pipeline``, ``transaction`` (its object holds the raw connection),
-``notifies``, ``adapters``, ``info`` (it holds the password); PyMySQL ``query``,
+``notifies``, ``adapters``, the full ``info`` (it holds the password); PyMySQL ``query``,
 ``select_db``, ``callproc``, ``mogrify``, ``ping`` (a reconnect starts a session
 ``check_session`` never saw), ``set_charset``, ``_execute_command``.
 
