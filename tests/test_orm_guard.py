@@ -247,3 +247,39 @@ def test_create_function_only_for_sqlalchemys_own(tmp_path: Any) -> None:
     assert conn.execute("SELECT id, FLOOR(id) FROM todos").fetchall() == [(2, 2)]
     assert seen == []
     raw.close()
+
+
+def test_connect_async_executemany_lastrowid_and_denial(harness: GuardHarness) -> None:
+    """rls.connect_async: a batch is rewritten row by row, a self-checking INSERT reports its
+    id (MariaDB: from the session), a forbidden row aborts and the transaction writes nothing."""
+    import asyncio
+
+    import rls
+    from tests.guardkit import async_driver_connection
+
+    p = harness.p
+    insert = f"INSERT INTO todos (user_id, title) VALUES ({p}, {p})"
+
+    async def run() -> tuple[Any, int, list[Any]]:
+        raw = await async_driver_connection(harness.db.url)
+        try:
+            conn = await rls.connect_async(raw, harness.guard, BOB)
+            cursor = await conn.execute(insert, (2, "one"))
+            new_id = cursor.lastrowid
+            batch = await conn.executemany(insert, [(2, "two"), (2, "three")])
+            await conn.commit()
+            with pytest.raises(Denied):
+                await conn.executemany(insert, [(2, "four"), (1, "forged")])
+            await conn.rollback()
+            rows = await (await conn.execute("SELECT id, title FROM todos ORDER BY id")).fetchall()
+            return new_id, batch.rowcount, [tuple(r) for r in rows]
+        finally:
+            closed = raw.close()
+            if asyncio.iscoroutine(closed):
+                await closed
+
+    new_id, count, rows = asyncio.run(run())
+    assert count == 2
+    assert sorted(r[1] for r in rows) == ["b", "one", "three", "two"]  # PostgreSQL ids start below 102
+    if harness.dialect.name != "postgres":  # psycopg has no lastrowid
+        assert (new_id, "one") in rows

@@ -23,9 +23,11 @@ rows so the application sees none. A write a WITH CHECK policy denies raises
 :class:`rls.Denied` (a ``handle_error`` listener) and has written nothing; a refused
 statement raises :class:`rls.Refused` before it reaches the driver.
 
-The guard's dialect must be the engine's (``sqlite``, ``postgres`` for psycopg 3, ``mysql``
-for PyMySQL). Statements SQLAlchemy runs while it first connects bypass engine events, so
-they need no allow-list.
+The guard's dialect must be the engine's (``sqlite`` for sqlite3 and aiosqlite, ``postgres``
+for psycopg 3 sync and async, ``mysql`` for PyMySQL and aiomysql). Statements SQLAlchemy runs
+while it first connects bypass engine events, so they need no allow-list. To guard below
+SQLAlchemy instead, give the engine ``creator=lambda: rls.connect(driver_connection, guard,
+current_user)`` (docs/embedding.md).
 """
 
 from __future__ import annotations
