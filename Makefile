@@ -7,7 +7,7 @@ DEMO_SECRET ?= .rls-demo/secret
 ADDR ?= :3000
 FUZZ_REQUESTS ?= 34000
 
-.PHONY: run demo test bench bench-faults bench-guard bench-rest fuzz fuzz-http mutation lint install clean
+.PHONY: run demo test bench bench-faults bench-guard bench-orm bench-rest fuzz fuzz-http mutation lint install clean
 
 $(BIN)/rest: pyproject.toml
 	@echo "==> [1/3] creating the virtual environment $(VENV)"
@@ -52,6 +52,9 @@ fuzz-http: install  ## HTTP fuzzer, full run: FUZZ_REQUESTS generated requests o
 
 bench-guard: install  ## the guard at 1,000,000 rows on PostgreSQL, MariaDB and SQLite, and its rewrite costs; results in benchmarks/results/guard_scale.json and benchmarks/RESULTS.md
 	$(BIN)/python -m benchmarks.guard_scale
+
+bench-orm: install  ## one SQLAlchemy page (list + create) with and without the guard, per database; results in benchmarks/results/orm_request.json and benchmarks/RESULTS.md
+	$(BIN)/python -m benchmarks.orm_request
 
 bench-rest: install  ## REST reads (GET by key, paged GET) at 1,000,000 rows against hand-written SQL; results in benchmarks/results/rest_scale.json
 	$(BIN)/python -m benchmarks.rest_scale

@@ -150,6 +150,9 @@ class Dialect:
     SUPPORTS_RPC: ClassVar[bool] = False
     """Stored functions can be called as ``/rpc/<name>`` (:meth:`describe_functions`)."""
 
+    LAST_INSERT_ID: ClassVar[str | None] = None
+    """A query for the id the last INSERT generated, where the driver's ``lastrowid`` is not
+    set after an INSERT … RETURNING (MariaDB): the guard's check column makes one."""
     SUPPORTS_UPDATE_RETURNING: ClassVar[bool] = True
     """UPDATE … RETURNING exists: an update's WITH CHECK judges each row as stored there."""
 

@@ -209,6 +209,7 @@ class MySQL(Dialect):
     }
     # sqlglot prints `a REGEXP b` as MySQL 8's REGEXP_LIKE(), which MariaDB does not have.
     LOCK_INSIDE_POLICY_SUBQUERY: ClassVar[bool] = True
+    LAST_INSERT_ID: ClassVar[str | None] = "SELECT LAST_INSERT_ID()"
     GUARD_UNSUPPORTED: ClassVar[frozenset[type[exp.Expr]]] = frozenset({exp.RegexpLike, exp.RegexpILike})
     GUARD_FUNCTIONS: ClassVar[dict[str, tuple[int, int]]] = {
         "NOW": (0, 1),

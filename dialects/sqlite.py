@@ -165,6 +165,7 @@ class SQLite(Dialect):
         "TOTAL": (1, 1),
         "LTRIM": (1, 2),
         "RTRIM": (1, 2),
+        "JSON_QUOTE": (1, 1),  # SQLAlchemy's JSON index on SQLite: JSON_QUOTE(JSON_EXTRACT(…))
     }
     DECODERS: ClassVar[dict[Kind, Decoder]] = {**DECODE_JSON_TEXT, **DECODE_BOOLEAN_INTEGERS}
     DDL_TYPES: ClassVar[dict[str, str]] = {

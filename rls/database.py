@@ -189,3 +189,9 @@ class Database:
 
     def close(self) -> None:
         self.pool.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -3,12 +3,14 @@ statements run through :func:`rls.connect` (or raw), tables read back directly."
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
 
-from rls import AuthUser, Guard, Policy, connect
+from dialects import dialect_for_url
+from rls import AuthUser, Guard, Policy, connect, connect_async
 from rls.database import Database
 
 
@@ -45,9 +47,16 @@ class GuardHarness:
         self.db.run(work, write=True)
         return self
 
+    asynchronous = False
+    """Run statements through rls.connect_async on the asyncio driver (aiosqlite, psycopg's
+    AsyncConnection, aiomysql) instead of rls.connect."""
+
     def run(self, sql: str, params: Any = None, user: AuthUser = AuthUser(id=2)) -> Any:
-        """Execute through rls.connect in one transaction; the rows, or the row count."""
+        """Execute through rls.connect (or rls.connect_async) in one transaction; the rows,
+        or the row count."""
         sql = sql.replace("{p}", self.p)
+        if self.asynchronous:
+            return asyncio.run(self._run_async(sql, params, user))
 
         def work(session: Any) -> Any:
             cursor = connect(session.connection, self.guard, user).cursor()
@@ -57,6 +66,24 @@ class GuardHarness:
             return [tuple(r) for r in rows] if isinstance(rows, (list, tuple)) else rows
 
         return self.db.run(work, write=True)
+
+    async def _run_async(self, sql: str, params: Any, user: AuthUser) -> Any:
+        raw = await async_driver_connection(self.db.url)
+        try:
+            conn = await connect_async(raw, self.guard, user)
+            cursor = await conn.cursor()
+            await cursor.execute(sql, params)
+            rows = await cursor.fetchall() if cursor.description else cursor.rowcount
+            await cursor.close()
+            await conn.commit()
+        except BaseException:
+            await raw.rollback()
+            raise
+        finally:
+            closed = raw.close()
+            if asyncio.iscoroutine(closed):
+                await closed
+        return [tuple(r) for r in rows] if isinstance(rows, (list, tuple)) else rows
 
     def run_raw(self, sql: str, params: Any = None, user: AuthUser = AuthUser(id=2)) -> BaseException | None:
         """Rewrite, then run ``stmt.sql`` alone in autocommit, on the driver itself (no
@@ -80,6 +107,30 @@ class GuardHarness:
 
     def close(self) -> None:
         self.db.close()
+
+
+async def async_driver_connection(url: str) -> Any:
+    """An asyncio driver connection to the test database ``url``, set up as rls sets up its
+    own (MariaDB: rls's sql_mode, UPDATE counting matched rows)."""
+    dialect = dialect_for_url(url)
+    args = dialect.connect_args(url)
+    if dialect.name == "sqlite":
+        import aiosqlite
+
+        return await aiosqlite.connect(args["path"])
+    if dialect.name == "postgres":
+        import psycopg
+
+        return await psycopg.AsyncConnection.connect(**args)
+    import aiomysql
+    from pymysql.constants import CLIENT
+
+    from dialects.mysql import SQL_MODE
+
+    return await aiomysql.connect(
+        host=args["host"], port=args["port"], user=args["user"], password=args["password"], db=args["database"],
+        charset=args["charset"], client_flag=CLIENT.FOUND_ROWS, init_command=f"SET SESSION sql_mode = '{SQL_MODE}'",
+    )  # fmt: skip
 
 
 def ids(rows: Iterable[Sequence[Any]]) -> list[Any]:

@@ -60,3 +60,23 @@ def sqlalchemy_url(url: str) -> tuple[str, dict[str, Any]]:
         path = query.get("search_path", [None])[0]
         return base, ({"options": f"-csearch_path={path}"} if path else {})
     return url.replace(f"{parts.scheme}://", "mysql+pymysql://", 1) + "?charset=utf8mb4", {}
+
+
+def driver_connection(url: str) -> Any:
+    """A plain DB-API connection of the driver SQLAlchemy uses (sqlite3, psycopg, PyMySQL)
+    to the rls test database ``url`` — what an application hands ``rls.connect``."""
+    from dialects import dialect_for_url
+
+    dialect = dialect_for_url(url)
+    name, args = dialect.name, dialect.connect_args(url)
+    if name == "sqlite":
+        import sqlite3
+
+        return sqlite3.connect(args["path"], check_same_thread=False)
+    if name == "postgres":
+        import psycopg
+
+        return psycopg.connect(**args)
+    import pymysql
+
+    return pymysql.connect(**args)

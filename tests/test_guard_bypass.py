@@ -40,11 +40,15 @@ POLICIES = [
 harness_for = harness_fixture(TABLES, ROWS, POLICIES, reset=False)
 
 
-@pytest.fixture
-def g(harness_for, backend):
+@pytest.fixture(params=["sync", "async"])
+def g(request, harness_for, backend):
+    """The harness of ``backend``, its statements run through rls.connect or, for the
+    same tests, through rls.connect_async on the asyncio driver."""
     h = harness_for(backend)
     h.reset()
-    return h
+    h.asynchronous = request.param == "async"
+    yield h
+    h.asynchronous = False
 
 
 @pytest.fixture
@@ -138,6 +142,110 @@ def test_anonymous_sees_nothing_owned(g):
     with pytest.raises(Denied):
         g.run("SELECT id FROM docs", user=ANONYMOUS)
     assert ids(g.run("SELECT id FROM tags", user=ANONYMOUS)) == [1, 2]
+
+
+# -- parenthesised joins, IN (VALUES …), unaliased derived tables (the ORMs' forms) ------------
+# Every relation inside a parenthesised join keeps its policy: the attacker (user 2) sees
+# note 2 (on doc 3) and docs 3 and 4; notes 1 and docs 1, 2 are user 1's.
+
+NESTED = [
+    # a policy'd table first inside the parenthesis (its joins move onto its policy sub-query)
+    ("SELECT t.id, n.id, d.id FROM tags t LEFT JOIN (notes n JOIN docs d ON d.id = n.doc_id) ON t.id = 1",
+     [(1, 2, 3), (2, None, None)]),
+    ("SELECT t.id, d.id FROM tags t LEFT JOIN (docs d JOIN notes n ON n.doc_id = d.id) ON t.id = 1",
+     [(1, 3), (2, None)]),
+    # a public table first, the policy'd ones after it
+    ("SELECT DISTINCT d.id FROM tags t JOIN (tags u JOIN docs d ON d.id > u.id) ON t.id = u.id", [3, 4]),
+    # nested twice
+    ("SELECT d.id FROM tags t JOIN (tags u JOIN (notes n JOIN docs d ON d.id = n.doc_id) ON u.id = 1) ON t.id = u.id",
+     [3]),
+    # a CTE inside the parenthesis: read through its own (filtered) body
+    ("WITH x AS (SELECT * FROM docs) SELECT x.id FROM tags t JOIN (x JOIN notes n ON n.doc_id = x.id) ON t.id = 1",
+     [3]),
+    # a CTE named like a table inside it: the CTE, not the table
+    ("WITH docs AS (SELECT * FROM tags) SELECT d.id FROM tags t JOIN (docs d JOIN notes n ON 1 = 1) ON t.id = 1",
+     [1, 2]),
+    # a correlated sub-query in the inner ON reads filtered docs only (docs 1, 2 are hidden)
+    ("SELECT t.id, u.id FROM tags t LEFT JOIN (tags u JOIN tags v ON v.id = u.id "
+     "AND EXISTS (SELECT 1 FROM docs WHERE docs.id = u.id)) ON u.id = t.id", [(1, None), (2, None)]),
+    ("SELECT t.id, u.id FROM tags t LEFT JOIN (tags u JOIN tags v ON v.id = u.id "
+     "AND EXISTS (SELECT 1 FROM docs WHERE docs.id = u.id + 2)) ON u.id = t.id", [(1, 1), (2, 2)]),
+    # a sub-query inside the parenthesis
+    ("SELECT s.id FROM tags t JOIN ((SELECT id FROM docs) s JOIN notes n ON n.doc_id = s.id) ON t.id = 1", None),
+    # row values IN (VALUES …), with a sub-query in a row
+    ("SELECT id FROM docs WHERE (id, owner_id) IN (VALUES (1, 1), (3, 2))", [3]),
+    ("SELECT id FROM docs WHERE (id, owner_id) IN (VALUES ((SELECT MIN(id) FROM docs), 2))", [3]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("sql", "expected"), NESTED)
+def test_nested_joins_keep_every_policy(g, backend, sql, expected):
+    if expected is None:  # ``(SELECT …) s JOIN …`` in a parenthesis: not taken (refused)
+        with pytest.raises(Refused):
+            g.run(sql)
+        return
+    if "VALUES" in sql and backend == "mysql":  # not MySQL syntax (SQLAlchemy writes IN ((%s, %s)))
+        with pytest.raises(Refused, match="does not parse"):
+            g.run(sql)
+        return
+    rows = g.run(sql)
+    assert sorted(rows, key=str) == sorted([e if isinstance(e, tuple) else (e,) for e in expected], key=str)
+
+
+def test_an_unaliased_derived_table_is_filtered(on):
+    """SQLite's form of SQLAlchemy's empty IN; the derived table's own reads are guarded."""
+    g = on("sqlite")
+    assert ids(g.run("SELECT id FROM (SELECT id FROM docs)")) == [3, 4]
+    assert ids(g.run("SELECT id FROM docs WHERE id IN (SELECT 1 FROM (SELECT 1) WHERE 1 != 1) OR id > 0")) == [3, 4]
+
+
+NESTED_REFUSED = [
+    # a parenthesised join with an alias of its own hides the names inside it
+    "SELECT x.id FROM tags t JOIN (docs d JOIN notes n ON n.doc_id = d.id) AS x ON 1 = 1",
+    # an inner ON naming a relation outside the parenthesis
+    "SELECT d.id FROM tags t JOIN (docs d JOIN notes n ON n.doc_id = t.id) ON 1 = 1",
+    # a parenthesis around a join that starts with a parenthesis
+    "SELECT d.id FROM tags t JOIN ((docs d JOIN notes n ON n.doc_id = d.id) JOIN tags u ON 1 = 1) ON 1 = 1",
+    # the same alias inside and outside
+    "SELECT d.id FROM docs d JOIN (tags d JOIN notes n ON 1 = 1) ON 1 = 1",
+    # USING inside
+    "SELECT d.id FROM tags t JOIN (docs d JOIN notes n USING (id)) ON 1 = 1",
+    # VALUES anywhere but an INSERT's rows or a whole IN list
+    "SELECT * FROM (VALUES (1, 2)) AS v (a, b)",
+    "SELECT id FROM docs WHERE id IN (1, (VALUES (1)))",
+]
+
+
+@pytest.mark.parametrize("sql", NESTED_REFUSED)
+def test_nested_forms_outside_the_allow_list_are_refused(g, sql):
+    with pytest.raises(Refused):
+        g.run(sql)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE docs SET title = 'x' FROM (tags t JOIN notes n ON n.id = t.id) WHERE docs.id = n.doc_id",
+        "SELECT id FROM docs WHERE id IN (SELECT t.id FROM tags t, (notes n JOIN docs d ON 1 = 1) AS x)",
+    ],
+)
+def test_a_parenthesised_join_outside_a_select_item_is_refused(on, sql):
+    g = on("postgres")
+    with pytest.raises(Refused, match="parenthesised join"):
+        g.run(sql)
+    assert [r[2] for r in g.table("docs")] == ["alpha", "beta", "gamma", "delta"]
+
+
+def test_the_joins_of_a_built_relation_are_the_statements_own():
+    """account_tables: a table inside the joins rls moved onto a policy sub-query is not
+    "inside something rls built"."""
+    tree = exp.select("*").from_("tags").join("x", on="1 = 1")
+    wrapper = exp.Subquery(this=exp.select("*").from_("docs"), alias=exp.TableAlias(this=exp.to_identifier("d")))
+    wrapper.set("joins", [exp.Join(this=exp.to_table("notes"))])
+    tree.args["joins"][0].set("this", exp.Subquery(this=wrapper))
+    tags = tree.args["from_"].this
+    with pytest.raises(Refused, match="could not account for: notes"):
+        account_tables(tree, Resolution(), {id(wrapper), id(tags)})
 
 
 # -- evaluation order: an error on a hidden row must not leak --------------------------------
@@ -439,3 +547,32 @@ def test_unsafe_session_is_refused(on, dialect, setting):
 
     g.db.run(work)
     g.db.pool.close()  # the session settings must not leak into later tests
+
+
+@pytest.mark.parametrize(
+    ("dialect", "setting"),
+    [("postgres", "SET standard_conforming_strings = off"), ("mysql", "SET SESSION sql_mode = 'ANSI_QUOTES'")],
+)
+def test_unsafe_async_session_is_refused(on, dialect, setting):
+    import asyncio
+
+    from rls import connect_async
+    from tests.guardkit import async_driver_connection
+
+    g = on(dialect)
+
+    async def attempt():
+        raw = await async_driver_connection(g.db.url)
+        try:
+            assert await connect_async(raw, g.guard, ATTACKER)  # safe as opened
+            cursor = raw.cursor()
+            cursor = await cursor if asyncio.iscoroutine(cursor) else cursor
+            await cursor.execute(setting)
+            with pytest.raises(Refused, match=r"standard_conforming_strings|sql_mode"):
+                await connect_async(raw, g.guard, ATTACKER)
+        finally:
+            closed = raw.close()
+            if asyncio.iscoroutine(closed):
+                await closed
+
+    asyncio.run(attempt())

@@ -225,7 +225,6 @@ REFUSED = {
     "sqlite": [
         ("connection", "executescript", lambda c: c.executescript(DELETE)),
         ("cursor", "executescript", lambda c: c.executescript(DELETE)),
-        ("connection", "create_function", lambda c: c.create_function("f", 0, lambda: 1)),
         ("connection", "create_aggregate", lambda c: c.create_aggregate("a", 1, object)),
         ("connection", "create_window_function", lambda c: c.create_window_function("w", 1, object)),
         ("connection", "create_collation", lambda c: c.create_collation("c", lambda a, b: 0)),
@@ -246,7 +245,6 @@ REFUSED = {
         ("connection", "transaction", _transaction),
         ("connection", "pipeline", lambda c: c.pipeline()),
         ("connection", "pgconn", lambda c: c.pgconn.exec_(DELETE.encode())),
-        ("connection", "info", lambda c: c.info.password),
         ("connection", "adapters", lambda c: c.adapters),
         ("connection", "notifies", lambda c: list(c.notifies(timeout=0))),
         ("connection", "add_notify_handler", lambda c: c.add_notify_handler(print)),
@@ -305,10 +303,28 @@ def test_refused_attribute_raises_and_changes_nothing(harness_for, backend, targ
 
 ALLOWED = {
     GuardedConnection: {"cursor", "execute", "executemany", "commit", "rollback", "close", "user"}
+    | {"info", "create_function"}  # reduced: tests/test_orm_guard.py, test_connection_info_is_reduced
     | GuardedConnection._READ,
     GuardedCursor: {"execute", "executemany", "connection", "fetchone", "fetchmany", "fetchall", "close", "rowcount"}
+    | {"description", "lastrowid"}
     | GuardedCursor._READ,
 }
+
+
+def test_connection_info_is_reduced(harness_for):
+    """psycopg's ``info`` holds the password and the DSN: the wrapper offers what
+    SQLAlchemy reads of it only."""
+    h = harness_for("postgres")
+    raw = h.dialect.connect(**h.dialect.connect_args(h.db.url))
+    try:
+        info = connect(raw, h.guard, ATTACKER).info
+        assert info.transaction_status == raw.info.transaction_status
+        assert info.server_version == raw.info.server_version
+        for name in ("password", "dsn", "get_parameters", "pgconn", "_pgconn"):
+            with pytest.raises(AttributeError):
+                getattr(info, name)
+    finally:
+        raw.close()
 
 
 def test_every_other_driver_attribute_is_refused(h, backend, raw, conn):

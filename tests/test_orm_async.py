@@ -1,6 +1,6 @@
 """SQLAlchemy's asyncio engine with the guard (rls.integrations.sqlalchemy installed on an
-AsyncEngine): psycopg's AsyncConnection and aiosqlite. Same guarantees as the sync engine.
-(MariaDB through aiomysql is not covered yet.)"""
+AsyncEngine): psycopg's AsyncConnection, aiosqlite and aiomysql (MariaDB). Same guarantees as
+the sync engine."""
 
 from __future__ import annotations
 
@@ -11,13 +11,18 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from rls import AuthUser, Denied, Guard
 from rls.integrations.sqlalchemy import install
 from tests.orm_app import POLICIES, sqlalchemy_url, visible
 from tests.test_orm_sqlalchemy import ALICE, BOB, App, Todo, current_user
 
-ASYNC_DRIVERS = {"sqlite": ("sqlite://", "sqlite+aiosqlite://"), "postgres": ("+psycopg://", "+psycopg_async://")}
+ASYNC_DRIVERS = {
+    "sqlite": ("sqlite://", "sqlite+aiosqlite://"),
+    "postgres": ("+psycopg://", "+psycopg_async://"),
+    "mysql": ("+pymysql://", "+aiomysql://"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +44,9 @@ def async_app(request: pytest.FixtureRequest, apps: dict[str, App], make_databas
     app.reset()
     url, connect_args = sqlalchemy_url(app.db.url)
     sync, asynchronous = ASYNC_DRIVERS[backend]
-    engine = create_async_engine(url.replace(sync, asynchronous, 1), connect_args=connect_args)
+    # Each test runs its own event loop (asyncio.run): a pooled connection would outlive the
+    # loop it belongs to (aiomysql then leaves its socket open), so none is pooled.
+    engine = create_async_engine(url.replace(sync, asynchronous, 1), connect_args=connect_args, poolclass=NullPool)
     guard = Guard(POLICIES, dialect=app.db.dialect, schema=lambda: (1, app.db.schema()), owner_fill=True)
     install(engine, guard, current_user)
     yield app, engine

@@ -270,3 +270,26 @@ def test_middleware_runs_the_request_as_its_user(app: DjangoApp) -> None:
     with pytest.raises(Exception):  # noqa: B017 - the anonymous user: denied or refused, never rows
         middleware(anonymous)
     assert current_user.get() == AuthUser()
+
+
+@pytest.mark.parametrize("user", [ALICE, BOB], ids=["alice", "bob"])
+def test_async_queries_go_through_the_same_wrapper(app: DjangoApp, user: AuthUser) -> None:
+    """Django 5's async ORM (``async for``, ``acount``, ``acreate``) runs the sync ORM in a
+    worker thread (asgiref's sync_to_async), whose context is copied from the awaiting
+    task. The worker thread has a connection of its own, guarded by ``install``'s
+    ``connection_created`` hook, and reads that task's user."""
+    import asyncio
+
+    async def view() -> tuple[list[str], int, Any]:
+        current_user.set(user)
+        titles = [t.title async for t in todos(app).order_by("id")]
+        count = await todos(app).filter(done=False).acount()
+        created = await todos(app).acreate(title="async", project_id=user.id)
+        return titles, count, created.user_id
+
+    titles, count, owner = asyncio.run(view())
+    mine = visible("todos", user.id)
+    assert titles == [r["title"] for r in mine]
+    assert count == sum(1 for r in mine if not r["done"])
+    assert owner in (user.id, None)  # owner fill happens in the database
+    assert [(r[1], r[3]) for r in app.table("todos") if r[3] == "async"] == [(user.id, "async")]

@@ -76,16 +76,13 @@ FILTERS: dict[str, Expr] = {
     "is distinct from": lambda t: t.c.id.is_distinct_from(1),
     "is true": lambda t: t.c.done.is_(True),
 }
-ONLY = {"greatest": ("postgres", "mysql"), "json index": ("postgres", "mysql"), "tuple in": ("postgres", "mysql")}
+ONLY = {"greatest": ("postgres", "mysql")}
 SELECTED["greatest"] = lambda t: func.greatest(t.c.id, 1)
 SELECTED["json index"] = lambda t: t.c.data["a"]
 FILTERS["tuple in"] = lambda t: tuple_(t.c.id, t.c.user_id).in_([(1, 1)])
 
 REFUSED = {
     ("mysql", "regexp_match"): "REGEXP_LIKE",  # MariaDB lacks MySQL 8's spelling
-    ("sqlite", "json index"): "JSON_QUOTE",  # not in SQLite's allow-list (yet)
-    ("sqlite", "tuple in"): "VALUES",  # SQLAlchemy writes IN (VALUES (?, ?))
-    ("sqlite", "in empty"): "alias",  # IN (SELECT 1 FROM (SELECT 1) WHERE 1!=1)
 }
 FILTERS["regexp_match"] = lambda t: t.c.title.regexp_match("^a")
 FILTERS["in empty"] = lambda t: t.c.id.in_([])

@@ -190,3 +190,96 @@ def test_a_psycopg_composed_query_is_rendered_then_guarded(make_database_url: An
     assert guard.rewrite(query, BOB, (2,)) == guard.rewrite('SELECT "title" FROM "todos" WHERE "id" = %s', BOB, (2,))
     with pytest.raises(Refused, match="must be text"):
         guard.rewrite(object(), BOB)  # type: ignore[arg-type]
+
+
+def test_lastrowid_after_an_insert_that_checks_itself(harness: GuardHarness) -> None:
+    """The INSERT carries its WITH CHECK in RETURNING: MariaDB's driver then reports no
+    insert id, so rls.connect asks the session for it (the ORM reads the new key there)."""
+
+    def work(session: Any) -> tuple[Any, Any, list[Any]]:
+        import rls
+
+        cursor = rls.connect(session.connection, harness.guard, BOB).cursor()
+        cursor.execute(f"INSERT INTO todos (user_id, title) VALUES ({harness.p}, {harness.p})", (2, "one"))
+        first = cursor.lastrowid
+        cursor.execute(f"INSERT INTO todos (user_id, title) VALUES ({harness.p}, {harness.p})", (2, "two"))
+        second = cursor.lastrowid
+        return first, second, cursor.execute("SELECT id, title FROM todos WHERE id <> 102 ORDER BY id").fetchall()
+
+    first, second, rows = harness.db.run(work, write=True)
+    if harness.dialect.name == "postgres":  # psycopg 3 cursors have no lastrowid (DB-API: None)
+        assert (first, second) == (None, None)
+        assert [r[1] for r in rows] == ["one", "two"]
+        return
+    assert [tuple(r) for r in rows] == [(first, "one"), (second, "two")]
+    assert second > first
+
+
+def test_create_function_only_for_sqlalchemys_own(tmp_path: Any) -> None:
+    """sqlite3 create_function through rls.connect: a Python function named like a built-in
+    replaces it inside the policies' sub-queries, where it sees every row a policy examines.
+    Only SQLAlchemy's registrations (floor as math.floor, its regexp) are taken."""
+    import math
+    import sqlite3
+
+    import rls
+
+    raw = sqlite3.connect(str(tmp_path / "f.db"))
+    raw.executescript(
+        "CREATE TABLE todos (id INTEGER PRIMARY KEY, user_id INTEGER, title TEXT);"
+        "INSERT INTO todos VALUES (1, 1, 'a'), (2, 2, 'b');"
+    )
+    policies = [Policy("todos", "all", "ABS(user_id) = auth_user.id")]
+    guard = Guard(policies, dialect="sqlite", schema={"todos": ["id", "user_id", "title"]})
+    conn = rls.connect(raw, guard, BOB)
+    seen: list[Any] = []
+
+    def spy(value: Any) -> Any:
+        seen.append(value)
+        return 2
+
+    for name in ("abs", "ABS", "floor", "lower"):
+        with pytest.raises(Refused, match="create_function"):
+            conn.create_function(name, 1, spy)
+    with pytest.raises(Refused, match="create_function"):
+        conn.create_function("regexp", 2, lambda a, b: True)
+    conn.create_function("floor", 1, math.floor, deterministic=True)
+    assert conn.execute("SELECT id, FLOOR(id) FROM todos").fetchall() == [(2, 2)]
+    assert seen == []
+    raw.close()
+
+
+def test_connect_async_executemany_lastrowid_and_denial(harness: GuardHarness) -> None:
+    """rls.connect_async: a batch is rewritten row by row, a self-checking INSERT reports its
+    id (MariaDB: from the session), a forbidden row aborts and the transaction writes nothing."""
+    import asyncio
+
+    import rls
+    from tests.guardkit import async_driver_connection
+
+    p = harness.p
+    insert = f"INSERT INTO todos (user_id, title) VALUES ({p}, {p})"
+
+    async def run() -> tuple[Any, int, list[Any]]:
+        raw = await async_driver_connection(harness.db.url)
+        try:
+            conn = await rls.connect_async(raw, harness.guard, BOB)
+            cursor = await conn.execute(insert, (2, "one"))
+            new_id = cursor.lastrowid
+            batch = await conn.executemany(insert, [(2, "two"), (2, "three")])
+            await conn.commit()
+            with pytest.raises(Denied):
+                await conn.executemany(insert, [(2, "four"), (1, "forged")])
+            await conn.rollback()
+            rows = await (await conn.execute("SELECT id, title FROM todos ORDER BY id")).fetchall()
+            return new_id, batch.rowcount, [tuple(r) for r in rows]
+        finally:
+            closed = raw.close()
+            if asyncio.iscoroutine(closed):
+                await closed
+
+    new_id, count, rows = asyncio.run(run())
+    assert count == 2
+    assert sorted(r[1] for r in rows) == ["b", "one", "three", "two"]  # PostgreSQL ids start below 102
+    if harness.dialect.name != "postgres":  # psycopg has no lastrowid
+        assert (new_id, "one") in rows

@@ -37,10 +37,10 @@ from sqlalchemy.orm import (
     subqueryload,
 )
 
-from rls import AuthUser, Denied, Guard, Refused
+from rls import AuthUser, Denied, Guard, Refused, connect
 from rls.database import Database
 from rls.integrations.sqlalchemy import install
-from tests.orm_app import ORDER, POLICIES, SEED, sqlalchemy_url, visible
+from tests.orm_app import ORDER, POLICIES, SEED, driver_connection, sqlalchemy_url, visible
 
 ALICE, BOB = AuthUser(id=1), AuthUser(id=2)
 
@@ -103,10 +103,10 @@ class App:
         Base.metadata.create_all(self.raw)
         self.db = Database(url)
         self.backend = self.db.dialect.name
-        guard = Guard(POLICIES, dialect=self.db.dialect, schema=lambda: (1, self.db.schema()), owner_fill=True)
+        self.guard = Guard(POLICIES, dialect=self.db.dialect, schema=lambda: (1, self.db.schema()), owner_fill=True)
         self.engine = create_engine(sa_url, connect_args=connect_args)
         self.sent: list[str] = []
-        install(self.engine, guard, current_user)
+        install(self.engine, self.guard, current_user)
         event.listen(self.engine, "after_cursor_execute", lambda *a: self.sent.append(a[2]))
 
     def reset(self) -> None:
@@ -174,20 +174,46 @@ def test_relationship_loaders_see_only_visible_children(app: App, loader: Any) -
     with Session(app.engine) as session:
         query = select(Project).order_by(Project.id)
         if loader is not None:
-            # A joined eager load of a many-to-many nests a join: see the test below.
-            nested = selectinload if loader is joinedload else loader
-            query = query.options(loader(Project.todos).options(nested(Todo.tags), loader(Todo.owner)))
+            query = query.options(loader(Project.todos).options(loader(Todo.tags), loader(Todo.owner)))
         projects = session.scalars(query).unique().all()
         seen = {p.name: [(t.title, t.owner.name, [g.name for g in t.tags]) for t in p.todos] for p in projects}
     assert seen == {"home": [("buy milk", "alice", ["red", "blue"]), ("BUY% bread", "alice", [])]}
 
 
-def test_joined_eager_load_of_a_many_to_many_is_refused_for_now(app: App) -> None:
-    """SQLAlchemy nests the secondary join (``LEFT JOIN (todo_tags JOIN tags ON …) ON …``),
-    a form the guard does not resolve yet: refused, never run unguarded."""
-    as_user(ALICE)
-    with Session(app.engine) as session, pytest.raises(Refused, match="TABLE with JOINS"):
-        session.scalars(select(Todo).options(joinedload(Todo.tags))).unique().all()
+@pytest.mark.parametrize("user", [ALICE, BOB], ids=["alice", "bob"])
+def test_joined_eager_load_of_a_many_to_many(app: App, user: AuthUser) -> None:
+    """SQLAlchemy nests the secondary join (``LEFT OUTER JOIN (todo_tags JOIN tags ON …)
+    ON …``): both tables inside keep their policies."""
+    as_user(user)
+    with Session(app.engine) as session:
+        todos = session.scalars(select(Todo).options(joinedload(Todo.tags)).order_by(Todo.id)).unique().all()
+        seen = [(t.id, [g.name for g in t.tags]) for t in todos]
+    links = {(r["todo_id"], r["tag_id"]) for r in visible("todo_tags", user.id)}
+    names = {r["id"]: r["name"] for r in visible("tags", user.id)}
+    expected = [
+        (r["id"], [names[g] for g in sorted(g for i, g in links if i == r["id"])]) for r in visible("todos", user.id)
+    ]
+    assert seen == expected
+    assert any(t for _, t in seen)  # some todo has tags: the nested join returned rows
+    assert any("JOIN (" in s for s in app.sent)
+
+
+@pytest.mark.parametrize("user", [ALICE, BOB], ids=["alice", "bob"])
+def test_empty_and_tuple_in(app: App, user: AuthUser) -> None:
+    """SQLAlchemy's empty IN (on SQLite an unaliased derived table) and tuple IN (on
+    SQLite ``IN (VALUES …)``)."""
+    from sqlalchemy import tuple_
+
+    as_user(user)
+    mine = [r["id"] for r in visible("todos", user.id)]
+    with Session(app.engine) as session:
+        none = session.scalars(select(Todo.id).where(Todo.id.in_([]))).all()
+        not_none = session.scalars(select(Todo.id).where(Todo.id.not_in([])).order_by(Todo.id)).all()
+        pairs = session.scalars(
+            select(Todo.id).where(tuple_(Todo.id, Todo.user_id).in_([(1, 1), (3, 2), (4, 1)])).order_by(Todo.id)
+        ).all()
+    assert (none, not_none) == ([], mine)
+    assert pairs == [i for i in (1, 3) if i in mine]
 
 
 def test_many_to_many_hides_links_of_hidden_todos(app: App) -> None:
@@ -342,3 +368,45 @@ def test_with_for_update_locks_only_rows_the_policy_shows(app: App) -> None:
             assert any("FOR UPDATE" in s for s in app.sent)
             assert [_lock_free(app, i) for i in (1, 2, 3, 4, 5)] == [False, False, True, True, True]
     assert _lock_free(app, 1)
+
+
+@pytest.fixture
+def creator_engine(app: App) -> Iterator[Any]:
+    """An engine whose every DB-API connection is ``rls.connect(driver connection, guard,
+    current_user)`` — the guard below SQLAlchemy instead of in its events."""
+    guard = Guard(POLICIES, dialect=app.db.dialect, schema=lambda: (1, app.db.schema()), owner_fill=True)
+    sa_url = sqlalchemy_url(app.db.url)[0].split("://", 1)[0] + "://"
+    # psycopg: SQLAlchemy looks the hstore type up with psycopg's TypeInfo, which needs the
+    # driver's own connection class; an application without hstore turns that off.
+    options = {"use_native_hstore": False} if app.backend == "postgres" else {}
+    engine = create_engine(
+        sa_url, creator=lambda: connect(driver_connection(app.db.url), guard, current_user), **options
+    )
+    yield engine
+    engine.dispose()
+
+
+@pytest.mark.parametrize("user", [ALICE, BOB], ids=["alice", "bob"])
+def test_rls_connect_as_the_engines_creator(app: App, creator_engine: Any, user: AuthUser) -> None:
+    """The drivers' and dialects' start-up work (sqlite3 create_function of SQLAlchemy's
+    regexp and floor, psycopg's notice handler, PyMySQL's charset and server version) runs
+    through the wrapper; every statement after it is guarded, the user read per statement."""
+    as_user(user)
+    with Session(creator_engine) as session:
+        todos = session.scalars(select(Todo).options(joinedload(Todo.tags)).order_by(Todo.id)).unique().all()
+        assert [t.title for t in todos] == titles(user.id)
+        session.add(Todo(title="via creator", project_id=user.id))
+        with session.begin_nested():
+            session.add(Todo(title="nested", project_id=user.id))
+        session.commit()
+        session.add(Todo(title="forged", user_id=3 - user.id))
+        with pytest.raises(Denied):
+            session.commit()
+    assert sorted((r[1], r[3]) for r in app.table("todos") if r[0] > 5) == [
+        (user.id, "nested"),
+        (user.id, "via creator"),
+    ]
+    as_user(BOB if user is ALICE else ALICE)  # the same pooled connection, the other user
+    with creator_engine.connect() as conn:
+        other = conn.execute(select(Todo.title).order_by(Todo.id)).scalars().all()
+    assert other == titles(3 - user.id)

@@ -60,7 +60,9 @@ ARGS: dict[type[exp.Expr], Mapping[str, str]] = {
     exp.With: {"expressions": _L, "recursive": _F},
     exp.CTE: {"this": _E, "alias": _E},
     exp.TableAlias: {"this": _E, "columns": _L},
-    exp.Table: {"this": _E, "alias": _E},
+    # "joins" on a table: the first table of a parenthesised join, ``(a JOIN b ON …)``
+    # (sqlglot's reading of it); where it may stand: _shape_table.
+    exp.Table: {"this": _E, "alias": _E, "joins": _L},
     exp.Column: {"this": _E, "table": _E},
     exp.Identifier: {"this": "identifier", "quoted": _F},
     exp.Star: {},
@@ -405,6 +407,20 @@ def _shape_literal(node: exp.Expr) -> None:
 def _shape_table(node: exp.Expr) -> None:
     if not isinstance(node.this, exp.Identifier):
         raise Refused("table-valued functions are not allowed")
+    if node.args.get("joins"):
+        # Only as ``(a JOIN b ON …)`` in a FROM or JOIN: a bare parenthesis (no alias, no
+        # clause of its own) directly around the table, itself a FROM or JOIN item.
+        paren = node.parent
+        if not (
+            isinstance(paren, exp.Subquery)
+            and node.arg_key == "this"
+            and all(not v for k, v in paren.args.items() if k != "this")
+            and isinstance(paren.parent, (exp.From, exp.Join))
+            and paren.arg_key == "this"
+            # (a FROM's or JOIN's SELECT, or the table carrying an enclosing nested join)
+            and isinstance(paren.parent.parent, (exp.Select, exp.Table))
+        ):
+            raise Refused("a parenthesised join is allowed as a FROM or JOIN item of a SELECT only")
 
 
 def _shape_cte(node: exp.Expr) -> None:
@@ -435,8 +451,15 @@ def _shape_column(node: exp.Expr) -> None:
 
 
 def _shape_values(node: exp.Expr) -> None:
-    if not isinstance(node.parent, exp.Insert):
-        raise Refused("VALUES is allowed as the rows of an INSERT only")
+    parent = node.parent
+    if isinstance(parent, exp.Insert):
+        return
+    # ``(a, b) IN (VALUES (…), …)`` (SQLAlchemy's tuple IN on SQLite): the only item of an
+    # IN list, without an alias; its rows are expressions checked like any other.
+    if isinstance(parent, exp.In) and node.arg_key == "expressions" and parent.expressions == [node]:
+        if node.args.get("alias") is None:
+            return
+    raise Refused("VALUES is allowed as the rows of an INSERT or as an IN list only")
 
 
 _SHAPES: dict[type[exp.Expr], Callable[[exp.Expr], None]] = {

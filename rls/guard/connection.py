@@ -10,10 +10,21 @@ rewrites it first, and whatever they return that could run SQL is a wrapper too.
                                        factories) is refused with :class:`Refused`
     ``execute``, ``executemany``       on a new guarded cursor, which they return
     ``commit``, ``rollback``, ``close``, ``with conn:`` (the driver's meaning), ``user``
+    ``create_function``                sqlite3's, for SQLAlchemy's ``regexp`` and ``floor``
+                                       only (:func:`_known_function` says why)
+    ``info``                           psycopg's, reduced to ``transaction_status``,
+                                       ``server_version``, ``encoding``
     read                               ``autocommit``, ``in_transaction``,
                                        ``isolation_level``, ``row_factory``, ``closed``,
-                                       ``open``, the DB-API exception classes (``Error``, …)
-    set                                ``autocommit``, ``isolation_level``, ``row_factory``
+                                       ``open``, the DB-API exception classes (``Error``, …),
+                                       what SQLAlchemy's dialects read on connect
+                                       (:data:`_DRIVER_READS`)
+    set                                ``autocommit``, ``isolation_level``, ``row_factory``,
+                                       ``read_only``, ``deferrable``
+The user is an :class:`AuthUser`, or a callable or ContextVar read at each statement (one
+pooled connection then serves every user: ``create_engine(url, creator=lambda:
+rls.connect(driver_connection(), guard, current_user))``).
+
 ``GuardedCursor``
     ``execute(sql, params)``           guarded; returns the cursor itself
     ``executemany(sql, seq)``          every row guarded; see :meth:`GuardedCursor.executemany`
@@ -25,10 +36,10 @@ rewrites it first, and whatever they return that could run SQL is a wrapper too.
     set                                ``arraysize``, ``row_factory``
 
 Any other name raises AttributeError ("… is not available through rls.connect"), among
-them sqlite3 ``executescript``, ``create_function``/``_aggregate``/``_collation``,
+them sqlite3 ``executescript``, ``create_aggregate``/``_collation``/``_window_function``,
 ``set_authorizer``, ``backup``, ``iterdump``, ``blobopen``, ``load_extension``; psycopg
 ``stream``, ``copy``, ``pipeline``, ``transaction`` (its object holds the raw connection),
-``notifies``, ``adapters``, ``info`` (it holds the password); PyMySQL ``query``,
+``notifies``, ``adapters``, the full ``info`` (it holds the password); PyMySQL ``query``,
 ``select_db``, ``callproc``, ``mogrify``, ``ping`` (a reconnect starts a session
 ``check_session`` never saw), ``set_charset``, ``_execute_command``.
 
@@ -42,10 +53,12 @@ attributes, or a ``row_factory`` (it is handed the driver's cursor), gets driver
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any, ClassVar
 
-from rls.auth.principal import AuthUser
+from rls.auth.principal import ANONYMOUS, AuthUser
 from rls.errors import Refused, RlsError
 from rls.guard.guard import Guard, Statement
 
@@ -78,25 +91,106 @@ class _AllowList:
         setattr(self._raw, name, value)
 
 
+_DRIVER_READS = frozenset(
+    {
+        # psycopg: server notices go to a handler (SQLAlchemy logs them); no row data.
+        "add_notice_handler", "read_only", "deferrable",
+        # PyMySQL: reads of the session SQLAlchemy's dialect makes on connect.
+        "character_set_name", "get_server_info", "get_autocommit", "server_version",
+    }
+)  # fmt: skip
+"""Driver attributes SQLAlchemy's dialects use on connect; they run no SQL."""
+
+UserSource = Callable[[], AuthUser | None] | ContextVar[AuthUser] | ContextVar[AuthUser | None]
+"""Where the current user comes from: a callable, or a context variable (None or unset:
+the anonymous user)."""
+
+
+def user_source(user: AuthUser | UserSource) -> Callable[[], AuthUser]:
+    """A function giving the current user, from a fixed user or a :data:`UserSource`."""
+    if isinstance(user, AuthUser):
+        fixed = user
+        return lambda: fixed
+    if isinstance(user, ContextVar):
+        var = user
+        return lambda: var.get(None) or ANONYMOUS
+    if callable(user):
+        func = user
+        return lambda: func() or ANONYMOUS
+    raise TypeError(f"user must be an AuthUser, a callable or a ContextVar, not {type(user).__name__}")
+
+
+class _ConnectionInfo:
+    """What SQLAlchemy reads of psycopg's ``connection.info``."""
+
+    __slots__ = ("_info",)
+
+    def __init__(self, info: Any):
+        self._info = info
+
+    @property
+    def transaction_status(self) -> Any:
+        return self._info.transaction_status
+
+    @property
+    def server_version(self) -> int:
+        return int(self._info.server_version)
+
+    @property
+    def encoding(self) -> str:
+        return str(self._info.encoding)
+
+
+def _known_function(name: str, narg: int, func: Any) -> bool:
+    """Whether ``func`` is one SQLAlchemy's pysqlite dialect registers: ``floor`` as
+    :func:`math.floor`, ``regexp`` as its own ``re.search`` wrapper. Any other registration
+    is refused: a Python function named like a built-in (``lower``, ``abs``, ``floor``) would
+    replace it inside the policies' sub-queries — a different truth value for a policy, or
+    a function that sees (and can record) every hidden row a policy examines."""
+    if (name.lower(), narg) == ("floor", 1):
+        return func is math.floor
+    if (name.lower(), narg) == ("regexp", 2):
+        return getattr(func, "__module__", None) == "sqlalchemy.dialects.sqlite.pysqlite" and getattr(
+            func, "__qualname__", ""
+        ).endswith(".on_connect.<locals>.regexp")
+    return False
+
+
 class GuardedConnection(_AllowList):
     """A DB-API connection whose cursors are :class:`GuardedCursor` (see the module doc)."""
 
     __slots__ = ("_guard", "_user")
     _guard: Guard
-    _user: AuthUser
+    _user: Callable[[], AuthUser]
     _READ = frozenset({"autocommit", "in_transaction", "isolation_level", "row_factory", "closed", "open"})
-    _READ |= _EXCEPTIONS
-    _WRITE = frozenset({"autocommit", "isolation_level", "row_factory"})
+    _READ |= _EXCEPTIONS | _DRIVER_READS
+    _WRITE = frozenset({"autocommit", "isolation_level", "row_factory", "read_only", "deferrable"})
 
-    def __init__(self, connection: Any, guard: Guard, user: AuthUser):
+    def __init__(self, connection: Any, guard: Guard, user: AuthUser | UserSource):
         super().__init__(connection)
         object.__setattr__(self, "_guard", guard)
-        object.__setattr__(self, "_user", user)
+        object.__setattr__(self, "_user", user_source(user))
 
     @property
     def user(self) -> AuthUser:
-        """The user every statement runs as."""
-        return self._user
+        """The user every statement runs as (read from the user source at each statement)."""
+        return self._user()
+
+    @property
+    def info(self) -> _ConnectionInfo:
+        """psycopg's ``connection.info``, reduced to what SQLAlchemy reads (no password, no
+        DSN, no raw connection)."""
+        return _ConnectionInfo(self._raw.info)
+
+    def create_function(self, name: str, narg: int, func: Any, *, deterministic: bool = False) -> None:
+        """sqlite3's ``create_function``, for the functions SQLAlchemy's SQLite dialect
+        registers on connect only (``regexp``, ``floor``): see :func:`_known_function`."""
+        if not _known_function(name, narg, func):
+            raise Refused(
+                f"create_function({name!r}) is not available through rls.connect: a Python function "
+                "could shadow one a policy or the guard's allow-list relies on"
+            )
+        self._raw.create_function(name, narg, func, deterministic=deterministic)
 
     def cursor(self, *args: Any, **kwargs: Any) -> GuardedCursor:
         """A new guarded cursor. Arguments are refused: they make server-side cursors
@@ -133,11 +227,12 @@ class GuardedConnection(_AllowList):
 class GuardedCursor(_AllowList):
     """A DB-API cursor that rewrites every statement with the guard (see the module doc)."""
 
-    __slots__ = ("_connection", "_hidden", "_summed_rowcount")
+    __slots__ = ("_connection", "_hidden", "_lastrowid", "_summed_rowcount")
     _connection: GuardedConnection
     _summed_rowcount: int | None
     _hidden: bool
-    _READ = frozenset({"description", "lastrowid", "rownumber", "arraysize", "row_factory"})
+    _lastrowid: int | None
+    _READ = frozenset({"rownumber", "arraysize", "row_factory"})
     _WRITE = frozenset({"arraysize", "row_factory"})
 
     def __init__(self, cursor: Any, connection: GuardedConnection):
@@ -145,10 +240,17 @@ class GuardedCursor(_AllowList):
         object.__setattr__(self, "_connection", connection)
         object.__setattr__(self, "_summed_rowcount", None)
         object.__setattr__(self, "_hidden", False)
+        object.__setattr__(self, "_lastrowid", None)
 
     @property
     def connection(self) -> GuardedConnection:
         return self._connection
+
+    @property
+    def lastrowid(self) -> Any:
+        """The driver's, or — after an INSERT whose WITH CHECK rode in its own RETURNING
+        column, where MariaDB's driver reports none — the id the INSERT generated."""
+        return getattr(self._raw, "lastrowid", None) if self._lastrowid is None else self._lastrowid
 
     @property
     def rowcount(self) -> int:
@@ -187,11 +289,15 @@ class GuardedCursor(_AllowList):
         """Run one guarded statement; the number of rows it touched."""
         guard, user, cursor = self._connection._guard, self._connection.user, self._raw
         object.__setattr__(self, "_hidden", bool(statement.hidden_columns))
+        object.__setattr__(self, "_lastrowid", None)
         try:
             cursor.execute(statement.sql, statement.params)
             if statement.hidden_columns:
                 # rls's own check column: one row per row written, none asked for.
-                return len(cursor.fetchall())
+                written = len(cursor.fetchall())
+                if guard.dialect.LAST_INSERT_ID is not None and written and statement.sql.startswith("INSERT"):
+                    object.__setattr__(self, "_lastrowid", self._last_insert_id(guard.dialect.LAST_INSERT_ID))
+                return written
             return int(cursor.rowcount)
         except RlsError:
             raise
@@ -200,6 +306,16 @@ class GuardedCursor(_AllowList):
             if error is None:
                 raise
             raise error from exc
+
+    def _last_insert_id(self, sql: str) -> Any:
+        # rls's own fixed query, on a driver cursor of the same session (never user SQL).
+        probe = self._connection._raw.cursor()
+        try:
+            probe.execute(sql)
+            row = probe.fetchone()
+        finally:
+            probe.close()
+        return row[0] if row else None
 
     def fetchone(self) -> Any:
         return None if self._hidden else self._raw.fetchone()
@@ -224,8 +340,11 @@ class GuardedCursor(_AllowList):
         self._raw.close()
 
 
-def connect(connection: Any, guard: Guard, user: AuthUser) -> GuardedConnection:
-    """Wrap a DB-API ``connection`` so every statement runs under ``guard`` as ``user``.
+def connect(connection: Any, guard: Guard, user: AuthUser | UserSource) -> GuardedConnection:
+    """Wrap a DB-API ``connection`` so every statement runs under ``guard`` as ``user``
+    (an :class:`AuthUser`, or a callable or ContextVar read at each statement — the form
+    for a pooled connection, e.g. ``create_engine(url, creator=lambda: rls.connect(
+    psycopg.connect(dsn), guard, current_user))``).
 
     Every guarded write enforces its WITH CHECK policies itself: a denied write has
     written nothing, and the database's abort is raised as :class:`rls.Denied`. A session whose settings would make

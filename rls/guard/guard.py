@@ -137,7 +137,8 @@ class Guard:
     Args:
         policies: the policy rows (as in auth_policies), or a callable returning the
             current :class:`PolicySet` (used by :meth:`from_url`).
-        dialect: ``sqlite``, ``postgres`` or ``mysql``.
+        dialect: ``sqlite``, ``postgres`` or ``mysql`` (or a :class:`dialects.base.Dialect`);
+            required — the same SQL text means different things on each database.
         schema: a :class:`Schema`, ``{"table": ["col", …]}``, or a callable returning
             ``(version, Schema)``.
         fence: keep the database from evaluating a statement's own conditions on rows a
@@ -155,7 +156,7 @@ class Guard:
         self,
         policies: Iterable[Policy] | Callable[[], PolicySet] = (),
         *,
-        dialect: str | Dialect = "sqlite",
+        dialect: str | Dialect,
         schema: Schema | Mapping[str, Iterable[str]] | Callable[[], tuple[int, Schema]] | None = None,
         fence: bool = True,
         cache_size: int = 4096,
@@ -209,8 +210,15 @@ class Guard:
         return guard
 
     def close(self) -> None:
+        """Close the database a guard made by :meth:`from_url` reads its policies from."""
         if self._database is not None:
             self._database.close()
+
+    def __enter__(self) -> Guard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def error_for(self, exc: BaseException, user: AuthUser = ANONYMOUS) -> RlsError | None:
         """The rls error for a driver exception raised while running a guarded statement:

@@ -51,8 +51,18 @@ def push_locks(tree: exp.Expr, built: set[int]) -> None:
         locks = select.args.get("locks")
         if not locks:
             continue
-        sources = [select.args["from_"].this] if select.args.get("from_") else []
-        sources += [join.this for join in select.args.get("joins") or []]
-        for source in sources:
+        items = [select.args["from_"].this] if select.args.get("from_") else []
+        items += [join.this for join in select.args.get("joins") or []]
+        for source in (s for item in items for s in _relations(item)):
             if isinstance(source, exp.Subquery) and id(source) in built and isinstance(source.this, exp.Select):
                 source.this.set("locks", [lock.copy() for lock in locks])
+
+
+def _relations(item: exp.Expr) -> list[exp.Expr]:
+    """A FROM item and, for a parenthesised join ``(a JOIN b …)``, every relation inside."""
+    found = [item]
+    if isinstance(item, exp.Subquery) and not item.args.get("alias"):
+        inner = item.this
+        if isinstance(inner, (exp.Table, exp.Subquery)) and inner.args.get("joins"):
+            found += [inner, *(r for join in inner.args["joins"] for r in _relations(join.this))]
+    return found

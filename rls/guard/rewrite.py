@@ -103,6 +103,12 @@ def wrap_reads(
             continue
         wrapped = wrap_guarded(node, table.name, condition, pushed, fence_node)
         result.built.add(id(wrapped))
+        joins = node.args.get("joins")
+        if joins:
+            # The first table of a parenthesised join: its joins move to the sub-query
+            # that replaces it (they stay the statement's own: see _inside_built).
+            node.set("joins", None)
+            wrapped.set("joins", joins)
         node.replace(wrapped)
 
 
@@ -165,6 +171,11 @@ def account_tables(root: exp.Expr, resolution: Resolution, built: set[int]) -> N
 def _inside_built(node: exp.Expr, built: set[int]) -> bool:
     current: exp.Expr | None = node
     while current is not None:
+        if isinstance(current, exp.Join) and current.parent is not None and id(current.parent) in built:
+            # The joins of a parenthesised join's first relation hang on what rls built in
+            # its place (a policy sub-query, a public table): they are the statement's own.
+            current = current.parent.parent
+            continue
         if id(current) in built:
             return True
         current = current.parent

@@ -232,6 +232,9 @@ class Resolver:
         return None
 
     def _add_source(self, scope: _Scope, item: exp.Expr, outer: list[_Scope], ctes: dict[str, exp.CTE]) -> None:
+        if nested_join(item) is not None:
+            self._nested_join(scope, item, outer, ctes)
+            return
         if isinstance(item, exp.Table):
             source = self.table(item, ctes)
         elif isinstance(item, exp.Subquery):
@@ -243,10 +246,37 @@ class Resolver:
         else:
             raise Refused(f"construct not allowed in FROM: {type(item).__name__}")
         if not source.alias:
-            raise Refused("a sub-query in FROM needs an alias")
+            if not isinstance(item, exp.Subquery):
+                raise Refused("a sub-query in FROM needs an alias")
+            # SQLite names nothing for an unaliased derived table (SQLAlchemy's empty IN:
+            # ``IN (SELECT 1 FROM (SELECT 1) WHERE 1!=1)``): its columns are reachable
+            # unqualified only, under a key no statement can spell.
+            source.alias = f"\x00{len(scope.sources)}"
         if self._source_named(scope, source.alias) is not None:
             raise Refused(f"table name used twice in one FROM: {source.alias}")
         scope.sources[source.alias] = source
+
+    def _nested_join(self, scope: _Scope, item: exp.Expr, outer: list[_Scope], ctes: dict[str, exp.CTE]) -> None:
+        """``(a JOIN b ON …)`` as a FROM item: every relation inside is a source of the
+        enclosing query (visible by its own alias there); the ON conditions inside see only
+        the relations of the parenthesised join and the enclosing queries' (correlation)."""
+        first = nested_join(item)
+        assert first is not None
+        inner = _Scope({})
+        source = self.table(first, ctes)
+        inner.sources[source.alias] = source
+        joins = first.args.get("joins") or []
+        for join in joins:
+            if join.args.get("using"):
+                raise Refused("USING inside a parenthesised join is not supported")
+            self._add_source(inner, join.this, outer, ctes)
+        for join in joins:
+            if join.args.get("on") is not None:
+                self.expression(join.args["on"], [inner, *outer], ctes)
+        for alias, source in inner.sources.items():
+            if self._source_named(scope, alias) is not None:
+                raise Refused(f"table name used twice in one FROM: {alias}")
+            scope.sources[alias] = source
 
     def table(self, item: exp.Table, ctes: dict[str, exp.CTE]) -> Source:
         """Resolve a table reference to a CTE in scope or a physical table."""
@@ -389,6 +419,14 @@ class Resolver:
                 raise Refused("SET must assign columns")
             self.target_column(target.this)
         self.expression(assignment.expression, scopes, ctes)
+
+
+def nested_join(item: exp.Expr) -> exp.Table | None:
+    """The first table of a parenthesised join used as a FROM item — ``(a JOIN b ON …)``,
+    which sqlglot reads as a bare sub-query around a table carrying the joins — or None."""
+    if isinstance(item, exp.Subquery) and isinstance(item.this, exp.Table) and item.this.args.get("joins"):
+        return item.this
+    return None
 
 
 def _merged(left: list[tuple[str | None, Kind]], right: list[tuple[str | None, Kind]]) -> list[tuple[str | None, Kind]]:

@@ -23,9 +23,11 @@ rows so the application sees none. A write a WITH CHECK policy denies raises
 :class:`rls.Denied` (a ``handle_error`` listener) and has written nothing; a refused
 statement raises :class:`rls.Refused` before it reaches the driver.
 
-The guard's dialect must be the engine's (``sqlite``, ``postgres`` for psycopg 3, ``mysql``
-for PyMySQL). Statements SQLAlchemy runs while it first connects bypass engine events, so
-they need no allow-list.
+The guard's dialect must be the engine's (``sqlite`` for sqlite3 and aiosqlite, ``postgres``
+for psycopg 3 sync and async, ``mysql`` for PyMySQL and aiomysql). Statements SQLAlchemy runs
+while it first connects bypass engine events, so they need no allow-list. To guard below
+SQLAlchemy instead, give the engine ``creator=lambda: rls.connect(driver_connection, guard,
+current_user)`` (docs/embedding.md).
 """
 
 from __future__ import annotations
@@ -86,16 +88,18 @@ def install(engine: Engine | Any, guard: Guard, user: UserSource) -> Callable[[]
             return
         # rls's own check column: one row per row written, none asked for.
         cursor.fetchall()
-        last_id = _LAST_INSERT_ID.get(context.dialect.name)
+        last_id = guard.dialect.LAST_INSERT_ID
         if last_id is not None and context.isinsert and context.dialect.postfetch_lastrowid:
             # A result set carries no insert id (MariaDB): the ORM reads the new primary
-            # key from cursor.lastrowid, so fetch it as the driver would have reported it.
-            probe = cursor.connection.cursor()
+            # key from the context, so give it the id the session reports.
+            probe = conn.connection.cursor()  # the same DB-API connection (sync or async adapter)
             try:
                 probe.execute(last_id)
-                cursor.lastrowid = probe.fetchone()[0]
+                row = probe.fetchone()
             finally:
                 probe.close()
+            value = row[0] if row else None
+            context.get_lastrowid = lambda: value
 
     def on_error(context: Any) -> BaseException | None:
         # Only the guard's own abort is translated; other database errors stay
@@ -118,9 +122,6 @@ def install(engine: Engine | Any, guard: Guard, user: UserSource) -> Callable[[]
         event.remove(engine, "handle_error", on_error)
 
     return uninstall
-
-
-_LAST_INSERT_ID = {"mysql": "SELECT LAST_INSERT_ID()", "mariadb": "SELECT LAST_INSERT_ID()"}
 
 
 def _batch(context: Any) -> bool:
