@@ -7,12 +7,14 @@ once it is fixed. Attacks that held are listed in the attack report, not here.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import jwt
 import pytest
 
-from tests.authkit import login, make_app
+from tests.authkit import SECRET, login, make_app
 from tests.client import Client
 from tests.test_auth_idp import AUD, ISS, JWKS, claims, sign
 
@@ -80,3 +82,77 @@ def test_idp_subject_equal_to_a_local_user_id_cannot_write_as_that_user(idp):
     planted = [t for t in idp.alice.get("/todos").json if t["title"] == "planted"]
     assert planted == []  # nothing appears among alice's rows
     assert idp.owners().count(idp.alice_id) == 1
+
+
+# -- claims compared with literals ----------------------------------------------------------
+
+NOTES = "CREATE TABLE notes (id {serial}, team {string}, lvl {integer}, title {string}){table_options}"
+
+
+class ClaimWorld:
+    """A table readable under a policy over one claim; tokens not backed by auth_users
+    (text ids, signed with auth.secret: the path identity-provider claims take too)."""
+
+    def __init__(self, url: str):
+        self.app = make_app(url, auth_enabled=True, policy_refresh_interval=0.0)
+        anonymous = Client(self.app)
+        password = anonymous.post("/auth/setup").json["Password"]
+        self.admin = Client(self.app, login(anonymous, "rest_admin", password))
+        types = self.app.db.dialect.DDL_TYPES
+        insert = "INSERT INTO notes (team, lvl, title) VALUES ('red', 1, 'r1'), ('blue', 5, 'b1')"
+        self.app.db.run(lambda s: [s.execute(NOTES.format_map(types)), s.execute(insert)], write=True)
+        self.app.db.refresh_schema()
+
+    def policy(self, expression: str) -> None:
+        self.app.db.run(lambda s: s.execute("DELETE FROM auth_policies WHERE table_name = 'notes'"), write=True)
+        policy = {"table_name": "notes", "action": "read", "expression": expression, "description": "claims"}
+        assert self.admin.post("/auth_policies", policy).status == 200
+
+    def titles(self, **claim: Any) -> list[str] | None:
+        """The rows a token with ``claim`` reads; None when the request is refused."""
+        now = int(time.time())
+        token = jwt.encode({"user_id": "ext-1", "exp": now + 600, **claim}, SECRET, algorithm="HS256")
+        reply = Client(self.app, token).get("/notes", "select=title&order=id")
+        return [r["title"] for r in reply.json] if reply.status == 200 else None
+
+
+@pytest.fixture(scope="module")
+def claim_worlds(make_database_url) -> Iterator[Any]:
+    made: dict[str, ClaimWorld] = {}
+
+    def get(backend: str) -> ClaimWorld:
+        if backend not in made:
+            made[backend] = ClaimWorld(make_database_url(backend))
+        return made[backend]
+
+    yield get
+    for world in made.values():
+        world.app.db.close()
+
+
+# Type confusion of principal attributes: a claim compared with a literal is bound
+# untyped, so each database converts it its own way — on SQLite any text is greater
+# than any number ("1" > 3 holds), on MariaDB "5abc" = 5 and "RED" = 'red', on
+# PostgreSQL "yes" = TRUE, on SQLite and MariaDB 1 = TRUE. A token whose claim has the
+# wrong JSON type gains rows (a Keycloak attribute mapper sends strings by default).
+# Rule: typed_value applies to every comparison of auth_user.<claim>, with a literal as
+# with a column — a claim of another JSON type than the literal (or, used as a condition,
+# than a JSON boolean) binds NULL, and text compares exactly (binary, no padding), on
+# every database.
+@pytest.mark.parametrize(
+    ("expression", "granted", "confused"),
+    [
+        ("auth_user.lvl > 3", {"lvl": 5}, {"lvl": "1"}),
+        ("auth_user.lvl >= 3", {"lvl": 4}, {"lvl": "abc"}),
+        ("auth_user.lvl = 5", {"lvl": 5}, {"lvl": "5abc"}),
+        ("auth_user.vip = TRUE", {"vip": True}, {"vip": 1}),
+        ("auth_user.vip", {"vip": True}, {"vip": "yes"}),
+        ("auth_user.vip", {"vip": True}, {"vip": 1}),
+        ("auth_user.team = 'red'", {"team": "red"}, {"team": "RED"}),
+    ],
+)
+def test_claim_of_another_type_than_the_literal_grants_nothing(claim_worlds, backend, expression, granted, confused):
+    world = claim_worlds(backend)
+    world.policy(expression)
+    assert world.titles(**granted) == ["r1", "b1"]  # the policy grants with the claim as written
+    assert world.titles(**confused) in ([], None)
