@@ -112,7 +112,10 @@ class ClaimWorld:
         """The rows a token with ``claim`` reads; None when the request is refused."""
         now = int(time.time())
         token = jwt.encode({"user_id": "ext-1", "exp": now + 600, **claim}, SECRET, algorithm="HS256")
-        reply = Client(self.app, token).get("/notes", "select=title&order=id")
+        return self.titles_as(Client(self.app, token))
+
+    def titles_as(self, client: Client) -> list[str] | None:
+        reply = client.get("/notes", "select=title&order=id")
         return [r["title"] for r in reply.json] if reply.status == 200 else None
 
 
@@ -156,3 +159,16 @@ def test_claim_of_another_type_than_the_literal_grants_nothing(claim_worlds, bac
     world.policy(expression)
     assert world.titles(**granted) == ["r1", "b1"]  # the policy grants with the claim as written
     assert world.titles(**confused) in ([], None)
+
+
+@pytest.mark.parametrize("confused", ["1", "1abc", "x"])
+def test_text_user_id_never_equals_an_integer_literal(claim_worlds, backend, confused):
+    # The same type confusion on auth_user.id: an allow-list by local id ("auth_user.id =
+    # 1": the first admin) is met by a token whose text id the database converts to 1
+    # (PostgreSQL reads '1' as 1, MariaDB '1abc' as 1; SQLite ranks any text above 1).
+    world = claim_worlds(backend)
+    world.policy("auth_user.id = 1 OR auth_user.id > 1000000")
+    assert world.titles_as(world.admin) == ["r1", "b1"]  # the admin is user 1
+    now = int(time.time())
+    token = jwt.encode({"user_id": confused, "exp": now + 600}, SECRET, algorithm="HS256")
+    assert world.titles_as(Client(world.app, token)) in ([], None)
