@@ -152,6 +152,9 @@ def claim_worlds(make_database_url) -> Iterator[Any]:
         ("auth_user.vip", {"vip": True}, {"vip": "yes"}),
         ("auth_user.vip", {"vip": True}, {"vip": 1}),
         ("auth_user.team = 'red'", {"team": "red"}, {"team": "RED"}),
+        # compared with a sub-query's column, the claim is untyped too: MariaDB reads 'blue' as 0
+        ("auth_user.team IN (SELECT n.team FROM notes n WHERE n.lvl = 5)", {"team": "blue"}, {"team": 0}),
+        ("auth_user.team IN (SELECT n.team FROM notes n WHERE n.lvl = 5)", {"team": "blue"}, {"team": "BLUE"}),
     ],
 )
 def test_claim_of_another_type_than_the_literal_grants_nothing(claim_worlds, backend, expression, granted, confused):
