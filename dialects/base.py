@@ -319,6 +319,11 @@ class Dialect:
         """``this IN (values…)`` for a column of ``kind``."""
         return exp.In(this=this, expressions=values)
 
+    def build_in_query(self, node: exp.In, kind: Kind) -> exp.Expr:
+        """``this IN (SELECT c …)`` (``node``) for a value of ``kind``, compared as
+        :meth:`build_comparison` compares."""
+        return node
+
     def build_fence(self) -> exp.Expr:
         """A LIMIT or OFFSET that changes nothing but keeps the optimiser from moving a
         statement's own conditions into a policy's sub-query (where they could be

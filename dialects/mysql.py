@@ -417,6 +417,16 @@ class MySQL(Dialect):
         exact = exp.In(this=self._bytes(this), expressions=[self._bytes(v) for v in values])
         return exp.paren(exp.and_(exp.In(this=this.copy(), expressions=[v.copy() for v in values]), exact), copy=False)
 
+    def build_in_query(self, node: exp.In, kind: Kind) -> exp.Expr:
+        query = node.args.get("query")
+        select = query.this if isinstance(query, exp.Subquery) else query
+        if kind not in _TEXT_KINDS or not isinstance(select, exp.Select) or len(select.expressions) != 1:
+            return node
+        exact = select.copy()
+        exact.set("expressions", [self._bytes(select.expressions[0].unalias().copy())])
+        bytes_in = exp.In(this=self._bytes(node.this.copy()), query=exp.Subquery(this=exact))
+        return exp.paren(exp.and_(node, bytes_in), copy=False)
+
     # -- PostgREST filter operators ------------------------------------------------------
 
     def build_regex(self, this: exp.Expr, pattern: exp.Expr, *, ignore_case: bool) -> exp.Expr:

@@ -200,3 +200,73 @@ def test_fold_keeps_null_under_not():
     import sqlglot
 
     assert fold(sqlglot.parse_one("NOT (NULL OR x = 1)")).sql() == "NOT (NULL OR x = 1)"
+
+
+# -- principal attributes are typed by where they stand (rls/policy/principals.py) ----------
+
+
+def _principal_kinds(expression: str) -> set[str]:
+    from sqlglot import exp
+
+    from rls.emit import placeholder_name
+
+    predicate = compile_policies(
+        [Policy("todos", "read", expression)], TODOS, SCHEMA, UserClass.USER, get_dialect("postgres")
+    )
+    assert predicate.node is not None
+    names = [placeholder_name(p) or "" for p in predicate.node.find_all(exp.Placeholder)]
+    return {name.partition("__")[2] for name in names}
+
+
+@pytest.mark.parametrize(
+    ("expression", "kind"),
+    [
+        ("user_id = auth_user.id", "integer"),  # a column's kind
+        ("auth_user.lvl > 3", "decimal"),  # a number literal
+        ("auth_user.lvl = -3", "decimal"),
+        ("auth_user.id = 1 OR auth_user.id > 1000000", "decimal"),
+        ("auth_user.team = 'red'", "text"),  # a string literal
+        ("auth_user.vip = TRUE", "boolean"),
+        ("auth_user.vip", "boolean"),  # a condition of its own
+        ("NOT (auth_user.vip) AND id > 0", "boolean"),
+        ("auth_user.org IN (SELECT m.org FROM members m)", "text"),  # a sub-query's column
+        ("auth_user.lvl IN (1, 2)", "decimal"),
+        ("title LIKE auth_user.prefix", "text"),
+    ],
+)
+def test_a_principal_is_typed_by_where_it_stands(expression, kind):
+    # A claim of another JSON type than this then binds NULL (typed_value): a text "1"
+    # never passes `auth_user.lvl > 3` on SQLite, a 1 never passes `auth_user.vip`.
+    assert _principal_kinds(expression) == {kind}
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "lower(auth_user.org) = status",  # a function's argument
+        "auth_user.lvl + 1 > id",  # arithmetic
+        "auth_user.a = auth_user.b",  # another attribute
+        "auth_user.lvl IN (1, 'x')",  # a list of mixed types
+        "auth_user.lvl BETWEEN 1 AND id",
+        "auth_user.lvl < id + auth_user.cap",
+    ],
+)
+def test_a_principal_whose_type_cannot_be_known_is_refused(expression):
+    with pytest.raises(PolicyError, match="its type cannot be known"):
+        validate_expression(expression, "todos", SCHEMA)
+    # ... and grants nothing where an earlier rls stored it: the policy is ignored (denied).
+    assert compile_policies(
+        [Policy("todos", "read", expression)], TODOS, SCHEMA, UserClass.USER, get_dialect("sqlite")
+    ).denied
+
+
+@pytest.mark.parametrize(
+    ("expression", "kind"),
+    [
+        ("ABS(user_id) = auth_user.id", "integer"),
+        ("LOWER(title) = auth_user.name", "text"),
+        ("LENGTH(title) > auth_user.n", "integer"),
+    ],
+)
+def test_a_principal_compared_with_a_typed_function_takes_its_kind(expression, kind):
+    assert _principal_kinds(expression) == {kind}

@@ -221,6 +221,10 @@ class Tokens:
         if expires_at + self.leeway < self._clock():
             raise _invalid()
         user = user_from_claims(claims, self.user_id_claim)
+        if external and isinstance(user.id, int):
+            # Another issuer's ids are another namespace: as text, an identity provider's
+            # subject 2 never equals auth_users id 2 (nor owns that user's rows).
+            user = replace(user, id=str(user.id))
         if external or not isinstance(user.id, int):
             # Not a row of auth_users: admin only by the configured claim.
             user = replace(user, is_admin=self.admin.grants(claims))

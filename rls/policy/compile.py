@@ -22,6 +22,7 @@ from rls.auth.principal import AuthUser
 from rls.emit import placeholder, placeholder_name
 from rls.policy.expression import AUTH_USER, TARGET, parse_expression, resolve_columns
 from rls.policy.model import Policy, PolicyError
+from rls.policy.principals import check_principals, principal_kind
 from rls.schema import Kind, Schema, Table
 
 log = logging.getLogger("rls.policy")
@@ -160,7 +161,9 @@ def compile_policies(
             tree = parse_expression(policy.expression)
             if tree is None:
                 return ALLOW  # an empty expression on the winning level makes the table public
-            trees.append(resolve_columns(tree, table, schema))
+            resolved = resolve_columns(tree, table, schema)
+            check_principals(resolved)
+            trees.append(resolved)
         except PolicyError as exc:
             # A policy that no longer fits the schema grants nothing (fail closed).
             log.error("policy %s on %s/%s ignored: %s", policy.id, policy.table, policy.action, exc.message)
@@ -191,27 +194,20 @@ def bind_user_class(tree: exp.Expr, user_class: UserClass) -> exp.Expr:
         if anonymous:
             return exp.Null()
         param = USER_ID_PARAM if name == "id" else f"{CLAIM_PARAM_PREFIX}{name}"
-        kind = _compared_kind(node)
-        return placeholder(f"{param}{KIND_SEPARATOR}{kind.value}" if kind is not None else param)
+        kind = principal_kind(node)  # where it stands: a value of another type binds NULL
+        return placeholder(f"{param}{KIND_SEPARATOR}{kind.value}" if isinstance(kind, Kind) else param)
 
     return tree.transform(replace, copy=False)
 
 
-_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
-
-
-def _compared_kind(node: exp.Expr) -> Kind | None:
-    """The kind of the column an attribute is compared with (either operand order, or
-    ``col IN (…, attribute, …)``), if there is one."""
-    parent = node.parent
-    if isinstance(parent, _COMPARISONS):
-        other = parent.expression if parent.this is node else parent.this
-    elif isinstance(parent, exp.In) and node is not parent.this:
-        other = parent.this
-    else:
+def _principal_param_kind(node: exp.Expr) -> Kind | None:
+    """The kind a principal parameter placeholder was typed with, if it is one."""
+    if not isinstance(node, exp.Placeholder):
         return None
-    kind = other.meta.get("kind") if isinstance(other, exp.Column) else None
-    return kind if isinstance(kind, Kind) else None
+    name = placeholder_name(node)
+    if name is None or not name.startswith((USER_ID_PARAM, CLAIM_PARAM_PREFIX)):
+        return None
+    return _parameter(name)[1]
 
 
 # -- constant folding (three-valued: TRUE, FALSE, NULL) -----------------------------------
@@ -319,15 +315,24 @@ def apply_dialect(tree: exp.Expr, dialect: Dialect) -> exp.Expr:
         if isinstance(node, (exp.Like, exp.ILike)) and not isinstance(node.parent, exp.Escape):
             return dialect.build_like(node.this, node.expression, ignore_case=isinstance(node, exp.ILike))
         if isinstance(node, (exp.EQ, exp.NEQ)):
-            # Exact in both operand orders: ``auth_user.org = org`` as ``org = auth_user.org``.
+            # Exact in both operand orders: ``auth_user.org = org`` as ``org = auth_user.org``;
+            # a principal compared with a literal as a column of its kind would be.
             for column, other in ((node.this, node.expression), (node.expression, node.this)):
                 if isinstance(column, exp.Column) and column.meta.get("kind") is not None:
                     return dialect.build_comparison(type(node), column, other, column.meta["kind"])
+            for param, other in ((node.this, node.expression), (node.expression, node.this)):
+                param_kind = _principal_param_kind(param)
+                if param_kind is not None:
+                    return dialect.build_comparison(type(node), param, other, param_kind)
             return node
-        if kind is None:
-            return node
-        if isinstance(node, exp.In) and node.expressions and not node.args.get("query"):
-            return dialect.build_in(node.this, list(node.expressions), kind)
+        if isinstance(node, exp.In):
+            kind = kind or _principal_param_kind(node.this)
+            if kind is None:
+                return node
+            if node.args.get("query") is not None:
+                return dialect.build_in_query(node, kind)
+            if node.expressions:
+                return dialect.build_in(node.this, list(node.expressions), kind)
         return node
 
     return tree.transform(rewrite, copy=False)

@@ -275,7 +275,9 @@ def _column_name(table: Table, wanted: str, *, quoted: bool) -> str | None:
 
 def validate_expression(text: str, table: str, schema: Schema) -> exp.Expr | None:
     """Everything a write of a policy checks: parse, constructs, tables and columns."""
+    from rls.policy.principals import check_principals  # principals builds on this module
+
     tree = parse_expression(text)
     if tree is not None:
-        resolve_columns(tree, None if table == "all" else schema.table(table), schema)
+        check_principals(resolve_columns(tree, None if table == "all" else schema.table(table), schema))
     return tree
