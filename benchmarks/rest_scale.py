@@ -60,8 +60,9 @@ def rest_runner(conn: Any, db: Database, query_string: str) -> Any:
     def run(params: Sequence[Any]) -> list[tuple[Any, ...]]:
         key = tuple(params)
         query = parsed.get(key) or parsed.setdefault(key, parse_query(query_string.format(*params)))
-        plan = compiler.read(db.schema_version, table, query, engine.decide(table, "read", user))
-        values = [*query.values(), *paging_values(query, default_size=100, max_size=1000)]
+        limit, *offset = paging_values(query, default_size=100, max_size=1000)
+        plan = compiler.read(db.schema_version, table, query, engine.decide(table, "read", user), limit=limit)
+        values = [*query.values(), *offset]
         cur.execute(plan.sql, plan.bind(values, principal_params(user)))
         return [tuple(r) for r in cur.fetchall()]
 

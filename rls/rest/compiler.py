@@ -39,16 +39,17 @@ class RestCompiler:
         query: RestQuery,
         decision: Decision | None = None,
         tree: SelectTree | None = None,
+        limit: int | None = None,
     ) -> Plan:
         """A read's plan; ``tree`` holds its embedded resources, whose key (tables,
         relationships, every embedded table's policy decision key, embedded orders) joins
-        the cache key."""
+        the cache key, as does ``limit``, the page size the statement is written with."""
         using = decision.predicate if decision else None
         action = "count" if query.count else "read"
-        key = (version, table.name, action, query.shape, decision and decision.key, tree and tree.key)
+        key = (version, table.name, action, query.shape, decision and decision.key, tree and tree.key, limit)
         if query.count:
             return self._plan(key, lambda: compile.compile_count(table, query, self.dialect, using, tree))
-        return self._plan(key, lambda: compile.compile_read(table, query, self.dialect, using, tree))
+        return self._plan(key, lambda: compile.compile_read(table, query, self.dialect, using, tree, limit))
 
     def insert(
         self,

@@ -160,7 +160,6 @@ class TableService:
         read policy allow, counted by the same policied path (``compile_count``)."""
         decision = self._decide(table, "read_mine" if query.mine else "read", user, query)
         tree = self._embedded(table, query, user)
-        plan = self.compiler.read(self.db.schema_version, table, query, decision, tree)
         values: list[Any] = list(query.values())
         paging: list[int] = []
         if not query.count:
@@ -168,7 +167,9 @@ class TableService:
                 values += embed.paging_values(query, max_size=self.paging.max_size)
             cap = paged is not None
             paging = paging_values(query, default_size=self.paging.default_size, max_size=self.paging.max_size, cap=cap)
-            values += paging
+            values += paging[1:]  # the OFFSET; the page size is part of the statement
+        limit = paging[0] if paging else None
+        plan = self.compiler.read(self.db.schema_version, table, query, decision, tree, limit)
         params = plan.bind(values, principal_params(user))
         if query.debug:
             return Debug(plan.sql, params)
