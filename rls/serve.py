@@ -1,7 +1,7 @@
 """Run the app under granian: one process per worker, the config handed over by environment.
 
 Start-up checks, in order, before anything is printed: the address can be listened on
-(else exit 2), the database answers (else exit 1, unless ``server.start_degraded``).
+(else exit 1), the database answers (else exit 1, unless ``server.start_degraded``).
 SIGTERM: granian stops accepting, lets in-flight requests finish (at most
 ``server.shutdown_timeout`` seconds) and exits 0.
 """
@@ -21,7 +21,7 @@ from dataclasses import asdict
 from typing import Any
 
 from dialects import redact_url
-from rls.config import Config, ConfigError, split_addr
+from rls.config import Config, split_addr
 from rls.database import Database
 from rls.errors import RlsError, Unavailable
 from rls.http.app import App, create_app
@@ -31,8 +31,8 @@ _CONFIG_ENV = "RLS_SERVE_CONFIG"
 log = logging.getLogger("rls.serve")
 
 
-class ListenError(ConfigError):
-    """The address cannot be listened on (in use, not permitted, no such address): exit 2."""
+class ListenError(RlsError):
+    """The address cannot be listened on (in use, not permitted, no such address): exit 1."""
 
 
 def load_app() -> App:
@@ -85,7 +85,7 @@ def serve(config: Config, *, announce: Callable[[str], Any] = print) -> None:
 
 def check_listen(host: str, port: int, addr: str) -> None:
     """Bind ``host:port`` once, as granian will, and let it go: a taken port is one clear
-    line and exit 2 instead of granian's start-up banner and a Rust backtrace.
+    line and exit 1 instead of granian's start-up banner and a Rust backtrace.
 
     SO_REUSEADDR as granian sets it: a port left in TIME_WAIT by a previous run is free.
     """
