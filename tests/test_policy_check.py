@@ -3,26 +3,12 @@ the demo's policies, on every database."""
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
 
-from rls.cli import main
 from rls.demo import POLICIES
-from tests.authkit import FAST_ENV
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch):
-    for name, value in FAST_ENV.items():
-        monkeypatch.setenv(name, value)
-
-
-def run(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    status = main(list(argv), out=out, err=err)
-    return status, out.getvalue(), err.getvalue()
+from tests.test_policy_cli import fast_hashing, run  # noqa: F401 - fast_hashing: an autouse fixture
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ original's selection cases, WITH CHECK, invisible rows, and a conformance corpus
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import jwt
 import pytest
@@ -98,18 +100,30 @@ class World:
             )
 
 
-@pytest.fixture(scope="module")
-def worlds(make_database_url):
-    made = {}
+def worlds_fixture(setup: Callable[[World], None] | None = None) -> Any:
+    """A module-scoped fixture ``worlds``: ``worlds(backend)`` is that backend's World, made
+    once (then ``setup(world)``: the module's tables and policies) and closed at the end."""
 
-    def get(backend):
-        if backend not in made:
-            made[backend] = World(make_database_url(backend))
-        return made[backend]
+    @pytest.fixture(scope="module")
+    def worlds(make_database_url: Any) -> Iterator[Callable[[str], World]]:
+        made: dict[str, World] = {}
 
-    yield get
-    for world in made.values():
-        world.db.close()
+        def get(backend: str) -> World:
+            if backend not in made:
+                world = World(make_database_url(backend))
+                if setup is not None:
+                    setup(world)
+                made[backend] = world
+            return made[backend]
+
+        yield get
+        for world in made.values():
+            world.db.close()
+
+    return worlds
+
+
+worlds = worlds_fixture()
 
 
 @pytest.fixture

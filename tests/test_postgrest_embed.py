@@ -4,14 +4,12 @@ table read through its own read policy — and the Supabase client over a real s
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from socketserver import ThreadingMixIn
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 
 from tests.embedworld import EmbedWorld, allowed, world_fixture
+from tests.liveserver import LiveServer
 
 
 @pytest.fixture(scope="module")
@@ -333,23 +331,11 @@ def test_embedded_auth_users_keep_their_rules(w):
 # -- the Supabase client, over HTTP -----------------------------------------------------
 
 
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, *args):  # silence the access log
-        pass
-
-
 @pytest.fixture
 def base_url(w) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, w.app, server_class=_Server, handler_class=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    server = LiveServer(w.app)
+    yield server.url
+    server.close()
 
 
 @pytest.fixture

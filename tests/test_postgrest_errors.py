@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from rls.errors import BadRequest, RlsError, UnknownTable
-from tests.test_policy_http import World
+from tests.test_policy_http import worlds_fixture
 
 PARENTS = "CREATE TABLE parents (id INTEGER PRIMARY KEY)"
 KIDS = (
@@ -18,25 +18,16 @@ SECRETS = "CREATE TABLE secrets (id INTEGER PRIMARY KEY, body VARCHAR(20))"
 SHAPE = {"msg", "status", "message", "code", "details", "hint", "error"}
 
 
-@pytest.fixture(scope="module")
-def worlds(make_database_url):
-    made = {}
+def _tables(world):
+    for ddl in (PARENTS, KIDS, SECRETS):
+        world.db.run(lambda s, ddl=ddl: s.execute(ddl), write=True)
+    world.db.refresh_schema()
+    world.set_policies("parents", ("all", ""))
+    world.set_policies("kids", ("all", ""))
+    world.set_policies("secrets", ("all", "auth_user.is_admin"))
 
-    def get(backend):
-        if backend not in made:
-            world = World(make_database_url(backend))
-            for ddl in (PARENTS, KIDS, SECRETS):
-                world.db.run(lambda s, ddl=ddl: s.execute(ddl), write=True)
-            world.db.refresh_schema()
-            world.set_policies("parents", ("all", ""))
-            world.set_policies("kids", ("all", ""))
-            world.set_policies("secrets", ("all", "auth_user.is_admin"))
-            made[backend] = world
-        return made[backend]
 
-    yield get
-    for world in made.values():
-        world.db.close()
+worlds = worlds_fixture(_tables)
 
 
 @pytest.fixture

@@ -5,10 +5,7 @@ negations included — sees, counts or errors on rows the policy hides."""
 from __future__ import annotations
 
 import gc
-import threading
 import time
-from socketserver import ThreadingMixIn
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 from postgrest import APIError, SyncPostgrestClient
@@ -16,7 +13,8 @@ from postgrest import APIError, SyncPostgrestClient
 from rls.errors import BadRequest
 from rls.rest.query import Limits, Logic, parse_query
 from rls.rest.terms import build_condition
-from tests.test_policy_http import World
+from tests.liveserver import LiveServer
+from tests.test_policy_http import worlds_fixture
 
 TABLE = (
     "CREATE TABLE items (id {serial}, user_id {integer}, name {string}, score {integer}, flag {boolean},"
@@ -35,22 +33,13 @@ HARMLESS = [(6, "zzz", 1000, False, '{"a": 6}'), (7, "zzz", 1000, False, '{"a": 
 """Bob's rows again, matching nothing alice asks for."""
 
 
-@pytest.fixture(scope="module")
-def worlds(make_database_url):
-    made = {}
+def _tables(world):
+    world.db.run(lambda s: s.execute(TABLE.format_map(world.db.dialect.DDL_TYPES)), write=True)
+    world.db.refresh_schema()
+    world.set_policies("items", ("all", "user_id = auth_user.id"))
 
-    def get(backend):
-        if backend not in made:
-            world = World(make_database_url(backend))
-            world.db.run(lambda s: s.execute(TABLE.format_map(world.db.dialect.DDL_TYPES)), write=True)
-            world.db.refresh_schema()
-            world.set_policies("items", ("all", "user_id = auth_user.id"))
-            made[backend] = world
-        return made[backend]
 
-    yield get
-    for world in made.values():
-        world.db.close()
+worlds = worlds_fixture(_tables)
 
 
 def fill(world, hidden):
@@ -354,15 +343,6 @@ def test_a_60_kb_or_parses_in_linear_time():
 # -- the Supabase Python client, unchanged ------------------------------------------------
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format, *args):
-        pass
-
-
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
 @pytest.fixture(scope="module")
 def served(worlds):
     """A real HTTP server per backend, in this process, on a free port."""
@@ -370,15 +350,12 @@ def served(worlds):
 
     def get(world):
         if id(world) not in servers:
-            server = make_server("127.0.0.1", 0, world.app, server_class=_Server, handler_class=_QuietHandler)
-            threading.Thread(target=server.serve_forever, daemon=True).start()
-            servers[id(world)] = server
-        return f"http://127.0.0.1:{servers[id(world)].server_port}"
+            servers[id(world)] = LiveServer(world.app)
+        return servers[id(world)].url
 
     yield get
     for server in servers.values():
-        server.shutdown()
-        server.server_close()
+        server.close()
 
 
 CLIENT_CALLS = [

@@ -4,28 +4,17 @@ upserts and counts never reach past the caller's policies."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from socketserver import ThreadingMixIn
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 from postgrest import APIError, SyncPostgrestClient
 
+from tests.liveserver import LiveServer
 from tests.test_policy_http import World
 
 MERGE = {"Prefer": "return=representation,resolution=merge-duplicates"}
 REPRESENT = {"Prefer": "return=representation"}
-
-
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        pass
 
 
 class Served:
@@ -33,18 +22,15 @@ class Served:
 
     def __init__(self, world: World):
         self.world = world
-        self.server = make_server("127.0.0.1", 0, world.app, server_class=_Server, handler_class=_Quiet)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.base = f"http://127.0.0.1:{self.server.server_port}"
+        self.server = LiveServer(world.app)
+        self.base = self.server.url
 
     def client(self, who: str) -> SyncPostgrestClient:
         token = getattr(self.world, who).token
         return SyncPostgrestClient(self.base, headers={"Authorization": f"Bearer {token}"})
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 @pytest.fixture(scope="module")

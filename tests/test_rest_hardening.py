@@ -7,26 +7,17 @@ from __future__ import annotations
 import pytest
 
 from tests.client import Client
-from tests.test_policy_http import World
+from tests.test_policy_http import worlds_fixture
 
 TABLE = "CREATE TABLE notes (id {serial}, user_id {integer}, title {string}, meta {string}){table_options}"
 
 
-@pytest.fixture(scope="module")
-def worlds(make_database_url):
-    made = {}
+def _tables(world):
+    world.db.run(lambda s: s.execute(TABLE.format_map(world.db.dialect.DDL_TYPES)), write=True)
+    world.db.refresh_schema()
 
-    def get(backend):
-        if backend not in made:
-            world = World(make_database_url(backend))
-            world.db.run(lambda s: s.execute(TABLE.format_map(world.db.dialect.DDL_TYPES)), write=True)
-            world.db.refresh_schema()
-            made[backend] = world
-        return made[backend]
 
-    yield get
-    for world in made.values():
-        world.db.close()
+worlds = worlds_fixture(_tables)
 
 
 @pytest.fixture
