@@ -84,7 +84,7 @@ def test_recursive_cte_without_bound_is_refused_or_bounded(harness_for, backend)
             outcome["rows"] = conn.execute(ENDLESS).fetchall()
         except RlsError as exc:
             outcome["error"] = exc
-        except Exception as exc:  # noqa: BLE001 - the interrupt below ends it with the driver's error
+        except Exception as exc:  # the interrupt below ends it with the driver's error
             outcome["driver"] = exc
 
     thread = threading.Thread(target=lambda: h.db.run(work))
