@@ -8,15 +8,16 @@ What held is listed at the end of the module.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from typing import Any
 
 import pytest
 
-from rls import AuthUser, Denied, Refused, connect
+from rls import AuthUser, Denied, Refused, connect, connect_async
 from rls.errors import LoginRequired, RlsError
-from tests.guardkit import harness_fixture
+from tests.guardkit import async_driver_connection, harness_fixture
 from tests.test_guard_attacks import POLICIES, ROWS, TABLES
 
 GUARD_ERRORS = (Refused, Denied, LoginRequired)
@@ -52,8 +53,35 @@ def test_mysql_lastrowid_never_reports_an_earlier_statements_id(harness_for):
         return hidden_id, second.lastrowid
 
     hidden_id, reported = h.db.run(work)
-    assert hidden_id == 5
-    assert reported in (77, None), reported  # today: 5, user 1's hidden row
+    assert hidden_id not in (None, 77)
+    assert reported in (77, None), (reported, hidden_id)  # today: hidden_id, user 1's hidden row
+
+
+def test_mysql_async_lastrowid_never_reports_an_earlier_statements_id(harness_for):
+    """The same through rls.connect_async on aiomysql (its own LAST_INSERT_ID read)."""
+    h = harness_for("mysql")
+    current = {"user": AuthUser(id=1)}
+
+    async def work() -> tuple[Any, Any]:
+        raw = await async_driver_connection(h.db.url)
+        try:
+            conn = await connect_async(raw, h.guard, lambda: current["user"])
+            first = await conn.execute(
+                "INSERT INTO docs (owner_id, title, secret, published) VALUES (1, 'hidden', 5, FALSE)"
+            )
+            hidden_id = first.lastrowid
+            current["user"] = AuthUser(id=2)
+            second = await conn.execute(
+                "INSERT INTO docs (id, owner_id, title, secret, published) VALUES (77, 2, 'mine', 5, FALSE)"
+            )
+            await conn.commit()
+            return hidden_id, second.lastrowid
+        finally:
+            raw.close()
+
+    hidden_id, reported = asyncio.run(work())
+    assert hidden_id not in (None, 77)
+    assert reported in (77, None), (reported, hidden_id)  # today: hidden_id, user 1's hidden row
 
 
 # -- B. Unbounded work: a recursive CTE without a bound runs forever ---------------------------
