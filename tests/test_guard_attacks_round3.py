@@ -146,3 +146,18 @@ def test_recursive_cte_without_bound_is_refused_or_bounded(harness_for, backend)
 # * Unaliased derived tables (SQLite): filtered; PostgreSQL 15 and MariaDB reject them.
 # * Recursive CTE joined to a table; set operations in a derived table: filtered.
 # * psycopg errors raised through rls.connect carry no ``pgconn`` (raw connection).
+# * Parenthesised joins in UPDATE … FROM / DELETE … USING / MySQL multi-table UPDATE and
+#   DELETE: refused. Whole-row references (``CONCAT(notes.*)``) in a DELETE's WHERE, also
+#   correlated from a parenthesised join's ON: the read policy applies (0 rows).
+# * VALUES as a FROM item refused; INSERT … VALUES with sub-queries (also over a
+#   parenthesised join) reads through the policies.
+# * Recursive CTEs whose name shadows a table used inside a parenthesised join: the CTE.
+# * Parameters of another type than their column (int, float, bool, Decimal, bytes, date,
+#   tuple/list, NaN, 10**30) on all three databases: plan-time errors only, no row oracle.
+# * SQLite REGEXP through a function registered with create_function: evaluated outside
+#   the fence (a recording function saw only visible rows). ``_known_function`` identifies
+#   SQLAlchemy's regexp by ``__module__``/``__qualname__``, which any function can carry.
+# * Statements: DECLARE / FETCH / PREPARE / EXECUTE / COPY / ``ONLY`` / schema-qualified
+#   tables / whole-row columns (``SELECT n FROM notes n``) refused.
+# Not tested here (memory, not time): SQLite ``printf('%900000000d', 1)`` and PostgreSQL
+# ``REPEAT('x', 900000000)`` are accepted and allocate ~900 MB per row (same class as B).
