@@ -1,7 +1,8 @@
 """Third adversarial round on the query guard (parenthesised joins, IN (VALUES …),
 unaliased derived tables, rls.connect with a per-statement user, connect_async): attacks
-that succeed on today's main, on real databases, as user 2. Each test asserts the secure
-behaviour and fails today.
+that succeeded on main before this round's fixes, on real databases, as user 2. Each test
+asserts the secure behaviour (and failed before); the tests after each attack pin the rule
+that fixed its class (mutants in tests/mutation/mutants.py).
 
 What held is listed at the end of the module.
 """

@@ -147,7 +147,12 @@ class AsyncGuardedCursor:
         connection = self._connection
         guard, raw, clock = connection._guard, self._raw, connection._clock
         self._hidden, self._lastrowid = bool(statement.hidden_columns), None
-        control = classify(statement.sql, guard.dialect.name) is Passthrough.TRANSACTION
+        # Transaction control ends what a rollback may undo (only asked where it can).
+        control = (
+            guard.dialect.SESSION_LIMIT_UNDONE_BY_ROLLBACK
+            and clock.seconds is not None
+            and classify(statement.sql, guard.dialect.name) is Passthrough.TRANSACTION
+        )
         try:
             if not control:
                 await connection._assert_limit()

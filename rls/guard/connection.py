@@ -344,7 +344,12 @@ class GuardedCursor(_AllowList):
         guard, user, cursor, clock = connection._guard, connection.user, self._raw, connection._clock
         object.__setattr__(self, "_hidden", bool(statement.hidden_columns))
         object.__setattr__(self, "_lastrowid", None)
-        control = classify(statement.sql, guard.dialect.name) is Passthrough.TRANSACTION
+        # Transaction control ends what a rollback may undo (only asked where it can).
+        control = (
+            guard.dialect.SESSION_LIMIT_UNDONE_BY_ROLLBACK
+            and clock.seconds is not None
+            and classify(statement.sql, guard.dialect.name) is Passthrough.TRANSACTION
+        )
         try:
             if not control:
                 connection._assert_limit()
