@@ -368,9 +368,10 @@ def test_a_regexp_look_alike_is_refused(harness_for):
 # * Parameters of another type than their column (int, float, bool, Decimal, bytes, date,
 #   tuple/list, NaN, 10**30) on all three databases: plan-time errors only, no row oracle.
 # * SQLite REGEXP through a function registered with create_function: evaluated outside
-#   the fence (a recording function saw only visible rows). ``_known_function`` identifies
-#   SQLAlchemy's regexp by ``__module__``/``__qualname__``, which any function can carry.
+#   the fence (a recording function saw only visible rows). ``_known_function`` identified
+#   SQLAlchemy's regexp by ``__module__``/``__qualname__``, which any function can carry:
+#   now by its code object and globals (test D).
 # * Statements: DECLARE / FETCH / PREPARE / EXECUTE / COPY / ``ONLY`` / schema-qualified
 #   tables / whole-row columns (``SELECT n FROM notes n``) refused.
-# Not tested here (memory, not time): SQLite ``printf('%900000000d', 1)`` and PostgreSQL
-# ``REPEAT('x', 900000000)`` are accepted and allocate ~900 MB per row (same class as B).
+# Memory, not time: SQLite ``printf('%900000000d', 1)`` and PostgreSQL ``REPEAT('x',
+# 900000000)`` were accepted and allocated ~900 MB per row: refused now (test C).
