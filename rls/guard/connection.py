@@ -21,6 +21,10 @@ rewrites it first, and whatever they return that could run SQL is a wrapper too.
                                        (:data:`_DRIVER_READS`)
     set                                ``autocommit``, ``isolation_level``, ``row_factory``,
                                        ``read_only``, ``deferrable``
+Every statement runs under rls's own time limit (``statement_timeout``, seconds, default
+30; :mod:`rls.guard.timeout`): nothing offered here can change it (no
+``set_progress_handler``, no ``SET`` through the guard).
+
 The user is an :class:`AuthUser`, or a callable or ContextVar read at each statement (one
 pooled connection then serves every user: ``create_engine(url, creator=lambda:
 rls.connect(driver_connection(), guard, current_user))``).
