@@ -150,9 +150,11 @@ class Dialect:
     SUPPORTS_RPC: ClassVar[bool] = False
     """Stored functions can be called as ``/rpc/<name>`` (:meth:`describe_functions`)."""
 
-    LAST_INSERT_ID: ClassVar[str | None] = None
-    """A query for the id the last INSERT generated, where the driver's ``lastrowid`` is not
-    set after an INSERT … RETURNING (MariaDB): the guard's check column makes one."""
+    RETURNS_INSERT_KEY: ClassVar[bool] = False
+    """The driver reports no ``lastrowid`` after an INSERT … RETURNING (MariaDB): an INSERT
+    whose WITH CHECK rides in rls's own RETURNING column also returns the row's
+    single-column integer primary key there, and the wrappers report that as ``lastrowid``
+    (never ``LAST_INSERT_ID()``, which another statement may have left)."""
     SUPPORTS_UPDATE_RETURNING: ClassVar[bool] = True
     """UPDATE … RETURNING exists: an update's WITH CHECK judges each row as stored there."""
 
@@ -209,6 +211,17 @@ class Dialect:
     def check_session(self, conn: Connection) -> str | None:
         """Why statements emitted by sqlglot would be read differently on this session
         (string escaping, quoting modes), or None when the session is safe."""
+        return None
+
+    SESSION_LIMIT_UNDONE_BY_ROLLBACK: ClassVar[bool] = False
+    """The statement of :meth:`session_time_limit` is undone when the transaction it ran in
+    rolls back (PostgreSQL's SET): a wrapper asserts it again after each transaction."""
+
+    def session_time_limit(self, conn: Any, seconds: float) -> str | None:
+        """The statement that limits every later statement of ``conn``'s session to
+        ``seconds`` (``conn`` is only asked sync, cheap questions, such as the server's
+        version), or None where :func:`rls.connect` interrupts statements itself (SQLite's
+        progress handler)."""
         return None
 
     @staticmethod

@@ -155,17 +155,21 @@ class _Connection(pymysql.connections.Connection):  # type: ignore[type-arg]
         return cls._default_context
 
 
-def _limit_statement_time(conn: Any, seconds: float) -> None:
+def _statement_time_sql(conn: Any, seconds: float) -> str:
     # MariaDB's max_statement_time covers every statement, in seconds; MySQL's
     # max_execution_time only SELECTs, in milliseconds. Lock waits have their own limit,
-    # in whole seconds.
+    # in whole seconds. get_server_info() is PyMySQL's and aiomysql's (no query).
     mariadb = "mariadb" in conn.get_server_info().lower()
     if mariadb:
         limit = f"max_statement_time = {seconds:.3f}"
     else:
         limit = f"max_execution_time = {max(1, round(seconds * 1000))}"
+    return f"SET SESSION {limit}, SESSION innodb_lock_wait_timeout = {max(1, math.ceil(seconds))}"
+
+
+def _limit_statement_time(conn: Any, seconds: float) -> None:
     with conn.cursor() as cur:
-        cur.execute(f"SET SESSION {limit}, SESSION innodb_lock_wait_timeout = {max(1, math.ceil(seconds))}")
+        cur.execute(_statement_time_sql(conn, seconds))
 
 
 def _without_zone(value: dt.datetime) -> dt.datetime:
@@ -209,7 +213,7 @@ class MySQL(Dialect):
     }
     # sqlglot prints `a REGEXP b` as MySQL 8's REGEXP_LIKE(), which MariaDB does not have.
     LOCK_INSIDE_POLICY_SUBQUERY: ClassVar[bool] = True
-    LAST_INSERT_ID: ClassVar[str | None] = "SELECT LAST_INSERT_ID()"
+    RETURNS_INSERT_KEY: ClassVar[bool] = True
     GUARD_UNSUPPORTED: ClassVar[frozenset[type[exp.Expr]]] = frozenset({exp.RegexpLike, exp.RegexpILike})
     GUARD_FUNCTIONS: ClassVar[dict[str, tuple[int, int]]] = {
         "NOW": (0, 1),
@@ -269,6 +273,9 @@ class MySQL(Dialect):
         if statement_timeout:
             _limit_statement_time(conn, statement_timeout)
         return conn  # type: ignore[no-any-return]
+
+    def session_time_limit(self, conn: Any, seconds: float) -> str | None:
+        return _statement_time_sql(conn, seconds)
 
     def check_session(self, conn: Connection) -> str | None:
         modes = set(str(self.fetch_value(conn, "SELECT @@SESSION.sql_mode") or "").upper().split(",")) - {""}

@@ -230,6 +230,12 @@ class Postgres(Dialect):
             raise psycopg.OperationalError(problem)
         return conn
 
+    SESSION_LIMIT_UNDONE_BY_ROLLBACK = True
+
+    def session_time_limit(self, conn: Any, seconds: float) -> str | None:
+        # Lock waits count: statement_timeout is the statement's whole time.
+        return f"SET statement_timeout = {max(1, round(seconds * 1000))}"
+
     def check_session(self, conn: Connection) -> str | None:
         if self.fetch_value(conn, "SHOW standard_conforming_strings") != "on":
             return "standard_conforming_strings is off: backslashes in literals would be read as escapes"

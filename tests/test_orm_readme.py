@@ -34,7 +34,7 @@ def _examples() -> list[Any]:
 
 def test_the_embedding_page_has_its_examples() -> None:
     names = {p.id for p in _examples()}
-    assert names == {"sqlalchemy", "creator", "connect", "asyncio", "django"}
+    assert names == {"sqlalchemy", "creator", "connect", "statement-timeout", "asyncio", "django"}
 
 
 @pytest.mark.parametrize("code", _examples())

@@ -269,6 +269,8 @@ def _check_anonymous(node: exp.Expr, functions: Mapping[str, tuple[int, int]]) -
     count = len(node.expressions)
     if not arity[0] <= count <= arity[1]:
         raise Refused(f"function {name} takes {arity[0]}..{arity[1]} arguments, not {count}")
+    if name.upper() in ("PRINTF", "FORMAT"):
+        _check_format(node)
 
 
 def _check_arg(
@@ -462,7 +464,36 @@ def _shape_values(node: exp.Expr) -> None:
     raise Refused("VALUES is allowed as the rows of an INSERT or as an IN list only")
 
 
+MAX_GROWTH = 100_000
+"""The largest ``REPEAT`` count and ``printf``/``format`` width or precision: functions
+whose result size is an argument take it as an integer literal up to this (a statement
+timeout does not bound memory: ``REPEAT('x', 900000000)`` allocates 900 MB in a second)."""
+_FORMAT_SPEC = re.compile(r"%[-+ 0#,!']*(\*|\d*)(?:\.(\*|\d*))?")
+
+
+def _small_count(node: exp.Expr | None) -> bool:
+    return isinstance(node, exp.Literal) and not node.is_string and node.name.isdigit() and int(node.name) <= MAX_GROWTH
+
+
+def _shape_repeat(node: exp.Expr) -> None:
+    if not _small_count(node.args.get("times")):
+        raise Refused(f"REPEAT takes its count as an integer literal up to {MAX_GROWTH}")
+
+
+def _check_format(node: exp.Expr) -> None:
+    """``printf``/``format``: a literal format whose widths and precisions are literal and
+    small (``%*d`` takes its width from an argument)."""
+    first = node.expressions[0] if node.expressions else None
+    if not (isinstance(first, exp.Literal) and first.is_string):
+        raise Refused(f"{node.name} takes its format as a string literal")
+    for match in _FORMAT_SPEC.finditer(first.name):
+        for number in match.groups():
+            if number == "*" or (number and int(number) > MAX_GROWTH):
+                raise Refused(f"{node.name}: widths and precisions are literals up to {MAX_GROWTH}")
+
+
 _SHAPES: dict[type[exp.Expr], Callable[[exp.Expr], None]] = {
+    exp.Repeat: _shape_repeat,
     exp.Literal: _shape_literal,
     exp.Table: _shape_table,
     exp.CTE: _shape_cte,

@@ -31,9 +31,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from rls.auth.principal import AuthUser
-from rls.errors import Refused, RlsError
+from rls.errors import Refused, RlsError, StatementTimeout
 from rls.guard.connection import Params, UserSource, user_source
 from rls.guard.guard import Guard, Statement
+from rls.guard.passthrough import Passthrough, classify
+from rls.guard.timeout import DEFAULT_STATEMENT_TIMEOUT, PROGRESS_STEPS, StatementClock, checked_timeout
+from rls.guard.writes import written_key
 
 
 async def _maybe(value: Any) -> Any:
@@ -44,12 +47,13 @@ async def _maybe(value: Any) -> Any:
 class AsyncGuardedConnection:
     """An asyncio DB-API-like connection whose cursors are :class:`AsyncGuardedCursor`."""
 
-    __slots__ = ("_guard", "_raw", "_user")
+    __slots__ = ("_clock", "_guard", "_raw", "_user")
 
-    def __init__(self, connection: Any, guard: Guard, user: AuthUser | UserSource):
+    def __init__(self, connection: Any, guard: Guard, user: AuthUser | UserSource, clock: StatementClock | None = None):
         self._raw = connection
         self._guard = guard
         self._user = user_source(user)
+        self._clock = clock or StatementClock(None)
 
     @property
     def user(self) -> AuthUser:
@@ -66,10 +70,27 @@ class AsyncGuardedConnection:
         return await (await self.cursor()).executemany(sql, seq_of_params)
 
     async def commit(self) -> None:
+        self._transaction_ended()
         await self._raw.commit()
 
     async def rollback(self) -> None:
+        self._transaction_ended()
         await self._raw.rollback()
+
+    def _transaction_ended(self) -> None:
+        # A SET the rollback undoes (PostgreSQL; COMMIT of a failed transaction rolls back).
+        if self._guard.dialect.SESSION_LIMIT_UNDONE_BY_ROLLBACK:
+            self._clock.asserted = False
+
+    async def _assert_limit(self) -> None:
+        """Put rls's statement time limit in force on the session, where it is not."""
+        clock = self._clock
+        if clock.asserted or clock.seconds is None:
+            return
+        sql = self._guard.dialect.session_time_limit(self._raw, clock.seconds)
+        if sql is not None:
+            await _run_sql(self._raw, sql)
+        clock.asserted = True
 
     async def close(self) -> None:
         await _maybe(self._raw.close())
@@ -101,6 +122,8 @@ class AsyncGuardedCursor:
 
     @property
     def lastrowid(self) -> Any:
+        """The driver's, or the first written row's key the guarded INSERT returned itself
+        (MariaDB; see :attr:`rls.guard.connection.GuardedCursor.lastrowid`)."""
         return getattr(self._raw, "lastrowid", None) if self._lastrowid is None else self._lastrowid
 
     async def execute(self, sql: str, params: Params = None) -> AsyncGuardedCursor:
@@ -121,36 +144,73 @@ class AsyncGuardedCursor:
         return self
 
     async def _run(self, statement: Statement) -> int:
-        guard, raw = self._connection._guard, self._raw
+        connection = self._connection
+        guard, raw, clock = connection._guard, self._raw, connection._clock
         self._hidden, self._lastrowid = bool(statement.hidden_columns), None
+        # Transaction control ends what a rollback may undo (only asked where it can).
+        control = (
+            guard.dialect.SESSION_LIMIT_UNDONE_BY_ROLLBACK
+            and clock.seconds is not None
+            and classify(statement.sql, guard.dialect.name) is Passthrough.TRANSACTION
+        )
         try:
-            await raw.execute(statement.sql, statement.params)
-            if not statement.hidden_columns:
-                return int(raw.rowcount)
-            written = len(await raw.fetchall())  # rls's own check column: none asked for
-            last_id = guard.dialect.LAST_INSERT_ID
-            if last_id is not None and written and statement.sql.startswith("INSERT"):
-                self._lastrowid = await _fetch_value(self._connection._raw, last_id)
-            return written
+            if not control:
+                await connection._assert_limit()
+            clock.arm()
+            try:
+                await raw.execute(statement.sql, statement.params)
+                if not statement.hidden_columns:
+                    return int(raw.rowcount)
+                rows = await raw.fetchall()  # rls's own check column (and key): none asked for
+                self._lastrowid = written_key(rows, statement.hidden_columns)
+                return len(rows)
+            finally:
+                clock.disarm()
+                if control:
+                    connection._transaction_ended()
         except RlsError:
             raise
         except Exception as exc:
-            error = guard.error_for(exc, self._connection.user)
+            error = guard.error_for(exc, connection.user)
             if error is None:
                 raise
+            if isinstance(error, StatementTimeout):
+                error = clock.error()
             raise error from exc
 
+    async def _fetch(self, fetch: Any, *args: Any) -> Any:
+        # A driver fetch steps the statement (aiosqlite): it runs under the limit too.
+        clock = self._connection._clock
+        clock.arm()
+        try:
+            return await fetch(*args)
+        except Exception as exc:
+            if isinstance(self._connection._guard.error_for(exc, self._connection.user), StatementTimeout):
+                raise clock.error() from exc
+            raise
+        finally:
+            clock.disarm()
+
     async def fetchone(self) -> Any:
-        return None if self._hidden else await self._raw.fetchone()
+        return None if self._hidden else await self._fetch(self._raw.fetchone)
 
     async def fetchmany(self, *size: int) -> Any:
-        return [] if self._hidden else await self._raw.fetchmany(*size)
+        return [] if self._hidden else await self._fetch(self._raw.fetchmany, *size)
 
     async def fetchall(self) -> Any:
-        return [] if self._hidden else await self._raw.fetchall()
+        return [] if self._hidden else await self._fetch(self._raw.fetchall)
 
     async def close(self) -> None:
         await _maybe(self._raw.close())
+
+
+async def _run_sql(connection: Any, sql: str) -> None:
+    """Run rls's own fixed statement ``sql`` (never user SQL) on a driver cursor."""
+    cursor = await _maybe(connection.cursor())
+    try:
+        await cursor.execute(sql)
+    finally:
+        await _maybe(cursor.close())
 
 
 async def _fetch_value(connection: Any, sql: str) -> Any:
@@ -209,15 +269,30 @@ async def _check_session(guard: Guard, connection: Any) -> str | None:
     raise Refused("the session check did not finish")  # pragma: no cover
 
 
-async def connect_async(connection: Any, guard: Guard, user: AuthUser | UserSource) -> AsyncGuardedConnection:
+async def connect_async(
+    connection: Any,
+    guard: Guard,
+    user: AuthUser | UserSource,
+    *,
+    statement_timeout: float | None = DEFAULT_STATEMENT_TIMEOUT,
+) -> AsyncGuardedConnection:
     """Wrap an asyncio driver ``connection`` (psycopg ``AsyncConnection``, aiosqlite,
     aiomysql) so every statement runs under ``guard`` as ``user`` (a user, or a callable or
-    ContextVar read per statement). A session the guarded SQL would be read differently on
-    is refused, as by :func:`rls.connect`."""
+    ContextVar read per statement), each limited to ``statement_timeout`` seconds (default
+    30; None: no limit of rls's; :mod:`rls.guard.timeout`). A session the guarded SQL would
+    be read differently on is refused, as by :func:`rls.connect`."""
+    clock = StatementClock(checked_timeout(statement_timeout))
     problem = await _check_session(guard, connection)
     if problem is not None:
         raise Refused(problem)
-    return AsyncGuardedConnection(connection, guard, user)
+    wrapped = AsyncGuardedConnection(connection, guard, user, clock)
+    if clock.seconds is not None:
+        if guard.dialect.session_time_limit(connection, clock.seconds) is None:
+            # aiosqlite: rls's own progress handler, run in its worker thread.
+            await connection.set_progress_handler(clock.over, PROGRESS_STEPS)
+        elif not guard.dialect.SESSION_LIMIT_UNDONE_BY_ROLLBACK:
+            await wrapped._assert_limit()  # MariaDB: a session variable no transaction undoes
+    return wrapped
 
 
 __all__ = ["AsyncGuardedConnection", "AsyncGuardedCursor", "connect_async"]

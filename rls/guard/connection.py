@@ -21,6 +21,10 @@ rewrites it first, and whatever they return that could run SQL is a wrapper too.
                                        (:data:`_DRIVER_READS`)
     set                                ``autocommit``, ``isolation_level``, ``row_factory``,
                                        ``read_only``, ``deferrable``
+Every statement runs under rls's own time limit (``statement_timeout``, seconds, default
+30; :mod:`rls.guard.timeout`): nothing offered here can change it (no
+``set_progress_handler``, no ``SET`` through the guard).
+
 The user is an :class:`AuthUser`, or a callable or ContextVar read at each statement (one
 pooled connection then serves every user: ``create_engine(url, creator=lambda:
 rls.connect(driver_connection(), guard, current_user))``).
@@ -54,13 +58,17 @@ attributes, or a ``row_factory`` (it is handed the driver's cursor), gets driver
 from __future__ import annotations
 
 import math
+import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any, ClassVar
 
 from rls.auth.principal import ANONYMOUS, AuthUser
-from rls.errors import Refused, RlsError
+from rls.errors import Refused, RlsError, StatementTimeout
 from rls.guard.guard import Guard, Statement
+from rls.guard.passthrough import Passthrough, classify
+from rls.guard.timeout import DEFAULT_STATEMENT_TIMEOUT, PROGRESS_STEPS, StatementClock, checked_timeout
+from rls.guard.writes import written_key
 
 Params = Sequence[Any] | Mapping[str, Any] | None
 _EXCEPTIONS = frozenset(
@@ -150,26 +158,49 @@ def _known_function(name: str, narg: int, func: Any) -> bool:
     if (name.lower(), narg) == ("floor", 1):
         return func is math.floor
     if (name.lower(), narg) == ("regexp", 2):
-        return getattr(func, "__module__", None) == "sqlalchemy.dialects.sqlite.pysqlite" and getattr(
-            func, "__qualname__", ""
-        ).endswith(".on_connect.<locals>.regexp")
+        return _is_sqlalchemys_regexp(func)
     return False
+
+
+def _is_sqlalchemys_regexp(func: Any) -> bool:
+    """SQLAlchemy makes a new ``regexp`` closure per dialect, so the test is by identity of
+    what it is made of: its code object is the one compiled inside
+    ``SQLiteDialect_pysqlite.on_connect``, run with that module's globals, nothing bound.
+    Names (``__module__``, ``__qualname__``) are not asked: any function can copy them."""
+    if type(func) is not types.FunctionType:
+        return False
+    try:
+        from sqlalchemy.dialects.sqlite import pysqlite  # lazily: SQLAlchemy is optional
+    except ImportError:  # pragma: no cover - then nothing registers SQLAlchemy's regexp
+        return False
+    on_connect = pysqlite.SQLiteDialect_pysqlite.on_connect.__code__
+    own = [c for c in on_connect.co_consts if isinstance(c, types.CodeType) and c.co_name == "regexp"]
+    return (
+        len(own) == 1
+        and func.__code__ is own[0]
+        and func.__globals__ is vars(pysqlite)
+        and func.__closure__ is None
+        and func.__defaults__ is None
+        and func.__kwdefaults__ is None
+    )
 
 
 class GuardedConnection(_AllowList):
     """A DB-API connection whose cursors are :class:`GuardedCursor` (see the module doc)."""
 
-    __slots__ = ("_guard", "_user")
+    __slots__ = ("_clock", "_guard", "_user")
     _guard: Guard
     _user: Callable[[], AuthUser]
+    _clock: StatementClock
     _READ = frozenset({"autocommit", "in_transaction", "isolation_level", "row_factory", "closed", "open"})
     _READ |= _EXCEPTIONS | _DRIVER_READS
     _WRITE = frozenset({"autocommit", "isolation_level", "row_factory", "read_only", "deferrable"})
 
-    def __init__(self, connection: Any, guard: Guard, user: AuthUser | UserSource):
+    def __init__(self, connection: Any, guard: Guard, user: AuthUser | UserSource, clock: StatementClock | None = None):
         super().__init__(connection)
         object.__setattr__(self, "_guard", guard)
         object.__setattr__(self, "_user", user_source(user))
+        object.__setattr__(self, "_clock", clock or StatementClock(None))
 
     @property
     def user(self) -> AuthUser:
@@ -208,9 +239,11 @@ class GuardedConnection(_AllowList):
         return self.cursor().executemany(sql, seq_of_params)
 
     def commit(self) -> None:
+        self._transaction_ended()
         self._raw.commit()
 
     def rollback(self) -> None:
+        self._transaction_ended()
         self._raw.rollback()
 
     def close(self) -> None:
@@ -221,7 +254,28 @@ class GuardedConnection(_AllowList):
         return self
 
     def __exit__(self, *exc: Any) -> Any:
+        self._transaction_ended()
         return self._raw.__exit__(*exc)
+
+    def _transaction_ended(self) -> None:
+        # A SET the rollback undoes (PostgreSQL; COMMIT of a failed transaction rolls back).
+        if self._guard.dialect.SESSION_LIMIT_UNDONE_BY_ROLLBACK:
+            self._clock.asserted = False
+
+    def _assert_limit(self) -> None:
+        """Put rls's statement time limit in force on the session, where it is not."""
+        clock = self._clock
+        if clock.asserted or clock.seconds is None:
+            return
+        sql = self._guard.dialect.session_time_limit(self._raw, clock.seconds)
+        if sql is not None:
+            # rls's own fixed statement, on a driver cursor of the same session.
+            probe = self._raw.cursor()
+            try:
+                probe.execute(sql)
+            finally:
+                probe.close()
+        clock.asserted = True
 
 
 class GuardedCursor(_AllowList):
@@ -249,7 +303,9 @@ class GuardedCursor(_AllowList):
     @property
     def lastrowid(self) -> Any:
         """The driver's, or — after an INSERT whose WITH CHECK rode in its own RETURNING
-        column, where MariaDB's driver reports none — the id the INSERT generated."""
+        column, where MariaDB's driver reports none — the first written row's primary key,
+        which the same statement returned (never ``LAST_INSERT_ID()``: another statement,
+        another user's on a shared connection, may have left it)."""
         return getattr(self._raw, "lastrowid", None) if self._lastrowid is None else self._lastrowid
 
     @property
@@ -286,45 +342,66 @@ class GuardedCursor(_AllowList):
         return self
 
     def _run_guarded(self, statement: Statement) -> int:
-        """Run one guarded statement; the number of rows it touched."""
-        guard, user, cursor = self._connection._guard, self._connection.user, self._raw
+        """Run one guarded statement, under rls's time limit; the number of rows it
+        touched."""
+        connection = self._connection
+        guard, user, cursor, clock = connection._guard, connection.user, self._raw, connection._clock
         object.__setattr__(self, "_hidden", bool(statement.hidden_columns))
         object.__setattr__(self, "_lastrowid", None)
+        # Transaction control ends what a rollback may undo (only asked where it can).
+        control = (
+            guard.dialect.SESSION_LIMIT_UNDONE_BY_ROLLBACK
+            and clock.seconds is not None
+            and classify(statement.sql, guard.dialect.name) is Passthrough.TRANSACTION
+        )
         try:
-            cursor.execute(statement.sql, statement.params)
-            if statement.hidden_columns:
-                # rls's own check column: one row per row written, none asked for.
-                written = len(cursor.fetchall())
-                if guard.dialect.LAST_INSERT_ID is not None and written and statement.sql.startswith("INSERT"):
-                    object.__setattr__(self, "_lastrowid", self._last_insert_id(guard.dialect.LAST_INSERT_ID))
-                return written
-            return int(cursor.rowcount)
+            if not control:
+                connection._assert_limit()
+            clock.arm()
+            try:
+                cursor.execute(statement.sql, statement.params)
+                if statement.hidden_columns:
+                    # rls's own check column (and key): one row per row written, none asked for.
+                    rows = cursor.fetchall()
+                    object.__setattr__(self, "_lastrowid", written_key(rows, statement.hidden_columns))
+                    return len(rows)
+                return int(cursor.rowcount)
+            finally:
+                clock.disarm()
+                if control:
+                    connection._transaction_ended()
         except RlsError:
             raise
         except Exception as exc:
             error = guard.error_for(exc, user)
             if error is None:
                 raise
+            if isinstance(error, StatementTimeout):
+                error = clock.error()
             raise error from exc
 
-    def _last_insert_id(self, sql: str) -> Any:
-        # rls's own fixed query, on a driver cursor of the same session (never user SQL).
-        probe = self._connection._raw.cursor()
+    def _fetch(self, fetch: Callable[..., Any], *args: Any) -> Any:
+        # A driver fetch steps the statement (SQLite): it runs under the limit too.
+        clock = self._connection._clock
+        clock.arm()
         try:
-            probe.execute(sql)
-            row = probe.fetchone()
+            return fetch(*args)
+        except Exception as exc:
+            error = self._connection._guard.error_for(exc, self._connection.user)
+            if isinstance(error, StatementTimeout):
+                raise clock.error() from exc
+            raise
         finally:
-            probe.close()
-        return row[0] if row else None
+            clock.disarm()
 
     def fetchone(self) -> Any:
-        return None if self._hidden else self._raw.fetchone()
+        return None if self._hidden else self._fetch(self._raw.fetchone)
 
     def fetchmany(self, *size: int) -> Any:
-        return [] if self._hidden else self._raw.fetchmany(*size)
+        return [] if self._hidden else self._fetch(self._raw.fetchmany, *size)
 
     def fetchall(self) -> Any:
-        return [] if self._hidden else self._raw.fetchall()
+        return [] if self._hidden else self._fetch(self._raw.fetchall)
 
     def close(self) -> None:
         self._raw.close()
@@ -340,11 +417,21 @@ class GuardedCursor(_AllowList):
         self._raw.close()
 
 
-def connect(connection: Any, guard: Guard, user: AuthUser | UserSource) -> GuardedConnection:
+def connect(
+    connection: Any,
+    guard: Guard,
+    user: AuthUser | UserSource,
+    *,
+    statement_timeout: float | None = DEFAULT_STATEMENT_TIMEOUT,
+) -> GuardedConnection:
     """Wrap a DB-API ``connection`` so every statement runs under ``guard`` as ``user``
     (an :class:`AuthUser`, or a callable or ContextVar read at each statement — the form
     for a pooled connection, e.g. ``create_engine(url, creator=lambda: rls.connect(
     psycopg.connect(dsn), guard, current_user))``).
+
+    Every statement is limited to ``statement_timeout`` seconds (default 30; None: no
+    limit of rls's) by rls itself (:mod:`rls.guard.timeout`); one that runs out raises
+    :class:`rls.errors.StatementTimeout`.
 
     Every guarded write enforces its WITH CHECK policies itself: a denied write has
     written nothing, and the database's abort is raised as :class:`rls.Denied`. A session whose settings would make
@@ -352,7 +439,15 @@ def connect(connection: Any, guard: Guard, user: AuthUser | UserSource) -> Guard
     ``standard_conforming_strings`` off; MySQL with ``NO_BACKSLASH_ESCAPES`` or
     ``ANSI_QUOTES``) is refused.
     """
+    clock = StatementClock(checked_timeout(statement_timeout))
     problem = guard.dialect.check_session(connection)
     if problem is not None:
         raise Refused(problem)
-    return GuardedConnection(connection, guard, user)
+    wrapped = GuardedConnection(connection, guard, user, clock)
+    if clock.seconds is not None:
+        if guard.dialect.session_time_limit(connection, clock.seconds) is None:
+            # SQLite: rls's own progress handler (the wrapper offers no way to replace it).
+            connection.set_progress_handler(clock.over, PROGRESS_STEPS)
+        elif not guard.dialect.SESSION_LIMIT_UNDONE_BY_ROLLBACK:
+            wrapped._assert_limit()  # MariaDB: a session variable no transaction undoes
+    return wrapped

@@ -70,10 +70,12 @@ class Statement(NamedTuple):
 
     It enforces every policy itself: a row that fails a WITH CHECK policy makes the
     statement raise a database error and write nothing (:meth:`Guard.error_for` turns
-    that error into :class:`rls.Denied`). ``hidden_columns`` is 1 when rls added a
-    RETURNING column the caller did not ask for (an INSERT under a create policy): each
-    written row then comes back with it, last — read and drop those rows
-    (:func:`rls.connect` does). ``checks`` is always empty; it stays for compatibility.
+    that error into :class:`rls.Denied`). ``hidden_columns`` is the number of RETURNING
+    columns rls added that the caller did not ask for (an INSERT under a create policy: 1,
+    the check; 2 on MariaDB, the check and the row's key, for ``lastrowid`` —
+    :func:`rls.guard.writes.written_key`): each written row then comes back with them, last
+    — read and drop those rows (:func:`rls.connect` does). ``checks`` is always empty; it
+    stays for compatibility.
     """
 
     sql: str

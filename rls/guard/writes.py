@@ -18,8 +18,9 @@ statement is computed from the first, so nothing can differ between them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlglot import exp
 
@@ -30,10 +31,22 @@ from rls.guard.allow import VOLATILE
 from rls.guard.leakproof import Leakproof, conjuncts
 from rls.guard.scope import Resolution, Source
 from rls.policy.compile import Predicate
-from rls.schema import Table
+from rls.schema import Kind, Table
 
 PredicateFor = Callable[[Table, str], Predicate]
 CHECK_COLUMN = "rls_check"
+KEY_COLUMN = "rls_key"
+"""The hidden column with the written row's primary key (:attr:`Dialect.RETURNS_INSERT_KEY`)."""
+
+
+def written_key(rows: Sequence[Any], hidden_columns: int) -> Any:
+    """The primary key of the first row a guarded INSERT wrote, from its hidden RETURNING
+    columns (``rows`` as the driver fetched them: tuples or mappings), or None when the
+    statement returned none (no single-column integer key, nothing written)."""
+    if hidden_columns < 2 or not rows:
+        return None
+    first = rows[0]
+    return first[KEY_COLUMN] if isinstance(first, Mapping) else first[-1]
 
 
 @dataclass
@@ -262,14 +275,17 @@ class WriteGuard:
     def _return_check(self, root: exp.Expr, condition: exp.Expr, qualifier: str) -> None:
         """The check in RETURNING, on each row as stored (defaults, conversions, rounding and
         triggers included): fused into the caller's first returned value, or — when the
-        statement returns nothing — one column of rls's own (``hidden_columns``)."""
+        statement returns nothing — one column of rls's own (``hidden_columns``), and a
+        second with the row's key where the driver reports no ``lastrowid`` for it."""
         checked = self._own(self._checked(condition, qualifier))
         returning = root.args.get("returning")
         if returning is None:
-            self.hidden_columns = 1
-            root.set(
-                "returning", exp.Returning(expressions=[exp.alias_(checked, CHECK_COLUMN, quoted=True, copy=False)])
-            )
+            hidden = [exp.alias_(checked, CHECK_COLUMN, quoted=True, copy=False)]
+            key = self._written_key(root, qualifier)
+            if key is not None:
+                hidden.append(exp.alias_(key, KEY_COLUMN, quoted=True, copy=False))
+            self.hidden_columns = len(hidden)
+            root.set("returning", exp.Returning(expressions=hidden))
             return
         items = self._expand_stars(returning.expressions)
         first = items[0]
@@ -278,6 +294,16 @@ class WriteGuard:
         fused = exp.Case(ifs=[exp.If(this=exp.EQ(this=checked, expression=exp.Literal.number(1)), true=value)])
         items[0] = exp.alias_(fused, name, quoted=True, copy=False) if name else fused
         returning.set("expressions", items)
+
+    def _written_key(self, root: exp.Expr, qualifier: str) -> exp.Expr | None:
+        """The row's single-column integer primary key, for a wrapper's ``lastrowid`` (the
+        statement's own answer, never session state such as ``LAST_INSERT_ID()``)."""
+        key = self.table.primary_key
+        if not self.dialect.RETURNS_INSERT_KEY or not isinstance(root, exp.Insert) or len(key) != 1:
+            return None
+        if self.table.columns[key[0]].kind is not Kind.INTEGER:
+            return None
+        return self._own(exp.column(key[0], table=qualifier, quoted=True))
 
     def _fill_owner(self, root: exp.Insert) -> None:
         """Owner fill: a column the create policy pins to the user (``user_id =

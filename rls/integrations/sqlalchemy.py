@@ -42,6 +42,7 @@ from sqlalchemy.engine.interfaces import ExecuteStyle
 
 from rls.auth.principal import ANONYMOUS, AuthUser
 from rls.guard.guard import Guard
+from rls.guard.writes import written_key
 
 UserSource = Callable[[], AuthUser | None] | ContextVar[AuthUser] | ContextVar[AuthUser | None]
 _HIDDEN = "_rls_hidden_columns"
@@ -73,32 +74,26 @@ def install(engine: Engine | Any, guard: Guard, user: UserSource) -> Callable[[]
         # An "insertmanyvalues" batch is announced as executemany but runs as one execute.
         if executemany and not _batch(context):
             statements = [guard.rewrite(sql, who, p) for p in params]
-            hidden = any(s.hidden_columns for s in statements)
+            hidden = max(s.hidden_columns for s in statements) if statements else 0
             out: tuple[str, Any] = (statements[0].sql, [s.params for s in statements])
         else:
             statement = guard.rewrite(sql, who, params)
-            hidden = bool(statement.hidden_columns)
+            hidden = statement.hidden_columns
             out = (statement.sql, statement.params)
         if context is not None:
-            setattr(context, _HIDDEN, hidden and not (executemany and not _batch(context)))
+            setattr(context, _HIDDEN, 0 if executemany and not _batch(context) else hidden)
         return out
 
     def after(conn: Any, cursor: Any, sql: str, params: Any, context: Any, executemany: bool) -> None:
         if context is None or not getattr(context, _HIDDEN, False):
             return
         # rls's own check column: one row per row written, none asked for.
-        cursor.fetchall()
-        last_id = guard.dialect.LAST_INSERT_ID
-        if last_id is not None and context.isinsert and context.dialect.postfetch_lastrowid:
+        rows = cursor.fetchall()
+        if guard.dialect.RETURNS_INSERT_KEY and context.isinsert and context.dialect.postfetch_lastrowid:
             # A result set carries no insert id (MariaDB): the ORM reads the new primary
-            # key from the context, so give it the id the session reports.
-            probe = conn.connection.cursor()  # the same DB-API connection (sync or async adapter)
-            try:
-                probe.execute(last_id)
-                row = probe.fetchone()
-            finally:
-                probe.close()
-            value = row[0] if row else None
+            # key from the context, so give it the key the statement itself returned
+            # (never LAST_INSERT_ID(), which an earlier statement may have left).
+            value = written_key(rows, getattr(context, _HIDDEN))
             context.get_lastrowid = lambda: value
 
     def on_error(context: Any) -> BaseException | None:

@@ -32,6 +32,7 @@ CLASSES = "tests/test_guard_classes.py::"
 BYPASS = "tests/test_guard_bypass.py::"
 RULES = "tests/test_guard_rules.py::"
 LANGUAGE = "tests/test_policy_language.py::"
+ROUND3 = "tests/test_guard_attacks_round3.py::"
 
 MUTANTS: tuple[Mutant, ...] = (
     # -- the fence --------------------------------------------------------------------------------
@@ -432,5 +433,63 @@ MUTANTS: tuple[Mutant, ...] = (
         "        if external and isinstance(user.id, int):\n",
         "        if False:\n",
         ("tests/test_auth_idp.py::test_idp_token_with_an_id_of_an_auth_users_admin_is_not_admin",),
+    ),
+    # -- rls.connect: what a wrapper reports, how long a statement runs (round-3 attacks) ---------
+    Mutant(
+        "lastrowid-not-the-statements-key",
+        "a MariaDB INSERT returns no key of its own: lastrowid is not what the statement wrote",
+        "rls/guard/writes.py",
+        "        if not self.dialect.RETURNS_INSERT_KEY or not isinstance(root, exp.Insert) or len(key) != 1:\n",
+        "        if True:\n",
+        (
+            ROUND3 + "test_mysql_lastrowid_never_reports_an_earlier_statements_id",
+            ROUND3 + "test_mysql_sqlalchemy_lastrowid_is_the_statements_own",
+        ),
+    ),
+    Mutant(
+        "statement-timeout-sqlite-unarmed",
+        "rls.connect's SQLite progress handler never interrupts (no statement time limit)",
+        "rls/guard/timeout.py",
+        "        return 1 if time.monotonic() > self.deadline else 0\n",
+        "        return 0\n",
+        (ROUND3 + "test_recursive_cte_without_bound_is_refused_or_bounded[sqlite]",),
+    ),
+    Mutant(
+        "statement-timeout-session-unset",
+        "rls.connect sets no session time limit (PostgreSQL statement_timeout, MariaDB max_statement_time)",
+        "rls/guard/connection.py",
+        "        if sql is not None:\n            # rls's own fixed statement, on a driver cursor of the same session.\n",
+        "        if False:\n",
+        (
+            ROUND3 + "test_recursive_cte_without_bound_is_refused_or_bounded[postgres]",
+            ROUND3 + "test_recursive_cte_without_bound_is_refused_or_bounded[mysql]",
+        ),
+    ),
+    Mutant(
+        "statement-timeout-not-reasserted",
+        "the PostgreSQL time limit is not set again after a transaction ends (a rollback undid it)",
+        "rls/guard/connection.py",
+        "        if self._guard.dialect.SESSION_LIMIT_UNDONE_BY_ROLLBACK:\n            self._clock.asserted = False\n",
+        "        pass\n",
+        (ROUND3 + "test_postgres_limit_is_asserted_again_after_a_rollback",),
+    ),
+    Mutant(
+        "size-arguments-unbounded",
+        "REPEAT counts and printf widths/precisions not bounded (900 MB in one call)",
+        "rls/guard/allow.py",
+        (
+            '    if not _small_count(node.args.get("times")):\n',
+            '            if number == "*" or (number and int(number) > MAX_GROWTH):\n',
+        ),
+        ("    if False:\n", "            if False:\n"),
+        (ROUND3 + "test_size_arguments_are_bounded",),
+    ),
+    Mutant(
+        "regexp-recognised-by-name",
+        "rls.connect's create_function takes any function named like SQLAlchemy's regexp",
+        "rls/guard/connection.py",
+        "        and func.__code__ is own[0]\n        and func.__globals__ is vars(pysqlite)\n",
+        '        and func.__code__.co_name == "regexp"\n',
+        (ROUND3 + "test_a_regexp_look_alike_is_refused",),
     ),
 )
