@@ -1,0 +1,149 @@
+"""Round-12 attacks on typed principal attributes (rls/policy/principals.py, compile.py
+``apply_dialect``, the dialects' ``build_comparison``), on the three real databases through
+REST, with tokens signed with the auth secret (the path identity-provider claims take too).
+Each test asserts the secure behaviour: it fails on main today and passes once fixed.
+
+What held is listed at the end of the module.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jwt
+import pytest
+
+from tests.authkit import SECRET
+from tests.client import Client
+from tests.test_postgrest_attacks import claim_worlds  # noqa: F401  (the fixture, reused)
+
+# ClaimWorld's notes: (team 'red', lvl 1, title 'r1'), (team 'blue', lvl 5, title 'b1').
+
+
+def _reply(world: Any, claims: dict[str, Any]) -> tuple[int, Any]:
+    token = jwt.encode({"user_id": "ext-1", "exp": int(time.time()) + 600, **claims}, SECRET, algorithm="HS256")
+    reply = Client(world.app, token).get("/notes", "select=title&order=id")
+    return reply.status, reply.json
+
+
+# -- A. MariaDB: a parenthesised operand skips the exact text comparison ------------------
+#
+# principal_kind looks through parentheses (the claim is typed TEXT), but apply_dialect
+# recognises the column / the principal parameter only as the comparison's direct operand:
+# ``(team) = auth_user.team`` or ``team = (auth_user.team)`` stays a plain ``=`` and MariaDB
+# compares with the column's case- and pad-insensitive collation — a token whose team is
+# "RED" or "red " reads team red's rows (docs/auth.md: "Text compares exactly on every
+# database (MariaDB too: case and trailing spaces count)"). SQLite and PostgreSQL grant
+# nothing. Class: a rule keyed on the syntactic shape of an operand, where the typing rule
+# looks through parentheses. Rule that makes it impossible: normalise the policy tree once
+# (strip redundant parentheses) before typing and before apply_dialect, so both see the
+# same operands — or decide exactness from the operands' kinds, never their node type.
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "(((auth_user.team))) = (team)",
+        "(team) = (auth_user.team)",
+        "(team) IN (auth_user.team)",
+        "(auth_user.team) IN ('red', 'green')",
+        "(auth_user.team) IN (SELECT n.team FROM notes n WHERE n.lvl = 1)",
+        "EXISTS (SELECT 1 FROM notes n WHERE n.id = notes.id AND (n.team) = (auth_user.team))",
+    ],
+)
+@pytest.mark.parametrize("confused", ["RED", "red ", "Red"])
+def test_parenthesised_text_comparison_is_exact(claim_worlds, backend, expression, confused):  # noqa: F811
+    world = claim_worlds(backend)
+    world.policy(expression)
+    assert "r1" in (world.titles(team="red") or [])  # the policy grants with the claim as written
+    assert world.titles(team=confused) in ([], None)  # MariaDB: team red's rows
+
+
+# -- B. MariaDB: < <= > >= with text follow the collation ----------------------------------
+#
+# build_comparison makes only = and <> exact on MariaDB; an ordering comparison of a
+# principal with text keeps the column's collation, where 'RED' = 'red' and 'red ' =
+# 'red'. A range written with AND (the BETWEEN form the language allows) is an equality:
+# a token whose team differs in case or trailing spaces reads the rows of another team.
+# SQLite and PostgreSQL grant nothing. Class: exactness applied per operator instead of per
+# type. Rule: every comparison (= <> < <= > >=, IN, LIKE) of a text kind is built by one
+# dialect hook that compares bytes (BINARY) on MariaDB, whatever the operator.
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "team >= auth_user.team AND team <= auth_user.team",
+        "auth_user.team <= team AND auth_user.team >= team",
+        "LOWER(team) >= auth_user.team AND LOWER(team) <= auth_user.team",
+        "EXISTS (SELECT 1 FROM notes n WHERE n.id = notes.id AND n.team >= auth_user.team AND n.team <= auth_user.team)",
+    ],
+)
+@pytest.mark.parametrize("confused", ["RED", "red "])
+def test_ordering_comparison_with_text_is_exact(claim_worlds, backend, expression, confused):  # noqa: F811
+    world = claim_worlds(backend)
+    world.policy(expression)
+    assert world.titles(team="red") == ["r1"]
+    assert world.titles(team=confused) in ([], None)  # MariaDB: ['r1']
+
+
+# -- C. PostgreSQL: a NaN claim is greater than every number ------------------------------
+#
+# PyJWT decodes a payload with Python's json, which reads the non-JSON tokens NaN and
+# Infinity as floats; typed_value lets any float through as a number. PostgreSQL orders
+# NaN above every number, so ``auth_user.cap > 3`` holds for cap = NaN and a token grants
+# itself every row; SQLite binds NaN as NULL (nothing) and MariaDB refuses the statement
+# (400): three answers for one policy and one token. Class: a value that is no number
+# accepted as a number. Rule: a number is a finite int/float (math.isfinite) within the
+# database's range — anything else binds NULL (or the token is invalid: RFC 8259 JSON has
+# no NaN/Infinity).
+@pytest.mark.parametrize("expression", ["auth_user.cap > 3", "auth_user.cap >= 3 AND auth_user.cap > 4"])
+def test_nan_claim_is_no_number(claim_worlds, backend, expression):  # noqa: F811
+    world = claim_worlds(backend)
+    world.policy(expression)
+    assert world.titles(cap=5) == ["r1", "b1"]
+    status, body = _reply(world, {"cap": float("nan")})
+    assert status in (200, 401, 403), body
+    assert status != 200 or body == []  # PostgreSQL: both rows
+
+
+# -- D. the same policy and token answer differently: infinities and big integers -------
+#
+# ``auth_user.cap < 3`` with cap = -Infinity: PostgreSQL and SQLite return both rows,
+# MariaDB answers 400 "the database rejected the statement" (PyMySQL writes the float as
+# -inf, no SQL literal). With cap = 2**64: PostgreSQL and MariaDB compare it, SQLite
+# answers 400 "invalid value for the column's type" (no 64-bit integer). The token is the
+# same; the three databases differ, and a claim's value turns into a statement error.
+# Same class and rule as C: bind as a number only a finite value within the range every
+# database binds (signed 64-bit integers, finite doubles); anything else binds NULL.
+@pytest.mark.parametrize(
+    ("expression", "odd"),
+    [
+        ("auth_user.cap < 3", float("-inf")),
+        ("auth_user.cap > 3", float("inf")),
+        ("auth_user.cap > 3", 2**64),
+        ("lvl < auth_user.cap", 2**64),
+        ("auth_user.cap < 3", -(2**70)),
+    ],
+)
+def test_out_of_range_number_claims_answer_alike(claim_worlds, backend, expression, odd):  # noqa: F811
+    world = claim_worlds(backend)
+    world.policy(expression)
+    status, body = _reply(world, {"cap": odd})
+    assert status == 200, body  # a claim is a value, never a statement error
+    assert body == []  # out of range binds NULL everywhere: PostgreSQL grants both rows today
+
+
+# -- What held (same worlds, all three databases) ------------------------------------------
+#
+# - one side parenthesised (`(team) = auth_user.team`, `team = (auth_user.team)`): the
+#   other side is still recognised and the comparison is exact; both sides are needed (A);
+# - claims of the wrong JSON type (bool/int/str/list/object) against text, integer,
+#   boolean and number literals and columns, both operand orders: NULL, no rows;
+# - LIKE / ILIKE with the claim as pattern or as operand: the claim is a pattern (a "%"
+#   team matches every team, as a `like` filter would): the docs type it as text and
+#   promise nothing more — a policy author who wants equality writes `=`; case is exact on
+#   MariaDB for LIKE;
+# - `team IS auth_user.x`, `NOT IN (SELECT … auth_user.x)`: refused when written;
+# - IN lists, IN (SELECT LOWER(c) …), correlated EXISTS with `=`, UPPER/LOWER operands:
+#   exact on MariaDB;
+# - identity-provider tokens: an integer `sub` is text and meets no integer owner column;
+#   local tokens' integer ids meet no text column; no second path builds a principal
+#   (authenticator and tokens agree on `external`).
