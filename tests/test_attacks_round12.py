@@ -14,9 +14,14 @@ from typing import Any
 import jwt
 import pytest
 
+from rls import AuthUser, connect
 from tests.authkit import SECRET
 from tests.client import Client
+from tests.guardkit import harness_fixture
+from tests.test_guard_attacks import POLICIES, ROWS, TABLES
 from tests.test_postgrest_attacks import claim_worlds  # noqa: F401  (the fixture, reused)
+
+harness_for = harness_fixture(TABLES, ROWS, POLICIES)
 
 # ClaimWorld's notes: (team 'red', lvl 1, title 'r1'), (team 'blue', lvl 5, title 'b1').
 
@@ -131,6 +136,42 @@ def test_out_of_range_number_claims_answer_alike(claim_worlds, backend, expressi
     assert body == []  # out of range binds NULL everywhere: PostgreSQL grants both rows today
 
 
+# -- E. SQLite: lastrowid reports another user's hidden row id ------------------------------
+#
+# Round 3 made MariaDB's lastrowid the statement's own (a hidden RETURNING key column); on
+# SQLite the wrapper still answers with the driver's cursor.lastrowid, which is
+# sqlite3_last_insert_rowid() — connection state, left by whatever INSERT ran last. On one
+# connection serving every user (rls.connect with a per-statement user, a pool), user 1
+# inserts an unpublished doc (invisible to user 2); user 2 then runs an INSERT … SELECT
+# that writes nothing (or an UPDATE, or a SELECT) and reads user 1's new id from
+# lastrowid. Class: session state reported as a statement's result. Rule: a wrapper's
+# lastrowid is only what the statement itself returned (RETURNING key on every dialect
+# that has it, SQLite included), None when it wrote no row or is no INSERT.
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "INSERT INTO docs (owner_id, title, secret, published) SELECT 2, 'x', 1, FALSE FROM docs WHERE 1 = 0",
+        "INSERT INTO tags (name) SELECT name FROM tags WHERE 1 = 0",
+        "UPDATE docs SET title = 'g' WHERE id = 3",
+        "SELECT id FROM docs",
+    ],
+)
+def test_sqlite_lastrowid_never_reports_another_statements_id(harness_for, sql):
+    h = harness_for("sqlite")
+    current = {"user": AuthUser(id=1)}
+
+    def work(session: Any) -> tuple[Any, Any]:
+        conn = connect(session.connection, h.guard, lambda: current["user"])
+        first = conn.execute("INSERT INTO docs (owner_id, title, secret, published) VALUES (1, 'hidden', 5, FALSE)")
+        hidden_id = first.lastrowid  # user 1's unpublished row: user 2 cannot read it
+        current["user"] = AuthUser(id=2)
+        return hidden_id, conn.execute(sql).lastrowid
+
+    hidden_id, reported = h.db.run(work)
+    assert hidden_id not in (None, 0)
+    assert reported in (None, 0), (reported, hidden_id)  # was: hidden_id
+
+
 # -- What held (same worlds, all three databases) ------------------------------------------
 #
 # - one side parenthesised (`(team) = auth_user.team`, `team = (auth_user.team)`): the
@@ -146,4 +187,6 @@ def test_out_of_range_number_claims_answer_alike(claim_worlds, backend, expressi
 #   exact on MariaDB;
 # - identity-provider tokens: an integer `sub` is text and meets no integer owner column;
 #   local tokens' integer ids meet no text column; no second path builds a principal
-#   (authenticator and tokens agree on `external`).
+#   (authenticator and tokens agree on `external`);
+# - MariaDB lastrowid after a zero-row INSERT … SELECT, an UPDATE or a SELECT: None/0 (the
+#   round-3 RETURNING key holds); an explicit duplicate id is a Conflict, no id reported.
