@@ -14,7 +14,7 @@ from typing import Any
 import jwt
 import pytest
 
-from rls import AuthUser, connect
+from rls import AuthUser, Refused, connect
 from tests.authkit import SECRET
 from tests.client import Client
 from tests.guardkit import harness_fixture
@@ -170,6 +170,59 @@ def test_sqlite_lastrowid_never_reports_another_statements_id(harness_for, sql):
     hidden_id, reported = h.db.run(work)
     assert hidden_id not in (None, 0)
     assert reported in (None, 0), (reported, hidden_id)  # was: hidden_id
+
+
+# -- F. Memory: size arguments multiply -------------------------------------------------
+#
+# allow.py bounds each REPEAT count and printf width by MAX_GROWTH (100 000) because "a
+# statement timeout does not bound memory" — but sizes compose: REPEAT of a REPEAT, a
+# REPLACE of every character by a REPEAT, a recursive CTE that doubles a string each step
+# (bounded in steps by its own WHERE, so the round-3 recursion rule passes it) each ask
+# for 10^10 bytes or 2^40 with no literal above the bound. Only the guard's verdict is
+# asserted here (nothing is run). Class: a bound on each argument where the danger is the
+# product. Rule: bound the size of a value, not of one argument — a growth function's
+# input is itself a literal (or a column) and its output may not feed another growth
+# function; a recursive CTE's recursive part may not grow a value (no concatenation of a
+# CTE column with itself / string function over it).
+GROWTH = {
+    "all": [
+        "SELECT REPEAT(REPEAT('x', 100000), 100000)",
+        "SELECT LENGTH(REPEAT(REPEAT(REPEAT('x', 3000), 3000), 3000))",
+        "SELECT REPLACE(REPEAT('x', 100000), 'x', REPEAT('y', 100000))",
+    ],
+    "sqlite": [
+        "SELECT REPLACE(printf('%100000d', 1), ' ', printf('%100000d', 1))",
+        "WITH RECURSIVE r(n, s) AS (SELECT 1, 'x' UNION ALL SELECT n + 1, s || s FROM r WHERE n < 40) "
+        "SELECT LENGTH(s) FROM r",
+    ],
+    "postgres": [
+        "WITH RECURSIVE r(n, s) AS (SELECT 1, 'x' UNION ALL SELECT n + 1, s || s FROM r WHERE n < 40) "
+        "SELECT LENGTH(s) FROM r",
+    ],
+    "mysql": [],
+}
+
+
+@pytest.mark.parametrize(
+    ("backend", "sql"), [(b, sql) for b in ("sqlite", "postgres", "mysql") for sql in GROWTH["all"] + GROWTH[b]]
+)
+def test_growth_does_not_compose(harness_for, backend, sql):
+    h = harness_for(backend)
+    with pytest.raises(Refused):
+        h.guard.rewrite(sql, AuthUser(id=2))  # accepted today
+
+
+@pytest.mark.parametrize("backend", ["postgres", "mysql"])
+def test_nested_repeat_exceeds_max_growth(harness_for, backend):
+    # What the accepted shape does, at a size safe to run: 9 MB from counts of 3000.
+    from rls.guard.allow import MAX_GROWTH
+
+    h = harness_for(backend)
+    try:
+        rows = h.run("SELECT LENGTH(REPEAT(REPEAT('x', 3000), 3000))")
+    except Refused:
+        return  # the secure outcome
+    assert rows[0][0] <= MAX_GROWTH, rows  # 9 000 000 today
 
 
 # -- What held (same worlds, all three databases) ------------------------------------------
