@@ -15,6 +15,7 @@ import jwt
 import pytest
 
 from rls import AuthUser, Refused, connect
+from rls.errors import StatementTimeout
 from tests.authkit import SECRET
 from tests.client import Client
 from tests.guardkit import harness_fixture
@@ -223,6 +224,42 @@ def test_nested_repeat_exceeds_max_growth(harness_for, backend):
     except Refused:
         return  # the secure outcome
     assert rows[0][0] <= MAX_GROWTH, rows  # 9 000 000 today
+
+
+# -- G. SQLite: one statement's time limit restarts at every fetch -----------------------
+#
+# The SQLite deadline is armed per driver call (execute, each fetch). A statement whose
+# rows each take most of the limit to produce — an endless recursive CTE filtered to one
+# row in a million — never runs out while the caller iterates it (``for row in cursor``,
+# what ORMs and streaming code do): the statement computes without bound. On PostgreSQL
+# and MariaDB the server's limit counts the statement's whole run. Class: a budget reset
+# by an operation the attacker's statement paces. Rule: a statement's deadline is set
+# once, when it starts, and fetches count against it (time between fetches may be excluded
+# by pausing the clock, never by re-arming it).
+SPARSE = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT n FROM r WHERE n % 300000 = 0"
+
+
+def test_sqlite_limit_counts_a_statements_fetches_together(harness_for):
+    h = harness_for("sqlite")
+    outcome: dict[str, Any] = {"busy": 0.0, "rows": 0}
+
+    def work(session: Any) -> None:
+        conn = connect(session.connection, h.guard, AuthUser(id=2), statement_timeout=1)
+        cursor = conn.execute(SPARSE)
+        started = time.monotonic()
+        try:
+            while time.monotonic() - started < 6:
+                before = time.monotonic()
+                cursor.fetchone()
+                outcome["busy"] += time.monotonic() - before
+                outcome["rows"] += 1
+        except StatementTimeout as exc:
+            outcome["error"] = exc
+
+    h.db.run(work)
+    # The statement computed for ``busy`` seconds under a 1-second limit.
+    assert isinstance(outcome.get("error"), StatementTimeout), outcome
+    assert outcome["busy"] < 2.5, outcome
 
 
 # -- What held (same worlds, all three databases) ------------------------------------------
