@@ -16,7 +16,7 @@ import pytest
 
 from rls import AuthUser, Refused, connect
 from rls.errors import StatementTimeout
-from tests.authkit import SECRET
+from tests.authkit import SECRET, login, make_app
 from tests.client import Client
 from tests.guardkit import harness_fixture
 from tests.test_guard_attacks import POLICIES, ROWS, TABLES
@@ -260,6 +260,62 @@ def test_sqlite_limit_counts_a_statements_fetches_together(harness_for):
     # The statement computed for ``busy`` seconds under a 1-second limit.
     assert isinstance(outcome.get("error"), StatementTimeout), outcome
     assert outcome["busy"] < 2.5, outcome
+
+
+# -- H. a claim compared with a date column is converted by each database its own way ---
+#
+# typed_value passes any string for a DATE column, so the database parses it: MariaDB
+# reads 'a' as the zero date (``d > 'a'`` holds for every row) and '2024-01-01abc' as
+# 2024-01-01 (with a warning), PostgreSQL answers 400 "invalid value" to a token's value,
+# SQLite compares the text. A token whose claim is no date reads rows on MariaDB.
+# Class: the database's conversions decide a principal's value. Rule: typed_value parses
+# a date/datetime/time claim itself (ISO 8601 only: date.fromisoformat) and binds the
+# parsed value — anything else binds NULL — as it already does for numbers and booleans.
+DATED = "CREATE TABLE things (id {serial}, d {date}, title {string}){table_options}"
+
+
+@pytest.fixture(scope="module")
+def dated_apps(make_database_url) -> Any:
+    made: dict[str, Any] = {}
+
+    def get(backend: str) -> Any:
+        if backend not in made:
+            app = make_app(make_database_url(backend), auth_enabled=True, policy_refresh_interval=0.0)
+            anonymous = Client(app)
+            admin = Client(app, login(anonymous, "rest_admin", anonymous.post("/auth/setup").json["Password"]))
+            insert = "INSERT INTO things (d, title) VALUES ('2024-01-01', 't1')"
+            app.db.run(lambda s: [s.execute(DATED.format_map(app.db.dialect.DDL_TYPES)), s.execute(insert)], write=True)
+            app.db.refresh_schema()
+            made[backend] = (app, admin)
+        return made[backend]
+
+    yield get
+    for app, _ in made.values():
+        app.db.close()
+
+
+@pytest.mark.parametrize(
+    ("expression", "claim"),
+    [
+        ("d > auth_user.day", "a"),
+        ("d = auth_user.day", "2024-01-01abc"),
+        ("d = auth_user.day", "garbage"),
+        ("d > auth_user.day", "2024-01-01x"),
+    ],
+)
+def test_a_claim_that_is_no_date_matches_no_date(dated_apps, backend, expression, claim):
+    app, admin = dated_apps(backend)
+    app.db.run(lambda s: s.execute("DELETE FROM auth_policies WHERE table_name = 'things'"), write=True)
+    policy = {"table_name": "things", "action": "read", "expression": expression, "description": "dated"}
+    assert admin.post("/auth_policies", policy).status == 200
+
+    def read(day: Any) -> tuple[int, Any]:
+        token = jwt.encode({"user_id": "ext-1", "exp": int(time.time()) + 600, "day": day}, SECRET, algorithm="HS256")
+        reply = Client(app, token).get("/things", "select=title")
+        return reply.status, reply.json
+
+    assert read("2023-12-31" if ">" in expression else "2024-01-01") == (200, [{"title": "t1"}])
+    assert read(claim) == (200, [])  # MariaDB: t1 for 'a' and '2024-01-01abc'; PostgreSQL: 400
 
 
 # -- What held (same worlds, all three databases) ------------------------------------------
