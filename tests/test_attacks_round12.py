@@ -8,6 +8,7 @@ What held is listed at the end of the module.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -19,8 +20,9 @@ from rls.errors import StatementTimeout
 from tests.authkit import SECRET, login, make_app
 from tests.client import Client
 from tests.guardkit import harness_fixture
+from tests.test_auth_idp import JWKS, claims, sign
 from tests.test_guard_attacks import POLICIES, ROWS, TABLES
-from tests.test_postgrest_attacks import claim_worlds  # noqa: F401  (the fixture, reused)
+from tests.test_postgrest_attacks import IdpWorld, claim_worlds  # noqa: F401  (the fixture, reused)
 
 harness_for = harness_fixture(TABLES, ROWS, POLICIES)
 
@@ -316,6 +318,39 @@ def test_a_claim_that_is_no_date_matches_no_date(dated_apps, backend, expression
 
     assert read("2023-12-31" if ">" in expression else "2024-01-01") == (200, [{"title": "t1"}])
     assert read(claim) == (200, [])  # MariaDB: t1 for 'a' and '2024-01-01abc'; PostgreSQL: 400
+
+
+# -- I. SQLite: an identity provider's subject owns a local user's rows through an
+#    untyped owner column ---------------------------------------------------------------
+#
+# An identity provider's integer subject 2 becomes the text "2" so that it never equals
+# auth_users id 2 — but a column declared without a type (SQLite allows it; Kind.OTHER) is
+# compared "as text on both sides" (build_comparison casts both), and typed_value passes any
+# value for OTHER: CAST(2 AS TEXT) = CAST('2' AS TEXT). A stranger at the provider whose
+# `sub` equals alice's local id reads alice's rows in such a table under the default
+# ``user_id = auth_user.id`` policy, and the rows it POSTs (owner filled with "2") appear
+# among alice's. Class: a namespace kept apart by type, erased by a comparison that
+# converts both sides to text. Rule: a principal compared with a column of unknown type
+# keeps its own type (an integer id never equals text, a text id never an integer) — or
+# binds NULL there.
+def test_idp_subject_owns_nothing_through_an_untyped_owner_column(make_database_url, tmp_path):
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps(JWKS))
+    world = IdpWorld(make_database_url("sqlite"), str(path))
+    try:
+        create = "CREATE TABLE loose (id INTEGER PRIMARY KEY, user_id, title TEXT)"
+        world.app.db.run(lambda s: s.execute(create), write=True)
+        world.app.db.refresh_schema()
+        assert world.alice.post("/loose", {"title": "alice's loose secret"}).status == 200
+        stranger = Client(world.app, sign(claims(sub=world.alice_id)))
+        reply = stranger.get("/loose")
+        assert reply.status in (200, 401, 403), reply.body
+        assert reply.status != 200 or reply.json == []  # today: alice's row
+        stranger.post("/loose", {"title": "planted"})
+        mine = [r["title"] for r in world.alice.get("/loose").json]
+        assert mine == ["alice's loose secret"]  # today: + "planted"
+    finally:
+        world.app.db.close()
 
 
 # -- What held (same worlds, all three databases) ------------------------------------------
