@@ -8,6 +8,7 @@ What held is listed at the end of the module.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -15,11 +16,11 @@ from typing import Any
 import jwt
 import pytest
 
-from rls import AuthUser, Refused, connect
+from rls import AuthUser, Policy, Refused, connect, connect_async
 from rls.errors import StatementTimeout
 from tests.authkit import SECRET, login, make_app
 from tests.client import Client
-from tests.guardkit import harness_fixture
+from tests.guardkit import async_driver_connection, harness_fixture
 from tests.test_auth_idp import JWKS, claims, sign
 from tests.test_guard_attacks import POLICIES, ROWS, TABLES
 from tests.test_postgrest_attacks import IdpWorld, claim_worlds  # noqa: F401  (the fixture, reused)
@@ -175,6 +176,104 @@ def test_sqlite_lastrowid_never_reports_another_statements_id(harness_for, sql):
     assert reported in (None, 0), (reported, hidden_id)  # was: hidden_id
 
 
+def test_sqlite_async_lastrowid_never_reports_another_statements_id(harness_for):
+    """The same through rls.connect_async on aiosqlite."""
+    h = harness_for("sqlite")
+    current = {"user": AuthUser(id=1)}
+
+    async def work() -> tuple[Any, list[Any]]:
+        raw = await async_driver_connection(h.db.url)
+        try:
+            conn = await connect_async(raw, h.guard, lambda: current["user"])
+            first = await conn.execute(
+                "INSERT INTO docs (owner_id, title, secret, published) VALUES (1, 'hidden', 5, FALSE)"
+            )
+            hidden_id = first.lastrowid
+            current["user"] = AuthUser(id=2)
+            reported = []
+            for sql in ("INSERT INTO tags (name) SELECT name FROM tags WHERE 1 = 0", "SELECT id FROM docs"):
+                cursor = await conn.execute(sql)
+                await cursor.fetchall()
+                reported.append(cursor.lastrowid)
+            own = await conn.execute("INSERT INTO tags (id, name) VALUES (61, 'mine')")
+            reported.append(own.lastrowid)
+            await conn.rollback()
+            return hidden_id, reported
+        finally:
+            await raw.close()
+
+    hidden_id, reported = asyncio.run(work())
+    assert hidden_id not in (None, 0)
+    assert reported == [None, None, 61], (reported, hidden_id)  # the statement's own key, or None
+
+
+# Tables whose INSERT leaves SQLite's last_insert_rowid() as it was (WITHOUT ROWID), or
+# whose key is no integer: the wrapper reports the statement's own integer key or None.
+KEYED_TABLES = (
+    "CREATE TABLE docs (id {serial}, owner_id {integer}, title {string}, secret {integer}, "
+    "published {boolean}){table_options}",
+    "CREATE TABLE codes (code TEXT PRIMARY KEY, n INTEGER) WITHOUT ROWID",
+    "CREATE TABLE counted (id INTEGER PRIMARY KEY, name TEXT) WITHOUT ROWID",
+    "CREATE TABLE named (name TEXT PRIMARY KEY, n INTEGER)",
+)
+keyed_for = harness_fixture(
+    KEYED_TABLES,
+    {"docs": ROWS["docs"]},
+    [Policy("docs", "all", "owner_id = auth_user.id"), *(Policy(t, "all", "") for t in ("codes", "counted", "named"))],
+)
+
+
+def test_sqlite_lastrowid_is_the_statements_own_key_on_any_table(keyed_for):
+    h = keyed_for("sqlite")
+
+    def work(session: Any) -> list[Any]:
+        conn = connect(session.connection, h.guard, AuthUser(id=1))
+        hidden = conn.execute("INSERT INTO docs (owner_id, title, secret, published) VALUES (1, 'hidden', 5, FALSE)")
+        return [
+            hidden.lastrowid,
+            conn.execute("INSERT INTO codes (code, n) VALUES ('a', 1)").lastrowid,  # WITHOUT ROWID: unchanged
+            conn.execute("INSERT INTO named (name, n) VALUES ('b', 2)").lastrowid,  # no integer key
+            conn.execute("INSERT INTO counted (id, name) VALUES (41, 'c')").lastrowid,  # WITHOUT ROWID, integer key
+            conn.execute("INSERT INTO codes (code, n) VALUES ('a', 1) ON CONFLICT (code) DO NOTHING").lastrowid,
+        ]
+
+    reported = h.db.run(work)
+    assert reported[0] not in (None, 0)
+    assert reported[1:] == [None, None, 41, None], reported
+
+
+def test_sqlite_sqlalchemy_lastrowid_is_the_statements_own(harness_for):
+    """rls.integrations.sqlalchemy: ``result.lastrowid`` of an UPDATE is no other
+    statement's id, and a Core INSERT still learns its generated key."""
+    from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, create_engine, insert, text
+    from sqlalchemy.pool import StaticPool
+
+    from rls.integrations.sqlalchemy import install
+    from tests.orm_app import sqlalchemy_url
+
+    h = harness_for("sqlite")
+    current = {"user": AuthUser(id=1)}
+    docs = Table(
+        "docs", MetaData(), Column("id", Integer, primary_key=True), Column("owner_id", Integer),
+        Column("title", String(50)), Column("secret", Integer), Column("published", Boolean),
+        implicit_returning=False,  # the key from lastrowid, not from a RETURNING of the ORM's
+    )  # fmt: skip
+    sa_url, connect_args = sqlalchemy_url(h.db.url)
+    engine = create_engine(sa_url, connect_args=connect_args, poolclass=StaticPool)  # one shared connection
+    install(engine, h.guard, lambda: current["user"])
+    try:
+        with engine.begin() as conn:
+            first = conn.execute(insert(docs).values(owner_id=1, title="hidden", secret=5, published=False))
+            hidden_id = first.inserted_primary_key[0]
+            current["user"] = AuthUser(id=2)
+            reported = conn.execute(text("UPDATE docs SET title = 'g' WHERE id = 3")).lastrowid
+    finally:
+        engine.dispose()
+    assert hidden_id not in (None, 0)
+    assert hidden_id in [r[0] for r in h.table("docs") if r[2] == "hidden"]  # the ORM's key is right
+    assert reported in (None, 0), (reported, hidden_id)
+
+
 # -- F. Memory: size arguments multiply -------------------------------------------------
 #
 # allow.py bounds each REPEAT count and printf width by MAX_GROWTH (100 000) because "a
@@ -192,6 +291,19 @@ GROWTH = {
         "SELECT REPEAT(REPEAT('x', 100000), 100000)",
         "SELECT LENGTH(REPEAT(REPEAT(REPEAT('x', 3000), 3000), 3000))",
         "SELECT REPLACE(REPEAT('x', 100000), 'x', REPEAT('y', 100000))",
+        # through any expression around the inner growth function, sub-queries included
+        "SELECT REPEAT(UPPER(CONCAT('a', REPEAT('x', 100000))), 100000)",
+        "SELECT REPEAT((SELECT REPEAT('x', 100000)), 100000)",
+        "SELECT REPLACE(title, 'x', REPEAT('y', 100000)) FROM docs",
+        "SELECT REPLACE(REPLACE(title, 'a', 'aaaa'), 'a', 'aaaa') FROM docs",  # x4 per REPLACE
+        "WITH RECURSIVE r(n, s) AS (SELECT 1, 'x' UNION ALL SELECT n + 1, CONCAT(s, s) FROM r WHERE n < 40) "
+        "SELECT LENGTH(s) FROM r",
+        "WITH RECURSIVE r(n, s) AS (SELECT 1, 'x' UNION ALL SELECT r.n + 1, REPEAT(r.s, 2) FROM r WHERE r.n < 40) "
+        "SELECT LENGTH(s) FROM r",
+        "WITH RECURSIVE r(n, s) AS (SELECT 1, 'x' UNION ALL SELECT n + 1, REPLACE(s, 'x', 'xx') FROM r WHERE n < 40) "
+        "SELECT LENGTH(s) FROM r",
+        "WITH RECURSIVE r(n, a, b) AS (SELECT 1, 'x', 'y' UNION ALL SELECT q.n + 1, CONCAT(q.a, q.b), q.a FROM r AS q "
+        "WHERE q.n < 60) SELECT LENGTH(a) FROM r",
     ],
     "sqlite": [
         "SELECT REPLACE(printf('%100000d', 1), ' ', printf('%100000d', 1))",
@@ -213,6 +325,31 @@ def test_growth_does_not_compose(harness_for, backend, sql):
     h = harness_for(backend)
     with pytest.raises(Refused):
         h.guard.rewrite(sql, AuthUser(id=2))  # accepted today
+
+
+GROWTH_ALLOWED = {  # sizes that add up, or a bounded piece per recursive step (linear)
+    "all": ["SELECT REPLACE(title, 'a', 'bb'), REPLACE(REPLACE(title, 'a', 'b'), 'c', 'd') FROM docs"],
+    "sqlite": [
+        "SELECT title || printf('%5d', id) || title FROM docs",
+        "WITH RECURSIVE r(n, p) AS (SELECT 1, 'root' UNION ALL SELECT n + 1, p || '/' || 'x' FROM r WHERE n < 3) "
+        "SELECT p FROM r",
+    ],
+    "postgres": [
+        "SELECT CONCAT(REPEAT('x', 5), REPEAT('y', 5), title) FROM docs",
+        "WITH RECURSIVE r(n, p) AS (SELECT 1, 'root' UNION ALL SELECT n + 1, p || '/' || 'x' FROM r WHERE n < 3) "
+        "SELECT p FROM r",
+    ],
+    "mysql": ["SELECT CONCAT(REPEAT('x', 5), REPEAT('y', 5), title), REPEAT(title, 3) FROM docs"],
+}
+
+
+@pytest.mark.parametrize(
+    ("backend", "sql"),
+    [(b, sql) for b in ("sqlite", "postgres", "mysql") for sql in GROWTH_ALLOWED["all"] + GROWTH_ALLOWED[b]],
+)
+def test_growth_that_adds_up_is_allowed(harness_for, backend, sql):
+    h = harness_for(backend)
+    assert h.run(sql)
 
 
 @pytest.mark.parametrize("backend", ["postgres", "mysql"])
@@ -260,6 +397,35 @@ def test_sqlite_limit_counts_a_statements_fetches_together(harness_for):
 
     h.db.run(work)
     # The statement computed for ``busy`` seconds under a 1-second limit.
+    assert isinstance(outcome.get("error"), StatementTimeout), outcome
+    assert outcome["busy"] < 2.5, outcome
+
+
+def test_sqlite_async_limit_counts_a_statements_fetches_together(harness_for):
+    """The same through rls.connect_async on aiosqlite; a second cursor's statement, run
+    between two fetches of the first, gives the first no new budget either."""
+    h = harness_for("sqlite")
+    outcome: dict[str, Any] = {"busy": 0.0, "rows": 0}
+
+    async def work() -> None:
+        raw = await async_driver_connection(h.db.url)
+        try:
+            conn = await connect_async(raw, h.guard, AuthUser(id=2), statement_timeout=1)
+            cursor = await conn.execute(SPARSE)
+            started = time.monotonic()
+            try:
+                while time.monotonic() - started < 6:
+                    before = time.monotonic()
+                    await cursor.fetchone()
+                    outcome["busy"] += time.monotonic() - before
+                    outcome["rows"] += 1
+                    await (await conn.execute("SELECT 1")).fetchall()  # another statement: its own budget
+            except StatementTimeout as exc:
+                outcome["error"] = exc
+        finally:
+            await raw.close()
+
+    asyncio.run(work())
     assert isinstance(outcome.get("error"), StatementTimeout), outcome
     assert outcome["busy"] < 2.5, outcome
 

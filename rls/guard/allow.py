@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from sqlglot import exp
 
 from rls.errors import Refused
+from rls.guard.growth import check_growth
 
 STATEMENTS: tuple[type[exp.Expr], ...] = (
     exp.Select,
@@ -213,6 +214,7 @@ def check_statement(
         if type(node) in unsupported:
             raise Refused(f"not supported on this database: {_name(node)}")
         _check_node(node, functions, placeholders, checked_leaves)
+    check_growth(root)  # sizes compose: bound the value, not each argument
 
 
 def _name(node: exp.Expr) -> str:

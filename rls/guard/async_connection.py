@@ -99,7 +99,7 @@ class AsyncGuardedConnection:
 class AsyncGuardedCursor:
     """An asyncio cursor that rewrites every statement with the guard."""
 
-    __slots__ = ("_connection", "_hidden", "_lastrowid", "_raw", "_rowcount")
+    __slots__ = ("_connection", "_hidden", "_lastrowid", "_left", "_raw", "_rowcount")
 
     def __init__(self, cursor: Any, connection: AsyncGuardedConnection):
         self._raw = cursor
@@ -107,6 +107,7 @@ class AsyncGuardedCursor:
         self._hidden = False
         self._rowcount: int | None = None
         self._lastrowid: Any = None
+        self._left = 0.0  # seconds the statement has left (its fetches)
 
     @property
     def connection(self) -> AsyncGuardedConnection:
@@ -124,7 +125,9 @@ class AsyncGuardedCursor:
     def lastrowid(self) -> Any:
         """The driver's, or the first written row's key the guarded INSERT returned itself
         (MariaDB; see :attr:`rls.guard.connection.GuardedCursor.lastrowid`)."""
-        return getattr(self._raw, "lastrowid", None) if self._lastrowid is None else self._lastrowid
+        if self._connection._guard.dialect.RETURNS_INSERT_KEY:
+            return self._lastrowid  # the statement's own key, or None: never the connection's
+        return getattr(self._raw, "lastrowid", None)
 
     async def execute(self, sql: str, params: Params = None) -> AsyncGuardedCursor:
         statement = self._connection._guard.rewrite(sql, self._connection.user, params)
@@ -165,7 +168,7 @@ class AsyncGuardedCursor:
                 self._lastrowid = written_key(rows, statement.hidden_columns)
                 return len(rows)
             finally:
-                clock.disarm()
+                self._left = clock.disarm()
                 if control:
                     connection._transaction_ended()
         except RlsError:
@@ -179,9 +182,9 @@ class AsyncGuardedCursor:
             raise error from exc
 
     async def _fetch(self, fetch: Any, *args: Any) -> Any:
-        # A driver fetch steps the statement (aiosqlite): it runs under the limit too.
+        # A driver fetch steps the statement (aiosqlite): on the budget the statement has left.
         clock = self._connection._clock
-        clock.arm()
+        clock.arm(self._left)
         try:
             return await fetch(*args)
         except Exception as exc:
@@ -189,7 +192,7 @@ class AsyncGuardedCursor:
                 raise clock.error() from exc
             raise
         finally:
-            clock.disarm()
+            self._left = clock.disarm()
 
     async def fetchone(self) -> Any:
         return None if self._hidden else await self._fetch(self._raw.fetchone)

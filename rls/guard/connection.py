@@ -281,11 +281,12 @@ class GuardedConnection(_AllowList):
 class GuardedCursor(_AllowList):
     """A DB-API cursor that rewrites every statement with the guard (see the module doc)."""
 
-    __slots__ = ("_connection", "_hidden", "_lastrowid", "_summed_rowcount")
+    __slots__ = ("_connection", "_hidden", "_lastrowid", "_left", "_summed_rowcount")
     _connection: GuardedConnection
     _summed_rowcount: int | None
     _hidden: bool
     _lastrowid: int | None
+    _left: float
     _READ = frozenset({"rownumber", "arraysize", "row_factory"})
     _WRITE = frozenset({"arraysize", "row_factory"})
 
@@ -295,6 +296,7 @@ class GuardedCursor(_AllowList):
         object.__setattr__(self, "_summed_rowcount", None)
         object.__setattr__(self, "_hidden", False)
         object.__setattr__(self, "_lastrowid", None)
+        object.__setattr__(self, "_left", 0.0)  # seconds the statement has left (its fetches)
 
     @property
     def connection(self) -> GuardedConnection:
@@ -306,7 +308,9 @@ class GuardedCursor(_AllowList):
         column, where MariaDB's driver reports none — the first written row's primary key,
         which the same statement returned (never ``LAST_INSERT_ID()``: another statement,
         another user's on a shared connection, may have left it)."""
-        return getattr(self._raw, "lastrowid", None) if self._lastrowid is None else self._lastrowid
+        if self._connection._guard.dialect.RETURNS_INSERT_KEY:
+            return self._lastrowid  # the statement's own key, or None: never the connection's
+        return getattr(self._raw, "lastrowid", None)
 
     @property
     def rowcount(self) -> int:
@@ -367,7 +371,7 @@ class GuardedCursor(_AllowList):
                     return len(rows)
                 return int(cursor.rowcount)
             finally:
-                clock.disarm()
+                object.__setattr__(self, "_left", clock.disarm())
                 if control:
                     connection._transaction_ended()
         except RlsError:
@@ -381,9 +385,9 @@ class GuardedCursor(_AllowList):
             raise error from exc
 
     def _fetch(self, fetch: Callable[..., Any], *args: Any) -> Any:
-        # A driver fetch steps the statement (SQLite): it runs under the limit too.
+        # A driver fetch steps the statement (SQLite): on the budget the statement has left.
         clock = self._connection._clock
-        clock.arm()
+        clock.arm(self._left)
         try:
             return fetch(*args)
         except Exception as exc:
@@ -392,7 +396,7 @@ class GuardedCursor(_AllowList):
                 raise clock.error() from exc
             raise
         finally:
-            clock.disarm()
+            object.__setattr__(self, "_left", clock.disarm())
 
     def fetchone(self) -> Any:
         return None if self._hidden else self._fetch(self._raw.fetchone)

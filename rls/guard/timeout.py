@@ -9,9 +9,10 @@ The limit is rls's own, set on the session the wrapper was handed:
 * MariaDB / MySQL: ``SET SESSION max_statement_time`` (MySQL: ``max_execution_time``) when
   the connection is wrapped;
 * SQLite: a progress handler on the driver connection that interrupts a statement once
-  its deadline is past; the deadline is armed for each driver call that steps a statement
-  (execute, fetch) and disarmed after it, so time the application spends between fetches
-  does not count.
+  its deadline is past. A statement's deadline is set once, when it starts (execute); its
+  fetches step it on the budget it has left: the clock pauses between driver calls (time
+  the application spends between fetches does not count) and resumes at each fetch, never
+  re-armed — a statement read row by row computes no longer than one read at once.
 
 No statement the guard passes can change the limit (the guard refuses ``SET``, ``RESET``,
 ``DISCARD``, ``set_config``; the wrappers offer no ``set_progress_handler``). A statement
@@ -54,13 +55,19 @@ class StatementClock:
         self.deadline = math.inf
         self.asserted = seconds is None
 
-    def arm(self) -> None:
-        """Start the clock of one driver call."""
+    def arm(self, left: float | None = None) -> None:
+        """Run a driver call of one statement: on its whole budget when it starts
+        (execute), on what it had ``left`` when it is stepped again (a fetch) — never a new
+        budget per fetch: that lets a statement read row by row compute without bound."""
         if self.seconds is not None:
-            self.deadline = time.monotonic() + self.seconds
+            self.deadline = time.monotonic() + (self.seconds if left is None else left)
 
-    def disarm(self) -> None:
+    def disarm(self) -> float:
+        """Pause the clock after a driver call; the seconds the statement has left (kept by
+        its cursor: two cursors' statements are timed apart)."""
+        left = max(0.0, self.deadline - time.monotonic()) if self.deadline != math.inf else 0.0
         self.deadline = math.inf
+        return left
 
     def over(self) -> int:
         """SQLite's progress handler: non-zero interrupts the running statement."""

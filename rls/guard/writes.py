@@ -267,17 +267,22 @@ class WriteGuard:
                 parts.append(self._policy("update", qualifier))
         present = [p for p in parts if p is not None]
         if not present:
+            if returning is None and self._written_key(root, qualifier) is not None:
+                # No check to make, but the key the wrappers report as ``lastrowid`` is
+                # still the statement's own (never the connection's last insert id).
+                self._return_check(root, None, qualifier)
             return
         if not self.dialect.SUPPORTS_INSERT_RETURNING:
             raise Refused("INSERT under a create policy needs INSERT … RETURNING (MariaDB ≥ 10.5)")
         self._return_check(root, exp.and_(*present, copy=False), qualifier)
 
-    def _return_check(self, root: exp.Expr, condition: exp.Expr, qualifier: str) -> None:
+    def _return_check(self, root: exp.Expr, condition: exp.Expr | None, qualifier: str) -> None:
         """The check in RETURNING, on each row as stored (defaults, conversions, rounding and
         triggers included): fused into the caller's first returned value, or — when the
         statement returns nothing — one column of rls's own (``hidden_columns``), and a
-        second with the row's key where the driver reports no ``lastrowid`` for it."""
-        checked = self._own(self._checked(condition, qualifier))
+        second with the row's key, the only ``lastrowid`` the wrappers report
+        (:attr:`Dialect.RETURNS_INSERT_KEY`). No ``condition``: the check column is 1."""
+        checked = exp.Literal.number(1) if condition is None else self._own(self._checked(condition, qualifier))
         returning = root.args.get("returning")
         if returning is None:
             hidden = [exp.alias_(checked, CHECK_COLUMN, quoted=True, copy=False)]

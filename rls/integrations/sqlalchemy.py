@@ -85,15 +85,18 @@ def install(engine: Engine | Any, guard: Guard, user: UserSource) -> Callable[[]
         return out
 
     def after(conn: Any, cursor: Any, sql: str, params: Any, context: Any, executemany: bool) -> None:
-        if context is None or not getattr(context, _HIDDEN, False):
+        if context is None:
             return
-        # rls's own check column: one row per row written, none asked for.
-        rows = cursor.fetchall()
-        if guard.dialect.RETURNS_INSERT_KEY and context.isinsert and context.dialect.postfetch_lastrowid:
-            # A result set carries no insert id (MariaDB): the ORM reads the new primary
-            # key from the context, so give it the key the statement itself returned
-            # (never LAST_INSERT_ID(), which an earlier statement may have left).
-            value = written_key(rows, getattr(context, _HIDDEN))
+        hidden = getattr(context, _HIDDEN, 0)
+        value = None
+        if hidden:
+            # rls's own check column (and key): one row per row written, none asked for.
+            value = written_key(cursor.fetchall(), hidden)
+        if guard.dialect.RETURNS_INSERT_KEY:
+            # The driver's insert id is the connection's (SQLite's last_insert_rowid(),
+            # MariaDB's LAST_INSERT_ID() after RETURNING), which another statement —
+            # another user's — may have left: the ORM and ``result.lastrowid`` get the key
+            # the statement itself returned, or None.
             context.get_lastrowid = lambda: value
 
     def on_error(context: Any) -> BaseException | None:

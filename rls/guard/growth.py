@@ -1,0 +1,133 @@
+"""Bounds on the size of a value a statement computes (a statement timeout does not bound
+memory: a value of 10 GB is built in seconds).
+
+:mod:`rls.guard.allow` bounds each size argument (a ``REPEAT`` count, a ``printf`` width)
+by :data:`rls.guard.allow.MAX_GROWTH`; sizes multiply, so the rules here bound the value:
+
+* a growth function's input that can be large — ``REPEAT``'s string, ``REPLACE``'s string
+  and its replacement — is never itself computed by a growth function (``REPEAT``,
+  ``printf``/``format``, ``REPLACE`` unless by a literal no longer than its literal
+  pattern), directly or through any expression around it (a concatenation, ``UPPER``, a
+  sub-query): ``REPEAT(REPEAT('x', 100000), 100000)`` and ``REPLACE(REPEAT('x', 100000),
+  'x', REPEAT('y', 100000))`` are refused;
+* a recursive CTE's recursive member grows no value from the CTE's own columns: none of
+  them is an input of a growth function, and no concatenation holds more than one of
+  them (``s || s`` doubles a string per step: 2^40 bytes in 40 steps). Adding a bounded
+  piece per step (``path || '/' || name``) stays allowed: its growth is linear in the
+  steps, which the time limit bounds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlglot import exp
+
+from rls.errors import Refused
+
+_FORMATS = frozenset({"PRINTF", "FORMAT"})
+_CONCATENATIONS = (exp.DPipe, exp.Concat, exp.ConcatWs)
+
+
+def _is_growth(node: exp.Expr) -> bool:
+    """A function whose result can be many times larger than any of its inputs."""
+    if isinstance(node, exp.Replace):
+        return not _shrinks(node)
+    if isinstance(node, (exp.Repeat, exp.Format, exp.Pad)):
+        return True
+    return isinstance(node, exp.Anonymous) and str(node.this).upper() in _FORMATS
+
+
+def _shrinks(node: exp.Replace) -> bool:
+    """``REPLACE(s, 'ab', 'c')``: a literal replacement no longer than a literal pattern
+    makes nothing longer (escaping chains of such REPLACEs stay allowed)."""
+    pattern, replacement = node.expression, node.args.get("replacement")
+    return (
+        isinstance(pattern, exp.Literal)
+        and pattern.is_string
+        and isinstance(replacement, exp.Literal)
+        and replacement.is_string
+        and len(replacement.name) <= len(pattern.name)
+    )
+
+
+def _large_inputs(node: exp.Expr) -> Iterator[exp.Expr]:
+    """The inputs of growth function ``node`` whose size the result multiplies."""
+    if isinstance(node, exp.Repeat):
+        yield node.this
+    elif isinstance(node, exp.Replace):
+        yield node.this
+        if node.args.get("replacement") is not None:
+            yield node.args["replacement"]
+
+
+def check_growth(root: exp.Expr) -> None:
+    """Refuse ``root`` when a value it computes can grow beyond a single growth function's
+    bound (see the module doc)."""
+    for node in root.walk():
+        if _is_growth(node):
+            for value in _large_inputs(node):
+                if any(_is_growth(inner) for inner in value.walk()):
+                    raise Refused(
+                        f"{_name(node)} of a value computed by {_name(_first_growth(value))}: "
+                        "sizes would multiply (a growth function's input is a column, a literal or a parameter)"
+                    )
+        elif isinstance(node, exp.With) and node.args.get("recursive"):
+            for cte in node.expressions:
+                _check_recursive(cte)
+
+
+def _first_growth(value: exp.Expr) -> exp.Expr:
+    return next(inner for inner in value.walk() if _is_growth(inner))
+
+
+def _name(node: exp.Expr) -> str:
+    return str(node.this).upper() if isinstance(node, exp.Anonymous) else node.sql_name()
+
+
+def _check_recursive(cte: exp.Expr) -> None:
+    """The recursive members of one CTE of a ``WITH RECURSIVE`` grow none of its values."""
+    body = cte.this
+    if not isinstance(body, exp.SetOperation):
+        return
+    name = cte.alias_or_name.lower()
+    members = _members(body)
+    own = _cte_columns(cte, members[0])
+    for member in members[1:]:
+        aliases = _references(member, name)
+        if not aliases:
+            continue
+        for node in member.walk():
+            if _is_growth(node) and any(_is_own(c, aliases, own) for c in node.find_all(exp.Column)):
+                raise Refused(f"a recursive CTE may not grow a value of its own columns step by step ({_name(node)})")
+            if isinstance(node, _CONCATENATIONS) and not isinstance(node.parent, exp.DPipe):
+                if sum(1 for c in node.find_all(exp.Column) if _is_own(c, aliases, own)) > 1:
+                    raise Refused("a recursive CTE may not concatenate its own columns with each other step by step")
+
+
+def _members(body: exp.Expr) -> list[exp.Expr]:
+    """The SELECTs of a (possibly chained) UNION, left to right."""
+    if isinstance(body, exp.SetOperation):
+        return _members(body.this) + _members(body.expression)
+    return [body]
+
+
+def _cte_columns(cte: exp.Expr, anchor: exp.Expr) -> set[str]:
+    alias = cte.args.get("alias")
+    declared = alias.columns if isinstance(alias, exp.TableAlias) else []
+    if declared:
+        return {c.name.lower() for c in declared}
+    selects = anchor.expressions if isinstance(anchor, exp.Select) else []
+    return {s.alias_or_name.lower() for s in selects}
+
+
+def _references(member: exp.Expr, name: str) -> set[str]:
+    """The names (alias or table name) the member reads the CTE ``name`` under."""
+    return {t.alias_or_name.lower() for t in member.find_all(exp.Table) if t.name.lower() == name}
+
+
+def _is_own(column: exp.Column, aliases: set[str], own: set[str]) -> bool:
+    """Whether ``column`` is a column of the CTE (qualified by its name, or unqualified and
+    named like one of its columns)."""
+    table = column.table.lower()
+    return table in aliases if table else column.name.lower() in own
