@@ -296,6 +296,10 @@ GROWTH = {
         "SELECT REPEAT((SELECT REPEAT('x', 100000)), 100000)",
         "SELECT REPLACE(title, 'x', REPEAT('y', 100000)) FROM docs",
         "SELECT REPLACE(REPLACE(title, 'a', 'aaaa'), 'a', 'aaaa') FROM docs",  # x4 per REPLACE
+        # through a CTE's or a derived table's column
+        "WITH c AS (SELECT REPEAT('x', 100000) AS s) SELECT REPEAT(s, 100000) FROM c",
+        "WITH c(s) AS (SELECT REPEAT('x', 100000)) SELECT LENGTH(REPEAT(c.s, 100000)) FROM c",
+        "SELECT REPLACE(d.s, 'x', 'yy') FROM (SELECT REPEAT('x', 100000) AS s) AS d",
         "WITH RECURSIVE r(n, s) AS (SELECT 1, 'x' UNION ALL SELECT n + 1, CONCAT(s, s) FROM r WHERE n < 40) "
         "SELECT LENGTH(s) FROM r",
         "WITH RECURSIVE r(n, s) AS (SELECT 1, 'x' UNION ALL SELECT r.n + 1, REPEAT(r.s, 2) FROM r WHERE r.n < 40) "
@@ -328,7 +332,10 @@ def test_growth_does_not_compose(harness_for, backend, sql):
 
 
 GROWTH_ALLOWED = {  # sizes that add up, or a bounded piece per recursive step (linear)
-    "all": ["SELECT REPLACE(title, 'a', 'bb'), REPLACE(REPLACE(title, 'a', 'b'), 'c', 'd') FROM docs"],
+    "all": [
+        "SELECT REPLACE(title, 'a', 'bb'), REPLACE(REPLACE(title, 'a', 'b'), 'c', 'd') FROM docs",
+        "SELECT REPLACE(title, 'a', 'bb'), REPLACE(title, 'c', 'dd') AS t2 FROM docs",
+    ],
     "sqlite": [
         "SELECT title || printf('%5d', id) || title FROM docs",
         "WITH RECURSIVE r(n, p) AS (SELECT 1, 'root' UNION ALL SELECT n + 1, p || '/' || 'x' FROM r WHERE n < 3) "

@@ -9,7 +9,8 @@ by :data:`rls.guard.allow.MAX_GROWTH`; sizes multiply, so the rules here bound t
   ``printf``/``format``, ``REPLACE`` unless by a literal no longer than its literal
   pattern), directly or through any expression around it (a concatenation, ``UPPER``, a
   sub-query): ``REPEAT(REPEAT('x', 100000), 100000)`` and ``REPLACE(REPEAT('x', 100000),
-  'x', REPEAT('y', 100000))`` are refused;
+  'x', REPEAT('y', 100000))`` are refused — so is one read from a column that a CTE or a
+  derived table of the statement computes with a growth function (by name, conservatively);
 * a recursive CTE's recursive member grows no value from the CTE's own columns: none of
   them is an input of a growth function, and no concatenation holds more than one of
   them (``s || s`` doubles a string per step: 2^40 bytes in 40 steps). Adding a bounded
@@ -64,6 +65,7 @@ def _large_inputs(node: exp.Expr) -> Iterator[exp.Expr]:
 def check_growth(root: exp.Expr) -> None:
     """Refuse ``root`` when a value it computes can grow beyond a single growth function's
     bound (see the module doc)."""
+    grown = _grown_names(root)
     for node in root.walk():
         if _is_growth(node):
             for value in _large_inputs(node):
@@ -72,9 +74,34 @@ def check_growth(root: exp.Expr) -> None:
                         f"{_name(node)} of a value computed by {_name(_first_growth(value))}: "
                         "sizes would multiply (a growth function's input is a column, a literal or a parameter)"
                     )
+                if any(c.name.lower() in grown for c in value.find_all(exp.Column)):
+                    raise Refused(
+                        f"{_name(node)} of a column a growth function computes in the statement: sizes would multiply"
+                    )
         elif isinstance(node, exp.With) and node.args.get("recursive"):
             for cte in node.expressions:
                 _check_recursive(cte)
+
+
+def _grown_names(root: exp.Expr) -> set[str]:
+    """The names under which a statement's CTEs and derived tables (any SELECT of it)
+    hand on a value a growth function computed: a column of that name is taken as grown
+    wherever it is read (by name: conservative, a table column of the same name too)."""
+    names: set[str] = set()
+    for select in root.find_all(exp.Select):
+        for position, item in enumerate(select.expressions):
+            if not any(_is_growth(inner) for inner in item.walk()):
+                continue
+            if isinstance(item, exp.Alias):
+                names.add(item.alias.lower())
+            holder = select.parent
+            while isinstance(holder, (exp.SetOperation, exp.Subquery)) and holder.args.get("alias") is None:
+                holder = holder.parent
+            alias = holder.args.get("alias") if isinstance(holder, (exp.CTE, exp.Subquery)) else None
+            columns = alias.columns if isinstance(alias, exp.TableAlias) else []
+            if position < len(columns):
+                names.add(columns[position].name.lower())
+    return names
 
 
 def _first_growth(value: exp.Expr) -> exp.Expr:
@@ -82,7 +109,9 @@ def _first_growth(value: exp.Expr) -> exp.Expr:
 
 
 def _name(node: exp.Expr) -> str:
-    return str(node.this).upper() if isinstance(node, exp.Anonymous) else node.sql_name()
+    if isinstance(node, exp.Anonymous):
+        return str(node.this).upper()
+    return node.sql_name() if isinstance(node, exp.Func) else type(node).__name__.upper()
 
 
 def _check_recursive(cte: exp.Expr) -> None:

@@ -33,6 +33,7 @@ BYPASS = "tests/test_guard_bypass.py::"
 RULES = "tests/test_guard_rules.py::"
 LANGUAGE = "tests/test_policy_language.py::"
 ROUND3 = "tests/test_guard_attacks_round3.py::"
+ROUND12 = "tests/test_attacks_round12.py::"
 
 MUTANTS: tuple[Mutant, ...] = (
     # -- the fence --------------------------------------------------------------------------------
@@ -491,5 +492,48 @@ MUTANTS: tuple[Mutant, ...] = (
         "        and func.__code__ is own[0]\n        and func.__globals__ is vars(pysqlite)\n",
         '        and func.__code__.co_name == "regexp"\n',
         (ROUND3 + "test_a_regexp_look_alike_is_refused",),
+    ),
+    Mutant(
+        "lastrowid-the-connections",
+        "rls.connect's lastrowid falls back to the driver's (SQLite: the connection's last_insert_rowid())",
+        "rls/guard/connection.py",
+        "        if self._connection._guard.dialect.RETURNS_INSERT_KEY:\n            return self._lastrowid",
+        "        if self._lastrowid is not None:\n            return self._lastrowid",
+        (
+            ROUND12 + "test_sqlite_lastrowid_never_reports_another_statements_id",
+            ROUND12 + "test_sqlite_lastrowid_is_the_statements_own_key_on_any_table",
+        ),
+    ),
+    Mutant(
+        "statement-timeout-rearmed-per-fetch",
+        "the SQLite deadline is set again at every fetch (a statement read row by row runs without bound)",
+        "rls/guard/connection.py",
+        "        clock.arm(self._left)\n",
+        "        clock.arm()\n",
+        (ROUND12 + "test_sqlite_limit_counts_a_statements_fetches_together",),
+    ),
+    Mutant(
+        "growth-composes",
+        "a growth function's input may be another growth function's output (REPEAT(REPEAT(…)))",
+        "rls/guard/growth.py",
+        "                if any(_is_growth(inner) for inner in value.walk()):\n",
+        "                if False:\n",
+        (ROUND12 + "test_growth_does_not_compose",),
+    ),
+    Mutant(
+        "growth-through-derived-column",
+        "a growth function may read a column a CTE or derived table computed with one",
+        "rls/guard/growth.py",
+        "                if any(c.name.lower() in grown for c in value.find_all(exp.Column)):\n",
+        "                if False:\n",
+        (ROUND12 + "test_growth_does_not_compose",),
+    ),
+    Mutant(
+        "growth-recursive-cte",
+        "a recursive CTE's recursive member may grow its own columns (s || s doubles per step)",
+        "rls/guard/growth.py",
+        "            for cte in node.expressions:\n                _check_recursive(cte)\n",
+        "            pass\n",
+        (ROUND12 + "test_growth_does_not_compose",),
     ),
 )
