@@ -151,10 +151,13 @@ class Dialect:
     """Stored functions can be called as ``/rpc/<name>`` (:meth:`describe_functions`)."""
 
     RETURNS_INSERT_KEY: ClassVar[bool] = False
-    """The driver reports no ``lastrowid`` after an INSERT … RETURNING (MariaDB): an INSERT
-    whose WITH CHECK rides in rls's own RETURNING column also returns the row's
-    single-column integer primary key there, and the wrappers report that as ``lastrowid``
-    (never ``LAST_INSERT_ID()``, which another statement may have left)."""
+    """The driver's ``lastrowid`` is the connection's last insert id, not the statement's
+    (MariaDB ``LAST_INSERT_ID()``, SQLite ``last_insert_rowid()``): every guarded INSERT
+    returns the row's single-column integer primary key in rls's own RETURNING column, and
+    the wrappers report that as ``lastrowid`` — None when the statement returned none."""
+    IMPLICIT_ROW_KEY: ClassVar[str | None] = None
+    """The key column every table has when its schema names no primary key (SQLite's
+    ``rowid``: a schema given as column names only): what ``lastrowid`` reports there."""
     SUPPORTS_UPDATE_RETURNING: ClassVar[bool] = True
     """UPDATE … RETURNING exists: an update's WITH CHECK judges each row as stored there."""
 

@@ -149,6 +149,7 @@ class SQLite(Dialect):
     UPDATE_SEES_ITS_OWN_WRITES = True
     INSERT_ALIAS_IN_RETURNING = False
     RETURNS_INSERT_KEY = True  # sqlite3's lastrowid is the connection's last_insert_rowid()
+    IMPLICIT_ROW_KEY = "rowid"
     # SQLite resolves a name its FROM does not have against the output aliases, even in WHERE.
     ALIAS_CLAUSES: ClassVar[frozenset[str]] = frozenset({"order", "group", "having", "where"})
     # Comparisons never raise here, whatever the types.

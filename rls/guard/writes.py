@@ -304,7 +304,14 @@ class WriteGuard:
         """The row's single-column integer primary key, for a wrapper's ``lastrowid`` (the
         statement's own answer, never session state such as ``LAST_INSERT_ID()``)."""
         key = self.table.primary_key
-        if not self.dialect.RETURNS_INSERT_KEY or not isinstance(root, exp.Insert) or len(key) != 1:
+        if not self.dialect.RETURNS_INSERT_KEY or not isinstance(root, exp.Insert):
+            return None
+        implicit = self.dialect.IMPLICIT_ROW_KEY
+        if not key and implicit is not None:
+            # No key known (a schema of column names only): SQLite's rowid, the key
+            # sqlite3 itself reports (a declared INTEGER PRIMARY KEY is its alias).
+            return self._own(exp.column(implicit, table=qualifier))
+        if len(key) != 1:
             return None
         if self.table.columns[key[0]].kind is not Kind.INTEGER:
             return None
