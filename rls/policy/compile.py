@@ -391,6 +391,8 @@ def apply_dialect(tree: exp.Expr, dialect: Dialect) -> exp.Expr:
             kind = kind or _principal_param_kind(node.this)
             if kind is None:
                 return node
+            if kind is Kind.OTHER and _has_principal(node):
+                return _in_of_unknown_type(node, dialect)
             if node.args.get("query") is not None:
                 return dialect.build_in_query(node, kind)
             if node.expressions:
@@ -398,6 +400,24 @@ def apply_dialect(tree: exp.Expr, dialect: Dialect) -> exp.Expr:
         return node
 
     return tree.transform(rewrite, copy=False)
+
+
+def _has_principal(node: exp.In) -> bool:
+    return any(_principal_param_kind(o) is not None for o in (node.this, *node.expressions))
+
+
+def _in_of_unknown_type(node: exp.In, dialect: Dialect) -> exp.Expr:
+    """``IN`` with a principal and a column of unknown type: each element an exact
+    comparison (no conversion across types); ``p IN (SELECT c …)`` only over the rows
+    whose ``c`` has the type of ``p``."""
+    query = node.args.get("query")
+    if query is None:
+        equalities = [_comparison(exp.EQ(this=node.this.copy(), expression=v), dialect) for v in node.expressions]
+        return exp.paren(exp.or_(*equalities, copy=False), copy=False)
+    select = query.this if isinstance(query, exp.Subquery) else query
+    selected = select.expressions[0].unalias()  # one column: principals.py checked it
+    select.where(dialect.build_same_type(selected, node.this), copy=False)
+    return dialect.build_in_query(node, Kind.OTHER)
 
 
 def _comparison(node: exp.Expr, dialect: Dialect) -> exp.Expr:
