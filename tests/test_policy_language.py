@@ -299,6 +299,7 @@ def test_a_principal_compared_with_a_typed_function_takes_its_kind(expression, k
         ("2024-01-01T10:00:00", Kind.DATETIME, "2024-01-01 10:00:00"),
         ("2024-01-01 10:00", Kind.DATETIME, "2024-01-01 10:00:00"),
         ("2024-01-01 10:00:00x", Kind.DATETIME, None),
+        ("2024-01-01T10:00:00+02:00", Kind.DATETIME, None),  # MariaDB drops the offset
         ("10:30", Kind.TIME, "10:30:00"),
         ("25:00", Kind.TIME, None),
         ("12345678-1234-5678-1234-56781234567A", Kind.UUID, "12345678-1234-5678-1234-56781234567a"),

@@ -146,7 +146,10 @@ def _parse_uuid(text: str) -> str:
 
 
 def _parse_datetime(text: str) -> str:
-    return datetime.datetime.fromisoformat(text).isoformat(" ")
+    parsed = datetime.datetime.fromisoformat(text)
+    if parsed.tzinfo is not None:  # MariaDB drops an offset, PostgreSQL applies it: no value
+        raise ValueError(text)
+    return parsed.isoformat(" ")
 
 
 _PARSERS: Mapping[Kind, Callable[[str], str]] = {
