@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -331,6 +332,31 @@ class Dialect:
             return node(this=exp.Cast(this=this, to=text), expression=exp.Cast(this=value, to=text.copy()))
         return node(this=this, expression=value)
 
+    def build_exact_comparison(self, node: type[exp.Expr], this: exp.Expr, value: exp.Expr, kind: Kind) -> exp.Expr:
+        """``this <op> value`` where one side is a policy's principal (any of the six
+        operators): exact for ``kind`` — text byte for byte, and for a column of unknown
+        type (``Kind.OTHER``) never across types: the text '2' never meets an integer 2
+        (both sides compared only where :meth:`build_same_type` holds)."""
+        compared = self.build_comparison(node, this, value, kind)
+        if kind is not Kind.OTHER:
+            return compared
+        return exp.paren(exp.and_(compared, self.build_same_type(this, value), copy=False), copy=False)
+
+    def build_same_type(self, this: exp.Expr, value: exp.Expr) -> exp.Expr:
+        """A condition true where ``this`` and ``value`` are values of the same type (a
+        number and a number, a string and a string)."""
+        raise NotImplementedError
+
+    def build_shape(self, template: str, **values: exp.Expr) -> exp.Expr:
+        """``template`` (SQL of this dialect) with each column named like a keyword of
+        ``values`` replaced by a copy of it: built as the database's SQL parses back, so
+        the guard's verifier reads it as it was built."""
+        node = _parsed(template, self.SQLGLOT).copy()
+        for column in list(node.find_all(exp.Column)):
+            if column.name in values:
+                column.replace(values[column.name].copy())
+        return node
+
     def build_in(self, this: exp.Expr, values: list[exp.Expr], kind: Kind) -> exp.Expr:
         """``this IN (values…)`` for a column of ``kind``."""
         return exp.In(this=this, expressions=values)
@@ -471,3 +497,10 @@ def invalid_value() -> RlsError:
 
 def unavailable(reason: str = "database unavailable") -> RlsError:
     return Unavailable(reason)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(template: str, dialect: str) -> exp.Expr:
+    import sqlglot  # only the few templates of build_shape, once each
+
+    return sqlglot.parse_one(template, read=dialect)

@@ -63,6 +63,8 @@ _DATA_TYPE_KINDS = {
 
 # Text, and columns of unknown type (an untyped Guard schema): compared as bytes, exactly.
 _TEXT_KINDS = frozenset({Kind.TEXT, Kind.OTHER})
+_JSON_TYPE = "NULLIF(JSON_TYPE(JSON_EXTRACT(JSON_ARRAY({}), '$[0]')), 'NULL')"
+"""The JSON type of a value (NULL for NULL): how MariaDB tells a number from a string."""
 
 _DSN = re.compile(
     r"^(?:(?P<user>[^:@/]*)(?::(?P<password>[^@]*))?@)?"
@@ -417,6 +419,23 @@ class MySQL(Dialect):
         if node is exp.NEQ:
             return exact
         return exp.paren(exp.and_(exp.EQ(this=this.copy(), expression=value.copy()), exact), copy=False)
+
+    def build_exact_comparison(self, node: type[exp.Expr], this: exp.Expr, value: exp.Expr, kind: Kind) -> exp.Expr:
+        # Every operator, not only = and <>: 'RED' >= 'red' AND 'RED' <= 'red' holds in the
+        # collation. Ordering compares the bytes alone (no index, but exact both ways, NOT
+        # included); a column of unknown type holding numbers compares them as numbers.
+        if kind not in _TEXT_KINDS or node in (exp.EQ, exp.NEQ):
+            return super().build_exact_comparison(node, this, value, kind)
+        exact = node(this=self._bytes(this.copy()), expression=self._bytes(value.copy()))
+        if kind is Kind.TEXT:
+            return exact
+        compared = self.build_shape(f"IF({_JSON_TYPE.format('a')} = 'STRING', e, c)", a=this, e=exact)
+        compared.set("false", node(this=this.copy(), expression=value.copy()))
+        return exp.paren(exp.and_(compared, self.build_same_type(this, value), copy=False), copy=False)
+
+    def build_same_type(self, this: exp.Expr, value: exp.Expr) -> exp.Expr:
+        # INTEGER, DOUBLE, STRING…: the type a value has, read without converting it.
+        return self.build_shape(f"{_JSON_TYPE.format('a')} = {_JSON_TYPE.format('b')}", a=this, b=value)
 
     def build_in(self, this: exp.Expr, values: list[exp.Expr], kind: Kind) -> exp.Expr:
         if kind not in _TEXT_KINDS:

@@ -283,6 +283,23 @@ class Postgres(Dialect):
         cur.execute(_FOREIGN_KEYS)
         return [ForeignKey(n, t, tuple(c), r, tuple(rc)) for n, t, c, r, rc in cur.fetchall()]
 
+    # A principal compared with a column of unknown type: as JSON values (to_jsonb), so a
+    # number orders as a number and a string as a string, and only a number with a number,
+    # a string with a string. COALESCE(p, NULL) types a string parameter (sent untyped) as
+    # text instead of letting the column's type convert it ('2' into the integer 2).
+
+    def build_exact_comparison(self, node: type[exp.Expr], this: exp.Expr, value: exp.Expr, kind: Kind) -> exp.Expr:
+        if kind is not Kind.OTHER or node in (exp.EQ, exp.NEQ):
+            return super().build_exact_comparison(node, this, value, kind)
+        as_json = self.build_shape("TO_JSONB(COALESCE(a, NULL)) < TO_JSONB(COALESCE(b, NULL))", a=this, b=value)
+        compared = node(this=as_json.this, expression=as_json.expression)
+        return exp.paren(exp.and_(compared, self.build_same_type(this, value), copy=False), copy=False)
+
+    def build_same_type(self, this: exp.Expr, value: exp.Expr) -> exp.Expr:
+        return self.build_shape(
+            "JSONB_TYPEOF(TO_JSONB(COALESCE(a, NULL))) = JSONB_TYPEOF(TO_JSONB(COALESCE(b, NULL)))", a=this, b=value
+        )
+
     def build_json_object(self, pairs: list[tuple[str, exp.Expr]]) -> exp.Expr:
         args: list[exp.Expr] = []
         for key, value in pairs:

@@ -253,6 +253,11 @@ class SQLite(Dialect):
         )
         return exp.JSONSet(this=exp.Literal.string("{}"), expressions=[message, exp.Literal.number(1)])
 
+    def build_same_type(self, this: exp.Expr, value: exp.Expr) -> exp.Expr:
+        # Storage classes: a column declared without a type keeps '2' as text, 2 as integer.
+        # NULLIF: a missing value leaves the condition NULL (never FALSE, true under NOT).
+        return self.build_shape("NULLIF(TYPEOF(a), 'null') = NULLIF(TYPEOF(b), 'null')", a=this, b=value)
+
     def build_like(self, this: exp.Expr, pattern: exp.Expr, *, ignore_case: bool) -> exp.Expr:
         like = super().build_like(this, pattern, ignore_case=ignore_case)
         if ignore_case:

@@ -7,6 +7,8 @@ later one would otherwise hide.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import sqlglot
 from sqlglot import exp
@@ -587,3 +589,30 @@ def test_the_select_list_is_not_a_per_row_filter(g):
 )
 def test_a_principal_value_of_another_type_owns_nothing(g, user, expected):
     assert ids(g.run("SELECT id FROM labels", user=user)) == expected
+
+
+# -- a principal meets a column of unknown type only where their types agree (round 12) -----
+
+UNTYPED_DOCS = {"docs": ["id", "owner_id", "title", "secret", "published"]}  # every column Kind.OTHER
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "owner_id = auth_user.id",
+        "owner_id >= auth_user.id AND auth_user.id >= owner_id",
+        "owner_id IN (auth_user.id, -1)",
+        "auth_user.id IN (SELECT d.owner_id FROM docs d WHERE d.id = docs.id)",
+    ],
+)
+def test_the_same_type_rule_for_columns_of_unknown_type(harness_for, backend, expression):
+    h = harness_for(backend)
+    guard = Guard([Policy("docs", "read", expression)], dialect=h.dialect, schema=UNTYPED_DOCS)
+
+    def read(user: AuthUser) -> list[Any]:
+        statement = guard.rewrite("SELECT id FROM docs", user)
+        return ids(h.db.run(lambda s: s.execute(statement.sql, statement.params).rows))
+
+    assert read(AuthUser(id=2)) == [3, 4]  # an untyped schema still serves integer ids
+    assert read(AuthUser(id="2")) == []  # the text '2' (an identity provider's subject) is not 2
+    assert read(AuthUser(id=" 2")) == []

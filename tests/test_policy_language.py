@@ -270,3 +270,105 @@ def test_a_principal_whose_type_cannot_be_known_is_refused(expression):
 )
 def test_a_principal_compared_with_a_typed_function_takes_its_kind(expression, kind):
     assert _principal_kinds(expression) == {kind}
+
+
+# -- a principal's value and its comparisons are exact (attack round 12) -------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "bound"),
+    [
+        (float("nan"), Kind.DECIMAL, None),  # PostgreSQL orders NaN above every number
+        (float("inf"), Kind.DECIMAL, None),
+        (float("-inf"), Kind.FLOAT, None),
+        (2**64, Kind.DECIMAL, None),  # SQLite binds no integer beyond 64 bits
+        (2**63, Kind.INTEGER, None),
+        (-(2**63) - 1, Kind.INTEGER, None),
+        (2**63 - 1, Kind.INTEGER, 2**63 - 1),
+        (-(2**63), Kind.DECIMAL, -(2**63)),
+        (2.5, Kind.DECIMAL, 2.5),
+        (float("nan"), Kind.OTHER, None),
+        (2**64, Kind.OTHER, None),
+        ("2", Kind.OTHER, "2"),  # a column of unknown type: compared only where types agree
+        (2, Kind.OTHER, 2),
+        ("a", Kind.DATE, None),  # MariaDB's zero date
+        ("2024-01-01abc", Kind.DATE, None),  # MariaDB reads 2024-01-01 (a warning)
+        ("2024-01-01", Kind.DATE, "2024-01-01"),
+        ("20240101", Kind.DATE, "2024-01-01"),  # ISO 8601's basic form, bound canonical
+        (20240101, Kind.DATE, None),
+        ("2024-01-01T10:00:00", Kind.DATETIME, "2024-01-01 10:00:00"),
+        ("2024-01-01 10:00", Kind.DATETIME, "2024-01-01 10:00:00"),
+        ("2024-01-01 10:00:00x", Kind.DATETIME, None),
+        ("2024-01-01T10:00:00+02:00", Kind.DATETIME, None),  # MariaDB drops the offset
+        ("10:30", Kind.TIME, "10:30:00"),
+        ("25:00", Kind.TIME, None),
+        ("12345678-1234-5678-1234-56781234567A", Kind.UUID, "12345678-1234-5678-1234-56781234567a"),
+        ("{12345678-1234-5678-1234-567812345678}", Kind.UUID, None),
+        ("12345678123456781234567812345678", Kind.UUID, None),
+        ("x", Kind.UUID, None),
+    ],
+)
+def test_typed_value_binds_only_what_every_database_reads_alike(value, kind, bound):
+    from rls.policy.compile import typed_value
+
+    assert typed_value(value, kind) == bound
+    assert type(typed_value(value, kind)) is type(bound)
+
+
+def _compiled(expression: str, dialect: str, schema: Schema = SCHEMA, table: str = "todos") -> str:
+    predicate = compile_policies(
+        [Policy(table, "read", expression)], schema.table(table), schema, UserClass.USER, get_dialect(dialect)
+    )
+    assert predicate.node is not None
+    return predicate.node.sql(get_dialect(dialect).SQLGLOT)
+
+
+@pytest.mark.parametrize(
+    ("parenthesised", "plain"),
+    [
+        ("(((auth_user.name))) = (title)", "auth_user.name = title"),
+        ("(title) = (auth_user.name)", "title = auth_user.name"),
+        ("(title) IN (auth_user.name)", "title IN (auth_user.name)"),
+        ("(auth_user.name) IN ('a', 'b')", "auth_user.name IN ('a', 'b')"),
+        ("(auth_user.name) IN (SELECT m.org FROM members m)", "auth_user.name IN (SELECT m.org FROM members m)"),
+        ("(title) >= (auth_user.name)", "title >= auth_user.name"),
+    ],
+)
+@pytest.mark.parametrize("dialect", ["sqlite", "postgres", "mysql"])
+def test_parentheses_around_an_operand_change_nothing(parenthesised, plain, dialect):
+    # The policy tree is normalised once, before typing and dialect rules: MariaDB's exact
+    # (byte) comparison cannot be skipped by wrapping an operand.
+    assert _compiled(parenthesised, dialect) == _compiled(plain, dialect)
+
+
+@pytest.mark.parametrize("op", ["=", "<>", "<", "<=", ">", ">="])
+@pytest.mark.parametrize("expression", ["title {op} auth_user.name", "auth_user.name {op} LOWER(title)"])
+def test_every_comparison_of_a_text_principal_is_byte_exact_on_mariadb(op, expression):
+    sql = _compiled(expression.format(op=op), "mysql")
+    assert sql.count("AS BINARY") == 2, sql  # both operands compared as bytes, not by collation
+
+
+UNTYPED = Schema.build(
+    [
+        Table.build("loose", [Column("id", Kind.OTHER), Column("owner", Kind.OTHER)], ["id"]),
+        Table.build("links", [Column("owner", Kind.OTHER)]),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("dialect", "typeof"), [("sqlite", "TYPEOF("), ("postgres", "JSONB_TYPEOF("), ("mysql", "JSON_TYPE(")]
+)
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "owner = auth_user.id",
+        "auth_user.id <> owner",
+        "owner >= auth_user.id",
+        "owner IN (auth_user.id, 3)",
+        "auth_user.id IN (SELECT l.owner FROM links l)",
+    ],
+)
+def test_a_principal_meets_a_column_of_unknown_type_only_where_types_agree(dialect, typeof, expression):
+    # the text '2' of an identity provider never meets a stored integer 2 (nor 2 a '2')
+    assert typeof in _compiled(expression, dialect, UNTYPED, "loose").upper()

@@ -8,10 +8,13 @@ FALSE or NULL denies the request; one that folds to TRUE adds no filter.
 
 from __future__ import annotations
 
+import datetime
 import enum
 import functools
 import logging
-from collections.abc import Mapping, Sequence
+import math
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,22 +93,73 @@ def typed_value(value: Any, kind: Kind | None) -> Any:
     """A principal attribute as compared with a column of ``kind``: exactly, never by the
     database's own conversions. A value of another type binds NULL (the user owns
     nothing there): a string id never equals an integer column ('2abc' is not user 2),
-    an integer id never equals a text column.
+    an integer id never equals a text column. A number is a finite int within signed 64
+    bits or a finite float (NaN, ±Infinity and 2**64 bind NULL: each database would
+    answer them its own way); a date, time, datetime or UUID is parsed here, strictly
+    (ISO 8601, :class:`uuid.UUID`), and binds its canonical text.
 
     >>> typed_value("2abc", Kind.INTEGER), typed_value(2, Kind.INTEGER), typed_value(2, Kind.TEXT)
     (None, 2, None)
+    >>> typed_value(float("nan"), Kind.DECIMAL), typed_value(2**64, Kind.INTEGER), typed_value("a", Kind.DATE)
+    (None, None, None)
     """
     if kind is Kind.INTEGER:  # the common case first: this runs once per request
-        return value if type(value) is int else None
-    if value is None or kind is None or kind is Kind.OTHER:
-        return value
-    if kind in (Kind.TEXT, Kind.UUID):  # an integer id is no text either: 2 is not '2'
+        return value if type(value) is int and _INT64_MIN <= value <= _INT64_MAX else None
+    if value is None or kind is None:
+        return None if value is None else _scalar(value)
+    if kind is Kind.TEXT:
         return value if isinstance(value, str) else None
+    if kind is Kind.OTHER:  # compared only where the column's value has the same type
+        return _scalar(value)  # (Dialect.build_exact_comparison)
     if kind in (Kind.FLOAT, Kind.DECIMAL):
-        return value if type(value) in (int, float) else None
+        return value if type(value) in (int, float) and _scalar(value) is not None else None
     if kind is Kind.BOOLEAN:
         return value if type(value) is bool else None
-    return value if isinstance(value, str) else None
+    if not isinstance(value, str):
+        return None
+    parse = _PARSERS.get(kind)
+    if parse is None:  # JSON, BYTES: compared as the text the claim is
+        return value
+    try:
+        return parse(value)
+    except ValueError:
+        return None
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _scalar(value: Any) -> Any:
+    """``value`` if every database binds it alike: a string, a boolean, a signed 64-bit
+    integer, a finite float; else None."""
+    if type(value) is int:
+        return value if _INT64_MIN <= value <= _INT64_MAX else None
+    if type(value) is float:
+        return value if math.isfinite(value) else None
+    return value if isinstance(value, (str, bool)) else None
+
+
+def _parse_uuid(text: str) -> str:
+    if len(text) != 36:  # the canonical form only: uuid.UUID reads braces, 'urn:uuid:', no dashes
+        raise ValueError(text)
+    return str(uuid.UUID(text))
+
+
+def _parse_datetime(text: str) -> str:
+    parsed = datetime.datetime.fromisoformat(text)
+    if parsed.tzinfo is not None:  # MariaDB drops an offset, PostgreSQL applies it: no value
+        raise ValueError(text)
+    return parsed.isoformat(" ")
+
+
+_PARSERS: Mapping[Kind, Callable[[str], str]] = {
+    Kind.DATE: lambda text: datetime.date.fromisoformat(text).isoformat(),
+    Kind.DATETIME: _parse_datetime,
+    Kind.TIME: lambda text: datetime.time.fromisoformat(text).isoformat(),
+    Kind.UUID: _parse_uuid,
+}
+"""Kinds whose text the database would convert its own way ('a' is MariaDB's zero date):
+parsed here, strictly; what does not parse binds NULL."""
 
 
 @functools.lru_cache(maxsize=1024)
@@ -161,7 +215,7 @@ def compile_policies(
             tree = parse_expression(policy.expression)
             if tree is None:
                 return ALLOW  # an empty expression on the winning level makes the table public
-            resolved = resolve_columns(tree, table, schema)
+            resolved = strip_operand_parens(resolve_columns(tree, table, schema))
             check_principals(resolved)
             trees.append(resolved)
         except PolicyError as exc:
@@ -306,29 +360,42 @@ def _fold_connective(node: exp.Expr) -> exp.Expr:
 # -- dialect rules and analysis -------------------------------------------------------------
 
 
+def strip_operand_parens(tree: exp.Expr) -> exp.Expr:
+    """``(team) = (auth_user.team)`` as ``team = auth_user.team``: parentheses around a
+    column, a placeholder or a literal removed, once, before typing and dialect rules, so
+    that every rule sees an operand as what it is, never as its syntax."""
+
+    def strip(node: exp.Expr) -> exp.Expr:
+        while isinstance(node, exp.Paren) and isinstance(node.this, _ATOMS):
+            node = node.this
+        return node
+
+    return tree.transform(strip, copy=False)
+
+
+_ATOMS = (exp.Column, exp.Placeholder, exp.Literal, exp.Boolean, exp.Null, exp.Paren)
+_ORDERED = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
+
+
 def apply_dialect(tree: exp.Expr, dialect: Dialect) -> exp.Expr:
-    """Comparisons and LIKE as the dialect builds them for REST filters, so a policy
-    means the same on every database (case-sensitive text, ``\\`` as LIKE escape)."""
+    """Comparisons and LIKE as the dialect builds them, so a policy means the same on
+    every database (case-sensitive text, ``\\`` as LIKE escape). A comparison with a
+    principal — any of the six operators — is exact for its kind
+    (:meth:`Dialect.build_exact_comparison`): bytes for text on MariaDB, no conversion
+    across types for a column of unknown type."""
 
     def rewrite(node: exp.Expr) -> exp.Expr:
         kind = node.this.meta.get("kind") if isinstance(node.this, exp.Column) else None
         if isinstance(node, (exp.Like, exp.ILike)) and not isinstance(node.parent, exp.Escape):
             return dialect.build_like(node.this, node.expression, ignore_case=isinstance(node, exp.ILike))
-        if isinstance(node, (exp.EQ, exp.NEQ)):
-            # Exact in both operand orders: ``auth_user.org = org`` as ``org = auth_user.org``;
-            # a principal compared with a literal as a column of its kind would be.
-            for column, other in ((node.this, node.expression), (node.expression, node.this)):
-                if isinstance(column, exp.Column) and column.meta.get("kind") is not None:
-                    return dialect.build_comparison(type(node), column, other, column.meta["kind"])
-            for param, other in ((node.this, node.expression), (node.expression, node.this)):
-                param_kind = _principal_param_kind(param)
-                if param_kind is not None:
-                    return dialect.build_comparison(type(node), param, other, param_kind)
-            return node
+        if isinstance(node, _ORDERED):
+            return _comparison(node, dialect)
         if isinstance(node, exp.In):
             kind = kind or _principal_param_kind(node.this)
             if kind is None:
                 return node
+            if kind is Kind.OTHER and _has_principal(node):
+                return _in_of_unknown_type(node, dialect)
             if node.args.get("query") is not None:
                 return dialect.build_in_query(node, kind)
             if node.expressions:
@@ -336,6 +403,49 @@ def apply_dialect(tree: exp.Expr, dialect: Dialect) -> exp.Expr:
         return node
 
     return tree.transform(rewrite, copy=False)
+
+
+def _has_principal(node: exp.In) -> bool:
+    return any(_principal_param_kind(o) is not None for o in (node.this, *node.expressions))
+
+
+def _in_of_unknown_type(node: exp.In, dialect: Dialect) -> exp.Expr:
+    """``IN`` with a principal and a column of unknown type: each element an exact
+    comparison (no conversion across types); ``p IN (SELECT c …)`` only over the rows
+    whose ``c`` has the type of ``p``."""
+    query = node.args.get("query")
+    if query is None:
+        equalities = [_comparison(exp.EQ(this=node.this.copy(), expression=v), dialect) for v in node.expressions]
+        return exp.paren(exp.or_(*equalities, copy=False), copy=False)
+    select = query.this if isinstance(query, exp.Subquery) else query
+    selected = select.expressions[0].unalias()  # one column: principals.py checked it
+    select.where(dialect.build_same_type(selected, node.this), copy=False)
+    return dialect.build_in_query(node, Kind.OTHER)
+
+
+def _comparison(node: exp.Expr, dialect: Dialect) -> exp.Expr:
+    """One comparison, exact in both operand orders: ``auth_user.org = org`` as
+    ``org = auth_user.org``; a principal compared with a literal or an expression as a
+    column of its kind would be."""
+    op = type(node)
+    swapped = _SWAPPED[op]
+    principal = any(_principal_param_kind(o) is not None for o in (node.this, node.expression))
+    for column, other, built in ((node.this, node.expression, op), (node.expression, node.this, swapped)):
+        if isinstance(column, exp.Column) and column.meta.get("kind") is not None:
+            kind = column.meta["kind"]
+            if principal:
+                return dialect.build_exact_comparison(built, column, other, kind)
+            return dialect.build_comparison(built, column, other, kind) if op in (exp.EQ, exp.NEQ) else node
+    for param, other, built in ((node.this, node.expression, op), (node.expression, node.this, swapped)):
+        param_kind = _principal_param_kind(param)
+        if param_kind is not None:
+            return dialect.build_exact_comparison(built, param, other, param_kind)
+    return node
+
+
+_SWAPPED: Mapping[type[exp.Expr], type[exp.Expr]] = {
+    exp.EQ: exp.EQ, exp.NEQ: exp.NEQ, exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE,
+}  # fmt: skip
 
 
 def _owner_columns(tree: exp.Expr) -> dict[str, str]:
