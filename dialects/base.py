@@ -68,6 +68,18 @@ class FunctionInfo:
     variadic: bool
 
 
+def boolean_as_json_text(value: exp.Expr) -> exp.Expr:
+    """A 0/1 boolean as the JSON text ``true``/``false`` (NULL stays NULL), for databases
+    whose booleans are integers (MariaDB, SQLite) when they build JSON themselves."""
+    return exp.Case(
+        ifs=[
+            exp.If(this=exp.Is(this=value.copy(), expression=exp.Null()), true=exp.Null()),
+            exp.If(this=value, true=exp.Literal.string("true")),
+        ],
+        default=exp.Literal.string("false"),
+    )
+
+
 class Dialect:
     """One database: how to connect, what SQL it takes, how it reports errors.
 

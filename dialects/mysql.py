@@ -23,6 +23,7 @@ from dialects.base import (
     Connection,
     Decoder,
     Dialect,
+    boolean_as_json_text,
     check_violation,
     foreign_key_violation,
     invalid_value,
@@ -355,13 +356,7 @@ class MySQL(Dialect):
         # column is LONGTEXT on MariaDB); booleans are 0 and 1; DATETIME as the top-level
         # reader returns it (ISO 8601, fraction only when there is one).
         if kind is Kind.BOOLEAN:
-            value = exp.Case(
-                ifs=[
-                    exp.If(this=exp.Is(this=value.copy(), expression=exp.Null()), true=exp.Null()),
-                    exp.If(this=value, true=exp.Literal.string("true")),
-                ],
-                default=exp.Literal.string("false"),
-            )
+            value = boolean_as_json_text(value)
         elif kind is Kind.DATETIME:
             fraction = exp.Anonymous(this="MICROSECOND", expressions=[value.copy()])
             return exp.Case(

@@ -19,6 +19,7 @@ from dialects.base import (
     Connection,
     Decoder,
     Dialect,
+    boolean_as_json_text,
     check_violation,
     foreign_key_violation,
     invalid_value,
@@ -342,13 +343,7 @@ class SQLite(Dialect):
         # Booleans are 0 and 1 here; JSON is text, and a value read through a sub-query
         # loses the JSON subtype json_object() needs to embed it as JSON, not as a string.
         if kind is Kind.BOOLEAN:
-            value = exp.Case(
-                ifs=[
-                    exp.If(this=exp.Is(this=value.copy(), expression=exp.Null()), true=exp.Null()),
-                    exp.If(this=value, true=exp.Literal.string("true")),
-                ],
-                default=exp.Literal.string("false"),
-            )
+            value = boolean_as_json_text(value)
         elif kind is Kind.TEXT:
             # Text from a JSON path (->> of a number) may carry the JSON subtype; || drops it.
             return exp.DPipe(this=value, expression=exp.Literal.string(""), safe=True)
