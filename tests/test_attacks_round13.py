@@ -66,3 +66,62 @@ def test_negated_comparison_with_untyped_column_grants_no_wrong_type(harness_for
     assert read(untyped, right) == read(typed, right) != []  # the policy grants some rows
     assert read(typed, principal) == []  # typed: the wrong-typed claim binds NULL
     assert read(untyped, principal) == []  # today: [1, 2, 3, 4] ("1", "abc"); 1.0/TRUE differ per database
+
+
+# -- B. growth by concatenating a value with itself across CTEs / derived tables -----------
+#
+# growth.py bounds a growth function's input and a *recursive* CTE's self-concatenation,
+# but a chain of ordinary CTEs (or nested derived tables) that each concatenate the previous
+# one's column with itself doubles a value per link: ``WITH c0 AS (SELECT 'xxxxxxxxxx' AS s),
+# c1 AS (SELECT s || s AS s FROM c0), …, c24 …`` — no growth function at all. On SQLite,
+# through rls.connect with the default 30 s budget, 24 links from a 10-byte literal ran
+# 28.9 s and reached 6 GB resident memory (167 MB string); 10 links from printf('%100000s')
+# built 102 MB in 0.6 s (745 MB RSS). PostgreSQL and MariaDB accept the same chains (CONCAT).
+# Aggregates multiply too: GROUP_CONCAT / STRING_AGG of a 100 000-byte value over a counting
+# recursive CTE of 1 000 rows built 100 MB in 0.15 s (10 000 rows: 1 GB).
+# Class: size bounded per function, not per value (sizes still multiply through a
+# concatenation of a value with itself and through aggregation).
+# Rule: a concatenation (||, CONCAT, CONCAT_WS) or string aggregate may not take as input a
+# value that was itself computed by a concatenation or growth function elsewhere in the
+# statement (track "grown" columns through every CTE/derived table, not only growth
+# functions), and a string aggregate's argument may not be a growth function's result.
+def _start(backend: str) -> str:
+    return "printf('%100000s', 'x')" if backend == "sqlite" else "REPEAT('x', 100000)"
+
+
+def _chain(start: str, links: int, concat: str) -> str:
+    ctes = [f"c0 AS (SELECT {start} AS s)"]
+    ctes += [f"c{i} AS (SELECT {concat.format(a='s')} AS s FROM c{i - 1})" for i in range(1, links + 1)]
+    return "WITH " + ", ".join(ctes) + f" SELECT LENGTH(s) FROM c{links}"
+
+
+def _derived(start: str, links: int) -> str:
+    query = f"SELECT {start} AS s"
+    for i in range(links):
+        query = f"SELECT CONCAT(t{i}.s, t{i}.s) AS s FROM ({query}) AS t{i}"
+    return f"SELECT LENGTH(s) FROM ({query}) AS z"
+
+
+def _growth_statements(backend: str) -> list[str]:
+    start = _start(backend)
+    pipe = "{a} || {a}" if backend != "mysql" else "CONCAT({a}, {a})"  # MariaDB reads || as OR
+    counter = "WITH RECURSIVE q(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM q WHERE i < 100000) "
+    aggregate = "STRING_AGG({v}, '')" if backend == "postgres" else "GROUP_CONCAT({v})"
+    return [
+        _chain(start, 14, pipe),
+        _chain(start, 14, "CONCAT({a}, {a})"),
+        _chain(start, 14, "CONCAT_WS('', {a}, {a})"),
+        _chain("'xxxxxxxxxx'", 40, pipe),  # no growth function at all: 10 bytes * 2**40
+        _derived(start, 14),
+        counter + "SELECT LENGTH(" + aggregate.format(v=start) + ") FROM q",
+    ]
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_growth_through_self_concatenation_chains_is_refused(backend, index):
+    from rls.errors import Refused
+
+    guard = Guard([Policy("docs", "all", "")], dialect=backend, schema={"docs": ["id", "title"]})
+    sql = _growth_statements(backend)[index]
+    with pytest.raises(Refused):
+        guard.rewrite(sql, AuthUser(id=1), None)  # today: accepted (up to 2**40 times the input)
