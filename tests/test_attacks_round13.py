@@ -125,3 +125,73 @@ def test_growth_through_self_concatenation_chains_is_refused(backend, index):
     sql = _growth_statements(backend)[index]
     with pytest.raises(Refused):
         guard.rewrite(sql, AuthUser(id=1), None)  # today: accepted (up to 2**40 times the input)
+
+
+# -- C. a boolean claim is the integer 1 for a column of unknown type (SQLite, MariaDB) ----
+#
+# build_same_type asks the database for the value's type: SQLite binds Python True as the
+# integer 1 (TYPEOF 'integer'), MariaDB's JSON_TYPE of a bound TRUE is INTEGER. So a token
+# whose claim is ``true`` owns the rows of owner / org 1 through an untyped column
+# (``Guard(schema={"docs": [...]})``, SQLite columns declared without a type) on SQLite
+# and MariaDB; PostgreSQL (JSONB_TYPEOF boolean vs number) and a typed INTEGER column
+# (typed_value: a bool is no int) grant nothing. Class: a type test delegated to a driver
+# that erases the type while binding. Rule: for a column of unknown type, typed_value
+# decides the principal's type in Python — a bool binds NULL unless the comparison is with
+# a boolean literal/condition (or bind booleans as a distinct, typed value the same-type
+# test can tell from 1).
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "owner_id = auth_user.org",
+        "owner_id IN (auth_user.org, 7)",
+        "auth_user.org IN (SELECT d.owner_id FROM docs d WHERE d.id = docs.id)",
+        "EXISTS (SELECT 1 FROM docs d WHERE d.owner_id = auth_user.org AND d.id = docs.id)",
+    ],
+)
+def test_boolean_claim_is_no_integer_for_an_untyped_column(harness_for, backend, expression):  # noqa: F811
+    h = harness_for(backend)
+    untyped = Guard([Policy("docs", "read", expression)], dialect=h.dialect, schema=UNTYPED)
+
+    def read(org: Any) -> Any:
+        def work(session: Any) -> Any:
+            cursor = connect(session.connection, untyped, AuthUser(id=9, claims={"org": org})).cursor()
+            cursor.execute("SELECT id FROM docs")
+            return sorted(r[0] for r in cursor.fetchall())
+
+        try:
+            return h.db.run(work)
+        except Exception as exc:  # a statement error is also a wrong answer
+            return type(exc).__name__
+
+    assert read(1) == [1, 2]  # the policy grants owner 1's rows to org 1
+    assert read(True) == []  # today on SQLite and MariaDB: [1, 2]; PostgreSQL: [] or 400
+
+
+# -- D. PostgreSQL: a claim of the wrong type is a statement error in IN (SELECT c …) -------
+#
+# ``auth_user.id IN (SELECT d.owner_id …)`` over a column of unknown type: the parameter is
+# sent untyped and PostgreSQL converts it to the sub-query column's type before the
+# same-type filter can drop the rows — 'abc', '1e0', '2024-01-01' answer 400 "invalid
+# value for the column's type", TRUE answers 400 "operator or function not supported";
+# SQLite and MariaDB answer no rows. A claim's value turns into a statement error (the
+# round-12 rule: a claim is a value, never a statement error). Class: an untyped parameter
+# typed by its context. Rule: cast the principal parameter to the type of its own JSON
+# value (or compare through TO_JSONB on both sides) so PostgreSQL never converts it.
+@pytest.mark.parametrize("principal", ["abc", "1e0", "2024-01-01", True])
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "auth_user.id IN (SELECT d.owner_id FROM docs d WHERE d.id = docs.id)",
+        "auth_user.id IN (SELECT d.owner_id FROM docs d)",
+    ],
+)
+def test_wrong_typed_claim_in_sub_query_is_no_statement_error(harness_for, backend, expression, principal):  # noqa: F811
+    h = harness_for(backend)
+    untyped = Guard([Policy("docs", "read", expression)], dialect=h.dialect, schema=UNTYPED)
+
+    def work(session: Any) -> Any:
+        cursor = connect(session.connection, untyped, AuthUser(id=principal)).cursor()
+        cursor.execute("SELECT id FROM docs")
+        return sorted(r[0] for r in cursor.fetchall())
+
+    assert h.db.run(work) == []  # PostgreSQL today: InvalidValue / BadRequest (400)
