@@ -195,3 +195,26 @@ def test_wrong_typed_claim_in_sub_query_is_no_statement_error(harness_for, backe
         return sorted(r[0] for r in cursor.fetchall())
 
     assert h.db.run(work) == []  # PostgreSQL today: InvalidValue / BadRequest (400)
+
+
+# -- What held (round 13, all three databases unless named) --------------------------------
+#
+# - round-11/12 attack tests (tests/test_postgrest_attacks.py, tests/test_attacks_round12.py):
+#   221 passed;
+# - MariaDB text exactness, typed and untyped columns, claims "ALPHA" / "alpha " / "Alpha"
+#   against 'alpha': =, >= AND <=, IN list, IN (SELECT c), IN (SELECT LOWER(c)), LOWER(c) =,
+#   NOT (c <> p), NOT (c < p) AND NOT (c > p), correlated EXISTS, LIKE: no rows;
+# - BETWEEN with a principal, ``… IS NOT TRUE``, ``NOT (…) IS TRUE``: the policy is refused
+#   (denied), never granting;
+# - typed columns: every NOT / <> / NOT IN form with a wrong-typed principal binds NULL and
+#   grants nothing (A's contrast);
+# - lastrowid: a RETURNING naming rls_key / rls_check is refused (reserved names); INSERT …
+#   SELECT reports the statement's own first key and copies only rows the read policy shows;
+# - SQLite budget: a second rls.connect over the same driver connection does not disarm the
+#   first's limit; iterdump, backup, executescript, blobopen, set_progress_handler, setlimit,
+#   create_* are not exposed; iteration goes through the budgeted fetchone;
+# - growth: HEX, QUOTE, TO_BASE64, ZEROBLOB, RANDOMBLOB, LPAD, SPACE, JSON_ARRAY are not on
+#   the allow-list; VALUES outside INSERT/IN refused; recursive CTEs growing their own columns
+#   (REPLACE, CONCAT, ||, self-join, CASE, sub-query) refused (on MariaDB || is OR, no growth);
+#   MariaDB's max_allowed_packet / group_concat_max_len cap B's chains and aggregates (NULL
+#   or 1 MB), PostgreSQL and SQLite do not.
