@@ -352,7 +352,13 @@ class Dialect:
         compared = self.build_comparison(node, this, value, kind)
         if kind is not Kind.OTHER:
             return compared
-        return exp.paren(exp.and_(compared, self.build_same_type(this, value), copy=False), copy=False)
+        return self.when_same_type(compared, this, value)
+
+    def when_same_type(self, compared: exp.Expr, this: exp.Expr, value: exp.Expr) -> exp.Expr:
+        """``compared`` where ``this`` and ``value`` have the same type, else NULL — never
+        FALSE: a mismatch must stay unknown under NOT, as a missing value does (``NOT (a =
+        p)`` would otherwise admit every row to a principal of the wrong type)."""
+        return exp.Case(ifs=[exp.If(this=self.build_same_type(this, value), true=compared)])
 
     def build_same_type(self, this: exp.Expr, value: exp.Expr) -> exp.Expr:
         """A condition true where ``this`` and ``value`` are values of the same type (a

@@ -426,7 +426,7 @@ class MySQL(Dialect):
             return exact
         compared = self.build_shape(f"IF({_JSON_TYPE.format('a')} = 'STRING', e, c)", a=this, e=exact)
         compared.set("false", node(this=this.copy(), expression=value.copy()))
-        return exp.paren(exp.and_(compared, self.build_same_type(this, value), copy=False), copy=False)
+        return self.when_same_type(compared, this, value)
 
     def build_same_type(self, this: exp.Expr, value: exp.Expr) -> exp.Expr:
         # INTEGER, DOUBLE, STRING…: the type a value has, read without converting it.

@@ -293,7 +293,7 @@ class Postgres(Dialect):
             return super().build_exact_comparison(node, this, value, kind)
         as_json = self.build_shape("TO_JSONB(COALESCE(a, NULL)) < TO_JSONB(COALESCE(b, NULL))", a=this, b=value)
         compared = node(this=as_json.this, expression=as_json.expression)
-        return exp.paren(exp.and_(compared, self.build_same_type(this, value), copy=False), copy=False)
+        return self.when_same_type(compared, this, value)
 
     def build_same_type(self, this: exp.Expr, value: exp.Expr) -> exp.Expr:
         return self.build_shape(

@@ -30,11 +30,20 @@ _FORMATS = frozenset({"PRINTF", "FORMAT"})
 _CONCATENATIONS = (exp.DPipe, exp.Concat, exp.ConcatWs)
 
 
+_AGGREGATES = (exp.GroupConcat, exp.ArrayAgg)
+
+
 def _is_growth(node: exp.Expr) -> bool:
-    """A function whose result can be many times larger than any of its inputs."""
+    """A function whose result can be many times larger than any of its inputs: also a
+    concatenation of two or more column values (``s || s`` doubles ``s``; chained through
+    CTEs it multiplies) and a string aggregate (one value of every row)."""
     if isinstance(node, exp.Replace):
         return not _shrinks(node)
-    if isinstance(node, (exp.Repeat, exp.Format, exp.Pad)):
+    if isinstance(node, (exp.Repeat, exp.Format, exp.Pad, *_AGGREGATES)):
+        return True
+    if isinstance(node, _CONCATENATIONS) and not isinstance(node.parent, exp.DPipe):
+        return sum(1 for _ in node.find_all(exp.Column)) > 1
+    if isinstance(node, exp.Anonymous) and str(node.this).upper() == "STRING_AGG":
         return True
     return isinstance(node, exp.Anonymous) and str(node.this).upper() in _FORMATS
 
@@ -56,6 +65,10 @@ def _large_inputs(node: exp.Expr) -> Iterator[exp.Expr]:
     """The inputs of growth function ``node`` whose size the result multiplies."""
     if isinstance(node, exp.Repeat):
         yield node.this
+    elif isinstance(node, (*_CONCATENATIONS, *_AGGREGATES)):
+        yield from node.iter_expressions()
+    elif isinstance(node, exp.Anonymous) and str(node.this).upper() == "STRING_AGG":
+        yield from node.expressions[:1]
     elif isinstance(node, exp.Replace):
         yield node.this
         if node.args.get("replacement") is not None:
@@ -69,7 +82,10 @@ def check_growth(root: exp.Expr) -> None:
     for node in root.walk():
         if _is_growth(node):
             for value in _large_inputs(node):
-                if any(_is_growth(inner) for inner in value.walk()):
+                # A concatenation adds its inputs' sizes: only a grown column (a CTE's or a
+                # derived table's, below) makes it multiply.
+                adds = isinstance(node, _CONCATENATIONS)
+                if not adds and any(_is_growth(inner) for inner in value.walk()):
                     raise Refused(
                         f"{_name(node)} of a value computed by {_name(_first_growth(value))}: "
                         "sizes would multiply (a growth function's input is a column, a literal or a parameter)"

@@ -110,7 +110,10 @@ def typed_value(value: Any, kind: Kind | None) -> Any:
     if kind is Kind.TEXT:
         return value if isinstance(value, str) else None
     if kind is Kind.OTHER:  # compared only where the column's value has the same type
-        return _scalar(value)  # (Dialect.build_exact_comparison)
+        # (Dialect.build_exact_comparison). Only an integer or a string is a value there: a
+        # bool binds as the integer 1 (SQLite, MariaDB), and a float 1.0 meets the integer 1
+        # on PostgreSQL and MariaDB but not on SQLite.
+        return _scalar(value) if type(value) in (int, str) else None
     if kind in (Kind.FLOAT, Kind.DECIMAL):
         return value if type(value) in (int, float) and _scalar(value) is not None else None
     if kind is Kind.BOOLEAN:
@@ -451,6 +454,11 @@ _SWAPPED: Mapping[type[exp.Expr], type[exp.Expr]] = {
 def _owner_columns(tree: exp.Expr) -> dict[str, str]:
     owners: dict[str, str] = {}
     for conjunct in _conjuncts(tree):
+        ifs = conjunct.args.get("ifs") if isinstance(conjunct, exp.Case) else None
+        if ifs and len(ifs) == 1 and conjunct.args.get("default") is None:
+            # CASE WHEN <same type> THEN col = p END (a column of unknown type): filling
+            # col with p makes both the same type, so the equality decides.
+            conjunct = ifs[0].args["true"]
         if not isinstance(conjunct, exp.EQ):
             continue
         for column, value in ((conjunct.this, conjunct.expression), (conjunct.expression, conjunct.this)):

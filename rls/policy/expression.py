@@ -126,7 +126,6 @@ def _check_column(column: exp.Column) -> None:
     # number of NOTs that flips: NOT EXISTS (… = auth_user.id) admits the anonymous user.
     negations = 0
     crossed = False
-    child: exp.Expr = column
     parent = column.parent
     while parent is not None:
         if isinstance(parent, _NULL_TESTS):
@@ -135,7 +134,9 @@ def _check_column(column: exp.Column) -> None:
                 "use auth_user.is_authenticated to ask whether a user is logged in"
             )
         if isinstance(parent, (exp.Select, exp.Subquery, exp.Exists, exp.Where, exp.From, exp.Join)) or (
-            isinstance(parent, exp.In) and child is parent.args.get("query")
+            # `auth_user.x IN (SELECT …)` too: over an empty sub-query it is FALSE, with or
+            # without the attribute, and NOT makes that TRUE.
+            isinstance(parent, exp.In) and parent.args.get("query") is not None
         ):
             crossed = True
         elif crossed and isinstance(parent, exp.Not):
@@ -144,7 +145,7 @@ def _check_column(column: exp.Column) -> None:
             # Above a sub-query only AND, OR and NOT may stand: `EXISTS (…) = FALSE`,
             # `<> TRUE`, `IN (FALSE)` … negate it just as NOT does.
             raise PolicyError(f"a sub-query that reads auth_user.{name} may only be combined with AND, OR and NOT")
-        child, parent = parent, parent.parent
+        parent = parent.parent
     if negations % 2:
         raise PolicyError(
             f"auth_user.{name} is used under NOT EXISTS / NOT IN: without the attribute (an anonymous "

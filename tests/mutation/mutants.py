@@ -34,6 +34,7 @@ RULES = "tests/test_guard_rules.py::"
 LANGUAGE = "tests/test_policy_language.py::"
 ROUND3 = "tests/test_guard_attacks_round3.py::"
 ROUND12 = "tests/test_attacks_round12.py::"
+ROUND13 = "tests/test_attacks_round13.py::"
 
 MUTANTS: tuple[Mutant, ...] = (
     # -- the fence --------------------------------------------------------------------------------
@@ -516,7 +517,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "growth-composes",
         "a growth function's input may be another growth function's output (REPEAT(REPEAT(…)))",
         "rls/guard/growth.py",
-        "                if any(_is_growth(inner) for inner in value.walk()):\n",
+        "                if not adds and any(_is_growth(inner) for inner in value.walk()):\n",
         "                if False:\n",
         (ROUND12 + "test_growth_does_not_compose",),
     ),
@@ -598,5 +599,38 @@ MUTANTS: tuple[Mutant, ...] = (
         "        return value if type(value) is int and _INT64_MIN <= value <= _INT64_MAX else None\n",
         "        return value if type(value) is int else None\n",
         (LANGUAGE + "test_typed_value_binds_only_what_every_database_reads_alike",),
+    ),
+    # -- attack round 13 ------------------------------------------------------------------------
+    Mutant(
+        "type-mismatch-false",
+        "a type mismatch on a column of unknown type is FALSE, not NULL (NOT turns it into TRUE)",
+        "dialects/base.py",
+        "        return exp.Case(ifs=[exp.If(this=self.build_same_type(this, value), true=compared)])\n",
+        "        return exp.paren(exp.and_(compared, self.build_same_type(this, value), copy=False), copy=False)\n",
+        (ROUND13 + "test_negated_comparison_with_untyped_column_grants_no_wrong_type",),
+    ),
+    Mutant(
+        "principal-in-sub-query-under-not",
+        "`NOT (auth_user.x IN (SELECT …))` accepted (over an empty sub-query it is TRUE without the attribute)",
+        "rls/policy/expression.py",
+        '            isinstance(parent, exp.In) and parent.args.get("query") is not None\n',
+        "            False\n",
+        (ROUND13 + "test_negated_comparison_with_untyped_column_grants_no_wrong_type",),
+    ),
+    Mutant(
+        "growth-concatenation",
+        "a concatenation of two column values is no growth (s || s doubles per CTE link)",
+        "rls/guard/growth.py",
+        "        return sum(1 for _ in node.find_all(exp.Column)) > 1\n",
+        "        return False\n",
+        (ROUND13 + "test_growth_through_self_concatenation_chains_is_refused",),
+    ),
+    Mutant(
+        "unknown-type-any-scalar",
+        "a bool or float principal bound against a column of unknown type (1 on SQLite/MariaDB, 1.0 = 1)",
+        "rls/policy/compile.py",
+        "        return _scalar(value) if type(value) in (int, str) else None\n",
+        "        return _scalar(value)\n",
+        (ROUND13 + "test_boolean_claim_is_no_integer_for_an_untyped_column",),
     ),
 )
