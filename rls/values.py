@@ -197,3 +197,17 @@ def text_converter(kind: Kind, column: str, adapter: Callable[[Any, str | None],
         return value if adapter is None or value is None else adapter(value, text)
 
     return convert
+
+
+def storable_text(text: str) -> bool:
+    """Text every database driver can store: encodable as UTF-8 (no lone surrogates, which
+    JSON allows) and without NUL.
+
+    >>> storable_text("ok"), storable_text("a\\x00b"), storable_text("\\ud800")
+    (True, False, False)
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text

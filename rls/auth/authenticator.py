@@ -19,6 +19,7 @@ from rls.auth.principal import ANONYMOUS, AuthUser
 from rls.auth.tokens import Tokens
 from rls.cache import BoundedCache
 from rls.errors import InvalidToken, InvalidValue
+from rls.values import storable_text
 
 StandingLookup = Callable[[int], "bool | None"]
 """Whether the user with this id is an admin in ``auth_users``; None when there is no such user."""
@@ -79,18 +80,10 @@ class Authenticator:
             # auth_users: Tokens set its admin flag from auth.admin_claim alone (an id
             # that happens to equal an auth_users id borrows nothing from that row).
             # Its id must be text every database can bind.
-            if isinstance(user.id, str) and not _storable(user.id):
+            if isinstance(user.id, str) and not storable_text(user.id):
                 raise InvalidValue("invalid token: the user id must be text without NUL or lone surrogates")
             return user
         standing = self.admins.standing(user.id)
         if standing is None:
             raise InvalidToken("invalid token: the user no longer exists")
         return user if standing or not user.is_admin else replace(user, is_admin=False)
-
-
-def _storable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in text

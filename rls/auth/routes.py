@@ -8,6 +8,7 @@ from typing import Any
 from rls.auth.service import AuthService
 from rls.errors import BadRequest
 from rls.http.messages import Request, Response, json_response, message
+from rls.values import storable_text
 
 # Responses holding a password or a token must not be kept by any cache on the way.
 _NO_STORE = {"Cache-Control": "no-store"}
@@ -64,14 +65,6 @@ def credentials(body: Any) -> tuple[str, str]:
     if not isinstance(username, str) or not isinstance(password, str):
         raise BadRequest("username and password are required, as strings")
     # JSON allows lone surrogates and NUL; no database driver stores them.
-    if not _storable(username) or not _storable(password):
+    if not storable_text(username) or not storable_text(password):
         raise BadRequest("username and password must be valid Unicode text without NUL characters")
     return username, password
-
-
-def _storable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in text

@@ -252,6 +252,8 @@ def bind_user_class(tree: exp.Expr, user_class: UserClass) -> exp.Expr:
             return exp.Null()
         param = USER_ID_PARAM if name == "id" else f"{CLAIM_PARAM_PREFIX}{name}"
         kind = principal_kind(node)  # where it stands: a value of another type binds NULL
+        if kind is None:  # a column whose type is not known: compared only with its own type
+            kind = Kind.OTHER
         return placeholder(f"{param}{KIND_SEPARATOR}{kind.value}" if isinstance(kind, Kind) else param)
 
     return tree.transform(replace, copy=False)
