@@ -27,12 +27,9 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from rls.policy.expression import AUTH_USER
+from rls.policy.expression import AUTH_USER, FLAGS
 from rls.policy.model import PolicyError
 from rls.schema import Kind
-
-FLAGS = frozenset({"is_authenticated", "is_admin"})
-"""Attributes rls sets itself (constants, never bound)."""
 
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
 _CONDITIONS = (exp.And, exp.Or, exp.Not, exp.Where)
