@@ -295,6 +295,20 @@ class Postgres(Dialect):
         compared = node(this=as_json.this, expression=as_json.expression)
         return self.when_same_type(compared, this, value)
 
+    def build_in_query(self, node: exp.In, kind: Kind) -> exp.Expr:
+        # A column of unknown type: the parameter would take the sub-query column's type
+        # and a claim of another type ('abc' against an integer) would be a statement
+        # error. As text on both sides, as build_comparison compares them (the caller
+        # keeps only the rows whose value has the principal's type).
+        query = node.args.get("query")
+        select = query.this if isinstance(query, exp.Subquery) else query
+        if kind is not Kind.OTHER or not isinstance(select, exp.Select) or len(select.expressions) != 1:
+            return node
+        text = exp.DataType.build("TEXT")
+        as_text = select.copy()
+        as_text.set("expressions", [exp.Cast(this=select.expressions[0].unalias().copy(), to=text)])
+        return exp.In(this=exp.Cast(this=node.this.copy(), to=text.copy()), query=exp.Subquery(this=as_text))
+
     def build_same_type(self, this: exp.Expr, value: exp.Expr) -> exp.Expr:
         return self.build_shape(
             "JSONB_TYPEOF(TO_JSONB(COALESCE(a, NULL))) = JSONB_TYPEOF(TO_JSONB(COALESCE(b, NULL)))", a=this, b=value

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from rls import AuthUser, Guard, Policy, connect
-from rls.errors import BadRequest
 from tests.test_guard_attacks import harness_for  # noqa: F401  (the fixture, reused)
 
 # -- A. a type mismatch is FALSE, and NOT makes it TRUE (columns of unknown type) ----------
@@ -180,8 +179,8 @@ def test_boolean_claim_is_no_integer_for_an_untyped_column(harness_for, backend,
 # value for the column's type", TRUE answers 400 "operator or function not supported";
 # SQLite and MariaDB answer no rows. A claim's value turns into a statement error (the
 # round-12 rule: a claim is a value, never a statement error). Class: an untyped parameter
-# typed by its context. Rule: cast the principal parameter to the type of its own JSON
-# value (or compare through TO_JSONB on both sides) so PostgreSQL never converts it.
+# typed by its context. Rule (fixed): on PostgreSQL both sides are compared as text, as
+# build_comparison compares a column of unknown type, after the same-type filter.
 @pytest.mark.parametrize("principal", ["abc", "1e0", "2024-01-01", True])
 @pytest.mark.parametrize(
     "expression",
@@ -199,15 +198,34 @@ def test_wrong_typed_claim_in_sub_query_is_no_statement_error(harness_for, backe
         cursor.execute("SELECT id FROM docs")
         return sorted(r[0] for r in cursor.fetchall())
 
-    if backend == "postgres" and principal is not True:
-        # Open (session note): PostgreSQL types the untyped parameter by the column and
-        # answers 400; the error depends on the claim alone, never on a row. Asserted as it
-        # is, so this fails (and is updated) as soon as it is fixed.
-        with pytest.raises(BadRequest):
-            h.db.run(work)
-        return
     assert h.db.run(work) == []
 
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "auth_user.id IN (SELECT d.owner_id FROM docs d WHERE d.id = docs.id)",
+        "auth_user.id IN (SELECT d.owner_id FROM docs d WHERE d.id = docs.id AND d.owner_id = docs.owner_id)",
+    ],
+)
+def test_right_typed_claim_in_sub_query_over_unknown_type_still_matches(harness_for, backend, expression):  # noqa: F811
+    """The contrast of D: an integer id meets the integer column through the text forms."""
+    h = harness_for(backend)
+    typed = Guard(
+        [Policy("docs", "read", expression)], dialect=h.dialect, schema=lambda: (h.db.schema_version, h.db.schema())
+    )
+    untyped = Guard([Policy("docs", "read", expression)], dialect=h.dialect, schema=UNTYPED)
+
+    def read(guard: Guard) -> Any:
+        def work(session: Any) -> Any:
+            cursor = connect(session.connection, guard, AuthUser(id=1)).cursor()
+            cursor.execute("SELECT id FROM docs")
+            return sorted(r[0] for r in cursor.fetchall())
+
+        return h.db.run(work)
+
+    assert read(untyped) == read(typed) != []
 
 # -- What held (round 13, all three databases unless named) --------------------------------
 #

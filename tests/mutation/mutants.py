@@ -633,4 +633,14 @@ MUTANTS: tuple[Mutant, ...] = (
         "        return _scalar(value)\n",
         (ROUND13 + "test_boolean_claim_is_no_integer_for_an_untyped_column",),
     ),
+    Mutant(
+        "unknown-type-in-query-typed-by-column",
+        "PostgreSQL: `auth_user.x IN (SELECT c …)` over a column of unknown type not compared as text "
+        "(the parameter takes the column's type: a claim of another type is a statement error)",
+        "dialects/postgres.py",
+        "        if kind is not Kind.OTHER or not isinstance(select, exp.Select) or len(select.expressions) != 1:\n"
+        "            return node\n        text =",
+        "        if True:\n            return node\n        text =",
+        (ROUND13 + "test_wrong_typed_claim_in_sub_query_is_no_statement_error",),
+    ),
 )
