@@ -6,7 +6,8 @@ Every answer is checked, and every breach recorded (the run goes on):
 
 - ``crash``: the app raised instead of answering;
 - ``server_error``: a status ≥ 500 (there are no injected faults here, so none is allowed);
-- ``error_shape``: an error whose body is not ``{"msg", "status", "message", "code", "details", "hint", "error"}`` with the status;
+- ``error_shape``: an error whose body is not ``{"msg", "status", "message", "code", "details", "hint", "error"}`` with the status
+  (a HEAD answer: any body at all);
 - ``wrote_on_error``: a write answered with an error that changed the tables anyway;
 - ``policy``: a user read a ``todos`` row whose ``user_id`` is not theirs (the default policy).
 
@@ -298,17 +299,12 @@ class Fuzzer:
         report.statuses[reply.status] += 1
         if reply.status >= 500:
             report.record("server_error", request, f"{reply.status} {reply.body[:200]!r}")
+        if request.method == "HEAD" and reply.body:
+            # A HEAD answer has no body (RFC 9110 §9.3.2), an error's included: only its
+            # status and headers say what happened.
+            report.record("error_shape", request, f"{reply.status} HEAD with a body {reply.body[:200]!r}")
         if reply.status >= 400:
-            try:
-                body = json.loads(reply.body)
-                shaped = (
-                    set(body) == {"msg", "status", "message", "code", "details", "hint", "error"}
-                    and body["status"] == reply.status
-                )
-                shaped = shaped and isinstance(body["msg"], str) and isinstance(body["error"], str)
-            except ValueError:
-                shaped = False
-            if not shaped:
+            if request.method != "HEAD" and not _error_shaped(reply):
                 report.record("error_shape", request, f"{reply.status} {reply.body[:200]!r}")
             if before is not None and fingerprint(self.db) != before:
                 report.record("wrote_on_error", request, f"{reply.status} {reply.body[:200]!r}")
@@ -382,3 +378,18 @@ def run(url: str, count: int, *, seed: int | None = None, pool_size: int = 2000,
     finally:
         fuzzer.close()
     return fuzzer.report
+
+
+def _error_shaped(reply: Reply) -> bool:
+    """The documented error body: its seven keys, the status repeated, text messages."""
+    try:
+        body = json.loads(reply.body)
+    except ValueError:
+        return False
+    return (
+        isinstance(body, dict)
+        and set(body) == {"msg", "status", "message", "code", "details", "hint", "error"}
+        and body["status"] == reply.status
+        and isinstance(body["msg"], str)
+        and isinstance(body["error"], str)
+    )
