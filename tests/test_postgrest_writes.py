@@ -254,6 +254,19 @@ def test_update_representation_of_a_row_made_unreadable_is_refused(s):
     assert (reply.status, [r["rating"] for r in reply.json]) == (200, [4])
 
 
+def test_update_representation_follows_a_changed_primary_key(s):
+    """A PATCH that sets the key hands back the row under its new key — on MariaDB too,
+    where the changed rows are read back by key after the UPDATE."""
+    w = s.world
+    _write_only(w)
+    reply = w.alice.patch("/reviews", {"id": 9, "rating": 4}, "id=eq.1", headers=REPRESENT)
+    assert (reply.status, reply.json) == (200, [{"id": 9, "user_id": w.alice_id, "rating": 4}]), reply.body
+    assert stored(s, "reviews") == [(2, w.bob_id), (9, w.alice_id)]
+    reply = w.alice.patch("/reviews", {"id": 10, "user_id": w.bob_id}, "id=eq.9", headers=REPRESENT)
+    assert reply.status == 403, reply.body  # handed away under a new key: still unreadable, rolled back
+    assert stored(s, "reviews") == [(2, w.bob_id), (9, w.alice_id)]
+
+
 def test_update_and_delete_never_return_hidden_rows(s):
     w = s.world
     _write_only(w)

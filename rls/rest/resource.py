@@ -308,7 +308,7 @@ class TableService:
             if locked is not None and returning is not None:
                 if count != len(keys):  # the locks make this impossible; never answer with other rows
                     raise Conflict("conflict: concurrent update, retry")
-                rows = self._read_back(session, table, returning, keys, read, principal)
+                rows = self._read_back(session, table, returning, _keys_after(full, keys, row), read, principal)
             return options.finish(count, rows)
 
         return _as_denial(lambda: self._run_write(work, options), user)
@@ -373,6 +373,14 @@ def _check_write_hazard(table: Table, decision: Decision | None) -> None:
     aborted statement and deletes nothing on its own."""
     if table.write_hazard and decision is not None and decision.predicate.node is not None:
         raise BadRequest(f"{table.name}: {table.write_hazard}")
+
+
+def _keys_after(table: Table, keys: list[tuple[Any, ...]], assigned: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """The primary keys of the rows an UPDATE changed, as they are after it: a key column
+    the request sets has its new value (read back by the old one, the row is gone)."""
+    if not any(k in assigned for k in table.primary_key):
+        return keys
+    return [tuple(assigned.get(k, old) for k, old in zip(table.primary_key, key, strict=True)) for key in keys]
 
 
 def _run_checked(session: Session, plan: Plan, params: Sequence[Any]) -> tuple[int, list[dict[str, Any]]]:
