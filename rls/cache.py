@@ -32,6 +32,14 @@ class BoundedCache(Generic[V]):
     def get(self, key: Hashable) -> V | None:
         return self._data.get(key)
 
+    def hit(self, key: Hashable) -> V | None:
+        """The cached value, counted as a hit, or None (nothing counted: the caller builds
+        it with :meth:`get_or_build`). For hot paths: a hit allocates no ``build`` closure."""
+        value = self._data.get(key)
+        if value is not None:
+            self.hits += 1
+        return value
+
     def put(self, key: Hashable, value: V) -> None:
         with self._lock:
             self._data[key] = value

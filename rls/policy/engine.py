@@ -60,7 +60,7 @@ class PolicyEngine:
         policy_set = self._policies()
         schema_version, schema = self._schema()
         key = (policy_set.version, schema_version, table.name, action, user_class.value)
-        return self._cache.get_or_build(
+        return self._cache.hit(key) or self._cache.get_or_build(
             key, lambda: Decision(key, self._compile(policy_set.policies, table, action, user_class, schema))
         )
 

@@ -47,6 +47,9 @@ class RestCompiler:
         using = decision.predicate if decision else None
         action = "count" if query.count else "read"
         key = (version, table.name, action, query.shape, decision and decision.key, tree and tree.key, limit)
+        plan = self.cache.hit(key)
+        if plan is not None:
+            return plan
         if query.count:
             return self._plan(key, lambda: compile.compile_count(table, query, self.dialect, using, tree))
         return self._plan(key, lambda: compile.compile_read(table, query, self.dialect, using, tree, limit))
