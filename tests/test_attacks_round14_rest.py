@@ -1,0 +1,68 @@
+"""Round-14 attacks on the HTTP server (rls/http, rls/rest, rls/auth), on the real
+databases. Each test asserts the secure behaviour: it fails on main today and passes once
+fixed. What held is listed at the end of the module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.test_policy_http import World
+
+# -- A. MariaDB UPDATE: WITH CHECK judged on a CAST that is not what the column stores --------
+#
+# MariaDB has no UPDATE … RETURNING, so compile_update judges the update policy (its WITH
+# CHECK) before the write, on ``dialect.build_stored(<value>, column)`` substituted for the
+# column. build_stored approximates the column's storage by the declared type's *base*
+# name: FLOAT → CAST(? AS DOUBLE) (the column stores single precision: 99.9999999 is stored
+# as 100), DOUBLE(5,2) → CAST(? AS DOUBLE) (the column rounds to 2 places: 0.999 is stored
+# as 1.00), YEAR → CAST(? AS SIGNED) (the column maps 5 to 2005), CHAR(n) → CAST(? AS CHAR)
+# (the column drops trailing spaces: 'admin ' is read back as 'admin'). The check passes
+# on the approximation, the row as stored fails the policy: a user plants a row their
+# update policy forbids (``role <> 'admin'`` → role 'admin'). INSERT is judged on RETURNING
+# (the row as stored) and refuses the same values: only UPDATE is affected.
+# Class: WITH CHECK evaluated on a model of the stored value instead of the stored value.
+# Rule: judge an UPDATE's WITH CHECK on the row as the database stored it — e.g. lock the
+# keys, UPDATE, then re-read the changed rows by key inside the transaction and roll back
+# on any row failing the policy (as _read_back does for return=representation), or refuse
+# (400) every column whose storage is not modelled *exactly* (an allow-list of declared
+# types with no precision, range or padding conversion), never approximate by base name.
+
+
+@pytest.fixture(scope="module")
+def maria(make_database_url: Any) -> Iterator[World]:
+    world = World(make_database_url("mysql"))
+    world.sql(
+        "CREATE TABLE stored (id INTEGER AUTO_INCREMENT PRIMARY KEY, user_id INTEGER, price FLOAT, "
+        "ratio DOUBLE(5,2), era YEAR, role CHAR(10)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+    )
+    world.db.refresh_schema()
+    yield world
+    world.db.close()
+
+
+STORED_CASES = [
+    ("price < 100", {"price": 99.9999999}),  # FLOAT stores 100
+    ("ratio < 1", {"ratio": 0.999}),  # DOUBLE(5,2) stores 1.00
+    ("era < 2000", {"era": 5}),  # YEAR stores 2005
+    ("role <> 'admin'", {"role": "admin "}),  # CHAR(10) reads back 'admin'
+    ("role NOT IN ('admin', 'owner')", {"role": "admin "}),
+]
+
+
+@pytest.mark.parametrize(("condition", "body"), STORED_CASES)
+def test_mariadb_update_cannot_store_a_row_its_policy_forbids(maria, condition, body):
+    w = maria
+    w.sql("DELETE FROM stored")
+    w.sql("INSERT INTO stored (id, user_id, price, ratio, era, role) VALUES (1, ?, 1, 0.5, 1999, 'user')", w.bob_id)
+    policy = f"user_id = auth_user.id AND {condition}"
+    w.set_policies("stored", ("read", "user_id = auth_user.id"), ("create", policy), ("update", policy))
+    reply = w.bob.request("PATCH", "/stored", "id=eq.1", json=body)
+    holds = w.sql(f"SELECT CASE WHEN {condition} THEN 1 ELSE 0 END FROM stored WHERE id = 1")
+    assert holds == [(1,)], f"row stored against the update policy ({reply.status} {reply.body!r})"
+    assert reply.status == 403, reply.body
+    # The same values through INSERT are refused (judged on RETURNING, the row as stored).
+    assert w.bob.request("POST", "/stored", json={"id": 2, **body}).status == 403
