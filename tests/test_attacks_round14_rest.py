@@ -66,3 +66,36 @@ def test_mariadb_update_cannot_store_a_row_its_policy_forbids(maria, condition, 
     assert reply.status == 403, reply.body
     # The same values through INSERT are refused (judged on RETURNING, the row as stored).
     assert w.bob.request("POST", "/stored", json={"id": 2, **body}).status == 403
+
+
+# -- B. MariaDB UPDATE: columns the database changes besides the body's ------------------------
+#
+# The same pre-write judgement substitutes only the body's columns and leaves every other
+# column as it is *before* the update. A STORED generated column (``total AS (qty * unit)``)
+# and an ``ON UPDATE CURRENT_TIMESTAMP`` column change with the write: the policy is judged
+# on their old values, the row as stored fails it (``total <= 100`` with total = 500).
+# Class and rule: as A — judge the row the database stored, not a model of it.
+@pytest.fixture(scope="module")
+def maria_generated(make_database_url: Any) -> Iterator[World]:
+    world = World(make_database_url("mysql"))
+    world.sql(
+        "CREATE TABLE orders (id INTEGER AUTO_INCREMENT PRIMARY KEY, user_id INTEGER, qty INTEGER, unit INTEGER, "
+        "total INTEGER GENERATED ALWAYS AS (qty * unit) STORED, "
+        "touched TIMESTAMP(6) NULL DEFAULT NULL ON UPDATE CURRENT_TIMESTAMP(6)) ENGINE=InnoDB"
+    )
+    world.db.refresh_schema()
+    yield world
+    world.db.close()
+
+
+@pytest.mark.parametrize(("condition", "body"), [("total <= 100", {"qty": 50}), ("touched IS NULL", {"qty": 2})])
+def test_mariadb_update_judges_columns_the_database_changes(maria_generated, condition, body):
+    w = maria_generated
+    w.sql("DELETE FROM orders")
+    w.sql("INSERT INTO orders (id, user_id, qty, unit) VALUES (1, ?, 1, 10)", w.bob_id)
+    policy = f"user_id = auth_user.id AND {condition}"
+    w.set_policies("orders", ("read", "user_id = auth_user.id"), ("create", policy), ("update", policy))
+    reply = w.bob.request("PATCH", "/orders", "id=eq.1", json=body)
+    holds = w.sql(f"SELECT CASE WHEN {condition} THEN 1 ELSE 0 END FROM orders WHERE id = 1")
+    assert holds == [(1,)], f"row stored against the update policy ({reply.status} {reply.body!r})"
+    assert reply.status == 403, reply.body
