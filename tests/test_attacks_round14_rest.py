@@ -99,3 +99,45 @@ def test_mariadb_update_judges_columns_the_database_changes(maria_generated, con
     holds = w.sql(f"SELECT CASE WHEN {condition} THEN 1 ELSE 0 END FROM orders WHERE id = 1")
     assert holds == [(1,)], f"row stored against the update policy ({reply.status} {reply.body!r})"
     assert reply.status == 403, reply.body
+
+
+# -- C. POST /auth/setup: "loopback" decided by a deny-list of proxy headers -------------------
+#
+# The setup gate lets a loopback client become the admin unless one of three headers
+# (Forwarded, X-Forwarded-For, X-Real-IP) says a proxy relays another client. A reverse
+# proxy on the same host that marks its requests any other way — ``Via`` (the header
+# RFC 9110 §7.6.3 requires of every proxy), ``X-Forwarded-Proto``/``-Host`` alone (a common
+# nginx config), CDN headers (``True-Client-IP``, ``CF-Connecting-IP``, ``Fastly-Client-IP``),
+# ``X-Client-IP``, ``X-Original-Forwarded-For`` — relays the first remote caller as loopback:
+# that caller runs setup and receives the admin password. (nginx's and HAProxy's default
+# proxy_pass add no header at all, which no header test can catch.)
+# Class: trust decided by a deny-list of headers that announce a relay.
+# Rule: an allow-list — loopback setup only when the request carries *no* header a relay
+# might add (any Forwarded/X-Forwarded-*/Via/*-Client-IP/X-Real-IP/X-Original-* …), or
+# better: setup over HTTP only with a setup token (the CLI `rest auth setup` for the
+# operator on the host), so no network position ever grants admin.
+RELAY_HEADERS = [
+    "Via",
+    "X-Forwarded-Proto",
+    "X-Forwarded-Host",
+    "True-Client-IP",
+    "CF-Connecting-IP",
+    "Fastly-Client-IP",
+    "X-Client-IP",
+    "X-Original-Forwarded-For",
+    "X-Cluster-Client-IP",
+]
+
+
+@pytest.mark.parametrize("header", RELAY_HEADERS)
+def test_setup_relayed_by_a_local_proxy_is_not_loopback(make_database_url, header):
+    from tests.authkit import AddressedClient, make_app
+
+    app = make_app(make_database_url("sqlite"))
+    try:
+        value = "1.1 proxy" if header == "Via" else ("https" if header.endswith("Proto") else "203.0.113.7")
+        reply = AddressedClient(app, "127.0.0.1").post("/auth/setup", headers={header: value})
+        assert reply.status == 403, "a relayed remote client became the admin"
+        assert "Password" not in reply.body.decode()
+    finally:
+        app.db.close()
