@@ -141,3 +141,61 @@ def test_setup_relayed_by_a_local_proxy_is_not_loopback(make_database_url, heade
         assert "Password" not in reply.body.decode()
     finally:
         app.db.close()
+
+
+# -- D. SQLite: a REPLACE conflict clause deletes another user's row through POST --------------
+#
+# A SQLite table declared with ``ON CONFLICT REPLACE`` (on its primary key or a UNIQUE
+# constraint) turns an INSERT that collides with a stored row into DELETE + INSERT. rls
+# knows this (Table.write_hazard) but (1) applies the hazard only when the write's *own*
+# policy has a condition: with a create policy that is always true for the caller
+# (``auth_user.is_authenticated``, the docs' "logged-in users" example) the POST runs, and
+# the REPLACE deletes a row the delete policy (``user_id = auth_user.id``) protects and the
+# caller could not even name in a DELETE; (2) finds the clause with a regular expression
+# over the DDL text, so a comment inside it (``ON CONFLICT /* last write wins */ REPLACE``,
+# ``ON CONFLICT -- …\nREPLACE``) hides it, and a POST under ``user_id = auth_user.id``
+# replaces (deletes) alice's row — by primary key or by another unique column.
+# Class: a write that deletes rows implicitly, judged by matching the table's text and
+# only for some policies. Rule: make the statement itself refuse implicit deletes —
+# emit ``INSERT OR ABORT`` / ``UPDATE OR ABORT`` on SQLite (a statement's conflict
+# algorithm overrides the table's), for every write whatever its policy; if a hazard
+# list stays, derive it from the parsed DDL (comments stripped by a tokenizer), not a regex.
+@pytest.fixture(scope="module")
+def replacing(make_database_url: Any) -> Iterator[World]:
+    world = World(make_database_url("sqlite"))
+    world.sql("CREATE TABLE guestbook (id INTEGER PRIMARY KEY ON CONFLICT REPLACE, user_id INTEGER, msg TEXT)")
+    world.sql(
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY ON CONFLICT /* last write wins */ REPLACE, "
+        "user_id INTEGER, msg TEXT)"
+    )
+    world.sql(
+        "CREATE TABLE pages (id INTEGER PRIMARY KEY, user_id INTEGER, msg TEXT, slug TEXT, "
+        "UNIQUE (slug) ON CONFLICT -- newest page wins\n REPLACE)"
+    )
+    world.db.refresh_schema()
+    yield world
+    world.db.close()
+
+
+@pytest.mark.parametrize(
+    ("table", "create", "body"),
+    [
+        ("guestbook", "auth_user.is_authenticated", {"id": 1, "msg": "mine now"}),
+        ("notes", "user_id = auth_user.id", {"id": 1, "msg": "mine now"}),
+        ("pages", "user_id = auth_user.id", {"id": 2, "msg": "mine now", "slug": "home"}),
+    ],
+)
+def test_sqlite_post_cannot_delete_a_row_through_a_replace_conflict(replacing, table, create, body):
+    w = replacing
+    w.sql(f"DELETE FROM {table}")
+    if table == "pages":
+        w.sql("INSERT INTO pages (id, user_id, msg, slug) VALUES (1, ?, 'alice''s page', 'home')", w.alice_id)
+    else:
+        w.sql(f"INSERT INTO {table} (id, user_id, msg) VALUES (1, ?, 'alice''s row')", w.alice_id)
+    owner = "user_id = auth_user.id"
+    w.set_policies(table, ("read", ""), ("create", create), ("update", owner), ("delete", owner))
+    assert w.bob.request("DELETE", f"/{table}", "id=eq.1").json["msg"] == "successfully deleted 0 rows"
+    reply = w.bob.request("POST", f"/{table}", json={"user_id": w.bob_id, **body})
+    assert w.sql(f"SELECT id, user_id FROM {table} WHERE id = 1") == [(1, w.alice_id)], (
+        f"alice's row deleted by bob's POST ({reply.status} {reply.body!r})"
+    )
