@@ -199,3 +199,55 @@ def test_sqlite_post_cannot_delete_a_row_through_a_replace_conflict(replacing, t
     assert w.sql(f"SELECT id, user_id FROM {table} WHERE id = 1") == [(1, w.alice_id)], (
         f"alice's row deleted by bob's POST ({reply.status} {reply.body!r})"
     )
+
+
+# -- E. SQLite: a deleted user's token names the next user registered (auth_users rls did not create)
+#
+# Round 13 fixed id reuse by creating auth_users with AUTOINCREMENT. rls also serves an
+# auth_users it did not create (the original system's database, a restore, a hand-made
+# table — test_auth_original_db serves one): declared ``id INTEGER PRIMARY KEY`` (no
+# AUTOINCREMENT), SQLite gives the next user the largest deleted id. Mallory's token
+# (user 1) stops working when mallory is deleted, and works again — as carol — once carol
+# registers: mallory reads carol's rows. The same holds on every database whenever an id
+# comes back (an admin's POST /auth_users with an explicit id, a sequence reset).
+# Class: a token bound to a reusable number, not to the account. Rule: a token must name
+# an account in a way no later account can match — bind it to a per-account value never
+# reused (a random account key or creation stamp stored in auth_users, carried in the
+# token and compared in the standing lookup); at the least, refuse to serve an auth_users
+# whose ids can be reused (SQLite rowid alias without AUTOINCREMENT).
+def test_sqlite_deleted_users_token_does_not_name_the_next_user(make_database_url):
+    from tests.authkit import login, make_app
+    from tests.client import Client
+
+    app = make_app(make_database_url("sqlite"), auth_enabled=True, admin_cache_seconds=0)
+
+    def tables(session: Any) -> None:
+        session.execute(
+            "CREATE TABLE auth_users (id INTEGER PRIMARY KEY, username VARCHAR(32) NOT NULL UNIQUE, "
+            "password VARCHAR(255) NOT NULL, is_admin BOOLEAN NOT NULL DEFAULT FALSE)"
+        )
+        session.execute(
+            "CREATE TABLE auth_policies (id INTEGER PRIMARY KEY, description VARCHAR(256) NOT NULL, "
+            "table_name VARCHAR(128) NOT NULL, action VARCHAR(16) NOT NULL, expression VARCHAR(128) NOT NULL)"
+        )
+        session.execute(
+            "INSERT INTO auth_policies (description, table_name, action, expression) "
+            "VALUES ('default', 'all', 'all', 'user_id = auth_user.id')"
+        )
+        session.execute("CREATE TABLE todos (id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER, title TEXT)")
+
+    try:
+        app.db.run(tables, write=True)
+        app.db.refresh_schema()
+        anonymous = Client(app)
+        assert anonymous.post("/auth/register", {"username": "mallory", "password": "password-m"}).status == 200
+        mallory = Client(app, login(anonymous, "mallory", "password-m"))
+        app.auth.users.delete("mallory")
+        assert mallory.get("/todos").status == 401  # the deleted user's token stops working
+        assert anonymous.post("/auth/register", {"username": "carol", "password": "password-c"}).status == 200
+        carol = Client(app, login(anonymous, "carol", "password-c"))
+        assert carol.post("/todos", {"title": "carol's secret"}).status == 200
+        reply = mallory.get("/todos")
+        assert reply.status == 401, f"mallory's old token reads carol's rows: {reply.body!r}"
+    finally:
+        app.db.close()
