@@ -251,3 +251,44 @@ def test_sqlite_deleted_users_token_does_not_name_the_next_user(make_database_ur
         assert reply.status == 401, f"mallory's old token reads carol's rows: {reply.body!r}"
     finally:
         app.db.close()
+
+
+# -- F. PostgreSQL: a LIKE pattern from a claim is an error oracle over hidden rows -----------
+#
+# Round 13 closed the LIKE-escape oracle for REST filters (``_like_pattern`` refuses a
+# pattern ending in the escape character before the database sees it). A *policy* may
+# use a claim as a LIKE pattern (``title LIKE auth_user.prefix``: docs/auth.md types such
+# an attribute as text) and the policy runs on every row, hidden ones included. A claim
+# ending in ``\`` makes PostgreSQL raise "LIKE pattern must not end with escape character"
+# only on a row whose text starts with the rest of the pattern and goes on: the request
+# is a 400 exactly when some hidden row starts with the prefix — a token whose claim the
+# holder can influence (a display name, an org slug, a token from "another system")
+# reads hidden text one character at a time while the read returns no row.
+# Class: a value bound into an operation that can raise, evaluated on rows the caller
+# cannot see. Rule: every principal value is validated by rls for the operation it feeds
+# before it is bound (the same LIKE-pattern check as REST filters: a trailing escape binds
+# NULL), so a policy is total — it can never raise, on any row, for any claim.
+def test_postgres_like_pattern_claim_is_no_oracle(make_database_url):
+    import time
+
+    import jwt
+
+    from tests.authkit import SECRET
+    from tests.client import Client
+
+    w = World(make_database_url("postgres"))
+    try:
+        w.reset("todos", "id, user_id, title", [(1, w.alice_id, "secret-plan"), (2, w.bob_id, "bob")])
+        w.set_policies("todos", ("read", "title LIKE auth_user.prefix"))
+
+        def read(prefix: str) -> tuple[int, bytes]:
+            claims = {"user_id": "ext-1", "prefix": prefix, "exp": int(time.time()) + 600}
+            reply = Client(w.app, jwt.encode(claims, SECRET, algorithm="HS256")).get("/todos")
+            return reply.status, reply.body
+
+        nothing = read("zzz\\")
+        assert nothing == (200, b"[]")
+        assert read("sec\\") == nothing  # was 400 (22025): a hidden title starts with "sec"
+        assert read("s\\") == nothing
+    finally:
+        w.db.close()
