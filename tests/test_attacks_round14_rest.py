@@ -292,3 +292,18 @@ def test_postgres_like_pattern_claim_is_no_oracle(make_database_url):
         assert read("s\\") == nothing
     finally:
         w.db.close()
+
+
+def test_sqlite_patch_cannot_delete_a_row_through_a_replace_conflict(replacing):
+    # The same through UPDATE: bob moves his own row onto alice's key; the REPLACE clause
+    # (hidden from the hazard regex by a comment) deletes alice's row.
+    w = replacing
+    w.sql("DELETE FROM notes")
+    w.sql("INSERT INTO notes (id, user_id, msg) VALUES (1, ?, 'alice''s row')", w.alice_id)
+    w.sql("INSERT INTO notes (id, user_id, msg) VALUES (3, ?, 'bob''s row')", w.bob_id)
+    owner = "user_id = auth_user.id"
+    w.set_policies("notes", ("read", owner), ("create", owner), ("update", owner), ("delete", owner))
+    reply = w.bob.request("PATCH", "/notes", "id=eq.3", json={"id": 1})
+    assert w.sql("SELECT user_id FROM notes WHERE id = 1") == [(w.alice_id,)], (
+        f"alice's row deleted by bob's PATCH ({reply.status} {reply.body!r})"
+    )
