@@ -307,3 +307,61 @@ def test_sqlite_patch_cannot_delete_a_row_through_a_replace_conflict(replacing):
     assert w.sql("SELECT user_id FROM notes WHERE id = 1") == [(w.alice_id,)], (
         f"alice's row deleted by bob's PATCH ({reply.status} {reply.body!r})"
     )
+
+
+# -- G. A policy's arithmetic raises on a hidden row: error oracle and table-wide denial -------
+#
+# A policy runs on every row, hidden ones included, before anything else. docs/auth.md
+# allows arithmetic and ``abs`` in policy expressions; on PostgreSQL they raise on some
+# values — ``qty / price`` on price = 0 (division by zero), ``qty * price`` and
+# ``qty + price`` past the column type (integer out of range), ``abs(qty)`` on the
+# smallest integer. One such row, hidden from the caller, makes every read (and write) of
+# the table by every other caller fail with a 400: the caller learns that a hidden row with
+# such values exists (and, with comparisons in the policy, narrows them down), and any user
+# who may create rows can plant one of their own to make the table unreadable for all.
+# (MariaDB and SQLite answer NULL for division by zero, and 64-bit arithmetic does not overflow
+# at these sizes: there, the same test passes.)
+# Class: a policy that is not total — an operation that can raise, evaluated on rows the
+# caller cannot see. Rule: admit in policies only operations that cannot raise on any
+# stored value (compile ``a / b`` as ``CASE WHEN b = 0 THEN NULL ELSE a / b END``, do
+# arithmetic in a type that cannot overflow — NUMERIC on PostgreSQL — or refuse arithmetic
+# and abs), i.e. an allow-list of total operators per dialect, as for leakproof filters.
+@pytest.fixture(scope="module")
+def arithmetic(make_database_url: Any) -> Iterator[Any]:
+    made: dict[str, World] = {}
+
+    def get(backend: str) -> World:
+        if backend not in made:
+            world = World(make_database_url(backend))
+            world.sql("CREATE TABLE orderlines (id INTEGER PRIMARY KEY, user_id INTEGER, qty INTEGER, price INTEGER)")
+            world.db.refresh_schema()
+            made[backend] = world
+        return made[backend]
+
+    yield get
+    for world in made.values():
+        world.db.close()
+
+
+@pytest.mark.parametrize(
+    ("condition", "hidden"),
+    [
+        ("qty / price > 0", (5, 0)),
+        ("qty * price < 1000000", (2000000000, 2000000000)),
+        ("qty + price < 0", (2000000000, 2000000000)),
+        ("abs(qty) < 5", (-2147483648, 0)),
+    ],
+)
+def test_policy_arithmetic_on_hidden_rows_is_no_oracle(arithmetic, condition, hidden):
+    w = arithmetic("postgres")  # MariaDB and SQLite pass these (NULL, no overflow at these sizes)
+    w.sql("DELETE FROM orderlines")
+    w.sql("INSERT INTO orderlines (id, user_id, qty, price) VALUES (1, ?, 1, 1)", w.bob_id)
+    policy = f"user_id = auth_user.id OR {condition}"
+    w.set_policies("orderlines", ("read", policy), ("update", "user_id = auth_user.id"))
+    before = w.bob.get("/orderlines")
+    assert before.status == 200, before.body
+    w.sql("INSERT INTO orderlines (id, user_id, qty, price) VALUES (2, ?, ?, ?)", w.alice_id, *hidden)
+    after = w.bob.get("/orderlines")
+    assert (after.status, after.body) == (before.status, before.body)  # PostgreSQL: 400 (22012 / 22003)
+    patched = w.bob.request("PATCH", "/orderlines", "id=eq.1", json={"qty": 2})
+    assert patched.status == 200, patched.body
