@@ -403,3 +403,25 @@ def test_policy_bigint_arithmetic_on_hidden_rows_is_no_oracle(wide, backend, con
     w.sql("INSERT INTO ledger (id, user_id, amount, rate) VALUES (2, ?, ?, ?)", w.alice_id, *hidden)
     after = w.bob.get("/ledger")
     assert (after.status, after.body) == (before.status, before.body)  # was 400 everywhere
+
+
+# -- What held (tried on the three databases unless noted; no test needed) --------------------
+#
+# Reads, differential (the same request with a hidden row holding other values): JSON-path
+# filters and orders (SQLite with malformed JSON in the hidden row), ``select=`` casts and
+# aggregates (``data->a::int``, ``n.sum()``, ``count()``), out-of-range / malformed filter
+# values (refused in Python before the database), ``fts``/``match``/``imatch``/``like`` with
+# bad patterns, ``cs``/``cd``, ``or``/``not`` trees mixing leakproof and raising filters,
+# ``count=exact|planned|estimated`` (all exact over the visible rows), ``Range`` + 416,
+# HEAD, ``vnd.pgrst.object`` 406, CSV — identical answers.
+# Embedding: to-one/to-many/many-to-many (junction under its own policy), ``!inner`` with
+# and without ``count=exact``, ``items(count)``/``id.count()``, embedded filters with
+# raising operators, embedded orders — identical answers; hidden parents embed as null.
+# Writes: PATCH/DELETE on hidden ids (0 rows, same body), ``limit``/``order`` on writes,
+# ``tx=rollback``, ``return=representation`` (read policy on RETURNING), POST with a body
+# key differing in case or with a trailing space (400 on every database), INSERT on MariaDB
+# of the same values as A (judged on RETURNING: 403). Unique / FK conflicts and
+# ignore-/merge-duplicates on hidden keys answer like native RLS (documented existence).
+# Auth: setup through Forwarded/X-Forwarded-For/X-Real-IP, setup tokens; JWT alg none /
+# HS-vs-RS (algorithm chosen by configuration), kid only picks among configured keys;
+# string ids never looked up in auth_users; identity-provider integer subjects become text.
