@@ -425,3 +425,36 @@ def test_policy_bigint_arithmetic_on_hidden_rows_is_no_oracle(wide, backend, con
 # Auth: setup through Forwarded/X-Forwarded-For/X-Real-IP, setup tokens; JWT alg none /
 # HS-vs-RS (algorithm chosen by configuration), kid only picks among configured keys;
 # string ids never looked up in auth_users; identity-provider integer subjects become text.
+
+
+# -- H. MariaDB: a view over a non-transactional table keeps a row its create policy refused ---
+#
+# A write whose WITH CHECK the statement enforces itself needs a table that undoes an
+# aborted statement: _engine_hazard refuses writes under a policy on MyISAM/Aria/MEMORY
+# tables — but decides by the *served object's* engine, and a view has none (NULL in
+# information_schema.TABLES), so it counts as safe. POST through a view over a MyISAM
+# table inserts the row, RETURNING judges it, the statement aborts (403) — and MyISAM
+# keeps the row: bob plants a row owned by alice while his client sees "unauthorized".
+# Class: a hazard allow-list keyed by the wrong object (the view, not the tables it
+# writes). Rule: the write hazard of a view is that of every base table it can write
+# (information_schema.VIEW_TABLE_USAGE, recursively); a served object whose storage rls
+# cannot establish as transactional is refused for policed writes (unknown = unsafe).
+def test_mariadb_view_over_myisam_keeps_no_refused_row(make_database_url):
+    w = World(make_database_url("mysql"))
+    try:
+        w.sql(
+            "CREATE TABLE raw_notes (id INTEGER AUTO_INCREMENT PRIMARY KEY, user_id INTEGER, title VARCHAR(50)) "
+            "ENGINE=MyISAM"
+        )
+        w.sql("CREATE VIEW notes_view AS SELECT id, user_id, title FROM raw_notes")
+        w.db.refresh_schema()
+        owner = "user_id = auth_user.id"
+        for table in ("raw_notes", "notes_view"):
+            w.set_policies(table, ("read", owner), ("create", owner), ("update", owner), ("delete", owner))
+        # The table itself is refused (400): the hazard is known there.
+        assert w.bob.request("POST", "/raw_notes", json={"user_id": w.alice_id, "title": "x"}).status == 400
+        reply = w.bob.request("POST", "/notes_view", json={"user_id": w.alice_id, "title": "planted"})
+        assert reply.status in (400, 403), reply.body
+        assert w.sql("SELECT user_id, title FROM raw_notes") == [], f"row kept after {reply.status}"
+    finally:
+        w.db.close()
