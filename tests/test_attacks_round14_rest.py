@@ -458,3 +458,34 @@ def test_mariadb_view_over_myisam_keeps_no_refused_row(make_database_url):
         assert w.sql("SELECT user_id, title FROM raw_notes") == [], f"row kept after {reply.status}"
     finally:
         w.db.close()
+
+
+# -- I. auth_policies is served — writable by anyone — by a server with auth disabled ----------
+#
+# Without auth, auth_users is not served ("nothing guards it"), but auth_policies is: an
+# anonymous caller of a server run with auth disabled on a database that has the auth
+# tables (an internal instance beside the public one, a maintenance run, a rollback of the
+# auth setting) inserts ``all/all/''`` — and every auth-enabled server on that database
+# then makes every table public (or an attacker grants themselves anything) within
+# ``policy.refresh_interval``. Class: rls's own security tables served by the generic
+# table routes under a rule keyed by one name. Rule: rls's own tables (auth_users,
+# auth_policies, and any later one) are never served without a policy engine to guard
+# them — an allow-list of what auth-disabled serving may expose, not a deny-list of one.
+def test_auth_disabled_server_does_not_serve_the_policy_table(make_database_url):
+    from tests.authkit import make_app
+    from tests.client import Client
+
+    url = make_database_url("sqlite")
+    guarded = make_app(url, auth_enabled=True)
+    assert Client(guarded).post("/auth/setup").status == 200
+    guarded.db.close()
+    open_app = make_app(url, auth_enabled=False)
+    try:
+        anonymous = Client(open_app)
+        reply = anonymous.post(
+            "/auth_policies", {"description": "x", "table_name": "all", "action": "all", "expression": ""}
+        )
+        assert reply.status == 404, f"anonymous policy write accepted: {reply.status} {reply.body!r}"
+        assert anonymous.get("/auth_policies").status == 404
+    finally:
+        open_app.db.close()
