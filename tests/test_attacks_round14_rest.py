@@ -489,3 +489,28 @@ def test_auth_disabled_server_does_not_serve_the_policy_table(make_database_url)
         assert anonymous.get("/auth_policies").status == 404
     finally:
         open_app.db.close()
+
+
+# -- J. (low) /metrics, public by default, names hidden tables and others' denials -----------
+#
+# ops.metrics_enabled defaults to true and ops.metrics_token to empty, on the API's own
+# port, before authentication. ``rls_denials_total{table=…,action=…}`` and its
+# ``_created`` timestamp tell an anonymous caller which tables exist that the OpenAPI
+# document hides from them, and when and how often other users were refused on them — a
+# timing-free side channel on other principals' activity. Class: observability output
+# outside the policy model. Rule: what the metrics expose to a caller is public by
+# construction (no table names, no per-principal-class counters) unless the endpoint is
+# gated (token required, or loopback only) — default closed.
+def test_anonymous_metrics_do_not_name_tables(make_database_url):
+    from tests.client import Client
+
+    w = World(make_database_url("sqlite"))
+    try:
+        w.sql("CREATE TABLE salaries (id INTEGER PRIMARY KEY, user_id INTEGER, amount INTEGER)")
+        w.db.refresh_schema()
+        w.set_policies("salaries", ("read", "auth_user.is_admin"))
+        assert w.alice.get("/salaries").status == 403
+        reply = Client(w.app).get("/metrics")
+        assert reply.status in (401, 403, 404) or b"salaries" not in reply.body, "anonymous metrics name a table"
+    finally:
+        w.db.close()
