@@ -514,3 +514,22 @@ def test_anonymous_metrics_do_not_name_tables(make_database_url):
         assert reply.status in (401, 403, 404) or b"salaries" not in reply.body, "anonymous metrics name a table"
     finally:
         w.db.close()
+
+
+# -- K. (integrity, not a leak) DELETE/PATCH ignore ``limit``: every matching row goes ----------
+#
+# PostgREST limits a DELETE/PATCH to ``limit`` rows (with ``order``); rls parses ``limit``
+# on a write and drops it: ``DELETE /todos?id=gte.1&limit=1&order=id`` deletes all of the
+# caller's matching rows and answers 200. Only rows the caller may delete are touched, but
+# a client that trusted the limit loses data. Class: a query parameter accepted and
+# silently not applied. Rule: every accepted parameter is applied or refused (400) — an
+# allow-list of parameters per action.
+def test_write_with_limit_touches_at_most_limit_rows(make_database_url, backend):
+    w = World(make_database_url(backend))
+    try:
+        w.reset("todos", "id, user_id, title", [(1, w.bob_id, "a"), (2, w.bob_id, "b"), (3, w.bob_id, "c")])
+        reply = w.bob.request("DELETE", "/todos", "id=gte.1&limit=1&order=id")
+        left = w.sql("SELECT id FROM todos ORDER BY id")
+        assert reply.status == 400 or len(left) == 2, f"{reply.status}: left {left}"
+    finally:
+        w.db.close()
