@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
+import sqlglot
+import sqlglot.errors
 from sqlglot import exp
 
 from dialects.base import (
@@ -94,7 +95,16 @@ _UNNAMED: tuple[tuple[type[sqlite3.Error], Callable[[str], RlsError]], ...] = (
 )
 
 
-_REPLACE_CLAUSE = re.compile(r"\bON\s+CONFLICT\s+REPLACE\b", re.IGNORECASE)
+def _replaces_on_conflict(ddl: str | None) -> bool:
+    """Whether a table's definition has an ``ON CONFLICT REPLACE`` clause (a write that
+    meets a uniqueness conflict deletes the other row). Read from the definition's
+    tokens, so no comment or line break between the words hides it; a definition that
+    does not tokenise counts as having one."""
+    try:
+        words = [t.text.upper() for t in sqlglot.tokenize(ddl or "", read="sqlite")]
+    except sqlglot.errors.SqlglotError:
+        return True
+    return any(words[i : i + 3] == ["ON", "CONFLICT", "REPLACE"] for i in range(len(words) - 2))
 
 
 class _TimedConnection(sqlite3.Connection):
@@ -310,7 +320,7 @@ class SQLite(Dialect):
             hazard = (
                 "a REPLACE conflict clause in the table's definition deletes rows a write does not name: "
                 "writes under a policy are refused"
-                if _REPLACE_CLAUSE.search(ddl or "")
+                if _replaces_on_conflict(ddl)
                 else None
             )
             tables.append(Table.build(name, columns, pk, is_view=type_ == "view", write_hazard=hazard))

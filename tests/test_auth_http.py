@@ -369,8 +369,12 @@ def test_with_auth_disabled_auth_users_is_not_served(app, client, admin, method,
     assert snapshot(app) == before
 
 
-def test_with_auth_disabled_auth_policies_is_still_a_table(client, admin):
-    assert len(client.get("/auth_policies").json) == 3
+def test_with_auth_disabled_auth_policies_is_not_served(client, admin):
+    """An open server writing a policy would bind every server on the database."""
+    reply = client.get("/auth_policies")
+    assert (reply.status, reply.msg) == (404, "table does not exist: auth_policies")
+    reply = client.post("/auth_policies", {"description": "x", "table_name": "all", "action": "all", "expression": ""})
+    assert reply.status == 404
 
 
 def test_token_with_an_id_beyond_the_column_range_is_refused(client, admin):

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 AUTH_USERS = "auth_users"
 AUTH_POLICIES = "auth_policies"
+OWN_TABLES = frozenset({AUTH_USERS, AUTH_POLICIES})
+"""rls's own tables: served only under policies (never by a server with auth disabled)."""
 
 
 @dataclass(frozen=True, slots=True)

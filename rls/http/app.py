@@ -11,7 +11,7 @@ from typing import Any
 
 from rls.auth.routes import AuthRoutes
 from rls.auth.service import AuthService
-from rls.auth.tables import AUTH_USERS
+from rls.auth.tables import AUTH_USERS, OWN_TABLES
 from rls.config import Config, load_config, validate
 from rls.database import Database, Session
 from rls.errors import BadRequest, Denied, InvalidValue, MethodNotAllowed, NotFound, RlsError
@@ -115,8 +115,9 @@ class App:
             Paging(config.page_size, config.max_page_size),
             engine=engine,
             rules=rules,
-            # Nothing guards auth_users without auth, and it holds password hashes.
-            unserved=frozenset() if config.auth_enabled else frozenset({AUTH_USERS}),
+            # Without auth nothing guards rls's own tables: auth_users holds password hashes,
+            # and a policy written through an open server binds every server on the database.
+            unserved=frozenset() if config.auth_enabled else OWN_TABLES,
         )
 
     def _hash_passwords(self, session: Session, table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -10,13 +10,14 @@ import threading
 import time
 from dataclasses import dataclass
 
+from rls.auth.tables import AUTH_POLICIES
 from rls.database import Database, Session
 from rls.errors import UnknownTable
 from rls.policy.model import Policy
 
 log = logging.getLogger("rls.policy")
 
-POLICY_TABLE = "auth_policies"
+POLICY_TABLE = AUTH_POLICIES
 _SELECT = "SELECT id, table_name, action, expression, description FROM auth_policies ORDER BY id"
 
 

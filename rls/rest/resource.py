@@ -369,9 +369,10 @@ class TableService:
 
 
 def _check_write_hazard(table: Table, decision: Decision | None) -> None:
-    """A write whose policy the statement enforces itself needs a table that undoes an
-    aborted statement and deletes nothing on its own."""
-    if table.write_hazard and decision is not None and decision.predicate.node is not None:
+    """A write under policies needs a table that undoes an aborted statement and deletes
+    nothing on its own — whatever the write's own policy (a REPLACE conflict clause deletes
+    a row only the delete policy may judge)."""
+    if table.write_hazard and decision is not None:
         raise BadRequest(f"{table.name}: {table.write_hazard}")
 
 
