@@ -225,6 +225,7 @@ class TableService:
         if options is None:
             columns, rows = rows_of(body)
             shaped = [(columns, dict(row)) for row in rows]
+        refuse_read_options(query, "insert")
         decision = self._decide(table, "create", user, query)
         if options is not None:
             owners = frozenset(decision.predicate.owner_columns) if decision else frozenset()
@@ -482,8 +483,24 @@ def check_filters(query: RestQuery, table: Table) -> None:
 
 
 def require_filter(query: RestQuery, action: str) -> None:
+    refuse_read_options(query, action)
     if not query.has_filter:
         raise BadRequest(f"{action} needs a filter; use 1=eq.1 to {action} every row")
+
+
+def refuse_read_options(query: RestQuery, action: str) -> None:
+    """A write applies every parameter it accepts: the paging and order of a read would
+    be dropped (a client trusting ``limit=1`` on a DELETE would lose every matching row),
+    so they are refused."""
+    given = [
+        name
+        for name, value in (("order", query.order), ("limit", query.limit), ("offset", query.offset),
+                            ("page", query.page), ("page_size", query.page_size))
+        if value is not None
+    ]  # fmt: skip
+    if given or query.count or query.embedded:
+        named = ", ".join(given or ["count" if query.count else "embedded options"])
+        raise BadRequest(f"{action} does not take {named}: paging, order and counts apply to reads only")
 
 
 def rows_of(body: Any) -> tuple[tuple[str, ...], list[Mapping[str, Any]]]:
