@@ -14,6 +14,8 @@ from urllib.parse import parse_qsl, unquote
 import pymysql
 import pymysql.connections
 import pymysql.constants.CLIENT
+import sqlglot
+import sqlglot.errors
 from sqlglot import exp
 
 from dialects.base import (
@@ -124,12 +126,37 @@ _ERRORS: dict[int, Callable[[Any], RlsError]] = {
 the connection (503)."""
 
 
-def _engine_hazard(engine: str | None) -> str | None:
-    # Only InnoDB undoes a statement that fails half-way: elsewhere a write aborted by its
-    # own WITH CHECK would keep what it wrote.
-    if engine is None or engine.lower() == "innodb":
+def _write_hazards(engines: dict[str, str | None], views: dict[str, str], schema: str) -> dict[str, str | None]:
+    """Per table or view, why a write under policies cannot be trusted, or None. Only
+    InnoDB undoes a statement that fails half-way: elsewhere a write aborted by its own
+    WITH CHECK would keep what it wrote. A view has no engine of its own: it has the
+    hazard of the tables its definition reads (through other views too), and one whose
+    tables cannot be told is refused."""
+
+    def hazard(name: str, seen: frozenset[str]) -> str | None:
+        if name not in views:
+            engine = engines.get(name)
+            if engine is not None and engine.lower() == "innodb":
+                return None
+            return f"table engine {engine or 'unknown'} has no transactions: writes under a policy are refused"
+        unknown = f"view {name}: the storage of its tables cannot be told: writes under a policy are refused"
+        if name in seen:
+            return unknown
+        try:
+            read = {t for t in sqlglot.parse_one(views[name] or "", read="mysql").find_all(exp.Table)}
+        except sqlglot.errors.SqlglotError:
+            return unknown
+        for table in read:
+            if table.args.get("catalog") or (table.db and table.db != schema):
+                return unknown
+            if table.name not in engines:
+                return unknown
+            found = hazard(table.name, seen | {name})
+            if found:
+                return found
         return None
-    return f"table engine {engine} has no transactions: writes under a policy are refused"
+
+    return {name: hazard(name, frozenset()) for name in engines}
 
 
 # max_statement_time exceeded (MariaDB), max_execution_time exceeded (MySQL), lock wait
@@ -301,6 +328,12 @@ class MySQL(Dialect):
         kinds = {t: kind for t, kind, _ in tables}
         engines = {t: engine for t, _, engine in tables}
         cur.execute(
+            "SELECT TABLE_NAME, VIEW_DEFINITION, DATABASE() FROM information_schema.VIEWS "
+            "WHERE TABLE_SCHEMA = DATABASE()"
+        )
+        views = cur.fetchall()
+        hazards = _write_hazards(engines, {v: d for v, d, _ in views}, views[0][2] if views else "")
+        cur.execute(
             "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
             "WHERE TABLE_SCHEMA = DATABASE() AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY TABLE_NAME, ORDINAL_POSITION"
         )
@@ -328,7 +361,7 @@ class MySQL(Dialect):
                     cols,
                     keys.get(t, ()),
                     is_view=kinds.get(t) == "VIEW",
-                    write_hazard=_engine_hazard(engines.get(t)),
+                    write_hazard=hazards.get(t),
                 )
                 for t, cols in columns.items()
             ),

@@ -460,6 +460,23 @@ def test_mariadb_view_over_myisam_keeps_no_refused_row(make_database_url):
         w.db.close()
 
 
+
+def test_mariadb_view_hazard_is_that_of_its_tables(make_database_url):
+    """The contrast of D: a view over InnoDB tables (through another view too) writes as its
+    table does; one naming a MyISAM table anywhere in its definition is refused."""
+    w = World(make_database_url("mysql"))
+    try:
+        w.sql("CREATE TABLE raw_log (id INTEGER AUTO_INCREMENT PRIMARY KEY, user_id INTEGER) ENGINE=MyISAM")
+        w.sql("CREATE VIEW todos_view AS SELECT id, user_id, title FROM todos")
+        w.sql("CREATE VIEW todos_view2 AS SELECT id, user_id, title FROM todos_view")
+        w.sql("CREATE VIEW mixed_view AS SELECT t.id, t.user_id FROM todos t JOIN raw_log r ON r.id = t.id")
+        w.db.refresh_schema()
+        hazards = {name: w.db.table(name).write_hazard for name in ("todos_view", "todos_view2", "mixed_view")}
+        assert hazards["todos_view"] is None and hazards["todos_view2"] is None
+        assert "MyISAM" in (hazards["mixed_view"] or "")
+    finally:
+        w.db.close()
+
 # -- I. auth_policies is served — writable by anyone — by a server with auth disabled ----------
 #
 # Without auth, auth_users is not served ("nothing guards it"), but auth_policies is: an
