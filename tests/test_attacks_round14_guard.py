@@ -1,0 +1,99 @@
+"""Round-14 attacks on the query guard (``rls.connect`` / ``Guard.rewrite``), on the three
+real databases, as user 2 of tests/test_guard_attacks.py's world. Each test asserts the
+secure behaviour: it fails on main today and passes once fixed. What held is listed at the
+end of the module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rls import AuthUser, Policy
+from rls.errors import Denied, Refused
+from tests.guardkit import GuardHarness
+from tests.test_guard_attacks import harness_for  # noqa: F401  (the fixture, reused)
+
+ATTACKER = AuthUser(id=2)
+
+
+def outcome(h: GuardHarness, sql: str, user: AuthUser = ATTACKER) -> Any:
+    """The rows through rls.connect, or the name of the error the statement raised."""
+    try:
+        return h.run(sql, user=user)
+    except Exception as exc:  # noqa: BLE001 - an error is an answer the attacker sees
+        return type(exc).__name__
+
+
+# -- A. a scalar sub-query counts as leakproof "structure" ----------------------------------
+#
+# leakproof.py lists exp.Subquery in _STRUCTURE: a scalar sub-query standing as a condition
+# (``WHERE (SELECT …)``), in a JOIN's ON, or as a column of a derived table tested with
+# ``IS NULL`` is judged leakproof when its own parts are — so no policy sub-query is fenced.
+# But a scalar sub-query raises when it returns more than one row (PostgreSQL: "more than one
+# row returned by a subquery used as an expression", MariaDB 1242), and whether it does can
+# depend on the outer row. Unfenced, the database evaluates it on rows the policy hides
+# (PostgreSQL turns team_docs' EXISTS policy into a semi-join and filters by the user's
+# condition first; MariaDB likewise): the error answers any question about a hidden row —
+# here, that a team_docs row of team 10 exists (user 2 is no member) and what note 1 says.
+# Native RLS (a security-barrier qual) never runs the sub-query on a hidden row.
+# Class: an expression that can raise is allowed inside the leakproof set because its node
+# type is "structure". Rule: leakproof is an allow-list of *operators over typed operands*;
+# a sub-query is leakproof only as the operand of EXISTS / IN (which never raise on
+# cardinality), never as a value.
+SCALAR_ORACLES = [
+    "SELECT id FROM team_docs WHERE (SELECT tg.id = 1 FROM tags tg WHERE team_docs.team_id = {v})",
+    "SELECT s.id FROM (SELECT t.id, (SELECT tg.id FROM tags tg WHERE t.team_id = {v}) AS x FROM team_docs t) s "
+    "WHERE s.x IS NULL",
+    "SELECT t.id FROM team_docs t JOIN tags g ON (SELECT tg.id = 1 FROM tags tg WHERE t.team_id = {v})",
+    "SELECT id FROM notes WHERE (SELECT tg.id = 1 FROM tags tg WHERE notes.body = 'team 10 plan: acquire X' AND {v} = 10)",
+    "SELECT id FROM team_docs WHERE NOT (SELECT tg.id = 1 FROM tags tg WHERE team_docs.title = 'ten' AND {v} = 10)",
+]
+
+
+@pytest.mark.parametrize("backend", ["postgres", "mysql"])  # SQLite: a scalar sub-query takes its first row
+@pytest.mark.parametrize("sql", SCALAR_ORACLES, ids=["where", "derived_is_null", "join_on", "hidden_text", "not"])
+def test_scalar_sub_query_is_no_error_oracle_on_hidden_rows(harness_for, backend, sql):  # noqa: F811
+    h = harness_for(backend)
+    # 10: the team of a row user 2 may not read; 99: no row at all. The answers must agree.
+    assert outcome(h, sql.format(v=10)) == outcome(h, sql.format(v=99))  # PG, MariaDB: BadRequest vs rows
+
+
+# -- B. MariaDB UPDATE check recomputes the row instead of reading it: generated columns -------
+#
+# MariaDB has no UPDATE … RETURNING, so the guard judges an UPDATE's WITH CHECK in its WHERE,
+# recomputing each *assigned* column (writes.py _new_values). A generated column the policy
+# reads (here the owner, taken from a JSON document — a common way to index a document's
+# tenant) is not assigned: the check reads its OLD value, while the row is stored with the
+# new one. User 2 updates their own document so it names user 1 as owner: the row leaves
+# user 2 and lands in user 1's data. Native PostgreSQL RLS (and the guard on PostgreSQL and
+# SQLite, in RETURNING) judges the stored row and refuses.
+# Class: a WITH CHECK that models the database's write instead of observing it — anything
+# the database computes on write that the model omits (generated columns, ON UPDATE
+# CURRENT_TIMESTAMP, triggers — the last one documented) escapes it. Rule: judge only what
+# the model covers: refuse an UPDATE under a check policy on MariaDB when a column the
+# policy reads is computed by the database on write (generated / ON UPDATE / trigger), as
+# is done for ENUM and SET.
+GENERATED_TABLES = (
+    "CREATE TABLE gdocs (id INTEGER AUTO_INCREMENT PRIMARY KEY, doc VARCHAR(200), "
+    "owner_id INTEGER AS (JSON_VALUE(doc, '$.owner')) STORED, title VARCHAR(50)) ENGINE=InnoDB",
+)
+GENERATED_ROWS = {"gdocs": ("id, doc, title", [(1, '{"owner": 1}', "a"), (2, '{"owner": 2}', "b")])}
+GENERATED_POLICIES = [Policy("gdocs", "all", "owner_id = auth_user.id")]
+
+
+@pytest.fixture
+def generated(make_database_url):
+    h = GuardHarness(make_database_url("mysql"), GENERATED_TABLES, GENERATED_ROWS, GENERATED_POLICIES)
+    yield h.reset()
+    h.close()
+
+
+def test_mysql_update_cannot_give_a_row_away_through_a_generated_column(generated):
+    h = generated
+    try:
+        h.run("UPDATE gdocs SET doc = '{\"owner\": 1}' WHERE id = 2")
+    except (Denied, Refused):
+        pass
+    assert [r[2] for r in h.table("gdocs")] == [1, 2]  # today: [1, 1] — row 2 given to user 1
