@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from rls import AuthUser, Policy
+from rls import AuthUser, Guard, Policy
 from rls.errors import Denied, Refused
 from tests.guardkit import GuardHarness
 from tests.test_guard_attacks import harness_for  # noqa: F401  (the fixture, reused)
@@ -97,3 +97,63 @@ def test_mysql_update_cannot_give_a_row_away_through_a_generated_column(generate
     except (Denied, Refused):
         pass
     assert [r[2] for r in h.table("gdocs")] == [1, 2]  # today: [1, 1] — row 2 given to user 1
+
+
+# -- C. FOR UPDATE / FOR SHARE lock rows the user may read but not update ---------------------
+#
+# Native PostgreSQL RLS applies the UPDATE policy's USING as well as the SELECT policy to a
+# ``SELECT … FOR UPDATE / FOR NO KEY UPDATE / FOR SHARE / FOR KEY SHARE`` (the docs' table
+# "Policies Applied by Command Type"; measured: user 2 gets rows 3 and 4, not row 2). The
+# guard applies the read policy only, so user 2 locks doc 2 — published, owned by user 1 —
+# and holds user 1's own updates of it for as long as the transaction lasts (rows differ
+# from native, and a reader can block every writer of every row they may read).
+# Class: a statement form whose native policy set is larger than its verb suggests (the
+# locking clause makes a SELECT an update-intent). Rule: derive the policies of each table
+# reference from the full statement (locking clause included), per the native table.
+@pytest.mark.parametrize("backend", ["postgres", "mysql"])  # SQLite has no locking clauses
+@pytest.mark.parametrize("lock", ["FOR UPDATE", "FOR NO KEY UPDATE", "FOR KEY SHARE", "FOR UPDATE NOWAIT"])
+def test_locking_read_locks_only_rows_the_update_policy_allows(harness_for, backend, lock):  # noqa: F811
+    h = harness_for(backend)
+    if backend == "mysql" and "KEY" in lock:
+        pytest.skip("MariaDB has only FOR UPDATE")
+    try:
+        rows = h.run(f"SELECT id FROM docs ORDER BY id {lock}")
+    except (Denied, Refused):
+        return
+    assert rows == [(3,), (4,)]  # today: [(2,), (3,), (4,)] — doc 2 is user 1's
+
+
+# -- D. values grow by copying a column into a row, an array or a JSON object ---------------
+#
+# growth.py bounds growth functions (REPEAT, printf, REPLACE, string aggregates) and the
+# concatenation of two column values, but not the other constructors that hold several
+# copies of their arguments: ``ARRAY[s, s, …]``, a row ``(s, s, …)`` cast to text, and
+# ``JSONB_BUILD_OBJECT('a', s, 'b', s, …)`` (up to 100 arguments). Chained through CTEs each
+# link multiplies the size: from REPEAT('x', 100000) (100 kB), 2 links of 10 copies give
+# 10 MB in 0.1 s (measured); 3 links of 50 copies ask PostgreSQL for 12.5 GB — it stops at
+# its 1 GB value limit, after allocating it, per row and per concurrent request.
+# Class: "a value is at most as large as its inputs" assumed for every node not listed as
+# growth (a deny-list). Rule: an allow-list of size-preserving nodes; any node with two or
+# more inputs that can be large (columns, sub-queries, CTE columns) counts as growth,
+# whatever its name.
+def _chain(copies: str) -> str:
+    link = "WITH c0 AS (SELECT REPEAT('x', 100000) AS s FROM tags WHERE id = 1)"
+    for i in (1, 2, 3):
+        link += f", c{i} AS (SELECT {copies.format(', '.join([f'c{i - 1}.s'] * 50))} AS s FROM c{i - 1})"
+    return link + " SELECT LENGTH(s) FROM c3"
+
+
+@pytest.mark.parametrize(
+    "copies",
+    [
+        "CAST(ARRAY[{}] AS TEXT)",
+        "CAST(({}) AS TEXT)",
+        "CAST(JSONB_BUILD_OBJECT({}) AS TEXT)",
+        "CAST(JSON_BUILD_OBJECT({}) AS TEXT)",
+    ],
+    ids=["array", "row", "jsonb_build_object", "json_build_object"],
+)
+def test_postgres_copies_of_a_value_count_as_growth(copies):
+    guard = Guard([Policy("tags", "all", "")], dialect="postgres", schema={"tags": ["id", "name"]})
+    with pytest.raises(Refused):
+        guard.rewrite(_chain(copies), ATTACKER)  # today: allowed (12.5 GB asked for)
