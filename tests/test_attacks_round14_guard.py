@@ -99,6 +99,42 @@ def test_mysql_update_cannot_give_a_row_away_through_a_generated_column(generate
     assert [r[2] for r in h.table("gdocs")] == [1, 2]  # today: [1, 1] — row 2 given to user 1
 
 
+
+# The same model, a second way out: build_stored casts a FLOAT column's value to DOUBLE and a
+# YEAR's to SIGNED, but MariaDB stores FLOAT in single precision (99.999999 → 100.0) and a
+# two-digit YEAR as 20xx (5 → 2005). INSERT, judged in RETURNING, is denied; the UPDATE
+# stores a row its WITH CHECK rejects.
+STORED_TYPES = {
+    "float": (
+        "CREATE TABLE scores (id INTEGER AUTO_INCREMENT PRIMARY KEY, owner_id INTEGER, v FLOAT) ENGINE=InnoDB",
+        1.0, "v < 100", "99.999999",
+    ),
+    "year": (
+        "CREATE TABLE scores (id INTEGER AUTO_INCREMENT PRIMARY KEY, owner_id INTEGER, v YEAR) ENGINE=InnoDB",
+        1990, "v < 2000", "5",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(STORED_TYPES))
+def test_mysql_update_check_judges_the_value_as_stored(make_database_url, kind):
+    ddl, start, check, value = STORED_TYPES[kind]
+    policies = [
+        Policy("scores", "read", "owner_id = auth_user.id"),
+        Policy("scores", "update", f"owner_id = auth_user.id AND {check}"),
+    ]
+    h = GuardHarness(make_database_url("mysql"), (ddl,), {"scores": ("id, owner_id, v", [(1, 2, start)])}, policies)
+    try:
+        h.reset()
+        try:
+            h.run(f"UPDATE scores SET v = {value} WHERE id = 1")
+        except (Denied, Refused):
+            pass
+        stored_ok = h.db.run(lambda s: s.execute(f"SELECT {check} FROM scores").rows[0][0])
+        assert stored_ok == 1  # today: 0 — the stored row (100.0 / 2005) fails the update check
+    finally:
+        h.close()
+
 # -- C. FOR UPDATE / FOR SHARE lock rows the user may read but not update ---------------------
 #
 # Native PostgreSQL RLS applies the UPDATE policy's USING as well as the SELECT policy to a
