@@ -193,3 +193,40 @@ def test_postgres_copies_of_a_value_count_as_growth(copies):
     guard = Guard([Policy("tags", "all", "")], dialect="postgres", schema={"tags": ["id", "name"]})
     with pytest.raises(Refused):
         guard.rewrite(_chain(copies), ATTACKER)  # today: allowed (12.5 GB asked for)
+
+
+# -- E. SQLite REGEXP runs Python code the time limit cannot stop ------------------------------
+#
+# On SQLite the guard allows ``x REGEXP y`` (SQLAlchemy registers a ``regexp`` function on
+# every pysqlite connection, and rls.connect lets exactly that one through). SQLite calls it
+# as one VM step: rls's progress handler, which enforces statement_timeout between steps,
+# never runs while Python's ``re`` backtracks — with the GIL held, the whole process stops.
+# ``'a' * 24 REGEXP '(a|a)*b'`` takes ~4 s under a 0.3 s limit (measured 2.5 s); 40 characters
+# take days. Class: a limit enforced between steps of the database while one step runs
+# foreign code of unbounded cost. Rule: nothing that calls application code (Python
+# functions registered on the connection) is on the allow-list — or only with a literal
+# pattern from a linear-time subset.
+def test_sqlite_regexp_obeys_the_statement_time_limit(tmp_path):
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    import time
+
+    from rls import connect
+    from rls.errors import StatementTimeout
+
+    engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 're.db'}")
+    with engine.begin() as c:
+        c.exec_driver_sql("CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT)")
+        c.exec_driver_sql("INSERT INTO tags VALUES (1, 'red')")
+    raw = engine.raw_connection()  # SQLAlchemy's pysqlite on_connect registered ``regexp``
+    try:
+        guard = Guard([Policy("tags", "all", "")], dialect="sqlite", schema={"tags": ["id", "name"]})
+        conn = connect(raw.driver_connection, guard, ATTACKER, statement_timeout=0.3)
+        started = time.monotonic()
+        try:
+            conn.execute("SELECT id FROM tags WHERE ? REGEXP '(a|a)*b'", ("a" * 24,)).fetchall()
+        except (Refused, StatementTimeout):
+            pass
+        assert time.monotonic() - started < 1.5  # today: ~2.5-4 s, and exponential in the length
+    finally:
+        raw.close()
+        engine.dispose()
