@@ -36,7 +36,9 @@ def outcome(h: GuardHarness, sql: str, user: AuthUser = ATTACKER) -> Any:
 # depend on the outer row. Unfenced, the database evaluates it on rows the policy hides
 # (PostgreSQL turns team_docs' EXISTS policy into a semi-join and filters by the user's
 # condition first; MariaDB likewise): the error answers any question about a hidden row —
-# here, that a team_docs row of team 10 exists (user 2 is no member) and what note 1 says.
+# here, that a team_docs row of team 10 exists (user 2 is no member) and what note 1 says —
+# from a SELECT, a DELETE or an INSERT … SELECT alike. (Division by zero, casts and integer
+# overflow in the same positions hold: they are not "structure", so the policy is fenced.)
 # Native RLS (a security-barrier qual) never runs the sub-query on a hidden row.
 # Class: an expression that can raise is allowed inside the leakproof set because its node
 # type is "structure". Rule: leakproof is an allow-list of *operators over typed operands*;
@@ -49,11 +51,14 @@ SCALAR_ORACLES = [
     "SELECT t.id FROM team_docs t JOIN tags g ON (SELECT tg.id = 1 FROM tags tg WHERE t.team_id = {v})",
     "SELECT id FROM notes WHERE (SELECT tg.id = 1 FROM tags tg WHERE notes.body = 'team 10 plan: acquire X' AND {v} = 10)",
     "SELECT id FROM team_docs WHERE NOT (SELECT tg.id = 1 FROM tags tg WHERE team_docs.title = 'ten' AND {v} = 10)",
+    "SELECT g.id FROM tags g WHERE EXISTS (SELECT 1 FROM team_docs x WHERE (SELECT tg.id = 1 FROM tags tg WHERE x.team_id = {v}))",
+    "DELETE FROM notes WHERE EXISTS (SELECT 1 FROM team_docs x WHERE (SELECT tg.id = 1 FROM tags tg WHERE x.team_id = {v}))",
+    "INSERT INTO tags (name) SELECT 'q' FROM team_docs x WHERE (SELECT tg.id = 1 FROM tags tg WHERE x.team_id = {v})",
 ]
 
 
 @pytest.mark.parametrize("backend", ["postgres", "mysql"])  # SQLite: a scalar sub-query takes its first row
-@pytest.mark.parametrize("sql", SCALAR_ORACLES, ids=["where", "derived_is_null", "join_on", "hidden_text", "not"])
+@pytest.mark.parametrize("sql", SCALAR_ORACLES, ids=["where", "derived_is_null", "join_on", "hidden_text", "not", "exists", "delete", "insert_select"])
 def test_scalar_sub_query_is_no_error_oracle_on_hidden_rows(harness_for, backend, sql):  # noqa: F811
     h = harness_for(backend)
     # 10: the team of a row user 2 may not read; 99: no row at all. The answers must agree.
