@@ -235,3 +235,48 @@ def test_sqlite_regexp_obeys_the_statement_time_limit(tmp_path):
     finally:
         raw.close()
         engine.dispose()
+
+
+# -- F. the time limit bounds time, not disk: a sort of endless rows spills at disk speed -------
+#
+# A recursive CTE with no bound makes rows out of nothing (no table needed), each row may
+# carry a 100 kB value (REPEAT's largest count) and ORDER BY makes the database keep them
+# all: PostgreSQL spills the sort to temporary files at disk speed until statement_timeout
+# fires — measured 1.76 GB in 4 s, so ~13 GB per statement under the default 30 s, times the
+# concurrent requests (a full disk stops WAL writes: the server goes down for everyone).
+# temp_file_limit cannot be set by a non-superuser session; MariaDB (on-disk temporary
+# tables) and SQLite (the sorter's temp files) answer the same way.
+# Class: work bounded by a time limit only, where the resource used per second is large
+# (disk, like memory before it). Rule: bound row production, not only value size — refuse
+# a recursive CTE whose recursion the guard cannot see terminate (or cap it: a LIMIT rls
+# adds), and make rls's session limits include temporary space where the database has one.
+def test_postgres_statement_cannot_fill_the_disk_within_its_time_limit(harness_for):  # noqa: F811
+    import time
+
+    import psycopg
+
+    from rls import connect
+
+    h = harness_for("postgres")
+    sql = (
+        "WITH RECURSIVE r(n) AS (SELECT 1 FROM tags WHERE id = 1 UNION ALL SELECT n + 1 FROM r) "
+        "SELECT REPEAT('x', 100000) AS s, n FROM r ORDER BY s, n"
+    )
+    args = h.dialect.connect_args(h.db.url)
+
+    def temp_bytes() -> int:
+        with psycopg.connect(**args) as c:
+            row = c.execute("SELECT temp_bytes FROM pg_stat_database WHERE datname = current_database()").fetchone()
+            return int(row[0])
+
+    def work(session: Any) -> None:
+        conn = connect(session.connection, h.guard, ATTACKER, statement_timeout=3)
+        try:
+            conn.execute(sql).fetchall()
+        except Exception:  # noqa: BLE001 - refused, or stopped by the time limit
+            pass
+
+    before = temp_bytes()
+    h.db.run(work)
+    time.sleep(1.5)  # statistics are flushed asynchronously
+    assert temp_bytes() - before < 256 * 2**20  # today: ~1.3 GB in 3 s
