@@ -105,11 +105,18 @@ def test_mysql_update_cannot_give_a_row_away_through_a_generated_column(generate
 
 
 
-# The same model, a second way out: build_stored casts a FLOAT column's value to DOUBLE and a
-# YEAR's to SIGNED, but MariaDB stores FLOAT in single precision (99.999999 → 100.0) and a
-# two-digit YEAR as 20xx (5 → 2005). INSERT, judged in RETURNING, is denied; the UPDATE
-# stores a row its WITH CHECK rejects.
+# The same model, a second way out: build_stored casts a CHAR column's value to CHAR, a
+# FLOAT's to DOUBLE and a YEAR's to SIGNED, but MariaDB strips a CHAR's trailing spaces
+# ('approved ' is stored as 'approved': a deny-list check such as "users cannot approve
+# their own request", ``status <> 'approved'``, passes on 'approved ' and the row is stored
+# approved), keeps FLOAT in single precision (99.999999 → 100.0) and stores a two-digit
+# YEAR as 20xx (5 → 2005). INSERT, judged in RETURNING, is denied; the UPDATE stores a row
+# its WITH CHECK rejects.
 STORED_TYPES = {
+    "char": (
+        "CREATE TABLE scores (id INTEGER AUTO_INCREMENT PRIMARY KEY, owner_id INTEGER, v CHAR(10)) ENGINE=InnoDB",
+        "draft", "v <> 'approved'", "'approved '",
+    ),
     "float": (
         "CREATE TABLE scores (id INTEGER AUTO_INCREMENT PRIMARY KEY, owner_id INTEGER, v FLOAT) ENGINE=InnoDB",
         1.0, "v < 100", "99.999999",
