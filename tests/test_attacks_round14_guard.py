@@ -287,3 +287,66 @@ def test_postgres_statement_cannot_fill_the_disk_within_its_time_limit(harness_f
     h.db.run(work)
     time.sleep(1.5)  # statistics are flushed asynchronously
     assert temp_bytes() - before < 256 * 2**20  # today: ~1.3 GB in 3 s
+
+
+# -- G. …nor memory: a recursive UNION keeps every distinct row in an in-memory hash table -------
+#
+# ``WITH RECURSIVE r(n, s) AS (SELECT 1, REPEAT('x', 10000) … UNION SELECT n + 1, s FROM r)``
+# grows no value (growth.py allows it: ``s`` is copied, not concatenated), but UNION (not
+# UNION ALL) makes PostgreSQL remember every row it produced in a hash table that does not
+# spill to disk: the backend grew by ~390 MB in 0.5 s and ~530 MB in 1 s (measured), i.e.
+# 10-15 GB before the default 30 s limit — the kernel's OOM killer ends the backend and the
+# postmaster restarts every session. Same class as F (a resource used per second, bounded
+# by time only); rule: bound the rows a statement can produce or hold (a recursive CTE's
+# recursion), not only the size of each value.
+def test_postgres_recursive_union_cannot_exhaust_memory_within_its_time_limit(make_database_url):
+    import threading
+    import time
+
+    import psycopg
+
+    from rls import connect
+    from rls.database import Database
+
+    url = make_database_url("postgres")
+    db = Database(url)
+    db.run(lambda s: s.execute("CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT)"), write=True)
+    db.run(lambda s: s.execute("INSERT INTO tags VALUES (1, 'red')"), write=True)
+    guard = Guard([Policy("tags", "all", "")], dialect="postgres", schema=lambda: (db.schema_version, db.schema()))
+    sql = (
+        "WITH RECURSIVE r(n, s) AS (SELECT 1, REPEAT('x', 10000) FROM tags WHERE id = 1 "
+        "UNION SELECT n + 1, s FROM r) SELECT COUNT(*) FROM r"
+    )
+    raw = psycopg.connect(**db.dialect.connect_args(url), autocommit=True)
+    try:
+        pid = raw.execute("SELECT pg_backend_pid()").fetchone()[0]
+        status = f"/proc/{pid}/status"
+        try:
+            open(status).close()
+        except OSError:
+            pytest.skip("the PostgreSQL server runs on another host: its memory cannot be watched")
+        peak, done = [0], threading.Event()
+
+        def watch() -> None:
+            while not done.is_set():
+                try:
+                    with open(status) as f:
+                        rss = next((int(line.split()[1]) for line in f if line.startswith("VmRSS")), 0)
+                    peak[0] = max(peak[0], rss)
+                except OSError:
+                    pass
+                time.sleep(0.01)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            connect(raw, guard, ATTACKER, statement_timeout=1).execute(sql).fetchall()
+        except Exception:  # noqa: BLE001 - refused, or stopped by the time limit
+            pass
+        finally:
+            done.set()
+            watcher.join()
+        assert peak[0] < 256 * 1024  # kB; today: ~500 MB after 1 s
+    finally:
+        raw.close()
+        db.close()
