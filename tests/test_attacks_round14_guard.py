@@ -22,7 +22,7 @@ def outcome(h: GuardHarness, sql: str, user: AuthUser = ATTACKER) -> Any:
     """The rows through rls.connect, or the name of the error the statement raised."""
     try:
         return h.run(sql, user=user)
-    except Exception as exc:  # noqa: BLE001 - an error is an answer the attacker sees
+    except Exception as exc:  # an error is an answer the attacker sees
         return type(exc).__name__
 
 
@@ -58,7 +58,11 @@ SCALAR_ORACLES = [
 
 
 @pytest.mark.parametrize("backend", ["postgres", "mysql"])  # SQLite: a scalar sub-query takes its first row
-@pytest.mark.parametrize("sql", SCALAR_ORACLES, ids=["where", "derived_is_null", "join_on", "hidden_text", "not", "exists", "delete", "insert_select"])
+@pytest.mark.parametrize(
+    "sql",
+    SCALAR_ORACLES,
+    ids=["where", "derived_is_null", "join_on", "hidden_text", "not", "exists", "delete", "insert_select"],
+)
 def test_scalar_sub_query_is_no_error_oracle_on_hidden_rows(harness_for, backend, sql):  # noqa: F811
     h = harness_for(backend)
     # 10: the team of a row user 2 may not read; 99: no row at all. The answers must agree.
@@ -104,7 +108,6 @@ def test_mysql_update_cannot_give_a_row_away_through_a_generated_column(generate
     assert [r[2] for r in h.table("gdocs")] == [1, 2]  # today: [1, 1] — row 2 given to user 1
 
 
-
 # The same model, a second way out: build_stored casts a CHAR column's value to CHAR, a
 # FLOAT's to DOUBLE and a YEAR's to SIGNED, but MariaDB strips a CHAR's trailing spaces
 # ('approved ' is stored as 'approved': a deny-list check such as "users cannot approve
@@ -115,15 +118,21 @@ def test_mysql_update_cannot_give_a_row_away_through_a_generated_column(generate
 STORED_TYPES = {
     "char": (
         "CREATE TABLE scores (id INTEGER AUTO_INCREMENT PRIMARY KEY, owner_id INTEGER, v CHAR(10)) ENGINE=InnoDB",
-        "draft", "v <> 'approved'", "'approved '",
+        "draft",
+        "v <> 'approved'",
+        "'approved '",
     ),
     "float": (
         "CREATE TABLE scores (id INTEGER AUTO_INCREMENT PRIMARY KEY, owner_id INTEGER, v FLOAT) ENGINE=InnoDB",
-        1.0, "v < 100", "99.999999",
+        1.0,
+        "v < 100",
+        "99.999999",
     ),
     "year": (
         "CREATE TABLE scores (id INTEGER AUTO_INCREMENT PRIMARY KEY, owner_id INTEGER, v YEAR) ENGINE=InnoDB",
-        1990, "v < 2000", "5",
+        1990,
+        "v < 2000",
+        "5",
     ),
 }
 
@@ -146,6 +155,7 @@ def test_mysql_update_check_judges_the_value_as_stored(make_database_url, kind):
         assert stored_ok == 1  # today: 0 — the stored row (100.0 / 2005) fails the update check
     finally:
         h.close()
+
 
 # -- C. FOR UPDATE / FOR SHARE lock rows the user may read but not update ---------------------
 #
@@ -280,7 +290,7 @@ def test_postgres_statement_cannot_fill_the_disk_within_its_time_limit(harness_f
         conn = connect(session.connection, h.guard, ATTACKER, statement_timeout=3)
         try:
             conn.execute(sql).fetchall()
-        except Exception:  # noqa: BLE001 - refused, or stopped by the time limit
+        except Exception:  # refused, or stopped by the time limit
             pass
 
     before = temp_bytes()
@@ -341,7 +351,7 @@ def test_postgres_recursive_union_cannot_exhaust_memory_within_its_time_limit(ma
         watcher.start()
         try:
             connect(raw, guard, ATTACKER, statement_timeout=1).execute(sql).fetchall()
-        except Exception:  # noqa: BLE001 - refused, or stopped by the time limit
+        except Exception:  # refused, or stopped by the time limit
             pass
         finally:
             done.set()
