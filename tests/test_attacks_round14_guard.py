@@ -360,3 +360,45 @@ def test_postgres_recursive_union_cannot_exhaust_memory_within_its_time_limit(ma
     finally:
         raw.close()
         db.close()
+
+
+# -- What held (round 14, all three databases unless named) --------------------------------
+#
+# - literals and identifiers round-trip exactly (guard result == raw result): PostgreSQL
+#   'a\' and doubled quotes (E'', U&'', $$ $$, B'', X'' refused); MariaDB \' \\ \% \_ \Z,
+#   "…" strings, adjacent literals (X'', 0x, b'', _charset'', N'', \0 refused); SQLite [x],
+#   `x`, "x" (a double-quoted unknown name — SQLite's string fallback — refused);
+# - refused as they should be: FOR SYSTEM_TIME, PARTITION, index hints, STRAIGHT_JOIN,
+#   WITH ROLLUP, @v :=, SELECT … INTO, SQL_CALC_FOUND_ROWS, NATURAL JOIN, ONLY, TABLESAMPLE,
+#   whole-row references, ctid/xmin/rowid/oid, main./temp./public./db. prefixes,
+#   sqlite_master, table-valued functions, OPERATOR(), COLLATE, ROW(), $1, GROUPING SETS,
+#   WITH TIES, FOR UPDATE OF, ON CONFLICT … WHERE (index predicate), rls_ names;
+# - placeholders: psycopg %b / %t, ? and :a on PostgreSQL and MariaDB, $1, ?1, a placeholder
+#   inside a string: refused; a literal % behaves as the driver reads it with and without
+#   parameters; PyMySQL refuses dict values itself, a list value becomes a row (no new
+#   structure), a wrong-typed value for a leakproof comparison gets the fenced compile;
+# - the fence: division by zero, integer overflow, failed casts and json_extract errors that
+#   hit only a hidden row, in WHERE, ON, LEFT JOIN, EXISTS, IN, HAVING, derived tables,
+#   CTEs, UNION branches, LATERAL, correlated sub-queries, UPDATE/DELETE/INSERT … SELECT:
+#   never raised (SQLite's LIMIT -1 keeps the sub-query from being flattened);
+# - differential against native PostgreSQL RLS (tests/test_native_oracle.py's world, scratch
+#   run, not committed): 29 read shapes (correlated scalar sub-queries, windows, LATERAL,
+#   recursive CTEs, INTERSECT/EXCEPT, NOT IN / NOT EXISTS, FULL/RIGHT joins, DISTINCT ON,
+#   ANY/ALL) × 7 users and 16 writes (UPDATE … FROM, DELETE … USING, RETURNING, INSERT …
+#   SELECT, ON CONFLICT DO UPDATE / DO NOTHING, SET (a, b) = (SELECT …)) agree; 450
+#   error-placement probes against its policies agree;
+# - ON CONFLICT DO UPDATE on a hidden row raises (as native), giving the row away through
+#   SET or EXCLUDED is denied; a SQLite REPLACE conflict clause refuses writes (write_hazard);
+# - MariaDB UPDATE check: integer, DECIMAL and string→number conversions, VARCHAR trailing
+#   spaces and case are denied or rejected (conservative); DEFAULT / DEFAULT(col) refused;
+#   generated columns on PostgreSQL and SQLite are judged as stored (RETURNING);
+# - LIKE with many % is linear on all three; PostgreSQL regex obeys statement_timeout;
+# - notes, no test: SQLite VIRTUAL generated columns are not introspected (PRAGMA
+#   table_info hides them), so a policy naming one is ignored and access denied (fail
+#   closed); identifier matching by str.lower() accepts `Kind` (Kelvin sign) for `kind`
+#   where MariaDB does not, and the user's spelling is emitted — the database then errors,
+#   no exploitable mis-resolution found, but emitting the resolved name would close it;
+#   ``JOIN … USING`` compares columns the leakproof analysis never sees (MariaDB INT vs
+#   VARCHAR: in INSERT … SELECT strict mode turns the conversion into error 1292 quoting
+#   the value) — no leak reproduced (MariaDB ran the policy first in every plan tried), but
+#   A's rule should cover it.
