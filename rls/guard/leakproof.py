@@ -26,7 +26,7 @@ from rls.schema import Kind
 
 _STRUCTURE = (
     exp.Paren, exp.Tuple, exp.Star, exp.Identifier, exp.Table, exp.TableAlias, exp.From, exp.Join, exp.Where,
-    exp.Alias, exp.Exists, exp.Subquery, exp.With, exp.CTE, exp.Distinct, exp.And, exp.Or, exp.Not, exp.Null,
+    exp.Alias, exp.Exists, exp.With, exp.CTE, exp.Distinct, exp.And, exp.Or, exp.Not, exp.Null,
     exp.Boolean, exp.Column, exp.Literal, exp.Placeholder,
 )  # fmt: skip
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
@@ -145,6 +145,15 @@ class Leakproof:
             )
         if isinstance(node, exp.Neg):
             return isinstance(node.this, exp.Literal) and not node.this.is_string
+        if isinstance(node, exp.Subquery):
+            # Rows, not a value: a derived table, or the operand of IN. As a value (a scalar
+            # sub-query) it raises when it returns more than one row — and it would run on
+            # rows a policy hides (an EXISTS policy turned into a semi-join).
+            return (isinstance(node.parent, (exp.From, exp.Join, exp.Lateral)) and node.arg_key == "this") or (
+                isinstance(node.parent, exp.In) and node.arg_key == "query"
+            )
+        if isinstance(node, exp.Join) and node.args.get("using"):
+            return False  # USING compares columns the statement never names: kinds unknown here
         if isinstance(node, exp.Column):
             # A column read as an operand; as a condition of its own (`WHERE t.title`) the
             # database converts it to a truth value — row by row, with warnings or errors.
