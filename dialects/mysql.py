@@ -41,7 +41,7 @@ from rls.schema import Column, ForeignKey, Kind, Schema, Table
 SQL_MODE = "STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION"
 
 _STORED_TYPE = re.compile(r"(?P<base>[a-z]+)(?:\((?P<size>[0-9, ]+)\))?(?P<unsigned> unsigned)?")
-_INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "year"})
+_INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint"})
 
 _SAFE_SQL_MODES = frozenset(
     {"STRICT_TRANS_TABLES", "STRICT_ALL_TABLES", "ERROR_FOR_DIVISION_BY_ZERO", "NO_ZERO_DATE", "NO_ZERO_IN_DATE",
@@ -345,15 +345,25 @@ class MySQL(Dialect):
             "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA "
             "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION"
         )
+        rows = cur.fetchall()
+        # A BEFORE UPDATE trigger may set any column of its table.
+        cur.execute(
+            "SELECT DISTINCT EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() "
+            "AND ACTION_TIMING = 'BEFORE' AND EVENT_MANIPULATION = 'UPDATE'"
+        )
+        triggered = {t for (t,) in cur.fetchall()}
         columns: dict[str, list[Column]] = {}
-        for table, name, data_type, column_type, nullable, default, extra in cur.fetchall():
+        for table, name, data_type, column_type, nullable, default, extra in rows:
             kind = _DATA_TYPE_KINDS.get(data_type.lower(), Kind.OTHER)
             if column_type.lower().startswith("tinyint(1)"):
                 kind = Kind.BOOLEAN
             elif (table, name) in json_columns:
                 kind = Kind.JSON
             has_default = default is not None or "auto_increment" in extra or "GENERATED" in extra.upper()
-            columns.setdefault(table, []).append(Column(name, kind, column_type, nullable == "YES", has_default))
+            computed = table in triggered or "GENERATED" in extra.upper() or "ON UPDATE" in extra.upper()
+            columns.setdefault(table, []).append(
+                Column(name, kind, column_type, nullable == "YES", has_default, computed=computed)
+            )
         return Schema.build(
             (
                 Table.build(
@@ -502,23 +512,27 @@ class MySQL(Dialect):
         return exp.Limit(expression=exp.Literal.number(18446744073709551615))
 
     def build_stored(self, value: exp.Expr, column: Column) -> exp.Expr | None:
-        # What an UPDATE stores, as MariaDB converts it: integers rounded, decimals to their
-        # scale, dates to their precision; an ENUM or SET maps numbers to members: no cast.
-        declared = column.type.lower()
-        match = _STORED_TYPE.match(declared)
-        if match is None:
+        # An UPDATE under a check is judged before the write (no UPDATE … RETURNING here), on
+        # this cast — and stores the same cast (compile_update, the guard's writes), so
+        # what is judged is what is stored. Only types whose cast a column of that type
+        # stores unchanged: not FLOAT (single precision) nor DOUBLE(m,d) (rounded again),
+        # CHAR(n) (trailing spaces dropped on reading), YEAR (5 is 2005), TIMESTAMP (the
+        # session's time zone, its gaps), ENUM/SET/BIT/JSON, nor anything declared with
+        # more than a type (ZEROFILL).
+        match = _STORED_TYPE.fullmatch(column.type.lower())
+        if match is None or column.computed:
             return None
         base, size, unsigned = match["base"], match["size"], bool(match["unsigned"])
         if base in _INTEGER_TYPES:
             target = "UNSIGNED" if unsigned else "SIGNED"
         elif base in ("decimal", "numeric"):
             target = f"DECIMAL({size})" if size else "DECIMAL"
-        elif base in ("float", "double", "real"):
+        elif base in ("double", "real") and not size:
             target = "DOUBLE"
-        elif base in ("char", "varchar", "tinytext", "text", "mediumtext", "longtext"):
+        elif base in ("varchar", "tinytext", "text", "mediumtext", "longtext"):
             target = "CHAR"
-        elif base in ("date", "time", "datetime", "timestamp"):
-            target = ("DATETIME" if base == "timestamp" else base.upper()) + (f"({size})" if size else "")
+        elif base in ("date", "time", "datetime"):
+            target = base.upper() + (f"({size})" if size else "")
         else:
             return None
         return exp.Cast(this=value, to=exp.DataType.build(target, dialect="mysql"))

@@ -35,6 +35,10 @@ class Column:
     type: str = ""
     nullable: bool = True
     has_default: bool = False
+    computed: bool = False
+    """The database sets its value on a write besides what the statement assigns (a
+    generated column, ``ON UPDATE CURRENT_TIMESTAMP``, a BEFORE UPDATE trigger of its
+    table): a check judged before the write cannot know its new value."""
 
 
 @dataclass(frozen=True, slots=True)

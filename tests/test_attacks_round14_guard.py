@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from rls import AuthUser, Guard, Policy
-from rls.errors import Denied, Refused
+from rls.errors import Denied, InvalidValue, Refused
 from tests.guardkit import GuardHarness
 from tests.test_guard_attacks import harness_for  # noqa: F401  (the fixture, reused)
 
@@ -153,6 +153,32 @@ def test_mysql_update_check_judges_the_value_as_stored(make_database_url, kind):
             pass
         stored_ok = h.db.run(lambda s: s.execute(f"SELECT {check} FROM scores").rows[0][0])
         assert stored_ok == 1  # today: 0 — the stored row (100.0 / 2005) fails the update check
+    finally:
+        h.close()
+
+
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [("'3.5'", None), ("'-2.5'", None), ("'1e3'", None), ("2.5e0", 2), ("3.4", 3), ("3", 3), ("7", None)],
+)
+def test_mysql_update_stores_the_value_its_check_judged(make_database_url, value, stored):
+    """The contrast of B: on an integer column the SET stores the very cast the check
+    judged (MariaDB would store '3.5' as 4; the cast of a string with a fraction is an
+    error in strict mode) — what passes is what is kept, or nothing is written."""
+    ddl = "CREATE TABLE scores (id INTEGER AUTO_INCREMENT PRIMARY KEY, owner_id INTEGER, v INTEGER) ENGINE=InnoDB"
+    policies = [
+        Policy("scores", "read", "owner_id = auth_user.id"),
+        Policy("scores", "update", "owner_id = auth_user.id AND v < 4"),
+    ]
+    h = GuardHarness(make_database_url("mysql"), (ddl,), {"scores": ("id, owner_id, v", [(1, 2, 0)])}, policies)
+    try:
+        h.reset()
+        try:
+            h.run(f"UPDATE scores SET v = {value} WHERE id = 1")
+        except (Denied, Refused, InvalidValue):
+            assert stored is None
+        kept = h.db.run(lambda s: s.execute("SELECT v FROM scores").rows[0][0])
+        assert kept == (0 if stored is None else stored)
     finally:
         h.close()
 

@@ -221,10 +221,17 @@ class WriteGuard:
                 if self.dialect.UPDATE_SEES_ITS_OWN_WRITES and self._reads_target_table(value):
                     self.reads_own_writes.add(name)
                 # The value as the column stores it (rounded, converted); None: no such cast.
-                stored = self.dialect.build_stored(rebuild(value, replace, self.built), self.table.columns[name])
+                # The SET stores that same cast, so what the check judges is what is written.
+                column = self.table.columns[name]
+                judged = rebuild(value, replace, self.built)
+                stored = self.dialect.build_stored(judged, column)
                 if stored is None:
                     self.reads_own_writes.add(name)
-                    stored = rebuild(value, replace, self.built)
+                    stored = judged
+                elif stored is not judged:
+                    if assignment.expression is not value:
+                        raise Refused("on this database a row assignment (a, b) = … may not set a checked table")
+                    assignment.set("expression", self.dialect.build_stored(value, column))
                 new[name] = stored
         return new
 
@@ -410,6 +417,9 @@ def _judged(guard: WriteGuard, condition: exp.Expr, qualifier: str) -> None:
     UPDATE sees its own writes: the check runs in WHERE, before the statement's writes, and
     the SET would read rows it has already changed (SQLite's two-pass UPDATE)."""
     read = {c.name for c in condition.find_all(exp.Column) if c.table == qualifier}
+    computed = sorted(c for c in read if c in guard.table.columns and guard.table.columns[c].computed)
+    if computed:
+        raise Refused(f"the policy reads {computed[0]}, which the database sets itself on a write")
     if read & guard.reads_own_writes:
         raise Refused(
             "on this database a SET that reads the table it updates may not assign a column the policy checks"

@@ -501,15 +501,23 @@ def compile_update(
     if dialect.SUPPORTS_UPDATE_RETURNING:  # judged on each row as stored
         _fenced_where(tree, using, filters, table)
         return _returning_plan(tree, table, dialect, converters, check, None)
-    # Judged before the write, on each value as the column will store it.
+    # Judged before the write, on each value as the column stores it — and the SET stores
+    # that same cast, so what is judged is what is written. A column whose stored value
+    # cannot be known here (no exact cast, or set by the database itself) may not be read.
+    read = {c.name for c in check.condition(table.name).find_all(exp.Column)}
+    for column in sorted(read):
+        if column in table.columns and table.columns[column].computed:
+            raise BadRequest(f"{column}: the update policy reads a column the database sets itself on a write")
     stored: dict[str, exp.Expr] = {}
-    for column, value in values.items():
-        cast = dialect.build_stored(value.copy(), table.columns[column])
+    for assignment in tree.expressions:
+        column = assignment.this.name
+        cast = dialect.build_stored(assignment.expression.copy(), table.columns[column])
         if cast is None:
-            read = {c.name for c in check.condition(table.name).find_all(exp.Column)}
             if column in read:
                 raise BadRequest(f"{column}: the update policy reads this column, and its type cannot be judged here")
-            cast = value.copy()
+            cast = assignment.expression.copy()
+        else:
+            assignment.set("expression", cast.copy())
         stored[column] = cast
     new_row = _substitute(check.condition(table.name), table.name, stored, others_null=False)
     then = exp.EQ(this=_raise_unless(new_row, table, dialect), expression=exp.Literal.number(1))
