@@ -1,0 +1,286 @@
+"""Round-14 robustness attacks on the HTTP server, on the three real databases. Each test
+asserts the contract — bad client input is a 4xx in the documented shape and changes
+nothing; what is written can be read back; no database error becomes a 500 or a 503 — and
+fails on main today. What held is listed at the end of the module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from rls.config import Config
+from rls.database import Database
+from rls.http.app import create_app
+from tests.client import Client, Reply
+
+ERROR_KEYS = {"msg", "status", "message", "code", "details", "hint", "error"}
+
+
+def assert_4xx(reply: Reply, *statuses: int) -> None:
+    """A client error in the documented shape (any 4xx unless ``statuses`` narrows it)."""
+    assert 400 <= reply.status < 500, (reply.status, reply.body[:300])
+    if statuses:
+        assert reply.status in statuses, (reply.status, reply.body[:300])
+    body = reply.json
+    assert set(body) == ERROR_KEYS and body["status"] == reply.status, body
+
+
+@pytest.fixture
+def world(make_database_url: Callable[[str], str]) -> Iterator[Callable[..., tuple[Client, Callable[..., Any]]]]:
+    """``world(backend, [ddl...], **config)`` → (client, sql): an app on a fresh database
+    holding the tables the DDL creates."""
+    apps: list[Any] = []
+
+    def make(backend: str, ddl: list[str], **overrides: Any) -> tuple[Client, Callable[..., Any]]:
+        url = make_database_url(backend)
+        db = Database(url)
+        try:
+            for statement in ddl:
+                db.run(lambda s, st=statement: s.execute(st), write=True)
+        finally:
+            db.close()
+        app = create_app(Config(db_url=url).replace(**overrides))
+        apps.append(app)
+
+        def sql(statement: str, *params: Any) -> list[tuple[Any, ...]]:
+            return app.db.run(lambda s: s.execute(statement, params).rows, write=True)
+
+        return Client(app), sql
+
+    yield make
+    for app in apps:
+        app.db.close()
+
+
+# -- A. PostgreSQL values psycopg loads as objects jsonout cannot encode (500 on every read) ---
+#
+# A column of type inet, cidr or a range (int4range, tstzrange, …) is writable through the
+# API (the value is text, Kind.OTHER), but psycopg loads it as ipaddress.IPv4Address /
+# IPv4Network / psycopg.types.range.Range, and rls/jsonout.py's _default raises TypeError:
+# "unhandled TypeError … cannot encode IPv4Address as JSON" → 500 on *every* read of the
+# table (GET, select=max(ip), a filter isdistinct, text/csv is fine), and on any RPC
+# returning such a value. One row written by a client makes the table unreadable.
+# Class: the output encoder is a deny-by-default list of Python types while the drivers'
+# loaders produce an open set. Rule: load every value of a type rls has no Kind for as its
+# text form (register psycopg text loaders for OTHER, as the CSV writer's str fallback
+# already does), and let jsonout fall back to str() for any remaining driver type.
+PG_OBJECT_TYPES = [
+    ("inet", "1.2.3.4"),
+    ("cidr", "10.0.0.0/8"),
+    ("int4range", "[1,5)"),
+    ("tstzrange", "[2024-01-01,2024-02-01)"),
+    ("int4multirange", "{[1,2),[5,6)}"),
+]
+
+
+@pytest.mark.parametrize(("sqltype", "value"), PG_OBJECT_TYPES, ids=[t for t, _ in PG_OBJECT_TYPES])
+def test_postgres_values_of_other_types_written_through_the_api_are_readable(world, sqltype, value):
+    client, _ = world("postgres", [f"CREATE TABLE things (id serial PRIMARY KEY, v {sqltype})"])
+    assert client.post("/things", {"v": value}).status == 200  # the write is accepted
+    reply = client.get("/things", "select=id,v")
+    assert reply.status == 200, reply.body[:300]  # today: 500 (TypeError in jsonout)
+    assert len(reply.json) == 1
+    assert client.get("/things", "select=max(id)").status == 200
+
+
+def test_postgres_rpc_returning_an_inet_is_no_500(world):
+    client, _ = world(
+        "postgres",
+        ["CREATE FUNCTION echo_ip(x inet) RETURNS inet LANGUAGE sql IMMUTABLE AS 'SELECT x'"],
+        rpc_functions=("echo_ip",),
+    )
+    reply = client.post("/rpc/echo_ip", {"x": "1.2.3.4"})
+    assert reply.status == 200, reply.body[:300]  # today: 500
+
+
+# -- B. PostgreSQL SQLSTATE class 55 is a 503: a write to a non-updatable view -------------
+#
+# dialects/postgres.py maps the whole class "55" (object_not_in_prerequisite_state) to
+# Unavailable. PostgreSQL raises 55000 for "cannot insert into view" / "cannot update
+# view" / "cannot delete from view" (a view with an aggregate, DISTINCT, a join, …), so a
+# POST/PATCH/DELETE on such a view — readable like a table, as the docs say — is answered
+# 503 "database unavailable" (with monitoring counting an outage), not a 4xx. SQLite and
+# MariaDB answer 400. Class: a status decided by SQLSTATE class when the class mixes the
+# statement's fault with the server's. Rule: classes that mix both are mapped per exact
+# code; 55000 (and any code the statement can cause) is a 4xx (405 like PostgREST, or 400).
+VIEW_DDL = [
+    "CREATE TABLE base (id serial PRIMARY KEY, n int)",
+    "INSERT INTO base (n) VALUES (1), (2)",
+    "CREATE VIEW totals AS SELECT count(*) AS c, max(n) AS m FROM base",
+    "CREATE VIEW distinct_n AS SELECT DISTINCT n FROM base",
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "query", "body"),
+    [
+        ("POST", "/totals", "", {"c": 1}),
+        ("PATCH", "/totals", "c=eq.2", {"m": 5}),
+        ("DELETE", "/totals", "c=eq.2", None),
+        ("POST", "/distinct_n", "", {"n": 3}),
+        ("DELETE", "/distinct_n", "n=eq.1", None),
+    ],
+)
+def test_postgres_write_to_a_non_updatable_view_is_a_4xx_not_503(world, method, path, query, body):
+    client, sql = world("postgres", VIEW_DDL)
+    reply = client.request(method, path, query, json=body)
+    assert_4xx(reply)  # today: 503 unavailable (SQLSTATE 55000 → class 55)
+    assert sql("SELECT count(*) FROM base") == [(2,)]
+
+
+# -- C. SQLite: an aggregate of finite doubles overflowing to infinity is a 500 -------------
+#
+# Every stored double is finite (values.py refuses inf/NaN), but SUM/AVG of two values
+# near 1.7e308 is +Inf on SQLite; the JSON encoder (allow_nan=False) raises ValueError →
+# 500 "internal server error". Issue 13's fix covered integer SUM overflow only.
+# (MariaDB answers 0.0 for the same SUM — a wrong answer from the database itself;
+# PostgreSQL raises 22003 → 400.) Class: a computed value escaping the checks made on
+# stored values. Rule: jsonout must never raise on a database value — a non-finite float
+# from the database becomes a 400 "value out of range" (or the aggregate is computed with
+# overflow checking) — and aggregates over FLOAT columns on SQLite are guarded like
+# integer SUM.
+@pytest.mark.parametrize("select", ["sum(d)", "avg(d)", "s:sum(d),n:count(*)"])
+def test_sqlite_float_aggregate_overflowing_to_infinity_is_400_not_500(world, select):
+    client, _ = world("sqlite", ["CREATE TABLE nums (id integer PRIMARY KEY, d double)"])
+    assert client.post("/nums", [{"d": 1.7e308}, {"d": 1.7e308}]).status == 200
+    reply = client.get("/nums", f"select={select}")
+    assert reply.status != 500, reply.body[:300]  # today: 500 (ValueError: Out of range float)
+    if reply.status != 200:
+        assert_4xx(reply, 400)
+
+
+# -- D. PostgreSQL interval: accepted on write, unreadable afterwards ----------------------
+#
+# An interval column is Kind.OTHER: the text goes to PostgreSQL unchecked, which accepts
+# up to ±178 000 000 years. psycopg loads an interval as datetime.timedelta, whose range
+# is ±999 999 999 days (~2.7 M years): a row with '3000000 years' or '1000000000 days'
+# is written (200), and then every read that selects the column fails with a DataError
+# mapped to 400 "invalid value" — the table is unreadable for everyone (select=* too).
+# Class: "values written must be readable back" checked for the kinds rls knows, not for
+# OTHER. Rule: a write is only accepted for values the read path can load — load OTHER
+# types as text (or check intervals against timedelta's range before binding).
+@pytest.mark.parametrize("value", ["3000000 years", "-3000000 years", "1000000000 days"])
+def test_postgres_interval_written_through_the_api_reads_back(world, value):
+    client, sql = world("postgres", ["CREATE TABLE spans (id serial PRIMARY KEY, iv interval)"])
+    written = client.post("/spans", {"iv": value})
+    if written.status != 200:
+        assert_4xx(written, 400)
+        assert sql("SELECT count(*) FROM spans") == [(0,)]
+        return
+    reply = client.get("/spans", "")
+    assert reply.status == 200, reply.body[:300]  # today: 400 on every read of the table
+
+
+# -- E. MariaDB: a body under max_body_bytes whose statement exceeds max_allowed_packet ---
+#
+# PyMySQL interpolates values client-side: a 9 MB JSON body of apostrophes (under the
+# 10 MiB max_body_bytes) becomes an 18 MB statement, past MariaDB's default
+# max_allowed_packet (16 MiB). The server refuses it (1153, or drops the connection →
+# 2013) and rls answers 503 "database unavailable" — a client's input reported as an
+# outage (and a pooled connection killed per request). Class: a body limit checked in
+# input bytes while the database limits statement bytes after escaping. Rule: bound the
+# statement, not the body: refuse (413, naming max_body_bytes) before sending a statement
+# longer than the server's max_allowed_packet (read once per connection), and map 1153 to
+# 413.
+def test_mysql_statement_past_max_allowed_packet_is_a_4xx_not_503(world):
+    client, sql = world("mysql", ["CREATE TABLE notes (id int AUTO_INCREMENT PRIMARY KEY, body longtext)"])
+    reply = client.post("/notes", {"body": "'" * 9_000_000})  # 9 MB body < max_body_bytes
+    assert_4xx(reply, 400, 413)  # today: 503 database unavailable
+    assert sql("SELECT count(*) FROM notes") == [(0,)]
+    assert client.get("/notes", "").status == 200
+
+
+# -- F. invalid UTF-8 in a percent-encoded query value is silently U+FFFD ------------------
+#
+# ``?title=eq.%FF`` is decoded with errors="replace": the filter value becomes "\ufffd"
+# and matches (PATCH/DELETE: changes) rows whose text holds a real U+FFFD. A client's
+# malformed URL writes; the same bytes in a JSON body are a 400. Class: lossy decoding of
+# input. Rule: decode the query string strictly (UTF-8 with errors="strict") and answer
+# 400 naming the parameter.
+@pytest.mark.parametrize("backend_", ["sqlite", "postgres", "mysql"])
+@pytest.mark.parametrize("encoded", ["%FF", "%C0%80", "%ED%A0%80"])
+def test_invalid_utf8_in_a_query_value_is_400_and_deletes_nothing(world, backend_, encoded):
+    ddl = {
+        "sqlite": "CREATE TABLE t (id integer PRIMARY KEY, title text)",
+        "postgres": "CREATE TABLE t (id serial PRIMARY KEY, title text)",
+        "mysql": "CREATE TABLE t (id int AUTO_INCREMENT PRIMARY KEY, title text)",
+    }[backend_]
+    client, sql = world(backend_, [ddl])
+    replacement = "\ufffd" * (1 if encoded != "%ED%A0%80" else 3)
+    assert client.post("/t", [{"title": replacement}, {"title": "\ufffd\ufffd"}, {"title": "x"}]).status == 200
+    before = sql("SELECT count(*) FROM t")[0][0]
+    reply = client.request("DELETE", "/t", f"title=eq.{encoded}")
+    assert_4xx(reply, 400)  # today: 200 "successfully deleted 1 rows"
+    assert sql("SELECT count(*) FROM t")[0][0] == before
+    assert_4xx(client.get("/t", f"title=eq.{encoded}"), 400)
+
+
+# -- G. PostgreSQL RPC: arguments reach the database unchecked, results break the encoder --
+#
+# A function argument is bound as text without the checks values.py applies to columns:
+# numeric 'NaN' / 'Infinity' / '1e5000' and a jsonb '1e5000' are accepted by PostgreSQL
+# and echoed back; psycopg loads Decimal('NaN') (jsonout: float('nan') → ValueError),
+# Decimal('Infinity') (int() → OverflowError), a 5001-digit integer (past Python's
+# 4300-digit str→int limit: ValueError while loading the jsonb). Each is "unhandled
+# ValueError/OverflowError" → 500. Class: two input paths (columns, RPC arguments) with
+# checks on one. Rule: RPC arguments go through the same Kind-typed conversion as column
+# values (the function's argument types give the Kind), and jsonout never raises on a
+# database value (see A, C).
+RPC_DDL = [
+    "CREATE FUNCTION echo_n(x numeric) RETURNS numeric LANGUAGE sql IMMUTABLE AS 'SELECT x'",
+    "CREATE FUNCTION echo_j(x jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS 'SELECT x'",
+]
+
+
+@pytest.mark.parametrize(
+    ("function", "value"),
+    [("echo_n", "NaN"), ("echo_n", "Infinity"), ("echo_n", "1e5000"), ("echo_j", "1e5000"), ("echo_j", "[-1e5000]")],
+)
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_postgres_rpc_argument_out_of_range_is_400_not_500(world, function, value, method):
+    client, _ = world("postgres", RPC_DDL, rpc_functions=("echo_n", "echo_j"))
+    if method == "GET":
+        reply = client.get(f"/rpc/{function}", {"x": value})
+    else:
+        reply = client.post(f"/rpc/{function}", {"x": value})
+    assert reply.status != 500, reply.body[:300]  # today: 500
+    if reply.status != 200:
+        assert_4xx(reply, 400)
+
+
+# -- H. HEAD / is 405 while GET / is 200 --------------------------------------------------
+#
+# docs/postgrest-headers.md: HEAD answers "the status and headers of the same GET". The
+# root (`GET /` → 200) answers HEAD with 405 method not allowed (tables answer HEAD).
+# Class: HEAD wired per route instead of derived from GET. Rule: the router answers HEAD
+# for every route that has GET, by running GET and dropping the body.
+def test_head_on_the_root_answers_like_get(world):
+    client, _ = world("sqlite", [])
+    assert client.get("/").status == 200
+    assert client.request("HEAD", "/").status == 200  # today: 405
+
+
+# -- What held (round 14) ------------------------------------------------------------------
+#
+# Column types on all three databases, by POST body, PATCH body and every filter operator
+# (eq gt in like ilike is cs cd fts match imatch ov sl adj isdistinct) with values of the
+# wrong type: BOOLEAN ("maybe", 2), BIGINT ±2**63, SMALLINT/INT/UNSIGNED overflow,
+# NUMERIC(5,2) overflow, REAL/DOUBLE 1e308/3.5e38/5e-324/underflow, DATE year 1/9999/
+# 2024-02-30/ISO week, TIME 24:00/23:59:60/838:59:59/with zone, TIMETZ ±15:59, TIMESTAMP and
+# MariaDB TIMESTAMP 1969/2038, YEAR, UUID forms, JSON/JSONB with \u0000 (22P05 → 400),
+# BYTEA/BLOB bad base64, VARCHAR(5) too long (bytes vs characters), ENUM/SET, BIT, CHECK,
+# NOT NULL, FK and unique violations, generated columns (write refused 400), point/tsvector/
+# xml/arrays — all 4xx or read back. Bulk inserts of 10k×7 and 70k×1 rows (no parameter
+# limit hit: PG 65535, SQLite 32766). limit/offset negative, huge, non-integer, Unicode
+# digits; page/page_size extremes; Range header extremes and garbage; Prefer garbage and
+# duplicates; arrays with mixed keys, non-objects, empty; duplicate JSON keys; or=/and=/
+# not.or nested 2000 deep; 3000-wide or; in.() with 7000 items; order= with 199 keys;
+# embeds 50 deep; casts; repeated query keys; percent-encoding of NUL / bad escapes; long
+# and non-ASCII headers (Authorization, Accept, Prefer, Content-Type); methods TRACE/
+# CONNECT/OPTIONS/lowercase; odd paths. Real server (granian): pipelining (3 answers in
+# order), Content-Length short/long/duplicate/negative/huge, TE+CL, bad chunk size,
+# Expect: 100-continue, raw 0xFF in URL/headers, 100 KB header, 5000 headers (431),
+# 160 KB URL (414), HTTP/0.9, /2.0, bare LF, obs-fold, NUL in path — no 500, server alive.
