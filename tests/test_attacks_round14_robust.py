@@ -133,19 +133,20 @@ def test_postgres_write_to_a_non_updatable_view_is_a_4xx_not_503(world, method, 
 
 # -- C. SQLite: an aggregate of finite doubles overflowing to infinity is a 500 -------------
 #
-# Every stored double is finite (values.py refuses inf/NaN), but SUM/AVG of two values
-# near 1.7e308 is +Inf on SQLite; the JSON encoder (allow_nan=False) raises ValueError →
-# 500 "internal server error". Issue 13's fix covered integer SUM overflow only.
+# Every stored double is finite (values.py refuses inf/NaN), but SUM/AVG of three values
+# of 9e307 (DOUBLE, REAL or DECIMAL, stored as a double) is +Inf on SQLite; the JSON
+# encoder (allow_nan=False) raises ValueError → 500 "internal server error". Issue 13's fix covered integer SUM overflow only.
 # (MariaDB answers 0.0 for the same SUM — a wrong answer from the database itself;
 # PostgreSQL raises 22003 → 400.) Class: a computed value escaping the checks made on
 # stored values. Rule: jsonout must never raise on a database value — a non-finite float
 # from the database becomes a 400 "value out of range" (or the aggregate is computed with
 # overflow checking) — and aggregates over FLOAT columns on SQLite are guarded like
 # integer SUM.
+@pytest.mark.parametrize("column", ["d double", "d decimal(10,2)", "d real"])
 @pytest.mark.parametrize("select", ["sum(d)", "avg(d)", "s:sum(d),n:count(*)"])
-def test_sqlite_float_aggregate_overflowing_to_infinity_is_400_not_500(world, select):
-    client, _ = world("sqlite", ["CREATE TABLE nums (id integer PRIMARY KEY, d double)"])
-    assert client.post("/nums", [{"d": 1.7e308}, {"d": 1.7e308}]).status == 200
+def test_sqlite_float_aggregate_overflowing_to_infinity_is_400_not_500(world, column, select):
+    client, _ = world("sqlite", [f"CREATE TABLE nums (id integer PRIMARY KEY, {column})"])
+    assert client.post("/nums", [{"d": 9e307}] * 3).status == 200
     reply = client.get("/nums", f"select={select}")
     assert reply.status != 500, reply.body[:300]  # today: 500 (ValueError: Out of range float)
     if reply.status != 200:
@@ -284,3 +285,60 @@ def test_head_on_the_root_answers_like_get(world):
 # order), Content-Length short/long/duplicate/negative/huge, TE+CL, bad chunk size,
 # Expect: 100-continue, raw 0xFF in URL/headers, 100 KB header, 5000 headers (431),
 # 160 KB URL (414), HTTP/0.9, /2.0, bare LF, obs-fold, NUL in path — no 500, server alive.
+
+
+# -- I. PostgreSQL arrays: element values bypass every scalar check -------------------------
+#
+# An array column (double precision[], date[], timestamp[], interval[], inet[], int4range[])
+# is Kind.OTHER: its text goes to PostgreSQL unchecked. Elements the scalar kinds refuse
+# are stored and break every later read of the table: '{NaN,Infinity}' in a float8[] →
+# 500 (jsonout allow_nan=False: ValueError), '{infinity}' in date[]/timestamp[] and
+# '{"3000000 years"}' in interval[] → 400 on every read (psycopg DataError while loading),
+# '{1.2.3.4}' in inet[] / '{"[1,2)"}' in int4range[] → 500 (TypeError, see A).
+# Class: "values written must be readable back" enforced per Kind, with containers (arrays)
+# and unknown types exempt. Rule: an array of a known element type gets the element's
+# Kind checks (or arrays and other types are loaded as text and never decoded by the
+# driver), so nothing stored through the API fails to load.
+PG_ARRAYS = [
+    ("double precision[]", "{NaN,Infinity}"),
+    ("double precision[]", "{-infinity}"),
+    ("date[]", "{infinity}"),
+    ("timestamp[]", "{-infinity}"),
+    ("interval[]", '{"3000000 years"}'),
+    ("inet[]", "{1.2.3.4}"),
+    ("int4range[]", '{"[1,2)"}'),
+]
+
+
+@pytest.mark.parametrize(("sqltype", "value"), PG_ARRAYS, ids=[f"{t}={v}" for t, v in PG_ARRAYS])
+def test_postgres_array_written_through_the_api_reads_back(world, sqltype, value):
+    client, sql = world("postgres", [f"CREATE TABLE arrs (id serial PRIMARY KEY, v {sqltype})"])
+    written = client.post("/arrs", {"v": value})
+    if written.status != 200:
+        assert_4xx(written, 400)
+        assert sql("SELECT count(*) FROM arrs") == [(0,)]
+        return
+    reply = client.get("/arrs", "")
+    assert reply.status == 200, reply.body[:300]  # today: 500 or 400 on every read
+
+
+# -- J. SQLite: a column of unknown kind with NUMERIC affinity stores infinity -------------
+#
+# dialects/sqlite.py gives a declared type it does not recognise (MONEY, NUMBER, ANY, …)
+# Kind.OTHER, so the text is bound unchecked; SQLite's NUMERIC affinity (every unknown
+# type name without INT/CHAR/CLOB/TEXT/BLOB/REAL/FLOA/DOUB) converts the text '1e999' to
+# the REAL +Inf. Every later read of the table is a 500 (jsonout: Out of range float).
+# Class: the SQLite affinity rules decide the stored type, rls's Kind table does not.
+# Rule: derive the Kind from SQLite's own affinity rules (NUMERIC affinity → DECIMAL checks
+# on write), or check every value read back for finiteness and refuse the write.
+@pytest.mark.parametrize("sqltype", ["MONEY", "NUMBER", "ANY"])
+@pytest.mark.parametrize("value", ["1e999", "-1e999"])
+def test_sqlite_numeric_affinity_column_of_unknown_kind_reads_back(world, sqltype, value):
+    client, sql = world("sqlite", [f"CREATE TABLE prices (id integer PRIMARY KEY, amount {sqltype})"])
+    written = client.post("/prices", {"amount": value})
+    if written.status != 200:
+        assert_4xx(written, 400)
+        assert sql("SELECT count(*) FROM prices") == [(0,)]
+        return
+    reply = client.get("/prices", "")
+    assert reply.status == 200, reply.body[:300]  # today: 500
