@@ -342,3 +342,78 @@ def test_sqlite_numeric_affinity_column_of_unknown_kind_reads_back(world, sqltyp
         return
     reply = client.get("/prices", "")
     assert reply.status == 200, reply.body[:300]  # today: 500
+
+
+# -- K. the real server blanks a header holding a non-ASCII byte: tx=rollback commits ------
+#
+# granian hands a header whose value is not visible ASCII (obs-text, which RFC 9110 still
+# allows in a field value) to the WSGI app as the empty string ('HTTP_PREFER': ''). rls
+# reads an empty Prefer as "no preferences", so ``Prefer: tx=rollback\x80`` commits the
+# insert (201, row written), and ``Prefer: handling=strict, max-affected=1\x80`` updates
+# every matching row; an Accept of ``application/vnd.pgrst.object+json\x80`` is answered
+# as a JSON array. The docs (rls/http/prefer.py): "a tx=rollback that is not understood
+# must not commit". (Range with such a byte is a 400: an empty Range fails to parse.)
+# Class: a lossy transport layer turning a malformed safety-relevant header into an
+# absent one. Rule: a header that is present but empty (how granian reports an undecodable
+# value) is invalid for Prefer, Accept, Range, Content-Type and Authorization — answer 400
+# — or read the raw header bytes and refuse non-ASCII values.
+def _raw_request(port: int, head: bytes, body: bytes = b"") -> bytes:
+    import socket
+
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        sock.sendall(head + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+        out = b""
+        while chunk := sock.recv(65536):
+            out += chunk
+        return out
+    finally:
+        sock.close()
+
+
+@pytest.fixture
+def live_items(tmp_path):
+    import sqlite3
+
+    from tests.test_availability import Server
+
+    path = tmp_path / "items.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, qty INTEGER)")
+        conn.executemany("INSERT INTO items (name, qty) VALUES (?, ?)", [("a", 1), ("b", 1)])
+    server = Server(f"sqlite:///{path}")
+
+    def rows() -> list[tuple[Any, ...]]:
+        with sqlite3.connect(path) as conn:
+            return conn.execute("SELECT id, name, qty FROM items ORDER BY id").fetchall()
+
+    yield server, rows
+    server.stop()
+
+
+@pytest.mark.parametrize("prefer", [b"tx=rollback\x80", b"tx=rollback, return=minimal\xff", b"\xe9tx=rollback"])
+def test_live_prefer_with_a_non_ascii_byte_never_commits(live_items, prefer):
+    server, rows = live_items
+    before = rows()
+    head = b"POST /items HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nPrefer: " + prefer + b"\r\n"
+    reply = _raw_request(server.port, head, b'{"name": "c", "qty": 1}')
+    assert rows() == before, reply[:200]  # today: 201 Created and the row committed
+
+
+def test_live_max_affected_with_a_non_ascii_byte_never_updates_past_it(live_items):
+    server, rows = live_items
+    before = rows()
+    head = (
+        b"PATCH /items?qty=eq.1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Prefer: handling=strict, max-affected=1\x80\r\n"
+    )
+    reply = _raw_request(server.port, head, b'{"qty": 2}')
+    assert rows() == before, reply[:200]  # today: 204 and both rows updated
+
+
+def test_live_accept_object_with_a_non_ascii_byte_is_not_an_array(live_items):
+    server, _ = live_items
+    head = b"GET /items HTTP/1.1\r\nHost: x\r\nAccept: application/vnd.pgrst.object+json\x80\r\n"
+    reply = _raw_request(server.port, head)
+    status = int(reply.split(b" ", 2)[1])
+    assert status in (400, 406), reply[:200]  # today: 200 with the JSON array of every row
