@@ -417,3 +417,52 @@ def test_live_accept_object_with_a_non_ascii_byte_is_not_an_array(live_items):
     reply = _raw_request(server.port, head)
     status = int(reply.split(b" ", 2)[1])
     assert status in (400, 406), reply[:200]  # today: 200 with the JSON array of every row
+
+
+# -- L. response amplification: one stored value read back 199 times per row, no bound ----
+#
+# Nothing bounds the size of an answer. A client that may write one 1 MB text value reads
+# it back under 199 aliases (``select=a0:v,a1:v,…``, within max_select_items) — a 199 MB
+# JSON body built in memory (~0.9–1 GB resident in the worker, 1–2 s) from one GET of
+# a few KB; at the default max_body_bytes (10 MiB) one request needs ~2 GB of body and ~10 GB
+# of memory: the worker is OOM-killed. A to-one embed does the same across rows: every
+# child row repeats its parent's value (``/child?select=id,p:parent(v)``), times the page
+# size (1000). Class: limits on the request's parts (URL, body, select items, page size)
+# whose product — the answer — is unbounded. Rule: bound the answer itself: count bytes
+# while encoding rows (or stream them) and stop at a ``max_response_bytes`` with a 4xx/503
+# naming the setting, checked before the whole body exists in memory.
+RESPONSE_LIMIT = 32 * 1024 * 1024
+
+
+def _text_table(backend: str, name: str, extra: str = "") -> str:
+    key = {"sqlite": "integer PRIMARY KEY", "postgres": "serial PRIMARY KEY", "mysql": "int AUTO_INCREMENT PRIMARY KEY"}
+    text = "longtext" if backend == "mysql" else "text"
+    return f"CREATE TABLE {name} (id {key[backend]}, v {text}{extra})"
+
+
+def _bounded(reply: Reply) -> None:
+    if reply.status >= 400:
+        assert_4xx(reply)
+        assert "max_" in reply.json["msg"], reply.json  # names the setting
+    else:
+        assert len(reply.body) <= RESPONSE_LIMIT, f"{len(reply.body) / 1e6:.0f} MB answer"
+
+
+@pytest.mark.parametrize("backend_", ["sqlite", "postgres", "mysql"])
+def test_one_stored_value_under_many_aliases_gives_a_bounded_answer(world, backend_):
+    client, _ = world(backend_, [_text_table(backend_, "big")])
+    assert client.post("/big", {"v": "x" * 250_000}).status == 200
+    reply = client.get("/big", "select=" + ",".join(f"a{i}:v" for i in range(199)))
+    _bounded(reply)  # today: 200 with a 50 MB body (199 copies)
+
+
+@pytest.mark.parametrize("backend_", ["sqlite", "postgres", "mysql"])
+def test_a_to_one_embed_repeating_a_large_parent_gives_a_bounded_answer(world, backend_):
+    parent = _text_table(backend_, "parent")
+    fk = ", parent_id int, CONSTRAINT child_parent_id_fkey FOREIGN KEY (parent_id) REFERENCES parent (id)"
+    child = _text_table(backend_, "child", fk)
+    client, _ = world(backend_, [parent, child])
+    assert client.post("/parent", {"v": "x" * 50_000}).status == 200
+    assert client.post("/child", [{"parent_id": 1}] * 1000).status == 200
+    reply = client.get("/child", "select=id,parent(v)&limit=1000")
+    _bounded(reply)  # today: 200 with a 50 MB body (one 50 KB value, 1000 times)
