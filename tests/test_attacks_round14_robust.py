@@ -466,3 +466,56 @@ def test_a_to_one_embed_repeating_a_large_parent_gives_a_bounded_answer(world, b
     assert client.post("/child", [{"parent_id": 1}] * 1000).status == 200
     reply = client.get("/child", "select=id,parent(v)&limit=1000")
     _bounded(reply)  # today: 200 with a 50 MB body (one 50 KB value, 1000 times)
+
+
+# -- M. SQLite stores a date or time as the client spelled it ------------------------------
+#
+# values.py parses a DATE/DATETIME value (so "20240101", "2024-W01-1", "2024-01-01T23:00:00
+# -05:00", "…Z", "20240102T040000" are all accepted — Python's fromisoformat), but the SQLite
+# adapter binds the client's *text* (``text if text is not None else value.isoformat()``).
+# PostgreSQL and MariaDB store the value: the same date in three spellings is one date there.
+# On SQLite ``dt=eq.2024-01-01`` finds one of the three rows, "20240101" in a DATE column
+# (NUMERIC affinity) becomes the integer 20240101 and reads back as a JSON number, and
+# timestamps with an offset or in basic format sort and compare as text (a -05:00 value is
+# missing from ``ts=gt.…``, which PostgreSQL and MariaDB answer on the UTC instant).
+# Class: storing input text instead of the parsed value (two representations of one value).
+# Rule: bind the canonical form of the parsed value (UTC, "YYYY-MM-DD HH:MM:SS[.ffffff]"),
+# the same form the filters bind, never the client's spelling.
+SQLITE_DATES = "CREATE TABLE days (id integer PRIMARY KEY, dt date, ts datetime)"
+
+
+def test_sqlite_dates_in_other_iso_spellings_are_one_date(world):
+    client, _ = world("sqlite", [SQLITE_DATES])
+    assert client.post("/days", [{"dt": v} for v in ("2024-01-01", "20240101", "2024-W01-1")]).status == 200
+    assert client.get("/days", "select=dt&dt=not.is.null").json == [{"dt": "2024-01-01"}] * 3  # today: 20240101 …
+    assert len(client.get("/days", "select=id&dt=eq.2024-01-01").json) == 3  # today: 1 (PostgreSQL, MariaDB: 3)
+
+
+def test_sqlite_timestamps_with_offsets_compare_as_instants(world):
+    client, _ = world("sqlite", [SQLITE_DATES])
+    spellings = ["2024-01-01T23:00:00-05:00", "2024-01-02 03:00:00", "2024-01-02T04:00:00Z", "20240102T040000"]
+    assert client.post("/days", [{"ts": v} for v in spellings]).status == 200
+    later = client.get("/days", "select=id&ts=gt.2024-01-02T03:30:00").json
+    assert sorted(r["id"] for r in later) == [1, 3, 4]  # today: [3, 4] (PostgreSQL, MariaDB: 1, 3, 4)
+
+
+# -- N. the request's Content-Type is ignored: any body is read as JSON --------------------
+#
+# A write whose Content-Type is text/plain, application/x-www-form-urlencoded or
+# multipart/form-data — the "simple" types a browser sends cross-site without a CORS
+# preflight — is parsed as JSON and written (201/200), as is a text/csv body (which
+# PostgREST reads as CSV) or an application/json body declared charset=utf-16. A cross-site
+# form can therefore write wherever the anonymous role may; a CSV client gets a confusing
+# "not valid JSON". Class: input accepted by sniffing rather than by declaration. Rule: an
+# allow-list of request media types per route (application/json, with charset utf-8 or
+# none; the PostgREST variants rls supports), anything else a 415 in the documented shape.
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "text/csv",
+     "application/json; charset=utf-16"],
+)  # fmt: skip
+def test_a_body_of_another_media_type_is_refused_and_writes_nothing(world, content_type):
+    client, sql = world("sqlite", ["CREATE TABLE notes (id integer PRIMARY KEY, body text)"])
+    reply = client.request("POST", "/notes", body=b'{"body": "x"}', headers={"Content-Type": content_type})
+    assert_4xx(reply)  # today: 200 "successfully inserted 1 rows"
+    assert sql("SELECT count(*) FROM notes") == [(0,)]
