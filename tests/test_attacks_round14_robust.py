@@ -222,8 +222,9 @@ def test_invalid_utf8_in_a_query_value_is_400_and_deletes_nothing(world, backend
 # -- G. PostgreSQL RPC: arguments reach the database unchecked, results break the encoder --
 #
 # A function argument is bound as text without the checks values.py applies to columns:
-# numeric 'NaN' / 'Infinity' / '1e5000' and a jsonb '1e5000' are accepted by PostgreSQL
-# and echoed back; psycopg loads Decimal('NaN') (jsonout: float('nan') → ValueError),
+# numeric 'NaN' / 'Infinity' / '1e5000', float8 'NaN' / '-Infinity' and a jsonb '1e5000' are
+# accepted by PostgreSQL and echoed back; psycopg loads Decimal('NaN') / float nan (jsonout:
+# allow_nan=False → ValueError),
 # Decimal('Infinity') (int() → OverflowError), a 5001-digit integer (past Python's
 # 4300-digit str→int limit: ValueError while loading the jsonb). Each is "unhandled
 # ValueError/OverflowError" → 500. Class: two input paths (columns, RPC arguments) with
@@ -233,16 +234,25 @@ def test_invalid_utf8_in_a_query_value_is_400_and_deletes_nothing(world, backend
 RPC_DDL = [
     "CREATE FUNCTION echo_n(x numeric) RETURNS numeric LANGUAGE sql IMMUTABLE AS 'SELECT x'",
     "CREATE FUNCTION echo_j(x jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS 'SELECT x'",
+    "CREATE FUNCTION echo_f(x double precision) RETURNS double precision LANGUAGE sql IMMUTABLE AS 'SELECT x'",
 ]
 
 
 @pytest.mark.parametrize(
     ("function", "value"),
-    [("echo_n", "NaN"), ("echo_n", "Infinity"), ("echo_n", "1e5000"), ("echo_j", "1e5000"), ("echo_j", "[-1e5000]")],
+    [
+        ("echo_n", "NaN"),
+        ("echo_n", "Infinity"),
+        ("echo_n", "1e5000"),
+        ("echo_j", "1e5000"),
+        ("echo_j", "[-1e5000]"),
+        ("echo_f", "NaN"),
+        ("echo_f", "-Infinity"),
+    ],
 )
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_postgres_rpc_argument_out_of_range_is_400_not_500(world, function, value, method):
-    client, _ = world("postgres", RPC_DDL, rpc_functions=("echo_n", "echo_j"))
+    client, _ = world("postgres", RPC_DDL, rpc_functions=("echo_n", "echo_j", "echo_f"))
     if method == "GET":
         reply = client.get(f"/rpc/{function}", {"x": value})
     else:
