@@ -290,6 +290,10 @@ def test_postgres_like_pattern_claim_is_no_oracle(make_database_url):
 
         nothing = read("zzz\\")
         assert nothing == (200, b"[]")
+        # The contrast: readable patterns match as written, escapes included.
+        for pattern in ("secret%", "secret\\-plan", "s%"):
+            status, body = read(pattern)
+            assert status == 200 and b"secret-plan" in body, (pattern, status, body)
         assert read("sec\\") == nothing  # was 400 (22025): a hidden title starts with "sec"
         assert read("s\\") == nothing
     finally:

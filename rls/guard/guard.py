@@ -47,9 +47,11 @@ from rls.policy.compile import (
     CLAIM_PARAM_PREFIX,
     KIND_SEPARATOR,
     USER_ID_PARAM,
+    Pattern,
     Predicate,
     UserClass,
     claim_value,
+    parameter_kind,
     typed_value,
 )
 from rls.policy.engine import PolicyEngine, denial
@@ -88,7 +90,7 @@ class Statement(NamedTuple):
 # (source, key, kind) — a parameter of the statement by index or name, the user's id, or
 # a claim by name; ``kind`` is the column kind a principal value is compared with.
 _FROM_PARAMS, _USER_ID, _CLAIM = 0, 1, 2
-Slot = tuple[int, Any, Kind | None]
+Slot = tuple[int, Any, Kind | Pattern | None]
 
 
 def _slots(names: tuple[str, ...]) -> tuple[Slot, ...]:
@@ -100,7 +102,7 @@ def _slots(names: tuple[str, ...]) -> tuple[Slot, ...]:
             slots.append((_FROM_PARAMS, name[2:], None))
         elif name.startswith(RESERVED_PREFIX):
             base, _, kind = name.partition(KIND_SEPARATOR)
-            typed = Kind(kind) if kind else None
+            typed = parameter_kind(kind)
             if base == USER_ID_PARAM:
                 slots.append((_USER_ID, None, typed))
             else:

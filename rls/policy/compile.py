@@ -86,10 +86,28 @@ def claim_value(user: AuthUser, claim: str) -> Any:
 
 
 KIND_SEPARATOR = "__"
+
+
+class Pattern(enum.Enum):
+    """A principal bound where its text is read as a pattern (``title LIKE auth_user.p``):
+    typed text, and only text the operation can read — a pattern that would make the
+    database raise (PostgreSQL: a trailing escape character) binds NULL, so a policy never
+    raises, on any row, for any claim (the raise would tell which hidden rows match)."""
+
+    LIKE = "like_pattern"
+
+
+def parameter_kind(suffix: str) -> Kind | Pattern | None:
+    """The kind a principal parameter's name ends with (``__integer``, ``__like_pattern``)."""
+    if not suffix:
+        return None
+    return Pattern.LIKE if suffix == Pattern.LIKE.value else Kind(suffix)
+
+
 """``rls_user_id__integer``: a principal parameter compared with a column of that kind."""
 
 
-def typed_value(value: Any, kind: Kind | None) -> Any:
+def typed_value(value: Any, kind: Kind | Pattern | None) -> Any:
     """A principal attribute as compared with a column of ``kind``: exactly, never by the
     database's own conversions. A value of another type binds NULL (the user owns
     nothing there): a string id never equals an integer column ('2abc' is not user 2),
@@ -105,6 +123,8 @@ def typed_value(value: Any, kind: Kind | None) -> Any:
     """
     if kind is Kind.INTEGER:  # the common case first: this runs once per request
         return value if type(value) is int and _INT64_MIN <= value <= _INT64_MAX else None
+    if kind is Pattern.LIKE:
+        return value if isinstance(value, str) and _readable_like_pattern(value) else None
     if value is None or kind is None:
         return None if value is None else _scalar(value)
     if kind is Kind.TEXT:
@@ -165,12 +185,19 @@ _PARSERS: Mapping[Kind, Callable[[str], str]] = {
 parsed here, strictly; what does not parse binds NULL."""
 
 
+def _readable_like_pattern(text: str) -> bool:
+    """No escape character (``\\``, every dialect's LIKE escape here) left without a
+    character to escape at the end."""
+    trailing = len(text) - len(text.rstrip("\\"))
+    return trailing % 2 == 0
+
+
 @functools.lru_cache(maxsize=1024)
-def _parameter(name: str) -> tuple[str, Kind | None]:
+def _parameter(name: str) -> tuple[str, Kind | Pattern | None]:
     """``rls_user_id__integer`` → (``rls_user_id``, Kind.INTEGER): parsed once per name, as
     every request binds the same few names."""
     base, _, kind_name = name.partition(KIND_SEPARATOR)
-    return base, Kind(kind_name) if kind_name else None
+    return base, parameter_kind(kind_name)
 
 
 def principal_value(user: AuthUser, name: str) -> Any:
@@ -251,12 +278,22 @@ def bind_user_class(tree: exp.Expr, user_class: UserClass) -> exp.Expr:
         if anonymous:
             return exp.Null()
         param = USER_ID_PARAM if name == "id" else f"{CLAIM_PARAM_PREFIX}{name}"
-        kind = principal_kind(node)  # where it stands: a value of another type binds NULL
+        kind: object = principal_kind(node)  # where it stands: a value of another type binds NULL
         if kind is None:  # a column whose type is not known: compared only with its own type
             kind = Kind.OTHER
-        return placeholder(f"{param}{KIND_SEPARATOR}{kind.value}" if isinstance(kind, Kind) else param)
+        if kind is Kind.TEXT and _is_like_pattern(node):
+            kind = Pattern.LIKE
+        return placeholder(f"{param}{KIND_SEPARATOR}{kind.value}" if isinstance(kind, (Kind, Pattern)) else param)
 
     return tree.transform(replace, copy=False)
+
+
+def _is_like_pattern(node: exp.Expr) -> bool:
+    """Whether ``node`` is the pattern of a LIKE / ILIKE (through parentheses)."""
+    child, parent = node, node.parent
+    while isinstance(parent, exp.Paren):
+        child, parent = parent, parent.parent
+    return isinstance(parent, (exp.Like, exp.ILike)) and parent.expression is child
 
 
 def _principal_param_kind(node: exp.Expr) -> Kind | None:
@@ -266,7 +303,8 @@ def _principal_param_kind(node: exp.Expr) -> Kind | None:
     name = placeholder_name(node)
     if name is None or not name.startswith((USER_ID_PARAM, CLAIM_PARAM_PREFIX)):
         return None
-    return _parameter(name)[1]
+    kind = _parameter(name)[1]
+    return Kind.TEXT if kind is Pattern.LIKE else kind
 
 
 # -- constant folding (three-valued: TRUE, FALSE, NULL) -----------------------------------
