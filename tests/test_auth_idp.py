@@ -23,6 +23,7 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from rls.auth.authenticator import AdminCache, Authenticator
 from rls.auth.jwks import JwksKeys, file_loader, parse_jwks, url_loader
+from rls.auth.store import Standing as StandingRow
 from rls.auth.tokens import AdminClaim, Tokens
 from rls.config import Config, ConfigError, load_config, validate
 from rls.errors import InvalidToken, Unavailable
@@ -307,9 +308,9 @@ class Standing:
     def __init__(self) -> None:
         self.asked: list[int] = []
 
-    def __call__(self, user_id: int) -> bool | None:
+    def __call__(self, user_id: int) -> StandingRow | None:
         self.asked.append(user_id)
-        return True  # every auth_users id is an admin here
+        return StandingRow(True, None)  # every auth_users id is an admin here
 
 
 def test_idp_token_with_an_id_of_an_auth_users_admin_is_not_admin():

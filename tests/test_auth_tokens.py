@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from rls.auth.authenticator import AdminCache, Authenticator
 from rls.auth.principal import ANONYMOUS
+from rls.auth.store import Standing
 from rls.auth.tokens import Tokens
 from rls.errors import InvalidToken, InvalidValue
 from tests.authkit import SECRET
@@ -295,13 +296,14 @@ class Lookups:
     def __init__(self, admins=(), members=(2, 3)):
         self.admins = set(admins)
         self.members = set(members)
+        self.accounts: dict[int, str] = {}
         self.calls: list[int] = []
 
-    def __call__(self, user_id: int) -> bool | None:
+    def __call__(self, user_id: int) -> Standing | None:
         self.calls.append(user_id)
         if user_id in self.admins:
-            return True
-        return False if user_id in self.members else None
+            return Standing(True, self.accounts.get(user_id))
+        return Standing(False, self.accounts.get(user_id)) if user_id in self.members else None
 
 
 @pytest.fixture
@@ -312,6 +314,22 @@ def lookups():
 @pytest.fixture
 def authenticator(tokens, lookups, clock):
     return Authenticator(tokens, AdminCache(lookups, ttl=2, clock=clock))
+
+
+def test_a_token_names_its_account_not_only_its_id(authenticator, tokens, lookups, clock):
+    """An id handed out again (SQLite without AUTOINCREMENT, a restore) names another
+    account: a token rls issued to the one before is refused, even from the cache."""
+    lookups.accounts[2] = "account-of-mallory"
+    mallory = "Bearer " + tokens.issue(2, is_admin=False, account="account-of-mallory")
+    assert authenticator.authenticate(mallory).id == 2
+    lookups.accounts[2] = "account-of-carol"  # mallory deleted, carol got id 2
+    carol = "Bearer " + tokens.issue(2, is_admin=False, account="account-of-carol")
+    assert authenticator.authenticate(carol).id == 2  # the cached entry is read again
+    with pytest.raises(InvalidToken):
+        authenticator.authenticate(mallory)
+    other_system = "Bearer " + tokens.issue(2, is_admin=False)  # no account key: checked by id
+    assert authenticator.authenticate(other_system).id == 2
+    assert "rls_account" not in authenticator.authenticate(carol).claims
 
 
 def test_no_header_is_anonymous(authenticator):

@@ -11,18 +11,20 @@ loses the rights within that interval, while a user's requests do not each hit t
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Callable
 from dataclasses import replace
 
 from rls.auth.principal import ANONYMOUS, AuthUser
+from rls.auth.store import Standing
 from rls.auth.tokens import Tokens
 from rls.cache import BoundedCache
 from rls.errors import InvalidToken, InvalidValue
 from rls.values import storable_text
 
-StandingLookup = Callable[[int], "bool | None"]
-"""Whether the user with this id is an admin in ``auth_users``; None when there is no such user."""
+StandingLookup = Callable[[int], "Standing | None"]
+"""The user with this id as ``auth_users`` has it now; None when there is no such user."""
 
 
 class AdminCache:
@@ -34,12 +36,13 @@ class AdminCache:
         self._lookup = lookup
         self.ttl = ttl
         self._clock = clock
-        self._entries: BoundedCache[tuple[bool | None, float]] = BoundedCache(size)
+        self._entries: BoundedCache[tuple[Standing | None, float]] = BoundedCache(size)
 
-    def standing(self, user_id: int) -> bool | None:
-        """The user's admin flag now (None: no such user), at most ``ttl`` seconds old."""
+    def standing(self, user_id: int, *, fresh: bool = False) -> Standing | None:
+        """The user's admin flag and account now (None: no such user), at most ``ttl``
+        seconds old (``fresh``: read now)."""
         now = self._clock()
-        entry = self._entries.get(user_id)
+        entry = None if fresh else self._entries.get(user_id)
         if entry is not None and entry[1] > now:
             return entry[0]
         standing = self._lookup(user_id)
@@ -48,7 +51,8 @@ class AdminCache:
         return standing
 
     def is_admin(self, user_id: int) -> bool:
-        return self.standing(user_id) is True
+        found = self.standing(user_id)
+        return found is not None and found.is_admin
 
     def clear(self) -> None:
         self._entries.clear()
@@ -84,6 +88,18 @@ class Authenticator:
                 raise InvalidValue("invalid token: the user id must be text without NUL or lone surrogates")
             return user
         standing = self.admins.standing(user.id)
+        if standing is not None and not _same_account(verified.account, standing):
+            standing = self.admins.standing(user.id, fresh=True)  # the cached entry may be older
         if standing is None:
             raise InvalidToken("invalid token: the user no longer exists")
-        return user if standing or not user.is_admin else replace(user, is_admin=False)
+        if not _same_account(verified.account, standing):
+            # The id names another account now (deleted and handed out again, restored):
+            # the token was issued to the one before.
+            raise InvalidToken("invalid token: the user no longer exists")
+        return user if standing.is_admin or not user.is_admin else replace(user, is_admin=False)
+
+
+def _same_account(account: str | None, standing: Standing) -> bool:
+    """A token rls issued names its account; one from another system (no account key)
+    can only be checked by id."""
+    return account is None or standing.account is None or hmac.compare_digest(account, standing.account)

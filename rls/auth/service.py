@@ -8,6 +8,7 @@ from rls.auth.jwks import keys_from_config
 from rls.auth.passwords import Argon2Params, Passwords
 from rls.auth.setup import setup
 from rls.auth.setup_gate import SetupGate
+from rls.auth.store import account_key
 from rls.auth.throttle import LoginThrottle
 from rls.auth.tokens import AdminClaim, Tokens
 from rls.auth.users import Users
@@ -72,4 +73,4 @@ class AuthService:
             self.throttle.failed(username, client)
             raise
         self.throttle.succeeded(username)
-        return self.tokens.issue(user.id, is_admin=user.is_admin)
+        return self.tokens.issue(user.id, is_admin=user.is_admin, account=account_key(user.password))

@@ -6,6 +6,7 @@ case-sensitively on every database (MySQL's default collations would not).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -73,7 +74,7 @@ _USER_COLUMNS = ("id", "username", "password", "is_admin")
 
 _BUILDERS: dict[str, Callable[[Dialect], exp.Expr]] = {
     "user_by_name": lambda d: _select(_USER_COLUMNS, _username_is(d)),
-    "is_admin_by_id": lambda d: _select(("is_admin",), _id_is()),
+    "standing_by_id": lambda d: _select(("is_admin", "password"), _id_is()),
     "list_users": lambda d: _select(("id", "username", "is_admin")).order_by(_col("id"), copy=False),
     "insert_user": lambda d: _insert(AUTH_USERS, ("username", "password", "is_admin")),
     "insert_policy": lambda d: _insert(AUTH_POLICIES, ("description", "table_name", "action", "expression")),
@@ -108,13 +109,30 @@ def find_user(session: Session, dialect: Dialect, username: str) -> UserRow | No
 
 
 def is_admin(session: Session, dialect: Dialect, user_id: int) -> bool:
-    return standing(session, dialect, user_id) is True
+    found = standing(session, dialect, user_id)
+    return found is not None and found.is_admin
 
 
-def standing(session: Session, dialect: Dialect, user_id: int) -> bool | None:
-    """The user's ``is_admin``; None when there is no such user."""
-    rows = run(session, dialect, "is_admin_by_id", id=user_id).rows
-    return bool(rows[0][0]) if rows else None
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """A user as a token is checked against: admin now, and the account's key (None when
+    there is no ``auth_users`` to check against)."""
+
+    is_admin: bool
+    account: str | None
+
+
+def account_key(password_hash: str) -> str:
+    """A value that names one account and no later one with the same id: derived from its
+    password hash (random salt per hash), so an id SQLite hands out again, or a restored
+    id, names another account. Not secret, and useless to recover the hash from."""
+    return hashlib.sha256(password_hash.encode("utf-8")).hexdigest()[:24]
+
+
+def standing(session: Session, dialect: Dialect, user_id: int) -> Standing | None:
+    """The user's ``is_admin`` and account key; None when there is no such user."""
+    rows = run(session, dialect, "standing_by_id", id=user_id).rows
+    return Standing(bool(rows[0][0]), account_key(str(rows[0][1]))) if rows else None
 
 
 def list_users(session: Session, dialect: Dialect) -> list[tuple[int, str, bool]]:

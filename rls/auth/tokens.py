@@ -40,6 +40,10 @@ _INT64 = range(-(2**63), 2**63)
 _DECODE_OPTIONS: Any = {"require": ["exp"], "verify_sub": False, "verify_jti": False}
 
 
+ACCOUNT_CLAIM = "rls_account"
+"""The claim holding the account key of the user a token was issued to (rls's own tokens)."""
+
+
 def _invalid() -> InvalidToken:
     # One message for every reason, so a client learns nothing from which check failed.
     return InvalidToken("invalid token")
@@ -56,6 +60,9 @@ class VerifiedToken:
     user: AuthUser
     expires_at: float
     external: bool = False
+    account: str | None = None
+    """The account key (:func:`rls.auth.store.account_key`) of the user it was issued to;
+    None in a token another system issued with the same secret."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +145,10 @@ class Tokens:
         """True when a secret is configured."""
         return bool(self._secret)
 
-    def issue(self, user_id: int | str, *, is_admin: bool) -> str:
-        """A token for ``user_id`` with ``is_admin``, ``iat`` and ``exp`` claims."""
+    def issue(self, user_id: int | str, *, is_admin: bool, account: str | None = None) -> str:
+        """A token for ``user_id`` with ``is_admin``, ``iat`` and ``exp`` claims, and the
+        key of the account it names (``rls_account``), which no later account with the
+        same id has."""
         now = int(self._clock())
         claims: dict[str, Any] = {
             self.user_id_claim: user_id,
@@ -147,6 +156,8 @@ class Tokens:
             "iat": now,
             "exp": now + self.lifetime,
         }
+        if account is not None:
+            claims[ACCOUNT_CLAIM] = account
         # The server's own tokens pass its own audience and issuer checks.
         if self.audience:
             claims["aud"] = self.audience[0]
@@ -228,7 +239,8 @@ class Tokens:
         if external or not isinstance(user.id, int):
             # Not a row of auth_users: admin only by the configured claim.
             user = replace(user, is_admin=self.admin.grants(claims))
-        return VerifiedToken(user, expires_at, external)
+        account = claims.get(ACCOUNT_CLAIM)
+        return VerifiedToken(user, expires_at, external, account if isinstance(account, str) and not external else None)
 
 
 def user_from_claims(claims: Mapping[str, Any], user_id_claim: str = "user_id") -> AuthUser:
@@ -245,5 +257,5 @@ def user_from_claims(claims: Mapping[str, Any], user_id_claim: str = "user_id") 
         raise _invalid()
     if isinstance(user_id, str) and not 0 < len(user_id) <= 255:
         raise _invalid()
-    rest = {k: v for k, v in claims.items() if k not in (user_id_claim, "is_admin")}
+    rest = {k: v for k, v in claims.items() if k not in (user_id_claim, "is_admin", ACCOUNT_CLAIM)}
     return AuthUser(id=user_id, is_admin=claims.get("is_admin") is True, claims=MappingProxyType(rest))

@@ -7,6 +7,7 @@ narrow for an argon2id hash.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -97,16 +98,18 @@ class Users:
 
     def is_admin(self, user_id: int) -> bool:
         """True when ``user_id`` is an admin now; False when absent (or auth not set up)."""
-        return self.standing(user_id) is True
+        found = self.standing(user_id)
+        return found is not None and found.is_admin
 
-    def standing(self, user_id: int) -> bool | None:
-        """Whether ``user_id`` is an admin now; None when ``auth_users`` has no such user
-        (deleted: its tokens must stop working). False when auth is not set up: there is
-        no table to check a token from another system against."""
+    def standing(self, user_id: int) -> store.Standing | None:
+        """Whether ``user_id`` is an admin now, and its account key; None when
+        ``auth_users`` has no such user (deleted: its tokens must stop working). Not an
+        admin, no account to compare, when auth is not set up: there is no table to check
+        a token from another system against."""
         try:
             self.db.table(AUTH_USERS)
         except UnknownTable:
-            return False
+            return store.Standing(is_admin=False, account=None)
         return self.db.run(lambda s: store.standing(s, self.db.dialect, user_id))
 
     def check_credentials(self, username: str, password: str) -> UserRow:
@@ -127,7 +130,7 @@ class Users:
         if not self.passwords.verify(user.password, password):
             raise InvalidCredentials(LOGIN_FAILED)
         if self.passwords.needs_rehash(user.password):
-            self._upgrade(user, password)
+            return self._upgrade(user, password)
         return user
 
     # -- helpers ----------------------------------------------------------------------
@@ -157,12 +160,16 @@ class Users:
             return self.passwords.hash(password)
         return self.passwords.hash_bcrypt(password)
 
-    def _upgrade(self, user: UserRow, password: str) -> None:
+    def _upgrade(self, user: UserRow, password: str) -> UserRow:
+        """``user`` with its new hash stored (as stored: its account key is read from it),
+        or unchanged when it cannot be."""
         if not self._fits_argon2():
-            return  # the original's VARCHAR(72): keep the bcrypt hash it can hold
+            return user  # the original's VARCHAR(72): keep the bcrypt hash it can hold
         new_hash = self.passwords.hash(password)
         try:
             self.db.run(lambda s: store.upgrade_password(s, self.db.dialect, user, new_hash), write=True)
         except RlsError as exc:
             # The login itself succeeded; the old hash stays valid. Never log the hash.
             log.warning("could not upgrade the password hash of user %s: %s", user.id, exc.code)
+            return user
+        return dataclasses.replace(user, password=new_hash)
