@@ -23,8 +23,18 @@ SETUP_HEADER = "X-Setup-Token"
 TOKEN_LIFETIME = 3600
 """Seconds a printed setup token stays valid."""
 
-# Headers a reverse proxy adds: through one, every client looks like loopback.
-_PROXY_HEADERS = ("HTTP_FORWARDED", "HTTP_X_FORWARDED_FOR", "HTTP_X_REAL_IP")
+# The headers a client on this host sends when it talks to the server itself (curl, an
+# HTTP library, the CLI). Through a reverse proxy every client looks like loopback, and a
+# proxy adds headers of its own (Via, X-Forwarded-*, Forwarded, X-Real-IP, CF-Connecting-IP,
+# …): any header outside this list means the request may have been relayed. An allow-list,
+# as no list of proxy headers is complete.
+_DIRECT_CLIENT_HEADERS = frozenset(
+    {
+        "HTTP_HOST", "HTTP_USER_AGENT", "HTTP_ACCEPT", "HTTP_ACCEPT_ENCODING", "HTTP_ACCEPT_LANGUAGE",
+        "HTTP_CONNECTION", "HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH", "HTTP_EXPECT", "HTTP_TRANSFER_ENCODING",
+        "HTTP_X_SETUP_TOKEN", "HTTP_X_REQUEST_ID",
+    }
+)  # fmt: skip
 
 
 class SetupTokenUnavailable(ValueError):
@@ -87,12 +97,15 @@ class SetupGate:
 
 
 def is_direct_loopback(environ: Mapping[str, Any]) -> bool:
-    """The client is this host (127.0.0.0/8, ::1) and no proxy says it forwards another.
+    """The client is this host (127.0.0.0/8, ::1) and sends only the headers a client
+    talking to the server directly sends (none a proxy adds).
 
     >>> is_direct_loopback({"REMOTE_ADDR": "127.0.0.1"}), is_direct_loopback({"REMOTE_ADDR": "10.0.0.1"})
     (True, False)
+    >>> is_direct_loopback({"REMOTE_ADDR": "127.0.0.1", "HTTP_VIA": "1.1 proxy"})
+    False
     """
-    if any(environ.get(h) for h in _PROXY_HEADERS):
+    if any(key.startswith("HTTP_") and key not in _DIRECT_CLIENT_HEADERS for key in environ):
         return False
     try:
         address = ipaddress.ip_address(str(environ.get("REMOTE_ADDR") or ""))
