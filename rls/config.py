@@ -247,7 +247,7 @@ class Config:
         "ops.metrics_token",
         "",
         "REST_OPS_METRICS_TOKEN",
-        "bearer token the metrics endpoint requires (empty = none)",
+        "bearer token the metrics endpoint requires (empty: only clients on this host)",
         secret=True,
     )
     access_log: str = _setting(

@@ -533,8 +533,10 @@ def test_anonymous_metrics_do_not_name_tables(make_database_url):
         w.db.refresh_schema()
         w.set_policies("salaries", ("read", "auth_user.is_admin"))
         assert w.alice.get("/salaries").status == 403
-        reply = Client(w.app).get("/metrics")
+        remote = {"X-Forwarded-For": "203.0.113.9"}  # relayed: another host's client
+        reply = Client(w.app).get("/metrics", headers=remote)
         assert reply.status in (401, 403, 404) or b"salaries" not in reply.body, "anonymous metrics name a table"
+        assert Client(w.app).get("/metrics").status == 200  # a client on this host, talking to it directly
     finally:
         w.db.close()
 

@@ -16,7 +16,8 @@ from collections.abc import Callable
 
 from rls.config import Config
 from rls.database import Database
-from rls.errors import MethodNotAllowed, NotFound, RlsError, Unauthenticated, Unavailable
+from rls.auth.setup_gate import is_direct_loopback
+from rls.errors import Denied, MethodNotAllowed, NotFound, RlsError, Unauthenticated, Unavailable
 from rls.http.messages import Request, Response, json_response
 from rls.metrics import Metrics
 from rls.policy.store import POLICY_TABLE, PolicyStore
@@ -139,6 +140,9 @@ class OpsRoutes:
             raise Unauthenticated(
                 "metrics require the bearer token (ops.metrics_token)", headers={"WWW-Authenticate": "Bearer"}
             )
+        if not self.metrics_token and not is_direct_loopback(request.environ):
+            # Closed by default: the metrics name tables and count other users' denials.
+            raise Denied("metrics are served to a client on this host, or with ops.metrics_token")
         body, content_type = self.metrics.render()
         return Response(200, body, [("Content-Type", content_type), ("Cache-Control", "no-store")])
 
