@@ -14,9 +14,9 @@ import threading
 import time
 from collections.abc import Callable
 
+from rls.auth.setup_gate import is_direct_loopback
 from rls.config import Config
 from rls.database import Database
-from rls.auth.setup_gate import is_direct_loopback
 from rls.errors import Denied, MethodNotAllowed, NotFound, RlsError, Unauthenticated, Unavailable
 from rls.http.messages import Request, Response, json_response
 from rls.metrics import Metrics
