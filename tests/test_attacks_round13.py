@@ -201,7 +201,6 @@ def test_wrong_typed_claim_in_sub_query_is_no_statement_error(harness_for, backe
     assert h.db.run(work) == []
 
 
-
 @pytest.mark.parametrize(
     "expression",
     [
@@ -226,6 +225,7 @@ def test_right_typed_claim_in_sub_query_over_unknown_type_still_matches(harness_
         return h.db.run(work)
 
     assert read(untyped) == read(typed) != []
+
 
 # -- What held (round 13, all three databases unless named) --------------------------------
 #
