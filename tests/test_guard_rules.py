@@ -48,11 +48,11 @@ POLICIES = [
     Policy("things", "all", "id < 100"),
     Policy("labels", "all", "owner = auth_user.id OR org = auth_user.org"),
 ]
-# A policy that is only a sub-query, with no cheap conjunct on the row (``+ 0`` keeps
+# A policy that is only a sub-query, with no cheap conjunct on the row (``COALESCE`` keeps
 # PostgreSQL from deriving ``owner_id = 2``): a database evaluates a statement's cheap
 # condition before it, unless the guard keeps that condition out.
 EXPENSIVE = [
-    Policy("docs", "all", "EXISTS (SELECT 1 FROM tags WHERE tags.id + 0 = docs.owner_id AND tags.id = auth_user.id)"),
+    Policy("docs", "all", "EXISTS (SELECT 1 FROM tags WHERE COALESCE(tags.id, 0) = docs.owner_id AND tags.id = auth_user.id)"),
     Policy("tags", "all", ""),
 ]
 FAILS_ON_ALPHA = {  # raises only when evaluated on doc 1 (secret 999), hidden from the attacker

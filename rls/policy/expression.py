@@ -33,9 +33,8 @@ _ALLOWED: frozenset[type[exp.Expr]] = frozenset(
         exp.Like, exp.ILike, exp.Escape, exp.In, exp.Is, exp.Between,
         # values
         exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Neg, exp.Tuple,
-        exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod,
-        # functions
-        exp.Lower, exp.Upper, exp.Length, exp.Trim, exp.Abs, exp.Coalesce,
+        # functions: none that can raise (no arithmetic: it overflows or divides by zero)
+        exp.Lower, exp.Upper, exp.Length, exp.Trim, exp.Coalesce,
         exp.CurrentTimestamp, exp.CurrentDate,
         # sub-queries over other tables
         exp.Exists, exp.Subquery, exp.Select, exp.From, exp.Join, exp.Where, exp.Table, exp.TableAlias, exp.Star,
@@ -85,6 +84,10 @@ def _check_node(node: exp.Expr) -> None:
         raise PolicyError(f"not allowed in a policy expression: {name}")
     if isinstance(node, exp.Select):
         _check_select(node)
+    elif isinstance(node, exp.Subquery):
+        _check_subquery(node)
+    elif isinstance(node, (exp.Like, exp.ILike)):
+        _check_pattern(node)
     elif isinstance(node, exp.Column):
         _check_column(node)
     elif isinstance(node, exp.Table):
@@ -95,6 +98,43 @@ def _check_node(node: exp.Expr) -> None:
             raise PolicyError("policy sub-queries may only use inner joins with ON")
     elif isinstance(node, exp.TableAlias) and node.args.get("columns"):
         raise PolicyError("column aliases are not allowed in a policy sub-query")
+
+
+# A policy runs on every row, hidden ones included: a construct that can raise on some row
+# would answer "a hidden row like this exists" (the request fails exactly then) and lets
+# anyone who can plant such a row make the table unreadable. So a policy is total: no
+# arithmetic (above), no value that can fail (a scalar sub-query returning two rows), no
+# LIKE pattern read from a row (PostgreSQL raises on one ending in the escape character).
+
+
+def _check_subquery(subquery: exp.Subquery) -> None:
+    parent = subquery.parent
+    if isinstance(parent, exp.In) and parent.args.get("query") is subquery:
+        return
+    raise PolicyError(
+        "not allowed in a policy expression: a sub-query as a value (it fails on a row where it returns two); "
+        "use EXISTS (…) or IN (…)"
+    )
+
+
+def _check_pattern(like: exp.Like | exp.ILike) -> None:
+    pattern = like.expression
+    while isinstance(pattern, exp.Paren):
+        pattern = pattern.this
+    escape = "\\"
+    if isinstance(like.parent, exp.Escape):
+        given = like.parent.expression
+        if not (isinstance(given, exp.Literal) and given.is_string and len(given.this) == 1):
+            raise PolicyError("a LIKE escape in a policy is one character")
+        escape = given.this
+    if isinstance(pattern, exp.Literal) and pattern.is_string:
+        text = pattern.this
+        if (len(text) - len(text.rstrip(escape))) % 2:
+            raise PolicyError("a LIKE pattern in a policy must not end with its escape character")
+        return
+    if isinstance(pattern, exp.Column) and pattern.table == AUTH_USER:
+        return  # bound by rls, which checks it can be read as a pattern
+    raise PolicyError("a LIKE pattern in a policy is a string or an auth_user attribute, not a value from a row")
 
 
 def _check_select(select: exp.Select) -> None:
