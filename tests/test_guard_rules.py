@@ -52,7 +52,11 @@ POLICIES = [
 # PostgreSQL from deriving ``owner_id = 2``): a database evaluates a statement's cheap
 # condition before it, unless the guard keeps that condition out.
 EXPENSIVE = [
-    Policy("docs", "all", "EXISTS (SELECT 1 FROM tags WHERE COALESCE(tags.id, 0) = docs.owner_id AND tags.id = auth_user.id)"),
+    Policy(
+        "docs",
+        "all",
+        "EXISTS (SELECT 1 FROM tags WHERE COALESCE(tags.id, 0) = docs.owner_id AND tags.id = auth_user.id)",
+    ),
     Policy("tags", "all", ""),
 ]
 FAILS_ON_ALPHA = {  # raises only when evaluated on doc 1 (secret 999), hidden from the attacker

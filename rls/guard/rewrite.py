@@ -92,6 +92,11 @@ def wrap_reads(
         if node is target:
             continue
         predicate = predicate_for(table, "read")
+        if _locked(node):
+            # A locking read (FOR UPDATE / FOR SHARE …) takes the rows it may update, as
+            # PostgreSQL's RLS applies the UPDATE policy's USING to it: a reader must not
+            # hold locks on rows only others may change.
+            predicate = _both(predicate, predicate_for(table, "update"))
         condition = predicate.condition(INNER_ALIAS) if predicate.node is not None else None
         if condition is not None:
             result.built.add(id(condition))
@@ -110,6 +115,34 @@ def wrap_reads(
             node.set("joins", None)
             wrapped.set("joins", joins)
         node.replace(wrapped)
+
+
+def _locked(node: exp.Expr) -> bool:
+    """Whether a locking clause covers ``node``: one on the SELECT that reads it, or on
+    a SELECT reading that one as a FROM / JOIN item (PostgreSQL locks the tables of a
+    sub-query in FROM; not those of a WITH query or a sub-query elsewhere)."""
+    parent = node.parent
+    while parent is not None and not isinstance(parent, exp.Select):
+        parent = parent.parent
+    if parent is None:
+        return False
+    if parent.args.get("locks"):
+        return True
+    holder = parent.parent
+    while isinstance(holder, exp.Subquery) and isinstance(holder.parent, exp.Subquery):
+        holder = holder.parent
+    if isinstance(holder, exp.Subquery) and isinstance(holder.parent, (exp.From, exp.Join)):
+        return _locked(holder)
+    return False
+
+
+def _both(first: Predicate, second: Predicate) -> Predicate:
+    """Rows that pass both predicates."""
+    if second.node is None:
+        return first
+    if first.node is None:
+        return second
+    return Predicate(exp.and_(exp.paren(first.node.copy()), exp.paren(second.node.copy()), copy=False))
 
 
 def _name_public(node: exp.Table, table: Table) -> None:
