@@ -28,6 +28,16 @@ from rls.errors import Refused
 
 _FORMATS = frozenset({"PRINTF", "FORMAT"})
 _CONCATENATIONS = (exp.DPipe, exp.Concat, exp.ConcatWs)
+# Values built from several values — each input copied in whole — grow like a
+# concatenation: ``ARRAY[s, s, …]``, ``(s, s)::text``, ``JSONB_BUILD_OBJECT('a', s, 'b', s)``.
+_CONSTRUCTORS = (
+    exp.Array, exp.Tuple, exp.Struct, exp.JSONObject, exp.JSONArray, exp.ArrayConcat, exp.Map, exp.VarMap,
+    exp.JSONArrayAgg, exp.JSONBObjectAgg,
+)  # fmt: skip
+_CONSTRUCTOR_NAMES = frozenset(
+    {"ROW", "ARRAY", "JSON_BUILD_OBJECT", "JSONB_BUILD_OBJECT", "JSON_BUILD_ARRAY", "JSONB_BUILD_ARRAY",
+     "JSON_ARRAY", "JSON_OBJECT", "JSON_ARRAYAGG", "JSON_OBJECTAGG", "JSON_GROUP_ARRAY", "JSON_GROUP_OBJECT"}
+)  # fmt: skip
 
 
 _AGGREGATES = (exp.GroupConcat, exp.ArrayAgg)
@@ -43,9 +53,22 @@ def _is_growth(node: exp.Expr) -> bool:
         return True
     if isinstance(node, _CONCATENATIONS) and not isinstance(node.parent, exp.DPipe):
         return sum(1 for _ in node.find_all(exp.Column)) > 1
+    if _is_constructor(node):
+        # Anything that holds copies of two or more column values: sizes add per value,
+        # and multiply through a chain of CTEs (each link holding the last one's twice).
+        return sum(1 for _ in node.find_all(exp.Column)) > 1
     if isinstance(node, exp.Anonymous) and str(node.this).upper() == "STRING_AGG":
         return True
     return isinstance(node, exp.Anonymous) and str(node.this).upper() in _FORMATS
+
+
+def _is_constructor(node: exp.Expr) -> bool:
+    if isinstance(node, exp.Anonymous):
+        return str(node.this).upper() in _CONSTRUCTOR_NAMES
+    if isinstance(node, exp.Tuple):
+        # A tuple compared (``(a, b) IN …``, ``(a, b) = (1, 2)``) is no value that is kept.
+        return not isinstance(node.parent, (exp.In, exp.Predicate, exp.Values))
+    return isinstance(node, _CONSTRUCTORS)
 
 
 def _shrinks(node: exp.Replace) -> bool:
@@ -65,7 +88,7 @@ def _large_inputs(node: exp.Expr) -> Iterator[exp.Expr]:
     """The inputs of growth function ``node`` whose size the result multiplies."""
     if isinstance(node, exp.Repeat):
         yield node.this
-    elif isinstance(node, (*_CONCATENATIONS, *_AGGREGATES)):
+    elif isinstance(node, (*_CONCATENATIONS, *_AGGREGATES)) or _is_constructor(node):
         yield from node.iter_expressions()
     elif isinstance(node, exp.Anonymous) and str(node.this).upper() == "STRING_AGG":
         yield from node.expressions[:1]
@@ -84,7 +107,7 @@ def check_growth(root: exp.Expr) -> None:
             for value in _large_inputs(node):
                 # A concatenation adds its inputs' sizes: only a grown column (a CTE's or a
                 # derived table's, below) makes it multiply.
-                adds = isinstance(node, _CONCATENATIONS)
+                adds = isinstance(node, _CONCATENATIONS) or _is_constructor(node)
                 if not adds and any(_is_growth(inner) for inner in value.walk()):
                     raise Refused(
                         f"{_name(node)} of a value computed by {_name(_first_growth(value))}: "
