@@ -158,6 +158,11 @@ class SQLite(Dialect):
     CTES_ALWAYS_RECURSIVE = True
     CASE_INSENSITIVE_COLUMNS = True
     UPDATE_SEES_ITS_OWN_WRITES = True
+    # REGEXP calls a Python function the application registered (SQLAlchemy's re.search):
+    # SQLite runs it as one step, so the statement time limit (a progress handler between
+    # steps) cannot stop a pattern that backtracks exponentially, and the GIL stops the
+    # whole process with it.
+    GUARD_UNSUPPORTED: ClassVar[frozenset[type[exp.Expr]]] = frozenset({exp.RegexpLike, exp.RegexpILike})
     INSERT_ALIAS_IN_RETURNING = False
     RETURNS_INSERT_KEY = True  # sqlite3's lastrowid is the connection's last_insert_rowid()
     IMPLICIT_ROW_KEY = "rowid"

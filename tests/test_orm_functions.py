@@ -83,6 +83,7 @@ FILTERS["tuple in"] = lambda t: tuple_(t.c.id, t.c.user_id).in_([(1, 1)])
 
 REFUSED = {
     ("mysql", "regexp_match"): "REGEXP_LIKE",  # MariaDB lacks MySQL 8's spelling
+    ("sqlite", "regexp_match"): "REGEXP",  # a Python function the time limit cannot stop
 }
 FILTERS["regexp_match"] = lambda t: t.c.title.regexp_match("^a")
 FILTERS["in empty"] = lambda t: t.c.id.in_([])
