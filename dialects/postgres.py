@@ -135,6 +135,10 @@ SELECT n.nspname, p.proname, p.provolatile::text, p.proretset, format_type(p.pro
        CASE WHEN rc.relkind IN ('r', 'v', 'm', 'p', 'f') AND rn.nspname = n.nspname THEN rc.relname END,
        coalesce(p.proargnames, ARRAY[]::text[]), coalesce(p.proargmodes::text[], ARRAY[]::text[]),
        ARRAY(SELECT format_type(a.t, NULL) FROM unnest(p.proargtypes) WITH ORDINALITY AS a(t, i) ORDER BY a.i),
+       ARRAY(SELECT at.typname::text FROM unnest(p.proargtypes) WITH ORDINALITY AS a(t, i)
+             JOIN pg_type at ON at.oid = a.t ORDER BY a.i),
+       ARRAY(SELECT at.typcategory::text FROM unnest(p.proargtypes) WITH ORDINALITY AS a(t, i)
+             JOIN pg_type at ON at.oid = a.t ORDER BY a.i),
        p.pronargdefaults, p.provariadic <> 0,
        ARRAY(SELECT att.attname::text FROM pg_attribute att
              WHERE att.attrelid = t.typrelid AND att.attnum > 0 AND NOT att.attisdropped ORDER BY att.attnum)
@@ -456,7 +460,8 @@ class Postgres(Dialect):
 
 def _function_info(
     schema: str, name: str, volatility: str, returns_set: bool, return_type: str, relation: str | None,
-    names: list[str], modes: list[str], types: list[str], defaults: int, variadic: bool, attributes: list[str],
+    names: list[str], modes: list[str], types: list[str], typnames: list[str], categories: list[str],
+    defaults: int, variadic: bool, attributes: list[str],
 ) -> FunctionInfo:  # fmt: skip
     # Without modes every argument is an input; with them, i(n), b (inout) and v(ariadic)
     # are inputs and o(ut), b and t(able) are result columns.
@@ -468,4 +473,5 @@ def _function_info(
     return FunctionInfo(
         schema, name, tuple(zip(inputs, types, strict=False)), defaults, _VOLATILITY.get(volatility, "volatile"),
         returns_set, relation, columns, variadic,
+        tuple(kind_of(t, c) for t, c in zip(typnames, categories, strict=True)),
     )  # fmt: skip
