@@ -139,13 +139,21 @@ _TIMEOUTS = frozenset({"SQLITE_INTERRUPT", "SQLITE_BUSY"})
 
 
 def kind_of(declared: str) -> Kind:
-    """The kind of a column from its declared type.
+    """The kind of a column from its declared type: SQLite's own affinity rules
+    (https://www.sqlite.org/datatype3.html §3.1), refined for the names rls knows. A
+    column declared without a type has BLOB affinity — values are stored as given — and
+    stays of unknown kind; any other name (MONEY, NUMBER, STRING, ANY…) has NUMERIC
+    affinity — SQLite converts text that reads as a number, '1e999' into infinity — and
+    gets the checks of a DECIMAL.
 
-    >>> kind_of("VARCHAR(20)"), kind_of("datetime"), kind_of("")
-    (<Kind.TEXT: 'text'>, <Kind.DATETIME: 'datetime'>, <Kind.OTHER: 'other'>)
+    >>> kind_of("VARCHAR(20)"), kind_of("datetime"), kind_of(""), kind_of("MONEY")
+    (<Kind.TEXT: 'text'>, <Kind.DATETIME: 'datetime'>, <Kind.OTHER: 'other'>, <Kind.DECIMAL: 'decimal'>)
     """
     upper = declared.upper()
-    return next((kind for fragment, kind in _KINDS if fragment in upper), Kind.OTHER)
+    found = next((kind for fragment, kind in _KINDS if fragment in upper), None)
+    if found is not None:
+        return found
+    return Kind.DECIMAL if upper.strip() else Kind.OTHER
 
 
 class SQLite(Dialect):
