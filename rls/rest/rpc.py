@@ -22,11 +22,11 @@ from typing import Any
 from sqlglot import exp
 
 from dialects.base import FunctionInfo
+from rls import jsonin, values
 from rls.auth.principal import AuthUser
 from rls.cache import BoundedCache
 from rls.database import Database, Session
 from rls.emit import Emitted, emit, placeholder
-from rls import jsonin, values
 from rls.errors import BadRequest, InvalidValue, MethodNotAllowed, NotFound
 from rls.policy.compile import Predicate, principal_params
 from rls.rest.resource import TableService
@@ -199,9 +199,7 @@ def check_arguments(function: FunctionInfo, arguments: Any) -> Call:
         raise BadRequest(f"missing argument {', '.join(missing)} for function {function.name}")
     kinds = dict(zip(types, function.argument_kinds, strict=False))
     names = tuple(name for name, _ in function.arguments if name in arguments)
-    texts = tuple(
-        argument_text(name, arguments[name], types[name], kinds.get(name, Kind.OTHER)) for name in names
-    )
+    texts = tuple(argument_text(name, arguments[name], types[name], kinds.get(name, Kind.OTHER)) for name in names)
     return Call(function, names, texts)
 
 
@@ -254,4 +252,6 @@ def check_argument(name: str, value: Any, kind: Kind) -> None:
     try:
         values.from_json(kind, value, name)
     except InvalidValue:
-        raise InvalidValue(f"invalid value for argument {name}: expected {values.EXPECTED.get(kind, 'a value')}") from None
+        raise InvalidValue(
+            f"invalid value for argument {name}: expected {values.EXPECTED.get(kind, 'a value')}"
+        ) from None
