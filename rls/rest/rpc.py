@@ -238,7 +238,9 @@ def check_argument(name: str, value: Any, kind: Kind) -> None:
     Traceback (most recent call last):
     rls.errors.InvalidValue: invalid value for argument x: numbers must be finite (at most about 1.8e308)
     """
-    if kind in (Kind.TEXT, Kind.OTHER):
+    if kind in (Kind.TEXT, Kind.OTHER, Kind.BYTES):
+        # bytea: bound as PostgreSQL's own text form (not base64, as a column's value is);
+        # every bytea value reads back.
         return
     if kind is Kind.JSON:
         if isinstance(value, str):  # JSON text (objects and arrays came parsed, and checked)
