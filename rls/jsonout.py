@@ -63,6 +63,11 @@ def dumps(value: Any) -> bytes:
 
     >>> import decimal; dumps({"n": decimal.Decimal("6"), "d": None})
     b'{"n":6,"d":null}'
+    >>> import ipaddress; dumps([ipaddress.ip_address("1.2.3.4")])
+    b'["1.2.3.4"]'
+    >>> dumps([float("inf")])
+    Traceback (most recent call last):
+    rls.jsonout.OutOfRange: value out of range: the result holds a number JSON cannot represent (not finite)
     """
     try:
         return _encode(_encoder, value).encode("utf-8")
