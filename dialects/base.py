@@ -66,6 +66,9 @@ class FunctionInfo:
     output_columns: tuple[str, ...]
     """The columns of a row result (composite type, OUT / TABLE arguments); () for a scalar."""
     variadic: bool
+    argument_kinds: tuple[Kind, ...] = ()
+    """The kind of each input argument, as a column of its type would have (its values get
+    the same checks); () when the dialect does not say (every argument then Kind.OTHER)."""
 
 
 def boolean_as_json_text(value: exp.Expr) -> exp.Expr:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import decimal
+import functools
+import math
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import psycopg
+from psycopg.adapt import AdaptersMap, Buffer, Loader
+from psycopg.pq import Format
+from psycopg.types.string import TextLoader
 from sqlglot import exp
 
 from dialects.base import (
@@ -46,6 +52,74 @@ _TYPE_KINDS = {
 }
 _CATEGORY_KINDS = {"S": Kind.TEXT, "E": Kind.TEXT, "N": Kind.DECIMAL}
 
+
+def kind_of(typname: str, category: str) -> Kind:
+    """The kind of a value of the type named ``typname`` (pg_type.typname, typcategory).
+
+    >>> kind_of("float8", "N"), kind_of("citext", "S"), kind_of("inet", "I")
+    (<Kind.FLOAT: 'float'>, <Kind.TEXT: 'text'>, <Kind.OTHER: 'other'>)
+    """
+    return _TYPE_KINDS.get(typname) or _CATEGORY_KINDS.get(category, Kind.OTHER)
+
+
+# -- how values are loaded ----------------------------------------------------------------
+#
+# Every value read must become JSON. psycopg loads an open set of types as Python objects
+# (inet as IPv4Address, ranges as Range, interval as timedelta — which holds less than an
+# interval can); rls encodes only the values of the kinds it knows. So, per connection:
+# the types rls has a kind for keep psycopg's loader, wrapped so that a value Python cannot
+# hold (a date 'infinity', a float 'NaN', a time '24:00:00', a BC timestamp) comes as
+# PostgreSQL's text for it — as PostgreSQL's own to_json gives it — instead of failing;
+# every other type the driver would decode is loaded as its text. Arrays stay arrays: their
+# elements go through the same loaders.
+_DECODED = frozenset(_TYPE_KINDS) | {"text", "varchar", "bpchar", "name", "char", '"char"'}
+# Loaders that can fail on, or return a non-JSON value for, a value PostgreSQL holds.
+_GUARDED = frozenset(
+    {"float4", "float8", "numeric", "date", "timestamp", "timestamptz", "time", "timetz", "json", "jsonb"}
+)
+
+
+def _as_text(data: Buffer) -> str:
+    return bytes(data).decode("utf-8", "replace")
+
+
+@functools.cache
+def _guarded(inner: type[Loader]) -> type[Loader]:
+    """``inner``, but a value it cannot load, or loads as a non-finite number, as text."""
+
+    class Guarded(Loader):
+        def __init__(self, oid: int, context: Any = None):
+            super().__init__(oid, context)
+            self._inner = inner(oid, context)
+
+        def load(self, data: Buffer) -> Any:
+            try:
+                value = self._inner.load(data)
+            except (psycopg.DataError, ValueError, ArithmeticError, RecursionError):
+                return _as_text(data)
+            if (isinstance(value, float) and not math.isfinite(value)) or (
+                isinstance(value, decimal.Decimal) and not value.is_finite()
+            ):
+                return _as_text(data)
+            return value
+
+    Guarded.__name__ = f"Guarded{inner.__name__}"
+    return Guarded
+
+
+def configure_loaders(adapters: AdaptersMap) -> None:
+    """Load every type of ``adapters`` (a connection's) as described above (text format:
+    the only one rls asks for)."""
+    for info in adapters.types:
+        loader = adapters.get_loader(info.oid, Format.TEXT)
+        if loader is None:
+            continue  # no loader: psycopg already returns the text
+        if info.name not in _DECODED:
+            adapters.register_loader(info.oid, TextLoader)
+        elif info.name in _GUARDED:
+            adapters.register_loader(info.oid, _guarded(loader))
+
+
 _COLUMNS = """
 SELECT c.relname, c.relkind, a.attname, format_type(a.atttypid, a.atttypmod), t.typname,
        t.typcategory, a.attnotnull, a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> ''
@@ -61,6 +135,10 @@ SELECT n.nspname, p.proname, p.provolatile::text, p.proretset, format_type(p.pro
        CASE WHEN rc.relkind IN ('r', 'v', 'm', 'p', 'f') AND rn.nspname = n.nspname THEN rc.relname END,
        coalesce(p.proargnames, ARRAY[]::text[]), coalesce(p.proargmodes::text[], ARRAY[]::text[]),
        ARRAY(SELECT format_type(a.t, NULL) FROM unnest(p.proargtypes) WITH ORDINALITY AS a(t, i) ORDER BY a.i),
+       ARRAY(SELECT at.typname::text FROM unnest(p.proargtypes) WITH ORDINALITY AS a(t, i)
+             JOIN pg_type at ON at.oid = a.t ORDER BY a.i),
+       ARRAY(SELECT at.typcategory::text FROM unnest(p.proargtypes) WITH ORDINALITY AS a(t, i)
+             JOIN pg_type at ON at.oid = a.t ORDER BY a.i),
        p.pronargdefaults, p.provariadic <> 0,
        ARRAY(SELECT att.attname::text FROM pg_attribute att
              WHERE att.attrelid = t.typrelid AND att.attnum > 0 AND NOT att.attisdropped ORDER BY att.attnum)
@@ -221,6 +299,7 @@ class Postgres(Dialect):
             args["options"] = f"{args['options']} {limits}" if args.get("options") else limits
         # Autocommit: rls issues BEGIN only where a request needs a transaction.
         conn = psycopg.connect(**args, autocommit=True)
+        configure_loaders(conn.adapters)
         # Literals are emitted with standard escaping; refuse a server that would read
         # backslashes inside them as escapes.
         conn.execute("SET standard_conforming_strings = on")
@@ -259,7 +338,7 @@ class Postgres(Dialect):
         columns: dict[str, list[Column]] = {}
         kinds: dict[str, str] = {}
         for table, relkind, name, type_, typname, category, notnull, has_default in cur.fetchall():
-            kind = _TYPE_KINDS.get(typname) or _CATEGORY_KINDS.get(category, Kind.OTHER)
+            kind = kind_of(typname, category)
             columns.setdefault(table, []).append(Column(name, kind, type_, not notnull, has_default))
             kinds[table] = relkind
         return Schema.build(
@@ -381,7 +460,8 @@ class Postgres(Dialect):
 
 def _function_info(
     schema: str, name: str, volatility: str, returns_set: bool, return_type: str, relation: str | None,
-    names: list[str], modes: list[str], types: list[str], defaults: int, variadic: bool, attributes: list[str],
+    names: list[str], modes: list[str], types: list[str], typnames: list[str], categories: list[str],
+    defaults: int, variadic: bool, attributes: list[str],
 ) -> FunctionInfo:  # fmt: skip
     # Without modes every argument is an input; with them, i(n), b (inout) and v(ariadic)
     # are inputs and o(ut), b and t(able) are result columns.
@@ -393,4 +473,5 @@ def _function_info(
     return FunctionInfo(
         schema, name, tuple(zip(inputs, types, strict=False)), defaults, _VOLATILITY.get(volatility, "volatile"),
         returns_set, relation, columns, variadic,
+        tuple(kind_of(t, c) for t, c in zip(typnames, categories, strict=True)),
     )  # fmt: skip

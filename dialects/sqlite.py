@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import sqlite3
 import time
@@ -138,14 +139,35 @@ _PROGRESS_STEPS = 10_000
 _TIMEOUTS = frozenset({"SQLITE_INTERRUPT", "SQLITE_BUSY"})
 
 
-def kind_of(declared: str) -> Kind:
-    """The kind of a column from its declared type.
+def canonical_datetime(value: dt.datetime) -> str:
+    """A date and time as SQLite stores it: ``YYYY-MM-DD HH:MM:SS[.ffffff]`` in UTC (an
+    offset applied, as PostgreSQL and MariaDB store the instant; a value without one is
+    taken as UTC), the form of SQLite's own datetime(), so text order is time order.
 
-    >>> kind_of("VARCHAR(20)"), kind_of("datetime"), kind_of("")
-    (<Kind.TEXT: 'text'>, <Kind.DATETIME: 'datetime'>, <Kind.OTHER: 'other'>)
+    >>> canonical_datetime(dt.datetime.fromisoformat("2024-01-01T23:00:00-05:00"))
+    '2024-01-02 04:00:00'
+    """
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value.isoformat(" ")
+
+
+def kind_of(declared: str) -> Kind:
+    """The kind of a column from its declared type: SQLite's own affinity rules
+    (https://www.sqlite.org/datatype3.html §3.1), refined for the names rls knows. A
+    column declared without a type has BLOB affinity — values are stored as given — and
+    stays of unknown kind; any other name (MONEY, NUMBER, STRING, ANY…) has NUMERIC
+    affinity — SQLite converts text that reads as a number, '1e999' into infinity — and
+    gets the checks of a DECIMAL.
+
+    >>> kind_of("VARCHAR(20)"), kind_of("datetime"), kind_of(""), kind_of("MONEY")
+    (<Kind.TEXT: 'text'>, <Kind.DATETIME: 'datetime'>, <Kind.OTHER: 'other'>, <Kind.DECIMAL: 'decimal'>)
     """
     upper = declared.upper()
-    return next((kind for fragment, kind in _KINDS if fragment in upper), Kind.OTHER)
+    found = next((kind for fragment, kind in _KINDS if fragment in upper), None)
+    if found is not None:
+        return found
+    return Kind.DECIMAL if upper.strip() else Kind.OTHER
 
 
 class SQLite(Dialect):
@@ -195,10 +217,11 @@ class SQLite(Dialect):
     }
     ADAPTERS: ClassVar[dict[Kind, Adapter]] = {
         **Dialect.ADAPTERS,
-        # SQLite has no date types: dates are stored as the text the client sent.
-        Kind.DATE: lambda value, text: text if text is not None else value.isoformat(),
-        Kind.DATETIME: lambda value, text: text if text is not None else value.isoformat(" "),
-        Kind.TIME: lambda value, text: text if text is not None else value.isoformat(),
+        # SQLite has no date types: dates are stored, and compared, as text — one canonical
+        # text per value, never the client's spelling (see canonical_datetime).
+        Kind.DATE: lambda value, text: value.isoformat(),
+        Kind.DATETIME: lambda value, text: canonical_datetime(value),
+        Kind.TIME: lambda value, text: value.isoformat(),
         Kind.DECIMAL: lambda value, text: str(value),
         Kind.UUID: lambda value, text: str(value),
     }

@@ -6,11 +6,15 @@ are served from) can be called; arguments are checked against the catalog's sign
 and bound as parameters by name; a function returning rows of a table (``SETOF t``, or
 ``t``) has its result filtered by that table's read policy for the caller, exactly as a
 read of the table; any other result is returned as the function computed it.
+
+An argument's value gets the checks a column's value of the same type gets (values.py:
+a finite number, an ISO date, JSON without non-finite numbers…), then is bound as text.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,14 +22,15 @@ from typing import Any
 from sqlglot import exp
 
 from dialects.base import FunctionInfo
+from rls import jsonin, values
 from rls.auth.principal import AuthUser
 from rls.cache import BoundedCache
 from rls.database import Database, Session
 from rls.emit import Emitted, emit, placeholder
-from rls.errors import BadRequest, MethodNotAllowed, NotFound
+from rls.errors import BadRequest, InvalidValue, MethodNotAllowed, NotFound
 from rls.policy.compile import Predicate, principal_params
 from rls.rest.resource import TableService
-from rls.schema import Table
+from rls.schema import Kind, Table
 
 _READ_ONLY = "SET TRANSACTION READ ONLY"  # standard SQL; GET must not write, whatever the function calls
 _JSON_TYPES = frozenset({"json", "jsonb"})
@@ -192,20 +197,26 @@ def check_arguments(function: FunctionInfo, arguments: Any) -> Call:
     missing = [name for name in required if name not in arguments]
     if missing:
         raise BadRequest(f"missing argument {', '.join(missing)} for function {function.name}")
+    kinds = dict(zip(types, function.argument_kinds, strict=False))
     names = tuple(name for name, _ in function.arguments if name in arguments)
-    values = tuple(argument_text(name, arguments[name], types[name]) for name in names)
-    return Call(function, names, values)
+    texts = tuple(argument_text(name, arguments[name], types[name], kinds.get(name, Kind.OTHER)) for name in names)
+    return Call(function, names, texts)
 
 
-def argument_text(name: str, value: Any, type_name: str) -> str | None:
+def argument_text(name: str, value: Any, type_name: str, kind: Kind = Kind.OTHER) -> str | None:
     """A JSON value as the text the database reads for an argument of ``type_name``
-    (bound untyped, so the database converts it as it would a literal — or refuses it).
+    (bound untyped, so the database converts it as it would a literal — or refuses it),
+    once it passed the checks of a column value of the argument's ``kind``.
 
     >>> argument_text("a", True, "boolean"), argument_text("a", 2.5, "numeric"), argument_text("a", None, "text")
     ('true', '2.5', None)
+    >>> argument_text("a", "NaN", "numeric", Kind.DECIMAL)
+    Traceback (most recent call last):
+    rls.errors.InvalidValue: invalid value for argument a: expected a finite number below 1e308
     """
     if value is None:
         return None
+    check_argument(name, value, kind)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -217,3 +228,32 @@ def argument_text(name: str, value: Any, type_name: str) -> str | None:
     if type_name in _JSON_TYPES:
         return json.dumps(value)
     raise BadRequest(f"invalid value for argument {name}: objects and arrays only for json and jsonb arguments")
+
+
+def check_argument(name: str, value: Any, kind: Kind) -> None:
+    """Refuse ``value`` for argument ``name`` unless a column of ``kind`` would take it:
+    the same rules (values.py) on the one path into the database that is not a column.
+
+    >>> check_argument("x", "1e5000", Kind.JSON)
+    Traceback (most recent call last):
+    rls.errors.InvalidValue: invalid value for argument x: numbers must be finite (at most about 1.8e308)
+    """
+    if kind in (Kind.TEXT, Kind.OTHER, Kind.BYTES):
+        # bytea: bound as PostgreSQL's own text form (not base64, as a column's value is);
+        # every bytea value reads back.
+        return
+    if kind is Kind.JSON:
+        if isinstance(value, str):  # JSON text (objects and arrays came parsed, and checked)
+            try:
+                jsonin.loads(value, max_depth=sys.maxsize)
+            except jsonin.JsonInputError as exc:
+                raise InvalidValue(f"invalid value for argument {name}: {exc}") from None
+        return
+    if isinstance(value, (dict, list)):
+        return  # refused by argument_text: objects and arrays are for JSON arguments
+    try:
+        values.from_json(kind, value, name)
+    except InvalidValue:
+        raise InvalidValue(
+            f"invalid value for argument {name}: expected {values.EXPECTED.get(kind, 'a value')}"
+        ) from None
