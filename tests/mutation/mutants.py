@@ -35,6 +35,9 @@ LANGUAGE = "tests/test_policy_language.py::"
 ROUND3 = "tests/test_guard_attacks_round3.py::"
 ROUND12 = "tests/test_attacks_round12.py::"
 ROUND13 = "tests/test_attacks_round13.py::"
+ROUND14 = "tests/test_attacks_round14_guard.py::"
+ROUND14_REST = "tests/test_attacks_round14_rest.py::"
+TOKENS = "tests/test_auth_tokens.py::"
 
 MUTANTS: tuple[Mutant, ...] = (
     # -- the fence --------------------------------------------------------------------------------
@@ -642,5 +645,102 @@ MUTANTS: tuple[Mutant, ...] = (
         "            return node\n        text =",
         "        if True:\n            return node\n        text =",
         (ROUND13 + "test_wrong_typed_claim_in_sub_query_is_no_statement_error",),
+    ),    # -- round 14 ---------------------------------------------------------------------------------
+    Mutant(
+        "scalar-sub-query-leakproof",
+        "a scalar sub-query counted as leakproof structure (it raises on two rows, on hidden rows)",
+        "rls/guard/leakproof.py",
+        "            return (isinstance(node.parent, (exp.From, exp.Join, exp.Lateral)) and node.arg_key == \"this\") or (",
+        "            return True or (",
+        (ROUND14 + "test_scalar_sub_query_is_no_error_oracle_on_hidden_rows",),
+    ),
+    Mutant(
+        "mariadb-set-not-the-judged-cast",
+        "MariaDB UPDATE under a check: the SET stores the value as written, not the cast the check judged",
+        "rls/guard/writes.py",
+        "                    assignment.set(\"expression\", self.dialect.build_stored(value, column))\n",
+        "                    pass\n",
+        (ROUND14 + "test_mysql_update_stores_the_value_its_check_judged",),
+    ),
+    Mutant(
+        "mariadb-stored-float-as-double",
+        "MariaDB: FLOAT and DOUBLE(m,d) judged as DOUBLE (stored rounded again)",
+        "dialects/mysql.py",
+        "        elif base in (\"double\", \"real\") and not size:\n",
+        "        elif base in (\"float\", \"double\", \"real\"):\n",
+        (ROUND14 + "test_mysql_update_check_judges_the_value_as_stored",),
+    ),
+    Mutant(
+        "computed-columns-judged-before-write",
+        "a check reading a generated / ON UPDATE / trigger-set column judged on its old value",
+        "rls/guard/writes.py",
+        "    computed = sorted(c for c in read if c in guard.table.columns and guard.table.columns[c].computed)\n",
+        "    computed: list[str] = []\n",
+        (ROUND14 + "test_mysql_update_cannot_give_a_row_away_through_a_generated_column",),
+    ),
+    Mutant(
+        "locking-read-without-update-policy",
+        "a locking read (FOR UPDATE / SHARE) takes the rows the read policy allows only",
+        "rls/guard/rewrite.py",
+        "        if _locked(node):\n",
+        "        if False:\n",
+        (ROUND14 + "test_locking_read_locks_only_rows_the_update_policy_allows",),
+    ),
+    Mutant(
+        "growth-constructors",
+        "ARRAY / ROW / JSON builders of several column values are no growth",
+        "rls/guard/growth.py",
+        "    if _is_constructor(node):\n        # Anything",
+        "    if False:\n        # Anything",
+        (ROUND14 + "test_postgres_copies_of_a_value_count_as_growth",),
+    ),
+    Mutant(
+        "sqlite-regexp-allowed",
+        "SQLite REGEXP allowed (a Python function the time limit cannot stop)",
+        "dialects/sqlite.py",
+        "    GUARD_UNSUPPORTED: ClassVar[frozenset[type[exp.Expr]]] = frozenset({exp.RegexpLike, exp.RegexpILike})\n",
+        "",
+        (ROUND14 + "test_sqlite_regexp_obeys_the_statement_time_limit",),
+    ),
+    Mutant(
+        "policy-arithmetic-allowed",
+        "arithmetic and abs allowed in a policy (overflow, division by zero on hidden rows)",
+        "rls/policy/expression.py",
+        "        exp.Lower, exp.Upper, exp.Length, exp.Trim, exp.Coalesce,\n",
+        "        exp.Lower, exp.Upper, exp.Length, exp.Trim, exp.Coalesce, exp.Add, exp.Sub, exp.Mul, exp.Div, "
+        "exp.Mod, exp.Abs,\n",
+        (LANGUAGE + "test_expression_refused_with_a_reason",),
+    ),
+    Mutant(
+        "policy-scalar-sub-query",
+        "a policy sub-query allowed as a value (fails on a hidden row where it returns two rows)",
+        "rls/policy/expression.py",
+        "    if isinstance(parent, exp.In) and parent.args.get(\"query\") is subquery:\n        return\n",
+        "    return\n",
+        (LANGUAGE + "test_expression_refused_with_a_reason",),
+    ),
+    Mutant(
+        "like-pattern-claim-unchecked",
+        "a principal bound as a LIKE pattern is not checked (PostgreSQL raised on a trailing escape)",
+        "rls/policy/compile.py",
+        "        return value if isinstance(value, str) and _readable_like_pattern(value) else None\n",
+        "        return value if isinstance(value, str) else None\n",
+        (ROUND14_REST + "test_postgres_like_pattern_claim_is_no_oracle",),
+    ),
+    Mutant(
+        "token-account-unchecked",
+        "a token's account key not compared (an id handed out again names the old token's holder)",
+        "rls/auth/authenticator.py",
+        "    return account is None or standing.account is None or hmac.compare_digest(account, standing.account)\n",
+        "    return True\n",
+        (TOKENS + "test_a_token_names_its_account_not_only_its_id",),
+    ),
+    Mutant(
+        "sqlite-replace-clause-by-text",
+        "SQLite REPLACE conflict clause not seen (writes may delete rows no policy judged)",
+        "dialects/sqlite.py",
+        "    return any(words[i : i + 3] == [\"ON\", \"CONFLICT\", \"REPLACE\"] for i in range(len(words) - 2))\n",
+        "    return False\n",
+        (ROUND14_REST + "test_sqlite_post_cannot_delete_a_row_through_a_replace_conflict",),
     ),
 )
