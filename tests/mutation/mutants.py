@@ -655,14 +655,6 @@ MUTANTS: tuple[Mutant, ...] = (
         (ROUND14 + "test_scalar_sub_query_is_no_error_oracle_on_hidden_rows",),
     ),
     Mutant(
-        "mariadb-set-not-the-judged-cast",
-        "MariaDB UPDATE under a check: the SET stores the value as written, not the cast the check judged",
-        "rls/guard/writes.py",
-        "                    assignment.set(\"expression\", self.dialect.build_stored(value, column))\n",
-        "                    pass\n",
-        (ROUND14 + "test_mysql_update_stores_the_value_its_check_judged",),
-    ),
-    Mutant(
         "mariadb-stored-float-as-double",
         "MariaDB: FLOAT and DOUBLE(m,d) judged as DOUBLE (stored rounded again)",
         "dialects/mysql.py",
