@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_policy_http import World
+from tests.test_policy_http import World, worlds_fixture
 
 # -- A. MariaDB UPDATE: WITH CHECK judged on a CAST that is not what the column stores --------
 #
@@ -332,21 +332,12 @@ def test_sqlite_patch_cannot_delete_a_row_through_a_replace_conflict(replacing):
 # stored value (compile ``a / b`` as ``CASE WHEN b = 0 THEN NULL ELSE a / b END``, do
 # arithmetic in a type that cannot overflow — NUMERIC on PostgreSQL — or refuse arithmetic
 # and abs), i.e. an allow-list of total operators per dialect, as for leakproof filters.
-@pytest.fixture(scope="module")
-def arithmetic(make_database_url: Any) -> Iterator[Any]:
-    made: dict[str, World] = {}
+def _arithmetic_tables(world: World) -> None:
+    world.sql("CREATE TABLE orderlines (id INTEGER PRIMARY KEY, user_id INTEGER, qty INTEGER, price INTEGER)")
+    world.db.refresh_schema()
 
-    def get(backend: str) -> World:
-        if backend not in made:
-            world = World(make_database_url(backend))
-            world.sql("CREATE TABLE orderlines (id INTEGER PRIMARY KEY, user_id INTEGER, qty INTEGER, price INTEGER)")
-            world.db.refresh_schema()
-            made[backend] = world
-        return made[backend]
 
-    yield get
-    for world in made.values():
-        world.db.close()
+arithmetic = worlds_fixture(_arithmetic_tables)
 
 
 @pytest.mark.parametrize(
@@ -380,21 +371,12 @@ def test_policy_arithmetic_on_hidden_rows_is_no_oracle(arithmetic, condition, hi
 # G, on every database: with 64-bit columns, ``abs`` of the smallest BIGINT raises on all
 # three (PostgreSQL 22003, MariaDB 1690 "BIGINT value is out of range", SQLite "integer
 # overflow"), and MariaDB raises 1690 for a BIGINT product past 64 bits too.
-@pytest.fixture(scope="module")
-def wide(make_database_url: Any) -> Iterator[Any]:
-    made: dict[str, World] = {}
+def _wide_tables(world: World) -> None:
+    world.sql("CREATE TABLE ledger (id INTEGER PRIMARY KEY, user_id INTEGER, amount BIGINT, rate BIGINT)")
+    world.db.refresh_schema()
 
-    def get(backend: str) -> World:
-        if backend not in made:
-            world = World(make_database_url(backend))
-            world.sql("CREATE TABLE ledger (id INTEGER PRIMARY KEY, user_id INTEGER, amount BIGINT, rate BIGINT)")
-            world.db.refresh_schema()
-            made[backend] = world
-        return made[backend]
 
-    yield get
-    for world in made.values():
-        world.db.close()
+wide = worlds_fixture(_wide_tables)
 
 
 @pytest.mark.parametrize(

@@ -645,12 +645,12 @@ MUTANTS: tuple[Mutant, ...] = (
         "            return node\n        text =",
         "        if True:\n            return node\n        text =",
         (ROUND13 + "test_wrong_typed_claim_in_sub_query_is_no_statement_error",),
-    ),    # -- round 14 ---------------------------------------------------------------------------------
+    ),  # -- round 14 ---------------------------------------------------------------------------------
     Mutant(
         "scalar-sub-query-leakproof",
         "a scalar sub-query counted as leakproof structure (it raises on two rows, on hidden rows)",
         "rls/guard/leakproof.py",
-        "            return (isinstance(node.parent, (exp.From, exp.Join, exp.Lateral)) and node.arg_key == \"this\") or (",
+        '            return (isinstance(node.parent, (exp.From, exp.Join, exp.Lateral)) and node.arg_key == "this") or (',
         "            return True or (",
         (ROUND14 + "test_scalar_sub_query_is_no_error_oracle_on_hidden_rows",),
     ),
@@ -658,8 +658,8 @@ MUTANTS: tuple[Mutant, ...] = (
         "mariadb-stored-float-as-double",
         "MariaDB: FLOAT and DOUBLE(m,d) judged as DOUBLE (stored rounded again)",
         "dialects/mysql.py",
-        "        elif base in (\"double\", \"real\") and not size:\n",
-        "        elif base in (\"float\", \"double\", \"real\"):\n",
+        '        elif base in ("double", "real") and not size:\n',
+        '        elif base in ("float", "double", "real"):\n',
         (ROUND14 + "test_mysql_update_check_judges_the_value_as_stored",),
     ),
     Mutant(
@@ -707,7 +707,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "policy-scalar-sub-query",
         "a policy sub-query allowed as a value (fails on a hidden row where it returns two rows)",
         "rls/policy/expression.py",
-        "    if isinstance(parent, exp.In) and parent.args.get(\"query\") is subquery:\n        return\n",
+        '    if isinstance(parent, exp.In) and parent.args.get("query") is subquery:\n        return\n',
         "    return\n",
         (LANGUAGE + "test_expression_refused_with_a_reason",),
     ),
@@ -731,7 +731,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "sqlite-replace-clause-by-text",
         "SQLite REPLACE conflict clause not seen (writes may delete rows no policy judged)",
         "dialects/sqlite.py",
-        "    return any(words[i : i + 3] == [\"ON\", \"CONFLICT\", \"REPLACE\"] for i in range(len(words) - 2))\n",
+        '    return any(words[i : i + 3] == ["ON", "CONFLICT", "REPLACE"] for i in range(len(words) - 2))\n',
         "    return False\n",
         (ROUND14_REST + "test_sqlite_post_cannot_delete_a_row_through_a_replace_conflict",),
     ),
