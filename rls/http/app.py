@@ -225,7 +225,9 @@ class App:
     def dispatch(self, request: Request) -> Response:
         segments = request.segments()
         info = request_info(request) or RequestInfo("")
-        ops = self.ops.match(request.method, segments)  # before authentication: probes send no token
+        # HEAD is GET without the body (dropped in __call__), on every route that has GET.
+        read_method = "GET" if request.method == "HEAD" else request.method
+        ops = self.ops.match(read_method, segments)  # before authentication: probes send no token
         if ops is not None:
             info.route = "ops"
             return ops(request)
@@ -236,7 +238,7 @@ class App:
             params = route.match(segments)
             if params is None:
                 continue
-            handler = route.handlers.get(request.method)
+            handler = route.handlers.get(request.method) or route.handlers.get(read_method)
             if handler is None:
                 raise MethodNotAllowed(f"method not supported: {request.method}")
             if "table" not in params:
