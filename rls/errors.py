@@ -23,6 +23,7 @@
      │    └── NotSingular         406 not_singular                PGRST116 (an object asked for, not one row)
      ├── Conflict                 409 conflict                    23505 (unique), 23503 (foreign key)
      ├── PayloadTooLarge          413 payload_too_large           54000
+     ├── UnsupportedMediaType     415 unsupported_media_type      PGRST107 (Content-Type of the body)
      ├── RangeNotSatisfiable      416 range_not_satisfiable       PGRST103
      ├── TooManyRequests          429 too_many_requests           53400
      └── Unavailable              503 unavailable                 PGRST000 (database unreachable)
@@ -189,6 +190,15 @@ class PayloadTooLarge(RlsError):
     status = 413
     code = "payload_too_large"
     postgrest_code = "54000"
+
+
+class UnsupportedMediaType(RlsError):
+    """A body declared (``Content-Type``) as something rls does not read: only JSON in
+    UTF-8 is."""
+
+    status = 415
+    code = "unsupported_media_type"
+    postgrest_code = "PGRST107"
 
 
 class TooManyRequests(RlsError):

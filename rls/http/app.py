@@ -193,6 +193,8 @@ class App:
             if request.method == "OPTIONS" and self.config.cors_enabled:
                 return Response(204)
             check_url_length(request, self.config.max_url_bytes)
+            request.check_url()
+            request.check_headers()
             return self.dispatch(request)
         except RlsError as exc:
             if isinstance(exc, Denied) and (info := request_info(request)) is not None:

@@ -23,7 +23,7 @@ class RpcRoutes:
         return json_response(self.service.call(params["function"], arguments, request.user, read_only=False))
 
     def get(self, request: Request, params: dict[str, str]) -> Response:
-        pairs = parse_qsl(request.query_string, keep_blank_values=True)
+        pairs = parse_qsl(request.query_string, keep_blank_values=True, errors="strict")  # checked: UTF-8
         arguments = dict(pairs)
         if len(arguments) != len(pairs):
             raise BadRequest("an argument is given more than once")
