@@ -9,6 +9,7 @@
      │    ├── InvalidValue        400 invalid_value               22P02
      │    ├── ConstraintViolation 400 constraint_violation        23502 (not null), 23514 (check)
      │    ├── Unsupported         400 unsupported                 PGRST127   (an operator this database lacks)
+     │    ├── ResponseTooLarge    400 response_too_large          PGRST100   (past max_response_bytes)
      │    └── Refused             400 refused                     PGRST100   (the guard will not run it)
      ├── Unauthenticated          401 login_required              PGRST302
      │    ├── InvalidToken        401 invalid_token               PGRST301
@@ -115,6 +116,13 @@ class Unsupported(BadRequest):
 
     code = "unsupported"
     postgrest_code = "PGRST127"
+
+
+class ResponseTooLarge(BadRequest):
+    """The answer would be longer than ``max_response_bytes`` (counted as rows are encoded)."""
+
+    code = "response_too_large"
+    postgrest_code = "PGRST100"
 
 
 class Refused(BadRequest):

@@ -78,8 +78,12 @@ class App:
         self.auth = AuthService(config, db)
         self.auth_routes = AuthRoutes(self.auth)
         self.policies = PolicyStore(db, interval=config.policy_refresh_interval)
-        self.tables = TableRoutes(self.build_table_service(), limits_of(config))
-        self.rpc = RpcRoutes(RpcService(self.tables.service, config.rpc_functions))
+        self.tables = TableRoutes(
+            self.build_table_service(), limits_of(config), max_response_bytes=config.max_response_bytes
+        )
+        self.rpc = RpcRoutes(
+            RpcService(self.tables.service, config.rpc_functions), max_response_bytes=config.max_response_bytes
+        )
         self.routes = self.build_routes()
         self.body_gate = BodyGate(config.body_readers)
         self.metrics = self.build_metrics() if config.metrics_enabled else None

@@ -10,6 +10,7 @@ from urllib.parse import unquote
 from rls import jsonin, jsonout
 from rls.auth.principal import ANONYMOUS, AuthUser
 from rls.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from rls.http import bounded
 from rls.rest.query import query_pairs
 
 _REASONS = {
@@ -184,12 +185,13 @@ class Response:
         return [self.body]
 
 
-def json_response(value: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(
-        status,
-        jsonout.dumps(value),
-        [("Content-Type", "application/json; charset=utf-8"), *(headers or {}).items()],
-    )
+def json_response(
+    value: Any, status: int = 200, headers: Mapping[str, str] | None = None, *, limit: int | None = None
+) -> Response:
+    """``value`` as JSON; with ``limit`` (``max_response_bytes``: an answer of rows), a 400
+    past that many bytes, counted as rows are encoded."""
+    body = jsonout.dumps(value) if limit is None else bounded.dumps_json(value, limit)
+    return Response(status, body, [("Content-Type", "application/json; charset=utf-8"), *(headers or {}).items()])
 
 
 def message(text: str, status: int = 200) -> Response:
