@@ -17,8 +17,11 @@ from rls import jsonout
 from rls.errors import ResponseTooLarge
 
 _WALK_BUDGET = 10_000
-"""Most values looked at to find a lower bound of one row's size (past it, the row is
-encoded and measured instead)."""
+"""Most values looked at to find a lower bound of one nested value's size (past it, the
+value is encoded and measured instead)."""
+_BATCH_BYTES = 1 << 20
+"""Rows are encoded in batches of about this many bytes (by their lower bound): one call of
+the C encoder per batch, not per row."""
 
 
 def too_large(limit: int) -> ResponseTooLarge:
@@ -28,17 +31,41 @@ def too_large(limit: int) -> ResponseTooLarge:
     )
 
 
-def surely_longer(value: Any, budget: int) -> bool:
-    """Whether the JSON encoding of ``value`` is surely longer than ``budget`` bytes: text
-    is at least its length, binary at least its base64 length, keys their length.
+def at_least(value: Any, budget: int) -> int:
+    """A lower bound of the length of ``value``'s JSON encoding — text at least its length
+    and quotes, binary its base64 length, keys their length, anything else a byte — that
+    stops counting once it passes ``budget``.
 
-    >>> surely_longer({"a": "x" * 10, "b": "y" * 10}, 20), surely_longer({"a": "x" * 10}, 20)
-    (True, False)
+    >>> at_least({"a": "x" * 10, "b": None}, 100), len(b'{"a":"xxxxxxxxxx","b":null}')
+    (24, 27)
     """
+    if value.__class__ is not dict:
+        return _walk(value, budget)
+    size = 1 if value else 2  # {"k":v,"k":v}
+    nested = []
+    for key, item in value.items():
+        size += len(key) + 4 if key.__class__ is str else 4
+        cls = item.__class__
+        if cls is str:
+            size += len(item) + 2
+        elif cls is dict or cls is list:
+            nested.append(item)
+        elif cls is bytes:
+            size += len(item) * 4 // 3
+        else:
+            size += 1
+    for item in nested:
+        if size > budget:
+            break
+        size += _walk(item, budget - size)
+    return size
+
+
+def _walk(value: Any, budget: int) -> int:
     size = 0
     stack = [value]
     seen = 0
-    while stack and seen < _WALK_BUDGET:
+    while stack and seen < _WALK_BUDGET and size <= budget:
         item = stack.pop()
         seen += 1
         if isinstance(item, str):
@@ -53,52 +80,72 @@ def surely_longer(value: Any, budget: int) -> bool:
             stack.extend(item)
         else:
             size += 1
-        if size > budget:
-            return True
-    return False
-
-
-def _csv_at_least(values: list[Any]) -> int:
-    """A lower bound of the length of one CSV line: its text and base64 fields, the commas."""
-    size = len(values) + 1  # commas and CRLF
-    for value in values:
-        if isinstance(value, str):
-            size += len(value)
-        elif isinstance(value, (bytes, bytearray, memoryview)):
-            size += len(value) * 4 // 3
     return size
 
 
 def dumps_json(value: Any, limit: int) -> bytes:
-    """``jsonout.dumps(value)``, refused (:class:`ResponseTooLarge`) past ``limit`` bytes;
-    a list (of rows) is encoded item by item, each checked before and after."""
+    """``jsonout.dumps(value)``, refused (:class:`ResponseTooLarge`) past ``limit`` bytes.
+    A list (of rows) is encoded in batches: a row is refused before it is encoded when its
+    lower bound alone passes what is left, and the total is checked after every batch."""
     if not isinstance(value, list):
-        if surely_longer(value, limit):
+        if at_least(value, limit) > limit:
             raise too_large(limit)
         out = jsonout.dumps(value)
         if len(out) > limit:
             raise too_large(limit)
         return out
     parts: list[bytes] = []
-    used = 2 + max(0, len(value) - 1)  # the brackets and commas
-    for item in value:
-        if surely_longer(item, limit - used):
-            raise too_large(limit)
-        encoded = jsonout.dumps(item)
-        used += len(encoded)
+    used = 2  # the brackets
+    batch: list[Any] = []
+    pending = 0  # the batch's lower bound, commas included
+
+    def flush() -> None:
+        nonlocal used, pending
+        inner = jsonout.dumps(batch)[1:-1]
+        used += len(inner) + (1 if parts else 0)
         if used > limit:
             raise too_large(limit)
-        parts.append(encoded)
+        parts.append(inner)
+        batch.clear()
+        pending = 0
+
+    for item in value:
+        pending += at_least(item, limit - used - pending) + (1 if parts or batch else 0)
+        if used + pending > limit:
+            raise too_large(limit)
+        batch.append(item)
+        if pending >= _BATCH_BYTES:
+            flush()
+    if batch:
+        flush()
+    if used > limit:  # no rows, and a limit under 2 bytes
+        raise too_large(limit)
     return b"[" + b",".join(parts) + b"]"
+
+
+def _csv_at_least(values: list[Any], budget: int) -> int:
+    """A lower bound of the length of one CSV line: its fields (JSON values as their JSON
+    text), the commas and the line end."""
+    size = len(values) + 1
+    for value in values:
+        if isinstance(value, str):
+            size += len(value)
+        elif isinstance(value, (bytes, bytearray, memoryview)):
+            size += len(value) * 4 // 3
+        elif isinstance(value, (dict, list)):
+            size += at_least(value, budget - size)
+    return size
 
 
 def dumps_csv(columns: Sequence[str], rows: list[dict[str, Any]], limit: int) -> bytes:
     """``jsonout.dumps_csv(columns, rows)``, refused past ``limit`` bytes, row by row."""
     lines = [",".join(jsonout.csv_field(c) for c in columns).encode("utf-8", "replace") + b"\r\n"]
     used = len(lines[0])
+    if used > limit:
+        raise too_large(limit)
     for row in rows:
         values = [row.get(c) for c in columns]
-        if _csv_at_least(values) > limit - used:
+        if _csv_at_least(values, limit - used) > limit - used:
             raise too_large(limit)
         line = (",".join(jsonout.csv_field(v) for v in values) + "\r\n").encode("utf-8", "replace")
         used += len(line)
