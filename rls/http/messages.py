@@ -76,7 +76,7 @@ class Request:
         visible ASCII, or (a list) an empty element: granian hands a value with a
         non-ASCII byte over as the empty string, and joins repeated headers with commas,
         so an empty value or element is a header that was there and could not be read.
-        Read as absent, ``Prefer: tx=rollback\x80`` would commit."""
+        Read as absent, ``Prefer: tx=rollback<0x80>`` would commit."""
         for name in INTERPRETED_HEADERS:
             value = self.header(name)
             if value is None:
@@ -162,6 +162,8 @@ def check_json_media_type(content_type: str | None) -> None:
     media, *params = (part.strip() for part in content_type.split(";"))
     ok = media.lower() in JSON_MEDIA_TYPES
     for param in params:
+        if not param:  # "application/json;"
+            continue
         name, eq, value = (p.strip() for p in param.partition("="))
         ok = ok and name.lower() == "charset" and bool(eq) and value.strip('"').lower() in ("utf-8", "utf8")
     if not ok:
