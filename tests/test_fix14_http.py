@@ -190,3 +190,33 @@ def test_head_on_rpc_and_ops_answers_like_get(world):
         get, head = client.get(path), client.request("HEAD", path)
         assert get.status == head.status == 200, (path, head.status)
         assert head.body == b""
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Prefer": "tx=rollback"}, 400),
+        ({"Prefer": "count=exact"}, 400),
+        ({"Prefer": "bogus"}, 400),
+        ({"Accept": "text/csv"}, 406),
+        ({"Accept": "application/vnd.pgrst.object+json"}, 406),
+        ({"Accept": "application/json"}, 200),
+        ({"Accept-Profile": "public", "Content-Profile": "public"}, 200),
+    ],
+)
+def test_rpc_refuses_the_headers_it_would_ignore(world, headers, status):
+    """A ``Prefer: tx=rollback`` on /rpc was ignored: the function's writes committed."""
+    client, sql = world(
+        "postgres",
+        [
+            "CREATE TABLE log (id serial PRIMARY KEY, v text)",
+            "CREATE FUNCTION note(v text) RETURNS int LANGUAGE sql VOLATILE AS"
+            " $$ INSERT INTO log (v) VALUES (v) RETURNING id $$",
+        ],
+        rpc_functions=("note",),
+    )
+    reply = client.post("/rpc/note", {"v": "x"}, headers=headers)
+    assert reply.status == status, reply.body[:200]
+    if status != 200:
+        assert_4xx(reply, status)
+    assert sql("SELECT count(*) FROM log") == [(1 if status == 200 else 0,)]

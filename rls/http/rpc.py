@@ -6,9 +6,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
-from rls.errors import BadRequest
+from rls.errors import BadRequest, NotAcceptable
 from rls.http import bounded
 from rls.http.messages import Request, Response
+from rls.http.prefer import Accept, negotiate
 from rls.rest.rpc import RpcService
 
 
@@ -33,6 +34,7 @@ class RpcRoutes:
         return self._call(request, params["function"], arguments, read_only=True)
 
     def _call(self, request: Request, function: str, arguments: Any, *, read_only: bool) -> Response:
+        refuse_unapplied_headers(request)
         # The answer is encoded inside the call's transaction: past max_response_bytes the
         # call is rolled back (a 400 never hides a committed write).
         body = self.service.call(
@@ -40,3 +42,16 @@ class RpcRoutes:
             answer=lambda result: bounded.dumps_json(result, self.max_response),
         )  # fmt: skip
         return Response(200, body, [("Content-Type", "application/json; charset=utf-8")])
+
+
+def refuse_unapplied_headers(request: Request) -> None:
+    """/rpc answers JSON and applies no preference and no range: a ``Prefer`` (``tx=rollback``
+    above all: it must never commit), a ``Range`` or an ``Accept`` of another answer is
+    refused rather than ignored."""
+    wanted = negotiate(request.header, request.method)
+    if wanted.prefer.given:
+        raise BadRequest(f"invalid Prefer header: /rpc applies no preference ({', '.join(wanted.prefer.given)})"[:200])
+    if wanted.range is not None:
+        raise BadRequest("invalid Range header: /rpc answers the whole result")
+    if wanted.accept != Accept():
+        raise NotAcceptable("/rpc answers application/json only")
