@@ -220,3 +220,24 @@ def test_rpc_refuses_the_headers_it_would_ignore(world, headers, status):
     if status != 200:
         assert_4xx(reply, status)
     assert sql("SELECT count(*) FROM log") == [(1 if status == 200 else 0,)]
+
+
+def test_auth_refuses_a_preference_it_would_ignore(tmp_path):
+    """``Prefer: tx=rollback`` on /auth/register was ignored: the user was created."""
+    from tests.authkit import make_app
+    from tests.client import Client
+
+    app = make_app(f"sqlite:///{tmp_path / 'auth.db'}")
+    try:
+        client = Client(app)
+        assert client.post("/auth/setup").status == 200
+        body = {"username": "alice", "password": "wonderland"}
+        reply = client.post("/auth/register", body, headers={"Prefer": "tx=rollback"})
+        assert_4xx(reply, 400)
+        assert app.db.run(lambda s: s.execute("SELECT count(*) FROM auth_users WHERE username = 'alice'").rows) == [
+            (0,)
+        ]
+        assert_4xx(client.post("/auth/register", body, headers={"Content-Type": "text/plain"}), 415)
+        assert client.post("/auth/register", body).status == 200
+    finally:
+        app.db.close()

@@ -30,7 +30,7 @@ from rls.http.accesslog import (
 from rls.http.messages import Request, Response, json_response, message
 from rls.http.openapi import build_document, openapi_response, visible_resources, wants_openapi
 from rls.http.ops import OpsRoutes
-from rls.http.rpc import RpcRoutes
+from rls.http.rpc import RpcRoutes, refuse_unapplied_headers
 from rls.http.slowbody import BodyGate
 from rls.http.tables import TableRoutes
 from rls.metrics import Metrics
@@ -249,6 +249,8 @@ class App:
                 raise MethodNotAllowed(f"method not supported: {request.method}")
             if "table" not in params:
                 info.action = params.get("action", "") if params.get("action") in AUTH_ACTIONS else ""
+                if "action" in params:  # /auth/…: JSON, no preference applied (tx=rollback must not commit)
+                    refuse_unapplied_headers(request)
                 return handler(request, params)
             info.action = table_action(request)
             try:

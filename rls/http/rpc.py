@@ -45,13 +45,13 @@ class RpcRoutes:
 
 
 def refuse_unapplied_headers(request: Request) -> None:
-    """/rpc answers JSON and applies no preference and no range: a ``Prefer`` (``tx=rollback``
-    above all: it must never commit), a ``Range`` or an ``Accept`` of another answer is
-    refused rather than ignored."""
+    """/rpc and /auth/… answer JSON and apply no preference and no range: a ``Prefer``
+    (``tx=rollback`` above all: it must never commit), a ``Range`` or an ``Accept`` of
+    another answer is refused rather than ignored."""
     wanted = negotiate(request.header, request.method)
     if wanted.prefer.given:
-        raise BadRequest(f"invalid Prefer header: /rpc applies no preference ({', '.join(wanted.prefer.given)})"[:200])
+        raise BadRequest(f"invalid Prefer header: no preference applies here ({', '.join(wanted.prefer.given)})"[:200])
     if wanted.range is not None:
-        raise BadRequest("invalid Range header: /rpc answers the whole result")
+        raise BadRequest("invalid Range header: this answer is not paged")
     if wanted.accept != Accept():
-        raise NotAcceptable("/rpc answers application/json only")
+        raise NotAcceptable("this answer is application/json only")
