@@ -33,7 +33,16 @@ from dialects.base import (
     unavailable,
     unique_violation,
 )
-from rls.errors import BadRequest, Conflict, Denied, RlsError, StatementTimeout, UnknownColumn, UnknownTable
+from rls.errors import (
+    BadRequest,
+    Conflict,
+    Denied,
+    PayloadTooLarge,
+    RlsError,
+    StatementTimeout,
+    UnknownColumn,
+    UnknownTable,
+)
 from rls.schema import Column, ForeignKey, Kind, Schema, Table
 
 # Every session runs with the same, explicit mode: bad values fail instead of being
@@ -101,8 +110,11 @@ _DISCONNECTS = {1040, 1053, 1927, 2002, 2003, 2006, 2013, 2055, 4031}
 # something, read-only, misconfigured for rls, or shutting down.
 _SERVER = frozenset(
     {1021, 1030, 1036, 1037, 1038, 1041, 1043, 1045, 1046, 1049, 1081, 1114, 1129, 1130, 1135, 1184, 1203, 1226}
-    | {1290, 1836, 1877, 1878, *range(1152, 1162)}
+    | {1290, 1836, 1877, 1878, 1152, *range(1154, 1162)}
 )
+_PACKET_TOO_LARGE = 1153
+"""ER_NET_PACKET_TOO_LARGE: the statement is longer than the server's max_allowed_packet —
+the request's fault (its values, once escaped, make the statement), so a 413."""
 _TIMEOUT = "query canceled: statement timeout"
 
 _ERRORS: dict[int, Callable[[Any], RlsError]] = {
@@ -119,6 +131,10 @@ _ERRORS: dict[int, Callable[[Any], RlsError]] = {
     1064: lambda _: BadRequest("the database rejected the statement"),
     1139: lambda _: BadRequest("invalid regular expression", postgrest_code="2201B"),  # ER_REGEXP_ERROR (match)
     **dict.fromkeys((1317, 1969, 3024), lambda _: unavailable(_TIMEOUT)),  # interrupted, max_statement_time
+    _PACKET_TOO_LARGE: lambda _: PayloadTooLarge(
+        "request too large for the database: its statement, values escaped, is longer than the server's"
+        " max_allowed_packet; send less (max_body_bytes)"
+    ),
     **dict.fromkeys((*_DISCONNECTS, *_SERVER), lambda _: unavailable()),
 }
 """By error number; numbers not listed go by range in :meth:`MySQL.to_error`: 1000–1999 and
@@ -173,6 +189,19 @@ class _Connection(pymysql.connections.Connection):  # type: ignore[type-arg]
     """
 
     _default_context: ClassVar[ssl.SSLContext | None] = None
+    server_max_packet: int | None = None
+    """The server's max_allowed_packet, read once per connection (:meth:`MySQL.connect`)."""
+
+    def query(self, sql: str | bytes, unbuffered: bool = False) -> int:
+        """Send ``sql`` unless it is longer than the server's max_allowed_packet: the
+        server would refuse it and drop the connection (a client's value reported as an
+        outage). PyMySQL interpolates values client-side, so a body under max_body_bytes
+        can make a statement twice its size (every quote escaped)."""
+        data = sql.encode(self.encoding) if isinstance(sql, str) else sql
+        limit = self.server_max_packet
+        if limit is not None and len(data) + 1 > limit:  # +1: the command byte
+            raise pymysql.err.OperationalError(_PACKET_TOO_LARGE, "statement longer than max_allowed_packet: not sent")
+        return super().query(data, unbuffered)
 
     def _create_ssl_ctx(self, sslp: Any) -> Any:
         # A private method of PyMySQL (not in its stubs); TLS options from a caller still
@@ -302,6 +331,7 @@ class MySQL(Dialect):
         )
         if statement_timeout:
             _limit_statement_time(conn, statement_timeout)
+        conn.server_max_packet = int(self.fetch_value(conn, "SELECT @@SESSION.max_allowed_packet"))
         return conn  # type: ignore[no-any-return]
 
     def session_time_limit(self, conn: Any, seconds: float) -> str | None:

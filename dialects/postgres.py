@@ -207,7 +207,14 @@ _ERRORS: dict[str, Callable[[Any], RlsError]] = {
     **dict.fromkeys(("0A", "20", "21", "27", "2F", "38", "39", "P0", "HV"), lambda _: BadRequest(_STATEMENT)),
     "25006": lambda _: BadRequest("the statement tried to write in a read-only call (GET /rpc: use POST)"),
     "40": lambda _: Conflict("conflict: concurrent update, retry"),
+    # Class 55 mixes the statement's fault with the server's: mapped per exact code.
+    "55000": lambda _: BadRequest(  # object_not_in_prerequisite_state: a view that is not updatable, …
+        "the database cannot run this statement on this object (a view that is not updatable, say)"
+    ),
+    "55006": lambda _: Conflict("conflict: the object is in use, retry"),  # object_in_use
+    "55P02": lambda _: BadRequest(_STATEMENT),  # cant_change_runtime_param
     "55P03": lambda _: unavailable("database is busy, retry later"),  # lock_not_available
+    "55P04": lambda _: BadRequest(_STATEMENT),  # unsafe_new_enum_value_usage
     "57014": lambda _: unavailable(_TIMEOUT),
     "25P03": lambda _: unavailable(_TIMEOUT),  # idle_in_transaction_session_timeout
     **dict.fromkeys(

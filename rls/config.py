@@ -93,6 +93,12 @@ class Config:
     page_size: int = _setting("page_size", 100, "REST_PAGE_SIZE", "rows per page when a request does not say")
     max_page_size: int = _setting("max_page_size", 1000, "REST_MAX_PAGE_SIZE", "most rows one request may read")
     max_body_bytes: int = _setting("max_body_bytes", 10 * 1024 * 1024, "REST_MAX_BODY_BYTES", "largest request body")
+    max_response_bytes: int = _setting(
+        "max_response_bytes",
+        32 * 1024 * 1024,
+        "REST_MAX_RESPONSE_BYTES",
+        "largest body of rows answered, counted as rows are encoded (past it: a 400)",
+    )
     pool_size: int = _setting("db.pool_size", 8, "REST_DB_POOL_SIZE", "database connections per worker")
     plan_cache_size: int = _setting(
         "plan_cache_size", 4096, "REST_PLAN_CACHE_SIZE", "compiled statements kept per worker"
@@ -448,7 +454,8 @@ def validate(config: Config) -> None:
         raise ConfigError("db.pool_size must be at least 1")
     if config.log_level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError("log.level must be debug, info, warning or error")
-    limits = ("max_url_bytes", "max_filters", "max_select_items", "max_json_depth", "max_json_path_steps")
+    limits: tuple[str, ...] = ("max_url_bytes", "max_filters", "max_select_items", "max_json_depth")
+    limits += ("max_json_path_steps", "max_response_bytes")
     if min(getattr(config, name) for name in limits) < 1:
         raise ConfigError(f"{', '.join(limits)} must be at least 1")
     _validate_auth(config)

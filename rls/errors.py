@@ -9,6 +9,7 @@
      │    ├── InvalidValue        400 invalid_value               22P02
      │    ├── ConstraintViolation 400 constraint_violation        23502 (not null), 23514 (check)
      │    ├── Unsupported         400 unsupported                 PGRST127   (an operator this database lacks)
+     │    ├── ResponseTooLarge    400 response_too_large          PGRST100   (past max_response_bytes)
      │    └── Refused             400 refused                     PGRST100   (the guard will not run it)
      ├── Unauthenticated          401 login_required              PGRST302
      │    ├── InvalidToken        401 invalid_token               PGRST301
@@ -23,6 +24,7 @@
      │    └── NotSingular         406 not_singular                PGRST116 (an object asked for, not one row)
      ├── Conflict                 409 conflict                    23505 (unique), 23503 (foreign key)
      ├── PayloadTooLarge          413 payload_too_large           54000
+     ├── UnsupportedMediaType     415 unsupported_media_type      PGRST107 (Content-Type of the body)
      ├── RangeNotSatisfiable      416 range_not_satisfiable       PGRST103
      ├── TooManyRequests          429 too_many_requests           53400
      └── Unavailable              503 unavailable                 PGRST000 (database unreachable)
@@ -116,6 +118,13 @@ class Unsupported(BadRequest):
     postgrest_code = "PGRST127"
 
 
+class ResponseTooLarge(BadRequest):
+    """The answer would be longer than ``max_response_bytes`` (counted as rows are encoded)."""
+
+    code = "response_too_large"
+    postgrest_code = "PGRST100"
+
+
 class Refused(BadRequest):
     """The guard will not run this statement (parse error, forbidden construct, …)."""
 
@@ -189,6 +198,15 @@ class PayloadTooLarge(RlsError):
     status = 413
     code = "payload_too_large"
     postgrest_code = "54000"
+
+
+class UnsupportedMediaType(RlsError):
+    """A body declared (``Content-Type``) as something rls does not read: only JSON in
+    UTF-8 is."""
+
+    status = 415
+    code = "unsupported_media_type"
+    postgrest_code = "PGRST107"
 
 
 class TooManyRequests(RlsError):

@@ -49,6 +49,10 @@ def test_pymysql_refusing_a_value_is_a_400():
 PG_SERVER_CLASSES = {"08", "53", "57", "58", "XX", "F0", "28", "3D", "3F", "55", "72", "24", "25", "26"}
 PG_SERVER_CLASSES |= {"2B", "2D", "34", "3B", "0B", "0F", "0L", "0P", "0Z", "09", "03", "02", "01", "00"}
 PG_STATEMENT_STATES = {"25006"}  # read_only_sql_transaction: a GET /rpc whose function writes (400)
+# Class 55 mixes both: a write to a view that is not updatable (55000), a parameter that
+# cannot change now (55P02), an enum value added in the same transaction (55P04) and an
+# object in use (55006, 409) are the statement's; only lock_not_available (55P03) is a 503.
+PG_STATEMENT_STATES |= {"55000", "55006", "55P02", "55P04"}
 
 
 def test_every_sqlstate_psycopg_knows_maps_to_a_status():

@@ -24,6 +24,8 @@ SLACK = 0.5  # request and scheduling time on a busy machine
 def call(method, url, body=None, token=None):
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:  # urllib declares a form otherwise, which rls refuses (415)
+        request.add_header("Content-Type", "application/json")
     if token:
         request.add_header("Authorization", f"Bearer {token}")
     try:

@@ -76,8 +76,8 @@ def curl(base: str, variable: str | None, method: str, path: str, body: str | No
     if variable:
         parts += ["-H", f'"Authorization: Bearer ${variable}"']
     parts.append(f"'{base}{path}'")  # always quoted: the shell must not read & or ?
-    if body is not None:
-        parts += ["-d", shlex.quote(body)]
+    if body is not None:  # curl -d alone declares a form: rls reads only JSON (else 415)
+        parts += ["-H", '"Content-Type: application/json"', "-d", shlex.quote(body)]
     return " ".join(parts)
 
 

@@ -30,7 +30,7 @@ from rls.http.accesslog import (
 from rls.http.messages import Request, Response, json_response, message
 from rls.http.openapi import build_document, openapi_response, visible_resources, wants_openapi
 from rls.http.ops import OpsRoutes
-from rls.http.rpc import RpcRoutes
+from rls.http.rpc import RpcRoutes, refuse_unapplied_headers
 from rls.http.slowbody import BodyGate
 from rls.http.tables import TableRoutes
 from rls.metrics import Metrics
@@ -78,8 +78,12 @@ class App:
         self.auth = AuthService(config, db)
         self.auth_routes = AuthRoutes(self.auth)
         self.policies = PolicyStore(db, interval=config.policy_refresh_interval)
-        self.tables = TableRoutes(self.build_table_service(), limits_of(config))
-        self.rpc = RpcRoutes(RpcService(self.tables.service, config.rpc_functions))
+        self.tables = TableRoutes(
+            self.build_table_service(), limits_of(config), max_response_bytes=config.max_response_bytes
+        )
+        self.rpc = RpcRoutes(
+            RpcService(self.tables.service, config.rpc_functions), max_response_bytes=config.max_response_bytes
+        )
         self.routes = self.build_routes()
         self.body_gate = BodyGate(config.body_readers)
         self.metrics = self.build_metrics() if config.metrics_enabled else None
@@ -193,6 +197,8 @@ class App:
             if request.method == "OPTIONS" and self.config.cors_enabled:
                 return Response(204)
             check_url_length(request, self.config.max_url_bytes)
+            request.check_url()
+            request.check_headers()
             return self.dispatch(request)
         except RlsError as exc:
             if isinstance(exc, Denied) and (info := request_info(request)) is not None:
@@ -225,7 +231,9 @@ class App:
     def dispatch(self, request: Request) -> Response:
         segments = request.segments()
         info = request_info(request) or RequestInfo("")
-        ops = self.ops.match(request.method, segments)  # before authentication: probes send no token
+        # HEAD is GET without the body (dropped in __call__), on every route that has GET.
+        read_method = "GET" if request.method == "HEAD" else request.method
+        ops = self.ops.match(read_method, segments)  # before authentication: probes send no token
         if ops is not None:
             info.route = "ops"
             return ops(request)
@@ -236,11 +244,13 @@ class App:
             params = route.match(segments)
             if params is None:
                 continue
-            handler = route.handlers.get(request.method)
+            handler = route.handlers.get(request.method) or route.handlers.get(read_method)
             if handler is None:
                 raise MethodNotAllowed(f"method not supported: {request.method}")
             if "table" not in params:
                 info.action = params.get("action", "") if params.get("action") in AUTH_ACTIONS else ""
+                if "action" in params:  # /auth/…: JSON, no preference applied (tx=rollback must not commit)
+                    refuse_unapplied_headers(request)
                 return handler(request, params)
             info.action = table_action(request)
             try:

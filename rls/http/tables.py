@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from rls import jsonout
 from rls.errors import BadRequest, NotSingular, RangeNotSatisfiable
+from rls.http import bounded
 from rls.http.messages import Request, Response, json_response, message
 from rls.http.prefer import Accept, Media, Negotiated, Range, negotiate
 from rls.rest.plan import Upsert
@@ -27,9 +28,10 @@ WRITE_OPTIONS = ("columns", "on_conflict")
 class TableRoutes:
     """HTTP in, :class:`TableService` call, HTTP out."""
 
-    def __init__(self, service: TableService, limits: Limits = DEFAULT_LIMITS):
+    def __init__(self, service: TableService, limits: Limits = DEFAULT_LIMITS, *, max_response_bytes: int = 32 << 20):
         self.service = service
         self.limits = limits
+        self.max_response = max_response_bytes
 
     def _target(
         self, request: Request, params: dict[str, str], *, singular: bool, query_string: str | None = None
@@ -48,12 +50,12 @@ class TableRoutes:
         wanted = negotiate(request.header, request.method)
         table, query = self._target(request, params, singular=True)
         if not wanted.postgrest or query.count or query.singular:
-            return _result(self.service.read(table, query, request.user))
+            return _result(self.service.read(table, query, request.user), limit=self.max_response)
         query = with_range(query, wanted.range)
         page = self.service.read(table, query, request.user, Paged(total=wanted.prefer.count is not None))
         if isinstance(page, Debug):
             return json_response(page.to_json())
-        return _page_response(page, wanted)
+        return _page_response(page, wanted, self.max_response)
 
     def head(self, request: Request, params: dict[str, str]) -> Response:
         """GET's status and headers (always answered the PostgREST way); the app drops
@@ -69,27 +71,27 @@ class TableRoutes:
             return _result(self.service.create(table, request.json(), query, request.user), "inserted")
         extras, rest = split_write_options(request.query_string)
         table, query = self._target(request, params, singular=False, query_string=rest)
-        options = write_options(wanted, query, table, extras)
+        options = write_options(wanted, query, table, extras, self.max_response)
         result = self.service.create(table, request.json(), query, request.user, options)
-        return _write_response(result, wanted, table, created=True)
+        return _write_response(result, wanted, table, created=True, limit=self.max_response)
 
     def put(self, request: Request, params: dict[str, str]) -> Response:
         wanted = negotiate(request.header, request.method)
         table, query = self._target(request, params, singular=False)
         if not wanted.postgrest:
             return _result(self.service.update(table, request.json(), query, request.user), "updated")
-        options = write_options(wanted, query, table, {})
+        options = write_options(wanted, query, table, {}, self.max_response)
         result = self.service.update(table, request.json(), query, request.user, options)
-        return _write_response(result, wanted, table, created=False)
+        return _write_response(result, wanted, table, created=False, limit=self.max_response)
 
     def delete(self, request: Request, params: dict[str, str]) -> Response:
         wanted = negotiate(request.header, request.method)
         table, query = self._target(request, params, singular=False)
         if not wanted.postgrest:
             return _result(self.service.delete(table, query, request.user), "deleted")
-        options = write_options(wanted, query, table, {})
+        options = write_options(wanted, query, table, {}, self.max_response)
         result = self.service.delete(table, query, request.user, options)
-        return _write_response(result, wanted, table, created=False)
+        return _write_response(result, wanted, table, created=False, limit=self.max_response)
 
 
 def split_write_options(query_string: str) -> tuple[dict[str, str], str]:
@@ -120,7 +122,9 @@ def column_list(text: str, table: Table, name: str) -> tuple[str, ...]:
     return names
 
 
-def write_options(wanted: Negotiated, query: RestQuery, table: Table, extras: dict[str, str]) -> Written:
+def write_options(
+    wanted: Negotiated, query: RestQuery, table: Table, extras: dict[str, str], limit: int = 32 << 20
+) -> Written:
     """How a PostgREST write runs, from its ``Prefer`` header and query string."""
     prefer = wanted.prefer
     returning = None
@@ -148,6 +152,9 @@ def write_options(wanted: Negotiated, query: RestQuery, table: Table, extras: di
         rollback=prefer.tx == "rollback",
         max_affected=prefer.max_affected,
         single=wanted.accept.media is Media.OBJECT,
+        # The answer is encoded inside the transaction too: past max_response_bytes the
+        # write is rolled back, never committed behind a 400.
+        answer=lambda rows: _encoded(rows, tuple(rows[0]) if rows else (), wanted.accept, limit),
     )
 
 
@@ -177,7 +184,7 @@ def content_range(first: int, returned: int, total: int | None) -> str:
     return f"{span}/{'*' if total is None else total}"
 
 
-def _page_response(page: Page, wanted: Negotiated) -> Response:
+def _page_response(page: Page, wanted: Negotiated, limit: int) -> Response:
     first, returned, total = page.offset, len(page.rows), page.total
     headers = [("Content-Range", content_range(first, returned, total))]
     applied = wanted.prefer.applied("count")
@@ -194,10 +201,10 @@ def _page_response(page: Page, wanted: Negotiated) -> Response:
             status = 206
     if wanted.accept.media is Media.OBJECT and returned != 1:
         raise NotSingular(f"JSON object requested, multiple (or no) rows returned: the result contains {returned} rows")
-    return _body(page.rows, page.columns, wanted.accept, status, headers)
+    return _body(page.rows, page.columns, wanted.accept, status, headers, limit)
 
 
-def _write_response(result: Any, wanted: Negotiated, table: Table, *, created: bool) -> Response:
+def _write_response(result: Any, wanted: Negotiated, table: Table, *, created: bool, limit: int) -> Response:
     if isinstance(result, Debug):
         return json_response(result.to_json())
     assert isinstance(result, WriteResult)
@@ -211,7 +218,7 @@ def _write_response(result: Any, wanted: Negotiated, table: Table, *, created: b
         headers.append(("Preference-Applied", applied))
     if prefer.return_ == "representation":
         return _body(result.rows, tuple(result.rows[0]) if result.rows else (), wanted.accept,
-                     201 if created else 200, headers)  # fmt: skip
+                     201 if created else 200, headers, limit)  # fmt: skip
     if prefer.return_ == "headers-only" and created and result.rows:
         headers.append(("Location", location(table, result.rows[0])))
     return Response(201 if created else 204, b"", headers)
@@ -229,25 +236,32 @@ def _text(value: Any) -> str:
 
 
 def _body(
-    rows: list[dict[str, Any]], columns: tuple[str, ...], accept: Accept, status: int, headers: list[tuple[str, str]]
+    rows: list[dict[str, Any]],
+    columns: tuple[str, ...],
+    accept: Accept,
+    status: int,
+    headers: list[tuple[str, str]],
+    limit: int,
 ) -> Response:
+    body, content_type = _encoded(rows, columns, accept, limit)
+    return Response(status, body, [("Content-Type", content_type), *headers])
+
+
+def _encoded(rows: list[dict[str, Any]], columns: tuple[str, ...], accept: Accept, limit: int) -> tuple[bytes, str]:
+    """The rows as the request accepts them, at most ``limit`` bytes (max_response_bytes:
+    a 400 past it, counted as rows are encoded); and their media type."""
     if accept.media is Media.CSV:
-        return Response(
-            status, jsonout.dumps_csv(columns, rows), [("Content-Type", "text/csv; charset=utf-8"), *headers]
-        )
+        return bounded.dumps_csv(columns, rows, limit), "text/csv; charset=utf-8"
     if accept.strip_nulls:
         rows = [{k: v for k, v in row.items() if v is not None} for row in rows]
-    value: Any = rows
-    content_type = "application/json; charset=utf-8"
     if accept.media is Media.OBJECT:
-        value = rows[0]
-        content_type = "application/vnd.pgrst.object+json; charset=utf-8"
-    return Response(status, jsonout.dumps(value), [("Content-Type", content_type), *headers])
+        return bounded.dumps_json(rows[0], limit), "application/vnd.pgrst.object+json; charset=utf-8"
+    return bounded.dumps_json(rows, limit), "application/json; charset=utf-8"
 
 
-def _result(result: Any, verb: str | None = None) -> Response:
+def _result(result: Any, verb: str | None = None, *, limit: int | None = None) -> Response:
     if isinstance(result, Debug):
         return json_response(result.to_json())
     if verb is None:
-        return json_response(result)
+        return json_response(result, limit=limit)
     return message(f"successfully {verb} {result} rows")

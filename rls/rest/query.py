@@ -302,11 +302,21 @@ def query_pairs(query_string: str) -> list[tuple[str, str]]:
             continue
         key, _, value = part.partition("=")
         if "%" in key or "+" in key:
-            key = unquote_plus(key)
+            key = _decoded(key, key)
         if "%" in value or "+" in value:
-            value = unquote_plus(value)
+            value = _decoded(value, key)
         pairs.append((key, value))
     return pairs
+
+
+def _decoded(text: str, key: str) -> str:
+    """``text`` percent-decoded as UTF-8, strictly: bytes that are not UTF-8 (``%FF``, an
+    overlong ``%C0%80``, a surrogate ``%ED%A0%80``) are a 400, never U+FFFD."""
+    try:
+        return unquote_plus(text, errors="strict")
+    except UnicodeDecodeError:
+        name = key if key.isascii() and key.isprintable() else "a parameter name"
+        raise BadRequest(f"invalid query string: {name[:100]} is not valid UTF-8 once percent-decoded") from None
 
 
 def parse_filter(key: str, text: str, path: tuple[str, ...] = ()) -> Filter:

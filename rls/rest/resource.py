@@ -87,7 +87,9 @@ class Written:
     ``columns``: the body keys to insert (``?columns=``; others are ignored); a key absent
     from an object is NULL, or its default with ``missing_default``; ``rollback``: run,
     answer, roll back; ``max_affected``: more rows than this is an error (rolled back);
-    ``single``: exactly one row or a 406 (rolled back)."""
+    ``single``: exactly one row or a 406 (rolled back); ``answer``: called with the rows
+    handed back before the commit (the web layer encodes them there, so an answer past
+    ``max_response_bytes`` rolls the write back)."""
 
     returning: str | None = None
     upsert: Upsert | None = None
@@ -96,6 +98,7 @@ class Written:
     rollback: bool = False
     max_affected: int | None = None
     single: bool = False
+    answer: Callable[[list[dict[str, Any]]], object] | None = None
 
     def finish(self, count: int, rows: list[dict[str, Any]]) -> WriteResult:
         """Checked inside the write's transaction: raising rolls the write back."""
@@ -103,6 +106,8 @@ class Written:
             raise BadRequest(f"Query result exceeds max-affected preference constraint: {count} rows (PGRST124)")
         if self.single and (len(rows) if self.returning is not None else count) != 1:
             raise NotSingular("JSON object requested, multiple (or no) rows returned")
+        if self.answer is not None and self.returning is not None:
+            self.answer(rows)
         return WriteResult(count, rows)
 
 

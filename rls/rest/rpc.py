@@ -35,6 +35,9 @@ from rls.schema import Kind, Table
 _READ_ONLY = "SET TRANSACTION READ ONLY"  # standard SQL; GET must not write, whatever the function calls
 _JSON_TYPES = frozenset({"json", "jsonb"})
 
+Answer = Callable[[Any], Any]
+"""What the caller makes of a call's result, inside its transaction (see :meth:`RpcService.call`)."""
+
 
 @dataclass(frozen=True)
 class Call:
@@ -54,8 +57,11 @@ class RpcService:
         self.allowed = frozenset(allowed)
         self._cache: BoundedCache[Emitted] = BoundedCache(cache_size)
 
-    def call(self, name: str, arguments: Any, user: AuthUser, *, read_only: bool) -> Any:
-        """The function's result as JSON-ready values.
+    def call(self, name: str, arguments: Any, user: AuthUser, *, read_only: bool, answer: Answer | None = None) -> Any:
+        """The function's result as JSON-ready values; ``answer``, when given, is called
+        with it inside the call's transaction (raising there rolls the call back) and its
+        return value is returned instead (the web layer encodes the answer there, so one
+        past ``max_response_bytes`` undoes what the function wrote).
 
         Raises:
             NotFound: no RPC on this database, the function is not listed or not there.
@@ -73,8 +79,8 @@ class RpcService:
         call = check_arguments(function, arguments)
         table = self._result_table(function)
         if table is not None:
-            return self._rows_of(call, table, user, read_only=read_only)
-        return self._value_of(call, read_only=read_only)
+            return self._rows_of(call, table, user, read_only=read_only, answer=answer)
+        return self._value_of(call, read_only=read_only, answer=answer)
 
     def _function(self, name: str) -> FunctionInfo:
         found = self.db.run(lambda s: self.db.dialect.describe_functions(s.connection, name))
@@ -93,49 +99,65 @@ class RpcService:
             return None
         return self.tables.table(function.return_relation)  # UnknownTable when it is not served
 
-    def _rows_of(self, call: Call, table: Table, user: AuthUser, *, read_only: bool) -> Any:
+    def _rows_of(self, call: Call, table: Table, user: AuthUser, *, read_only: bool, answer: Answer | None) -> Any:
         engine = self.tables.engine
         decision = engine.decide(table, "read", user) if engine is not None else None
         predicate = decision.predicate if decision is not None else None
         key = ("rows", call.function, call.names, self.db.schema_version, table.name, decision and decision.key)
         emitted = self._emitted(key, lambda: build_rows_query(call, table, predicate))
-        rows = self._run(emitted, call, principal_params(user), read_only=read_only)
         columns = list(table.columns)
         decoders = [(i, d) for i, c in enumerate(table.columns.values()) if (d := self.db.dialect.decoder(c.kind))]
-        out = []
-        for row in rows:
-            values = list(row)
-            for i, decode in decoders:
-                values[i] = decode(values[i])
-            out.append(dict(zip(columns, values, strict=True)))
-        if call.function.returns_set:
-            return out
-        return out[0] if out else None
 
-    def _value_of(self, call: Call, *, read_only: bool) -> Any:
+        def shape(rows: list[Any]) -> Any:
+            out = []
+            for row in rows:
+                values = list(row)
+                for i, decode in decoders:
+                    values[i] = decode(values[i])
+                out.append(dict(zip(columns, values, strict=True)))
+            if call.function.returns_set:
+                return out
+            return out[0] if out else None
+
+        return self._run(emitted, call, principal_params(user), read_only=read_only, shape=shape, answer=answer)
+
+    def _value_of(self, call: Call, *, read_only: bool, answer: Answer | None) -> Any:
         function = call.function
         emitted = self._emitted(("value", function, call.names), lambda: build_value_query(call))
-        rows = self._run(emitted, call, {}, read_only=read_only)
-        if function.output_columns:
-            objects = [dict(zip(function.output_columns, row, strict=True)) for row in rows]
-            return objects if function.returns_set else (objects[0] if objects else None)
-        if function.returns_set:
-            return [row[0] for row in rows]
-        return rows[0][0] if rows else None
+
+        def shape(rows: list[Any]) -> Any:
+            if function.output_columns:
+                objects = [dict(zip(function.output_columns, row, strict=True)) for row in rows]
+                return objects if function.returns_set else (objects[0] if objects else None)
+            if function.returns_set:
+                return [row[0] for row in rows]
+            return rows[0][0] if rows else None
+
+        return self._run(emitted, call, {}, read_only=read_only, shape=shape, answer=answer)
 
     def _emitted(self, key: Hashable, build: Callable[[], exp.Expr]) -> Emitted:
         # Keyed by the whole signature and the policy decision: a changed function or
         # policy is a new key, never a stale statement.
         return self._cache.get_or_build(key, lambda: emit(build(), self.db.dialect))
 
-    def _run(self, emitted: Emitted, call: Call, principal: Mapping[str, Any], *, read_only: bool) -> list[Any]:
+    def _run(
+        self,
+        emitted: Emitted,
+        call: Call,
+        principal: Mapping[str, Any],
+        *,
+        read_only: bool,
+        shape: Callable[[list[Any]], Any],
+        answer: Answer | None,
+    ) -> Any:
         values = dict(zip((f"a{i}" for i in range(len(call.values))), call.values, strict=True))
         params = [values[n] if n in values else principal[n] for n in emitted.names]
 
-        def work(session: Session) -> list[Any]:
+        def work(session: Session) -> Any:
             if read_only:
                 session.execute(_READ_ONLY)
-            return session.execute(emitted.sql, params).rows
+            result = shape(session.execute(emitted.sql, params).rows)
+            return result if answer is None else answer(result)
 
         return self.db.run(work, write=not read_only, transaction=True)
 
