@@ -1,0 +1,138 @@
+"""Round-15 attacks on the round-14 fixes and their neighbours, on the real databases, as
+user 2 of tests/test_guard_attacks.py's world (unless a test builds its own). Each test
+asserts the secure behaviour: it fails on main today and passes once fixed. What held is
+listed at the end of the module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rls import AuthUser, Guard, Policy, connect
+from rls.errors import Denied, InvalidValue, Refused
+from tests.guardkit import GuardHarness
+from tests.test_guard_attacks import harness_for  # noqa: F401  (the fixture, reused)
+
+ATTACKER = AuthUser(id=2)
+
+
+# -- A. growth: ARRAY(sub-query) copies a value once per row, with one column -------------
+#
+# growth.py counts a constructor (ARRAY, ROW, JSON builders) as growth only when it holds
+# two or more *column references*. PostgreSQL's ``ARRAY(SELECT c.s FROM c, r)`` names one
+# column but holds one copy of it per row of the sub-query — 50 rows from a bounded
+# recursive CTE (allowed: its growth is linear) make 50 copies. Cast to text and chained
+# through CTEs, each link multiplies: measured 2 links of 10 copies of REPEAT('x', 100000)
+# = 10 MB in 0.08 s; 3 links of 50 ask for 12.5 GB (PostgreSQL allocates up to its 1 GB
+# value limit per row and per request). Same class as round 14's D (a deny-list of "growth"
+# node shapes); rule: the size of a node's value is bounded by a rule over its *inputs'
+# cardinality* too — any node that aggregates rows (ARRAY(sub-query), like ARRAY_AGG) is
+# growth, whatever the number of columns it names.
+def _chain(copies: str) -> str:
+    sql = (
+        "WITH RECURSIVE r(i) AS (SELECT 1 AS i FROM tags WHERE id = 1 UNION ALL SELECT i + 1 FROM r WHERE i < 50), "
+        "c0 AS (SELECT REPEAT('x', 100000) AS s FROM tags WHERE id = 1)"
+    )
+    for i in (1, 2, 3):
+        sql += f", c{i} AS (SELECT {copies.format(p=f'c{i - 1}')} AS s FROM tags WHERE id = 1)"
+    return sql + " SELECT LENGTH(s) FROM c3"
+
+
+@pytest.mark.parametrize(
+    "copies",
+    ["CAST(ARRAY(SELECT {p}.s FROM {p}, r) AS TEXT)", "CAST(ARRAY(SELECT {p}.s FROM {p} CROSS JOIN r) AS TEXT)"],
+    ids=["array_subquery", "array_subquery_cross_join"],
+)
+def test_postgres_array_of_a_sub_query_counts_as_growth(copies):
+    guard = Guard([Policy("tags", "all", "")], dialect="postgres", schema={"tags": ["id", "name"]})
+    with pytest.raises(Refused):
+        guard.rewrite(_chain(copies), ATTACKER)  # today: allowed (12.5 GB asked for)
+
+
+# -- B. MariaDB: "exact" text comparison compares bytes of two different charsets -----------
+#
+# Policies compare text exactly on MariaDB by adding ``CAST(col AS BINARY) = CAST('lit' AS
+# BINARY)`` (for ``<>``, the bytes only). CAST(col AS BINARY) gives the bytes in the
+# *column's* character set; the literal (and every auth_user attribute) is utf8mb4. On a
+# latin1 column any non-ASCII value, and on a utf16 / ucs2 / utf32 column *every* value,
+# never equals its own literal: ``=`` / ``IN`` policies deny (fail closed), but ``<>`` /
+# ``NOT IN`` policies grant every row — here a read policy ``status <> 'secret'`` shows the
+# secret row (and an update policy ``status = 'published'`` matches nothing). REST reads
+# and writes compile the same policies.
+# Class: an equality built from a representation (bytes) that is not a function of the
+# value alone (it depends on the column's storage charset). Rule: compare converted values
+# — ``CAST(CONVERT(col USING utf8mb4) AS BINARY)`` (or COLLATE utf8mb4_bin on both sides) —
+# or refuse policies over columns whose charset is not utf8mb4/utf8mb3/ascii (the
+# introspected CHARACTER_SET_NAME).
+@pytest.mark.parametrize(
+    ("charset", "secret"),
+    [("latin1", "secrète"), ("utf16", "secret"), ("ucs2", "secret"), ("utf32", "secret")],
+)
+def test_mysql_policy_text_comparison_holds_on_any_column_charset(make_database_url, charset, secret):
+    ddl = (
+        "CREATE TABLE reqs (id INTEGER AUTO_INCREMENT PRIMARY KEY, owner_id INTEGER, status VARCHAR(20)) "
+        f"ENGINE=InnoDB DEFAULT CHARSET={charset}"
+    )
+    policies = [Policy("reqs", "read", f"status <> '{secret}'"), Policy("reqs", "update", "status = 'publié'")]
+    rows = {"reqs": ("id, owner_id, status", [(1, 1, secret), (2, 1, "publié"), (3, 1, "x")])}
+    h = GuardHarness(make_database_url("mysql"), (ddl,), rows, policies)
+    try:
+        h.reset()
+        assert h.run("SELECT id FROM reqs ORDER BY id") == [(2,), (3,)]  # today: [(1,), (2,), (3,)]
+    finally:
+        h.close()
+
+
+# -- C. a locking read through LATERAL takes rows the update policy forbids (PostgreSQL) ----
+#
+# rewrite.py ``_locked`` applies the update policy to a table read by a locking SELECT or by
+# a sub-query in its FROM / JOIN — but a LATERAL sub-query's holder is exp.Lateral, not
+# From/Join, so it gets the read policy only. PostgreSQL applies FOR UPDATE to every FROM
+# item, LATERAL sub-queries included: user 2 holds doc 2 (published, user 1's) locked for
+# the whole transaction (measured: another session's FOR UPDATE NOWAIT on doc 2 fails).
+# Class: a structural position enumerated by node type (From/Join) where the grammar has
+# more (Lateral). Rule: decide "covered by the lock" by walking up through every FROM-item
+# container (anything that is not an expression-position sub-query), or apply the update
+# policy to every table of a locking statement outside WHERE/SELECT-list sub-queries.
+def _held(h: GuardHarness, sql: str) -> list[int]:
+    """The docs rows another session cannot lock while ``sql`` (through rls.connect, as
+    user 2) holds its transaction open."""
+
+    def work(session: Any) -> list[int]:
+        cursor = connect(session.connection, h.guard, ATTACKER).cursor()
+        cursor.execute(sql)
+        cursor.fetchall()
+        other = h.dialect.connect(**h.dialect.connect_args(h.db.url))
+        held = []
+        try:
+            for i in (1, 2, 3, 4):
+                try:
+                    other.execute(f"SELECT id FROM docs WHERE id = {i} FOR UPDATE NOWAIT").fetchall()
+                except Exception:
+                    held.append(i)
+                other.rollback()
+        finally:
+            other.close()
+        return held
+
+    return h.db.run(work, write=True)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT d.id FROM tags g CROSS JOIN LATERAL (SELECT id FROM docs) d WHERE g.id = 1 FOR UPDATE",
+        "SELECT d.id FROM tags g, LATERAL (SELECT id FROM docs) d WHERE g.id = 1 FOR NO KEY UPDATE",
+        "SELECT d.id FROM tags g JOIN LATERAL (SELECT id FROM docs) d ON TRUE WHERE g.id = 1 FOR SHARE",
+    ],
+    ids=["cross_join_lateral", "comma_lateral", "join_lateral_share"],
+)
+def test_postgres_locking_read_through_lateral_takes_only_updatable_rows(harness_for, sql):  # noqa: F811
+    h = harness_for("postgres")
+    try:
+        held = _held(h, sql)
+    except (Denied, Refused):
+        return
+    assert 2 not in held  # today: [2, 3, 4] — doc 2 is user 1's
