@@ -136,3 +136,42 @@ def test_postgres_locking_read_through_lateral_takes_only_updatable_rows(harness
     except (Denied, Refused):
         return
     assert 2 not in held  # today: [2, 3, 4] — doc 2 is user 1's
+
+
+# -- D. setup and /metrics: a relay that adds no header is "a direct loopback client" --------
+#
+# setup_gate.is_direct_loopback allows POST /auth/setup (the caller becomes the admin) and
+# /metrics when REMOTE_ADDR is loopback and every header is on an allow-list of what a
+# direct client sends. A relay need not add a header: nginx's default ``proxy_pass
+# http://127.0.0.1:8080;`` sends ``Host: 127.0.0.1:8080``, ``Connection: close`` and the
+# client's own headers (no Via, no X-Forwarded-*: those take proxy_set_header lines), and
+# socat / ``ssh -L`` / ``kubectl port-forward`` / a TLS terminator in stream mode relay
+# bytes. Behind any of them the first person on the internet to POST /auth/setup on a
+# fresh server becomes its admin, and /metrics is public.
+# Class: authorising by where a request seems to come from (network position inferred
+# from the absence of evidence). Rule: no network-position exemption — setup only with a
+# setup token (the CLI on the host prints one, `rest auth setup-token`), metrics only with
+# ops.metrics_token or on a separate listener bound to loopback.
+RELAYED = {"Host": "127.0.0.1:8080", "Connection": "close", "User-Agent": "curl/8.5.0", "Accept": "*/*"}
+
+
+def test_setup_relayed_by_a_default_reverse_proxy_is_refused(backend, make_database_url):
+    from tests.authkit import AddressedClient, make_app
+
+    app = make_app(make_database_url(backend))
+    try:
+        reply = AddressedClient(app, "127.0.0.1").post("/auth/setup", headers=RELAYED)
+        assert reply.status == 403  # today: 200 — and the remote caller holds the admin password
+    finally:
+        app.db.close()
+
+
+def test_metrics_relayed_by_a_default_reverse_proxy_are_refused(backend, make_database_url):
+    from tests.authkit import AddressedClient, make_app
+
+    app = make_app(make_database_url(backend))
+    try:
+        reply = AddressedClient(app, "127.0.0.1").get("/_rls/metrics", headers=RELAYED)
+        assert reply.status in (401, 403)  # today: 200, the metrics text
+    finally:
+        app.db.close()
