@@ -175,3 +175,52 @@ def test_metrics_relayed_by_a_default_reverse_proxy_are_refused(backend, make_da
         assert reply.status in (401, 403)  # today: 200, the metrics text
     finally:
         app.db.close()
+
+
+# -- E. MariaDB UPDATE check on a session without strict mode (rls.connect) ------------------
+#
+# The MariaDB UPDATE check judges CAST(<new value> AS <column's type>) and the SET stores the
+# same cast — equal only if the column stores the cast unchanged, which strict mode makes
+# true (a value that does not fit is an error). rls's own server sets STRICT_ALL_TABLES, but
+# rls.connect takes the application's connection and check_session only refuses sql_mode
+# flags outside an allow-list: a session with sql_mode '' or 'NO_ENGINE_SUBSTITUTION' (the
+# MySQL 5.6 default, many hosted servers and applications) passes. There a VARCHAR(8) keeps
+# the first 8 characters of 'approved!' (judged ≠ 'approved', stored 'approved') and a
+# TINYINT clamps 300 to 127: the stored row fails the update policy that let it through.
+# Class: a safety property that holds only under a session setting the guard checks for
+# the absence of bad flags, not the presence of the needed ones. Rule: check_session
+# requires STRICT_ALL_TABLES or STRICT_TRANS_TABLES (and the other modes the analysis relies
+# on) — or the guard pins them per statement (MariaDB: ``SET STATEMENT sql_mode = … FOR``).
+NON_STRICT = {
+    "varchar_truncated": ("status VARCHAR(8)", "draft", "status <> 'approved'", "'approved!'"),
+    "tinyint_clamped": ("status TINYINT", 1, "status <> 127", "300"),
+}
+
+
+@pytest.mark.parametrize("mode", ["", "NO_ENGINE_SUBSTITUTION"], ids=["empty", "no_engine_substitution"])
+@pytest.mark.parametrize("case", sorted(NON_STRICT))
+def test_mysql_update_check_holds_on_a_non_strict_session(make_database_url, case, mode):
+    column, start, check, value = NON_STRICT[case]
+    ddl = f"CREATE TABLE reqs (id INTEGER AUTO_INCREMENT PRIMARY KEY, owner_id INTEGER, {column}) ENGINE=InnoDB"
+    policies = [
+        Policy("reqs", "read", "owner_id = auth_user.id"),
+        Policy("reqs", "update", f"owner_id = auth_user.id AND {check}"),
+    ]
+    h = GuardHarness(make_database_url("mysql"), (ddl,), {"reqs": ("id, owner_id, status", [(1, 2, start)])}, policies)
+    try:
+        h.reset()
+
+        def work(session: Any) -> None:
+            session.connection.cursor().execute(f"SET SESSION sql_mode = '{mode}'")  # the application's session
+            try:
+                connect(session.connection, h.guard, ATTACKER).cursor().execute(
+                    f"UPDATE reqs SET status = {value} WHERE id = 1"
+                )
+            except (Denied, Refused, InvalidValue):
+                pass
+
+        h.db.run(work, write=True)
+        stored_ok = h.db.run(lambda s: s.execute(f"SELECT {check} FROM reqs").rows[0][0])
+        assert stored_ok == 1  # today: 0 — 'approved' / 127 stored past the check
+    finally:
+        h.close()
