@@ -85,6 +85,42 @@ def test_mysql_policy_text_comparison_holds_on_any_column_charset(make_database_
         h.close()
 
 
+
+def test_mysql_policy_text_comparison_holds_on_a_latin1_connection(make_database_url):
+    """B's second way: rls.connect accepts the application's connection whatever its
+    character set; on a latin1 connection (PyMySQL's and mysqlclient's old default) the
+    policy's literal is latin1, its bytes never those of the utf8mb4 column — the read
+    policy ``status <> 'secrète'`` shows the secret row. check_session does not look at
+    character_set_connection (it should require utf8mb4, or the literal be introduced as
+    _utf8mb4'…')."""
+    import pymysql
+
+    ddl = (
+        "CREATE TABLE reqs (id INTEGER AUTO_INCREMENT PRIMARY KEY, owner_id INTEGER, status VARCHAR(20)) "
+        "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
+    )
+    rows = {"reqs": ("id, owner_id, status", [(1, 1, "secrète"), (2, 1, "x")])}
+    h = GuardHarness(make_database_url("mysql"), (ddl,), rows, [Policy("reqs", "read", "status <> 'secrète'")])
+    try:
+        h.reset()
+        args = h.dialect.connect_args(h.db.url)
+        raw = pymysql.connect(
+            host=args["host"], port=args["port"], user=args["user"], password=args["password"],
+            database=args["database"], charset="latin1",
+        )  # fmt: skip
+        try:
+            try:
+                cursor = connect(raw, h.guard, ATTACKER).cursor()
+                cursor.execute("SELECT id FROM reqs ORDER BY id")
+                seen = [r[0] for r in cursor.fetchall()]
+            except Refused:
+                return  # refusing the session is a fix too
+        finally:
+            raw.close()
+        assert seen == [2]  # today: [1, 2]
+    finally:
+        h.close()
+
 # -- C. a locking read through LATERAL takes rows the update policy forbids (PostgreSQL) ----
 #
 # rewrite.py ``_locked`` applies the update policy to a table read by a locking SELECT or by
