@@ -51,6 +51,37 @@ def test_postgres_array_of_a_sub_query_counts_as_growth(copies):
         guard.rewrite(_chain(copies), ATTACKER)  # today: allowed (12.5 GB asked for)
 
 
+
+# A second way, with one column and one row: escaping. Serialising a string doubles each
+# ``"`` and ``\\`` (``"`` → ``\\"``), and the output is made of those characters again, so
+# each link of a CTE chain doubles the value: ``CAST(ARRAY[c.s] AS TEXT)``,
+# ``CAST(JSONB_BUILD_OBJECT('k', c.s) AS TEXT)`` (one column: not growth today) on
+# PostgreSQL, ``JSON_QUOTE(c.s)`` on SQLite. Measured from 100 kB of ``"``: 8 links →
+# 25.6 MB in 0.16 s (PostgreSQL) / 0.11 s (SQLite); 14 links → 1.6 GB. Rule: a size bound
+# per node (a factor), with an allow-list of nodes whose output is at most their input
+# (LOWER, SUBSTRING, comparisons…); serialisers and quoters are growth.
+def _escape_chain(link: str, start: str, links: int = 14) -> str:
+    sql = f"WITH c0 AS (SELECT {start} AS s FROM tags WHERE id = 1)"
+    for i in range(1, links + 1):
+        sql += f", c{i} AS (SELECT {link.format(p=f'c{i - 1}')} AS s FROM c{i - 1})"
+    return sql + f" SELECT LENGTH(s) FROM c{links}"
+
+
+@pytest.mark.parametrize(
+    ("dialect", "link", "start"),
+    [
+        ("postgres", "CAST(ARRAY[{p}.s] AS TEXT)", "REPEAT('\"', 100000)"),
+        ("postgres", "CAST(JSONB_BUILD_OBJECT('k', {p}.s) AS TEXT)", "REPEAT('\"', 100000)"),
+        ("postgres", "CAST(JSON_BUILD_OBJECT('k', {p}.s) AS TEXT)", "REPEAT('\"', 100000)"),
+        ("sqlite", "JSON_QUOTE({p}.s)", "PRINTF('%.100000c', '\"')"),
+    ],
+    ids=["pg_array_text", "pg_jsonb_build_object", "pg_json_build_object", "sqlite_json_quote"],
+)
+def test_escaping_a_value_link_after_link_counts_as_growth(dialect, link, start):
+    guard = Guard([Policy("tags", "all", "")], dialect=dialect, schema={"tags": ["id", "name"]})
+    with pytest.raises(Refused):
+        guard.rewrite(_escape_chain(link, start), ATTACKER)  # today: allowed (1.6 GB asked for)
+
 # -- B. MariaDB: "exact" text comparison compares bytes of two different charsets -----------
 #
 # Policies compare text exactly on MariaDB by adding ``CAST(col AS BINARY) = CAST('lit' AS
