@@ -291,3 +291,71 @@ def test_mysql_update_check_holds_on_a_non_strict_session(make_database_url, cas
         assert stored_ok == 1  # today: 0 — 'approved' / 127 stored past the check
     finally:
         h.close()
+
+
+# -- F. MariaDB: UPDATE through a view escapes the computed-column rule ---------------------
+#
+# Round 14 refused an UPDATE under a check policy when a column the check reads is set by
+# the database (generated, ON UPDATE, a BEFORE UPDATE trigger): mysql.py marks such columns
+# ``computed`` from information_schema.COLUMNS.EXTRA and from TRIGGERS.EVENT_OBJECT_TABLE.
+# A view over that table shows neither: its column has no EXTRA and the trigger names the
+# base table. Policies on the view, ``UPDATE vdocs SET doc = '{"owner": 1}' WHERE id = 2``:
+# the check reads the old owner (2, passes), the database stores owner 1 — user 2 gives
+# their row to user 1 (round 14's B again, one name away). The write-hazard fix already
+# walks a view to its tables (``_write_hazards``); ``computed`` does not.
+# Class: a property of a table's columns computed per table name, not per underlying
+# column. Rule: resolve each view column to its base column (or mark every column of a view
+# whose base table has any computed column / BEFORE UPDATE trigger as computed) — or refuse
+# UPDATE through a view under a check policy on MariaDB.
+VIEW_CASES = {
+    "generated": [
+        "CREATE TABLE gdocs (id INTEGER AUTO_INCREMENT PRIMARY KEY, doc VARCHAR(200), "
+        "owner_id INTEGER AS (JSON_VALUE(doc, '$.owner')) STORED, title VARCHAR(50)) ENGINE=InnoDB",
+    ],
+    "before_update_trigger": [
+        "CREATE TABLE gdocs (id INTEGER AUTO_INCREMENT PRIMARY KEY, doc VARCHAR(200), owner_id INTEGER, "
+        "title VARCHAR(50)) ENGINE=InnoDB",
+        "CREATE TRIGGER gdocs_bu BEFORE UPDATE ON gdocs FOR EACH ROW SET NEW.owner_id = JSON_VALUE(NEW.doc, '$.owner')",
+    ],
+}
+
+
+@pytest.mark.parametrize("case", sorted(VIEW_CASES))
+def test_mysql_update_through_a_view_cannot_give_a_row_away(make_database_url, case):
+    tables = [*VIEW_CASES[case], "CREATE VIEW vdocs AS SELECT id, doc, owner_id, title FROM gdocs"]
+    rows = {"gdocs": ("id, doc, title", [(1, '{"owner": 1}', "a"), (2, '{"owner": 2}', "b")])}
+    h = GuardHarness(make_database_url("mysql"), tables, rows, [Policy("vdocs", "all", "owner_id = auth_user.id")])
+    try:
+        h.reset()
+        h.db.run(lambda s: s.execute("UPDATE gdocs SET owner_id = id WHERE owner_id IS NULL"), write=True)
+        try:
+            h.run("UPDATE vdocs SET doc = '{\"owner\": 1}' WHERE id = 2")
+        except (Denied, Refused):
+            pass
+        assert [r[2] for r in h.table("gdocs")] == [1, 2]  # today: [1, 1] — row 2 given to user 1
+    finally:
+        h.close()
+
+
+def test_mysql_update_through_a_view_judges_an_on_update_column_as_stored(make_database_url):
+    tables = [
+        "CREATE TABLE stamped (id INTEGER AUTO_INCREMENT PRIMARY KEY, owner_id INTEGER, title VARCHAR(50), "
+        "touched DATETIME DEFAULT '1999-01-01 00:00:00' ON UPDATE CURRENT_TIMESTAMP) ENGINE=InnoDB",
+        "CREATE VIEW vstamped AS SELECT id, owner_id, title, touched FROM stamped",
+    ]
+    policies = [
+        Policy("vstamped", "read", "owner_id = auth_user.id"),
+        Policy("vstamped", "update", "owner_id = auth_user.id AND touched < '2000-01-01 00:00:00'"),
+    ]
+    rows = {"stamped": ("id, owner_id, title, touched", [(1, 2, "a", "1999-01-01 00:00:00")])}
+    h = GuardHarness(make_database_url("mysql"), tables, rows, policies)
+    try:
+        h.reset()
+        try:
+            h.run("UPDATE vstamped SET title = 'b' WHERE id = 1")
+        except (Denied, Refused):
+            pass
+        stored_ok = h.db.run(lambda s: s.execute("SELECT touched < '2000-01-01 00:00:00' FROM stamped").rows[0][0])
+        assert stored_ok == 1  # today: 0 — the row is stored with a touched the update check forbids
+    finally:
+        h.close()
