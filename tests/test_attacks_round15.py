@@ -359,3 +359,44 @@ def test_mysql_update_through_a_view_judges_an_on_update_column_as_stored(make_d
         assert stored_ok == 1  # today: 0 — the row is stored with a touched the update check forbids
     finally:
         h.close()
+
+
+# -- G. SQLite: a view over a table with a REPLACE conflict clause has no write hazard --------
+#
+# Round 14 refused every write to a SQLite table whose definition holds ON CONFLICT REPLACE
+# (a conflicting write deletes the other row, which no policy sees), and made MariaDB views
+# inherit their tables' hazard — but SQLite's hazard is read from each object's own SQL,
+# and a view's (``CREATE VIEW … AS SELECT …``) has none. The ordinary way to make a view
+# writable on SQLite — INSTEAD OF triggers that write the base table — then lets user 2
+# replace user 1's row: INSERT a row with id 1 (alice's row is deleted, user 2's stored in
+# its place), or UPDATE their own row's id to 1. Class: a hazard attached to a name rather
+# than to what the write reaches. Rule: a view's hazard is its tables' (as on MariaDB),
+# and a write through an INSTEAD OF trigger inherits the hazards of every table the
+# trigger writes (or: writes through SQLite views with triggers are refused under auth).
+SQLITE_VIEW = [
+    "CREATE TABLE items (id INTEGER PRIMARY KEY ON CONFLICT REPLACE, owner_id INTEGER, title TEXT)",
+    "CREATE VIEW vitems AS SELECT id, owner_id, title FROM items",
+    "CREATE TRIGGER vitems_ins INSTEAD OF INSERT ON vitems BEGIN "
+    "INSERT INTO items (id, owner_id, title) VALUES (NEW.id, NEW.owner_id, NEW.title); END",
+    "CREATE TRIGGER vitems_upd INSTEAD OF UPDATE ON vitems BEGIN "
+    "UPDATE items SET id = NEW.id, owner_id = NEW.owner_id, title = NEW.title WHERE id = OLD.id; END",
+]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    ["INSERT INTO vitems (id, owner_id, title) VALUES (1, 2, 'taken')", "UPDATE vitems SET id = 1 WHERE id = 2"],
+    ids=["insert", "update"],
+)
+def test_sqlite_write_through_a_view_cannot_replace_another_users_row(make_database_url, sql):
+    rows = {"items": ("id, owner_id, title", [(1, 1, "alice's"), (2, 2, "mine")])}
+    h = GuardHarness(make_database_url("sqlite"), SQLITE_VIEW, rows, [Policy("vitems", "all", "owner_id = auth_user.id")])
+    try:
+        h.reset()
+        try:
+            h.run(sql)
+        except (Denied, Refused):
+            pass
+        assert (1, 1, "alice's") in h.table("items")  # today: alice's row is gone (replaced)
+    finally:
+        h.close()
