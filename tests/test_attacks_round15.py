@@ -82,6 +82,29 @@ def test_escaping_a_value_link_after_link_counts_as_growth(dialect, link, start)
     with pytest.raises(Refused):
         guard.rewrite(_escape_chain(link, start), ATTACKER)  # today: allowed (1.6 GB asked for)
 
+
+# A third way, with no growth function at all: a type parameter. ``CAST(name AS
+# CHAR(10485760))`` pads a one-character value to 10 MB (PostgreSQL's bpchar; the padding
+# survives inside an ARRAY's or a JSON builder's text) — 100 times MAX_GROWTH, and the
+# result is no "growth" to growth.py, so REPEAT may multiply it: REPEAT(…, 95) allocates
+# ~1 GB per row (measured: the 10 MB value in 0.05 s, 2 copies in 0.16 s). Rule: a type's
+# length parameter is a size argument like REPEAT's count (bounded by MAX_GROWTH), or a
+# cast to a padded type counts as growth.
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT LENGTH(REPEAT(CAST(ARRAY[CAST(name AS CHAR(10485760))] AS TEXT), 95)) FROM tags",
+        "WITH c AS (SELECT CAST(ARRAY[CAST(name AS CHAR(10485760))] AS TEXT) AS s FROM tags) "
+        "SELECT LENGTH(REPEAT(c.s, 95)) FROM c",
+        "SELECT LENGTH(CAST(JSONB_BUILD_OBJECT('k', CAST(name AS CHAR(10485760))) AS TEXT)) FROM tags",
+    ],
+    ids=["repeat_of_padded", "repeat_through_cte", "padded_alone"],
+)
+def test_postgres_a_padded_cast_counts_as_growth(sql):
+    guard = Guard([Policy("tags", "all", "")], dialect="postgres", schema={"tags": ["id", "name"]})
+    with pytest.raises(Refused):
+        guard.rewrite(sql, ATTACKER)  # today: allowed (10 MB per value; ~1 GB with REPEAT)
+
 # -- B. MariaDB: "exact" text comparison compares bytes of two different charsets -----------
 #
 # Policies compare text exactly on MariaDB by adding ``CAST(col AS BINARY) = CAST('lit' AS
