@@ -423,3 +423,36 @@ def test_sqlite_write_through_a_view_cannot_replace_another_users_row(make_datab
         assert (1, 1, "alice's") in h.table("items")  # today: alice's row is gone (replaced)
     finally:
         h.close()
+
+
+# -- H. the demo's tokens name no account ---------------------------------------------------
+#
+# Round 14 made a token name the account it was issued to (``rls_account``, a digest of the
+# password hash): a password change, or an id handed out again, ends it. Login does so; the
+# demo's minted tokens (``rls/demo.py``: ``tokens.issue(u.id, is_admin=…)``, printed for the
+# reader to paste) do not, and a token without the claim is checked by id only
+# (``_same_account``: "one from another system"). Alice changes her password — her demo
+# token, valid 14 days, keeps working (and on a database that hands out ids again it names
+# the next account with her id). Low severity (the demo), but the same class as the fix:
+# an exemption for the absence of a claim. Rule: every token rls signs names its account;
+# a token signed with auth.secret that lacks the claim is refused (or only accepted when
+# the operator opts into foreign tokens).
+def test_demo_token_ends_when_the_password_changes(tmp_path):
+    from rls.auth.service import AuthService, passwords_for
+    from rls.auth.users import Users
+    from rls.database import Database
+    from rls.demo import install_demo
+    from rls.errors import InvalidToken
+    from tests.authkit import fast_config
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    config = fast_config(url, auth_enabled=True)
+    db = Database(url)
+    try:
+        demo = install_demo(db, config, passwords_for(config))
+        Users(db, passwords_for(config)).set_password("alice", "a-brand-new-password-123")
+        service = AuthService(config, db)
+        with pytest.raises(InvalidToken):
+            service.authenticator.authenticate(f"Bearer {demo.tokens['alice']}")  # today: alice, still
+    finally:
+        db.close()
