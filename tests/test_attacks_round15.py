@@ -456,3 +456,59 @@ def test_demo_token_ends_when_the_password_changes(tmp_path):
             service.authenticator.authenticate(f"Bearer {demo.tokens['alice']}")  # today: alice, still
     finally:
         db.close()
+
+
+# -- I. SQLite and PostgreSQL: an AFTER trigger rewrites the row RETURNING judged -------------
+#
+# On SQLite and PostgreSQL the guard judges a write's WITH CHECK on RETURNING — the row as
+# the statement wrote it, BEFORE triggers included. An AFTER trigger that updates the same
+# row runs later and is judged by nobody: the guard rewrites only the application's
+# statement, while native PostgreSQL RLS applies the table's policies to the trigger's own
+# UPDATE (it runs as the invoking user) and refuses. On SQLite an AFTER trigger is *the*
+# way to keep a derived column (no BEFORE trigger can set NEW) — here owner_id kept from a
+# JSON document, round 14's generated-column case. User 2 sets their document's owner to 1:
+# RETURNING shows owner 2 (passes), the trigger stores owner 1 — the row is given away; an
+# INSERT likewise creates a row owned by user 1. Class: as round 14's MariaDB fix — a
+# column the database sets after the check saw the row. Rule: treat a table with a trigger
+# that writes the same table (SQLite: sqlite_schema's triggers; PostgreSQL: pg_trigger on
+# the table, AFTER ROW triggers) as the MariaDB fix treats BEFORE UPDATE triggers — refuse
+# writes under a check policy that reads a column the trigger may set (or any column).
+AFTER_TRIGGER = {
+    "sqlite": [
+        "CREATE TABLE gdocs (id INTEGER PRIMARY KEY, doc TEXT, owner_id INTEGER, title TEXT)",
+        "CREATE TRIGGER gdocs_au AFTER UPDATE OF doc ON gdocs BEGIN UPDATE gdocs "
+        "SET owner_id = CAST(json_extract(NEW.doc, '$.owner') AS INTEGER) WHERE id = NEW.id; END",
+        "CREATE TRIGGER gdocs_ai AFTER INSERT ON gdocs BEGIN UPDATE gdocs "
+        "SET owner_id = CAST(json_extract(NEW.doc, '$.owner') AS INTEGER) WHERE id = NEW.id; END",
+    ],
+    "postgres": [
+        "CREATE TABLE gdocs (id INTEGER PRIMARY KEY, doc TEXT, owner_id INTEGER, title TEXT)",
+        "CREATE FUNCTION gdocs_owner() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "UPDATE gdocs SET owner_id = (NEW.doc::jsonb->>'owner')::int WHERE id = NEW.id "
+        "AND owner_id IS DISTINCT FROM (NEW.doc::jsonb->>'owner')::int; RETURN NULL; END $$",
+        "CREATE TRIGGER gdocs_au AFTER INSERT OR UPDATE OF doc ON gdocs FOR EACH ROW EXECUTE FUNCTION gdocs_owner()",
+    ],
+}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE gdocs SET doc = '{\"owner\": 1}' WHERE id = 2",
+        "INSERT INTO gdocs (id, doc, owner_id, title) VALUES (3, '{\"owner\": 1}', 2, 'c')",
+    ],
+    ids=["update", "insert"],
+)
+def test_after_trigger_cannot_give_a_row_away(make_database_url, backend, sql):
+    rows = {"gdocs": ("id, doc, owner_id, title", [(1, '{"owner": 1}', 1, "a"), (2, '{"owner": 2}', 2, "b")])}
+    h = GuardHarness(make_database_url(backend), AFTER_TRIGGER[backend], rows, [Policy("gdocs", "all", "owner_id = auth_user.id")])
+    try:
+        h.reset()
+        try:
+            h.run(sql)
+        except (Denied, Refused):
+            pass
+        assert [r[2] for r in h.table("gdocs")] in ([1, 2], [1, 2, 2])  # today: [1, 1] / [1, 2, 1]
+    finally:
+        h.close()
