@@ -175,6 +175,32 @@ def test_mysql_policy_text_comparison_holds_on_a_latin1_connection(make_database
     finally:
         h.close()
 
+
+def test_mysql_policy_text_comparison_holds_under_pad_char_to_full_length(make_database_url):
+    """B's third way: PAD_CHAR_TO_FULL_LENGTH is on check_session's list of safe sql_mode
+    flags, but under it a CHAR(10) column reads as its padded value — CAST(status AS
+    BINARY) is 'secret    ', never 'secret' — so ``status <> 'secret'`` shows the secret
+    row to an rls.connect session with that mode (measured: [1, 2] instead of [2])."""
+    ddl = "CREATE TABLE reqs (id INTEGER AUTO_INCREMENT PRIMARY KEY, owner_id INTEGER, status CHAR(10)) ENGINE=InnoDB"
+    rows = {"reqs": ("id, owner_id, status", [(1, 1, "secret"), (2, 1, "x")])}
+    h = GuardHarness(make_database_url("mysql"), (ddl,), rows, [Policy("reqs", "read", "status <> 'secret'")])
+    try:
+        h.reset()
+
+        def work(session: Any) -> list[int] | None:
+            session.connection.cursor().execute("SET SESSION sql_mode = 'STRICT_ALL_TABLES,PAD_CHAR_TO_FULL_LENGTH'")
+            try:
+                cursor = connect(session.connection, h.guard, ATTACKER).cursor()
+            except Refused:
+                return None  # refusing the session is a fix too
+            cursor.execute("SELECT id FROM reqs ORDER BY id")
+            return [r[0] for r in cursor.fetchall()]
+
+        seen = h.db.run(work)
+        assert seen in (None, [2])  # today: [1, 2]
+    finally:
+        h.close()
+
 # -- C. a locking read through LATERAL takes rows the update policy forbids (PostgreSQL) ----
 #
 # rewrite.py ``_locked`` applies the update policy to a table read by a locking SELECT or by
