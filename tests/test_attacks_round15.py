@@ -51,7 +51,6 @@ def test_postgres_array_of_a_sub_query_counts_as_growth(copies):
         guard.rewrite(_chain(copies), ATTACKER)  # today: allowed (12.5 GB asked for)
 
 
-
 # A second way, with one column and one row: escaping. Serialising a string doubles each
 # ``"`` and ``\\`` (``"`` → ``\\"``), and the output is made of those characters again, so
 # each link of a CTE chain doubles the value: ``CAST(ARRAY[c.s] AS TEXT)``,
@@ -105,6 +104,7 @@ def test_postgres_a_padded_cast_counts_as_growth(sql):
     with pytest.raises(Refused):
         guard.rewrite(sql, ATTACKER)  # today: allowed (10 MB per value; ~1 GB with REPEAT)
 
+
 # -- B. MariaDB: "exact" text comparison compares bytes of two different charsets -----------
 #
 # Policies compare text exactly on MariaDB by adding ``CAST(col AS BINARY) = CAST('lit' AS
@@ -137,7 +137,6 @@ def test_mysql_policy_text_comparison_holds_on_any_column_charset(make_database_
         assert h.run("SELECT id FROM reqs ORDER BY id") == [(2,), (3,)]  # today: [(1,), (2,), (3,)]
     finally:
         h.close()
-
 
 
 def test_mysql_policy_text_comparison_holds_on_a_latin1_connection(make_database_url):
@@ -201,13 +200,15 @@ def test_mysql_policy_text_comparison_holds_under_pad_char_to_full_length(make_d
     finally:
         h.close()
 
+
 # -- C. a locking read through LATERAL takes rows the update policy forbids (PostgreSQL) ----
 #
 # rewrite.py ``_locked`` applies the update policy to a table read by a locking SELECT or by
 # a sub-query in its FROM / JOIN — but a LATERAL sub-query's holder is exp.Lateral, not
 # From/Join, so it gets the read policy only. PostgreSQL applies FOR UPDATE to every FROM
 # item, LATERAL sub-queries included: user 2 holds doc 2 (published, user 1's) locked for
-# the whole transaction (measured: another session's FOR UPDATE NOWAIT on doc 2 fails).
+# the whole transaction (measured: another session's FOR UPDATE NOWAIT on doc 2 fails;
+# native RLS, same query, returns and locks docs 3 and 4 only).
 # Class: a structural position enumerated by node type (From/Join) where the grammar has
 # more (Lateral). Rule: decide "covered by the lock" by walking up through every FROM-item
 # container (anything that is not an expression-position sub-query), or apply the update
@@ -439,7 +440,9 @@ SQLITE_VIEW = [
 )
 def test_sqlite_write_through_a_view_cannot_replace_another_users_row(make_database_url, sql):
     rows = {"items": ("id, owner_id, title", [(1, 1, "alice's"), (2, 2, "mine")])}
-    h = GuardHarness(make_database_url("sqlite"), SQLITE_VIEW, rows, [Policy("vitems", "all", "owner_id = auth_user.id")])
+    h = GuardHarness(
+        make_database_url("sqlite"), SQLITE_VIEW, rows, [Policy("vitems", "all", "owner_id = auth_user.id")]
+    )
     try:
         h.reset()
         try:
@@ -528,7 +531,9 @@ AFTER_TRIGGER = {
 )
 def test_after_trigger_cannot_give_a_row_away(make_database_url, backend, sql):
     rows = {"gdocs": ("id, doc, owner_id, title", [(1, '{"owner": 1}', 1, "a"), (2, '{"owner": 2}', 2, "b")])}
-    h = GuardHarness(make_database_url(backend), AFTER_TRIGGER[backend], rows, [Policy("gdocs", "all", "owner_id = auth_user.id")])
+    h = GuardHarness(
+        make_database_url(backend), AFTER_TRIGGER[backend], rows, [Policy("gdocs", "all", "owner_id = auth_user.id")]
+    )
     try:
         h.reset()
         try:
@@ -538,3 +543,36 @@ def test_after_trigger_cannot_give_a_row_away(make_database_url, backend, sql):
         assert [r[2] for r in h.table("gdocs")] in ([1, 2], [1, 2, 2])  # today: [1, 1] / [1, 2, 1]
     finally:
         h.close()
+
+
+# -- What held (round 15; all three databases unless named) ---------------------------------
+#
+# - leakproof (PostgreSQL, MariaDB; hidden team 10 vs no row, as round 14's A): ANY/ALL over a
+#   failing cast, IN over a UNION with 1/0, CASE with 1/0 and negative SUBSTRING lengths,
+#   VALUES joins (refused), windows / ORDER BY / GROUP BY … HAVING / LIMIT / OFFSET / FETCH
+#   with CASE … -1 inside IN and EXISTS sub-queries, NOT EXISTS, casts in IN select lists,
+#   scalar sub-queries nested in IN, JOIN ON with division; MariaDB strict-mode writes
+#   (DELETE / UPDATE / INSERT … SELECT with text = 0, IN, BETWEEN, >, CAST AS SIGNED,
+#   JOIN … USING, sub-queries in SET): no answer differs — every one fenced;
+# - locking: FOR SHARE / SKIP LOCKED / NOWAIT, nested derived tables, parenthesised joins,
+#   FOR UPDATE inside CTEs, IN / EXISTS / scalar sub-queries (update policy applied where
+#   PostgreSQL locks); UNION … FOR UPDATE rejected by PostgreSQL; MariaDB LOCK IN SHARE MODE
+#   rejected (FOR SHARE printed); MariaDB's scan locks under REPEATABLE READ are documented;
+# - MariaDB UPDATE check: multi-table UPDATE refused; left-to-right SET (v = 3, w = CONCAT(v))
+#   judged as stored; a VARCHAR's collation (unicode_ci / uca1400 equalities) is moot since
+#   policies compare bytes (documented); strict mode rejects truncation / clamping (E shows
+#   the non-strict session);
+# - policies: text vs number, BETWEEN, IN of mixed types, COALESCE of mixed types,
+#   CURRENT_TIMESTAMP / CURRENT_DATE vs text, mismatched sub-query types — PostgreSQL raises
+#   on every row alike (a type error, no oracle), MariaDB in strict DELETE/UPDATE raised
+#   nothing; every ESCAPE form (two characters, empty, attribute, column) is ignored (denies);
+#   a missing attribute binds a parameter, so PostgreSQL's transform_null_equals changes
+#   nothing;
+# - SQLite: UPDATE OR REPLACE / INSERT OR REPLACE / REPLACE INTO / OR IGNORE / OR ROLLBACK
+#   refused;
+# - REST writes (PostgREST and original grammar): limit, offset, order, page, page_size,
+#   %6cimit, embedded limits, repeated limit: 400; Range on PATCH/DELETE ignored (as
+#   PostgREST: Range applies to GET only); ``limit=`` (empty) reads as no limit;
+# - tokens: login tokens end with a password change and with an id handed out again;
+#   a cached standing whose account differs is re-read; demotion within
+#   auth.admin_cache_seconds is documented.
