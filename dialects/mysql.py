@@ -56,7 +56,7 @@ _SAFE_SQL_MODES = frozenset(
     {"STRICT_TRANS_TABLES", "STRICT_ALL_TABLES", "ERROR_FOR_DIVISION_BY_ZERO", "NO_ZERO_DATE", "NO_ZERO_IN_DATE",
      "NO_ENGINE_SUBSTITUTION", "NO_AUTO_CREATE_USER", "ONLY_FULL_GROUP_BY", "NO_AUTO_VALUE_ON_ZERO",
      "NO_UNSIGNED_SUBTRACTION", "NO_DIR_IN_CREATE", "IGNORE_BAD_TABLE_OPTIONS", "REAL_AS_FLOAT",
-     "PAD_CHAR_TO_FULL_LENGTH", "NO_FIELD_OPTIONS", "NO_KEY_OPTIONS", "NO_TABLE_OPTIONS", "TIME_ROUND_FRACTIONAL"}
+     "NO_FIELD_OPTIONS", "NO_KEY_OPTIONS", "NO_TABLE_OPTIONS", "TIME_ROUND_FRACTIONAL"}
 )  # fmt: skip
 """sql_mode flags under which the server reads and runs guarded SQL as the guard analysed it."""
 
@@ -340,9 +340,21 @@ class MySQL(Dialect):
     def check_session(self, conn: Connection) -> str | None:
         modes = set(str(self.fetch_value(conn, "SELECT @@SESSION.sql_mode") or "").upper().split(",")) - {""}
         # An allow-list: every other mode changes how the server reads or runs what the guard
-        # analysed (string escapes, quotes, ||, NOT's precedence, SET's assignment order …).
+        # analysed (string escapes, quotes, ||, NOT's precedence, SET's assignment order,
+        # CHAR values read back padded …).
         unsafe = sorted(modes - _SAFE_SQL_MODES)
-        return f"unsafe sql_mode for guarded SQL: {', '.join(unsafe)}" if unsafe else None
+        if unsafe:
+            return f"unsafe sql_mode for guarded SQL: {', '.join(unsafe)}"
+        # And a required one: without strict mode a write stores a truncated or clamped
+        # value where a check judged the value written ('approved!' in VARCHAR(8)).
+        if not modes & {"STRICT_ALL_TABLES", "STRICT_TRANS_TABLES"}:
+            return "sql_mode for guarded SQL must be strict (STRICT_ALL_TABLES or STRICT_TRANS_TABLES)"
+        # Text is compared exactly as utf8mb4 bytes: the statement's text must be utf8mb4.
+        charset = str(self.fetch_value(conn, "SELECT @@SESSION.character_set_connection") or "")
+        client = str(self.fetch_value(conn, "SELECT @@SESSION.character_set_client") or "")
+        if (charset.lower(), client.lower()) != ("utf8mb4", "utf8mb4"):
+            return f"the connection's character set for guarded SQL must be utf8mb4, not {client}/{charset}"
+        return None
 
     def is_disconnect(self, exc: BaseException) -> bool:
         if isinstance(exc, pymysql.err.InterfaceError):
@@ -478,7 +490,10 @@ class MySQL(Dialect):
 
     @staticmethod
     def _bytes(value: exp.Expr) -> exp.Expr:
-        return exp.Cast(this=value, to=exp.DataType.build("BINARY", dialect="mysql"))
+        # The value's utf8mb4 bytes: converted first, so a latin1 or utf16 column's text and
+        # a utf8mb4 literal (or claim) compare as the same characters, byte for byte.
+        utf8 = exp.Cast(this=value, to=exp.DataType(this=exp.DataType.Type.CHARACTER_SET, kind=exp.Var(this="utf8mb4")))
+        return exp.Cast(this=utf8, to=exp.DataType.build("BINARY", dialect="mysql"))
 
     def build_comparison(self, node: type[exp.Expr], this: exp.Expr, value: exp.Expr, kind: Kind) -> exp.Expr:
         if kind not in _TEXT_KINDS or node not in (exp.EQ, exp.NEQ):
