@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import re
@@ -142,37 +143,52 @@ _ERRORS: dict[int, Callable[[Any], RlsError]] = {
 the connection (503)."""
 
 
-def _write_hazards(engines: dict[str, str | None], views: dict[str, str], schema: str) -> dict[str, str | None]:
-    """Per table or view, why a write under policies cannot be trusted, or None. Only
-    InnoDB undoes a statement that fails half-way: elsewhere a write aborted by its own
-    WITH CHECK would keep what it wrote. A view has no engine of its own: it has the
-    hazard of the tables its definition reads (through other views too), and one whose
-    tables cannot be told is refused."""
+def _base_tables(
+    engines: dict[str, str | None], views: dict[str, str], schema: str
+) -> dict[str, frozenset[str] | None]:
+    """Per table or view, the base tables a write to it reaches: a table itself; a view,
+    the tables its definition reads (through other views too); None when they cannot be
+    told (another schema, a definition that does not parse, a cycle)."""
 
-    def hazard(name: str, seen: frozenset[str]) -> str | None:
+    def resolve(name: str, seen: frozenset[str]) -> frozenset[str] | None:
         if name not in views:
-            engine = engines.get(name)
-            if engine is not None and engine.lower() == "innodb":
-                return None
-            return f"table engine {engine or 'unknown'} has no transactions: writes under a policy are refused"
-        unknown = f"view {name}: the storage of its tables cannot be told: writes under a policy are refused"
+            return frozenset({name}) if name in engines else None
         if name in seen:
-            return unknown
+            return None
         try:
-            read = {t for t in sqlglot.parse_one(views[name] or "", read="mysql").find_all(exp.Table)}
+            read = list(sqlglot.parse_one(views[name] or "", read="mysql").find_all(exp.Table))
         except sqlglot.errors.SqlglotError:
-            return unknown
+            return None
+        found: set[str] = set()
         for table in read:
             if table.args.get("catalog") or (table.db and table.db != schema):
-                return unknown
-            if table.name not in engines:
-                return unknown
-            found = hazard(table.name, seen | {name})
-            if found:
-                return found
-        return None
+                return None
+            inner = resolve(table.name, seen | {name})
+            if inner is None:
+                return None
+            found |= inner
+        return frozenset(found)
 
-    return {name: hazard(name, frozenset()) for name in engines}
+    return {name: resolve(name, frozenset()) for name in engines}
+
+
+def _write_hazards(engines: dict[str, str | None], bases: dict[str, frozenset[str] | None]) -> dict[str, str | None]:
+    """Per table or view, why a write under policies cannot be trusted, or None. Only
+    InnoDB undoes a statement that fails half-way: elsewhere a write aborted by its own
+    WITH CHECK would keep what it wrote. A view has the hazard of the tables it reaches,
+    and one whose tables cannot be told is refused."""
+    out: dict[str, str | None] = {}
+    for name, tables in bases.items():
+        if tables is None:
+            out[name] = f"view {name}: the storage of its tables cannot be told: writes under a policy are refused"
+            continue
+        engines_of = sorted({str(engines.get(t) or "unknown") for t in tables} - {"InnoDB", "innodb"})
+        out[name] = (
+            f"table engine {engines_of[0]} has no transactions: writes under a policy are refused"
+            if engines_of
+            else None
+        )
+    return out
 
 
 # max_statement_time exceeded (MariaDB), max_execution_time exceeded (MySQL), lock wait
@@ -374,7 +390,8 @@ class MySQL(Dialect):
             "WHERE TABLE_SCHEMA = DATABASE()"
         )
         views = cur.fetchall()
-        hazards = _write_hazards(engines, {v: d for v, d, _ in views}, views[0][2] if views else "")
+        bases = _base_tables(engines, {v: d for v, d, _ in views}, views[0][2] if views else "")
+        hazards = _write_hazards(engines, bases)
         cur.execute(
             "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
             "WHERE TABLE_SCHEMA = DATABASE() AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY TABLE_NAME, ORDINAL_POSITION"
@@ -406,6 +423,14 @@ class MySQL(Dialect):
             columns.setdefault(table, []).append(
                 Column(name, kind, column_type, nullable == "YES", has_default, computed=computed)
             )
+        # A view's column is set by the database when any table the view writes has a
+        # column the database sets (its columns are not traced to theirs: all of them, then).
+        set_by_database = {t for t, cols in columns.items() if any(c.computed for c in cols)}
+        for view, reached in bases.items():
+            if view in set_by_database or reached == frozenset({view}):
+                continue
+            if reached is None or reached & set_by_database:
+                columns[view] = [dataclasses.replace(c, computed=True) for c in columns.get(view, [])]
         return Schema.build(
             (
                 Table.build(
