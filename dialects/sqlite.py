@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import sqlite3
@@ -94,6 +95,50 @@ _UNNAMED: tuple[tuple[type[sqlite3.Error], Callable[[str], RlsError]], ...] = (
     (sqlite3.NotSupportedError, lambda _: BadRequest(_STATEMENT)),
     (sqlite3.Error, lambda _: unavailable()),
 )
+
+
+def _trigger_writes(sql: str | None) -> tuple[set[str], bool]:
+    """The tables a trigger's body writes (after ``UPDATE [OR …]`` and ``INTO``), and
+    whether it uses REPLACE (a conflict that deletes); read from its tokens. A trigger that
+    does not tokenise writes everything."""
+    try:
+        tokens = sqlglot.tokenize(sql or "", read="sqlite")
+    except sqlglot.errors.SqlglotError:
+        return {"*"}, True
+    words = [t.text.upper() for t in tokens]
+    body = words.index("BEGIN") if "BEGIN" in words else 0
+    written: set[str] = set()
+    for i in range(body, len(words) - 1):
+        j = i + 1
+        if words[i] == "UPDATE" and words[j] == "OR":
+            j += 2
+        if words[i] in ("UPDATE", "INTO") and j < len(words):
+            written.add(tokens[j].text.lower())
+    return written, "REPLACE" in words[body:]
+
+
+def _trigger_hazards(table_hazards: dict[str, str | None], triggers: list[tuple[str, str | None]]) -> dict[str, str]:
+    """Per table or view (lower-case), the hazard its triggers bring: a trigger that writes
+    its own table changes a row after the write's policy check judged it (RETURNING); a
+    view's INSTEAD OF trigger carries the hazards of the tables it writes."""
+    out: dict[str, str] = {}
+    for on, sql in triggers:
+        owner = on.lower()
+        written, replaces = _trigger_writes(sql)
+        if "*" in written or owner in written:
+            out[owner] = (
+                "a trigger of this table writes it again, after the write's policy check: "
+                "writes under a policy are refused"
+            )
+        elif replaces:
+            out[owner] = (
+                "a trigger of this table writes with REPLACE (it deletes rows): writes under a policy are refused"
+            )
+        else:
+            inherited = next((table_hazards.get(w) for w in sorted(written) if table_hazards.get(w)), None)
+            if inherited:
+                out[owner] = f"a trigger writes a table where {inherited}"
+    return out
 
 
 def _replaces_on_conflict(ddl: str | None) -> bool:
@@ -352,6 +397,9 @@ class SQLite(Dialect):
                 else None
             )
             tables.append(Table.build(name, columns, pk, is_view=type_ == "view", write_hazard=hazard))
+        cur.execute("SELECT tbl_name, sql FROM sqlite_schema WHERE type = 'trigger'")
+        hazards = _trigger_hazards({t.name.lower(): t.write_hazard for t in tables}, cur.fetchall())
+        tables = [dataclasses.replace(t, write_hazard=t.write_hazard or hazards.get(t.name.lower())) for t in tables]
         return Schema.build(tables, self.introspect_foreign_keys(conn))
 
     # -- foreign keys and JSON for embedded resources -----------------------------------
