@@ -119,7 +119,7 @@ def wrap_reads(
 
 def _locked(node: exp.Expr) -> bool:
     """Whether a locking clause covers ``node``: one on the SELECT that reads it, or on
-    a SELECT reading that one as a FROM / JOIN item (PostgreSQL locks the tables of a
+    a SELECT reading that one as a FROM / JOIN / LATERAL item (PostgreSQL locks the tables of a
     sub-query in FROM; not those of a WITH query or a sub-query elsewhere)."""
     parent = node.parent
     while parent is not None and not isinstance(parent, exp.Select):
@@ -129,9 +129,9 @@ def _locked(node: exp.Expr) -> bool:
     if parent.args.get("locks"):
         return True
     holder = parent.parent
-    while isinstance(holder, exp.Subquery) and isinstance(holder.parent, exp.Subquery):
+    while isinstance(holder, (exp.Subquery, exp.Lateral)) and isinstance(holder.parent, (exp.Subquery, exp.Lateral)):
         holder = holder.parent
-    if isinstance(holder, exp.Subquery) and isinstance(holder.parent, (exp.From, exp.Join)):
+    if isinstance(holder, (exp.Subquery, exp.Lateral)) and isinstance(holder.parent, (exp.From, exp.Join)):
         return _locked(holder)
     return False
 
