@@ -126,7 +126,12 @@ def install_demo(db: Database, config: Config, passwords: Passwords) -> Demo:
     created = not tables_present and _create_tables(db, ids["alice"], ids["bob"])
     _ensure_policies(db)
     tokens = Tokens(secret, lifetime=config.token_lifetime, user_id_claim=config.user_id_claim)
-    minted = {u.name: tokens.issue(u.id, is_admin=u.is_admin) for u in users}
+    accounts = Users(db, passwords)
+    minted = {}
+    for u in users:
+        # Each token names its account, as a login's does: a password change ends it.
+        standing = accounts.standing(u.id)
+        minted[u.name] = tokens.issue(u.id, is_admin=u.is_admin, account=standing.account if standing else None)
     return Demo(created, users, minted, secret_file)
 
 
