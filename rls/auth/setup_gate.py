@@ -1,6 +1,7 @@
 """Who may call ``POST /auth/setup``: setup makes its caller the admin, so on a fresh server
-the first caller would win. It is allowed from a loopback client talking to the server
-directly, or with a setup token (``X-Setup-Token``).
+the first caller would win. It is allowed with a setup token (``X-Setup-Token``), or — when
+``auth.setup_token`` is not configured — from a loopback client talking to the server
+directly.
 
 A setup token is either ``auth.setup_token`` from the configuration, or one printed by
 ``rest auth setup-token``: an expiry time signed with ``auth.secret``, so the server can
@@ -76,7 +77,9 @@ class SetupGate:
             if self.valid_token(str(presented)):
                 return
             raise Denied("invalid setup token")
-        if is_direct_loopback(environ):
+        # A configured token is required of every caller: behind a relay that adds no
+        # header (nginx's plain proxy_pass, ssh -L), a remote client looks like loopback.
+        if not self._configured and is_direct_loopback(environ):
             return
         raise Denied(
             "setup is allowed from the server's own host, or with a setup token "
