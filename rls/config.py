@@ -167,7 +167,8 @@ class Config:
         "auth.setup_token",
         "",
         "REST_AUTH_SETUP_TOKEN",
-        "token POST /auth/setup requires of every caller once set (without one: loopback clients only; see rest auth setup-token)",
+        "token POST /auth/setup requires of every caller once set "
+        "(without one: loopback clients only; see rest auth setup-token)",
         secret=True,
     )
 
