@@ -359,6 +359,10 @@ def _check_data_type(value: object, placeholders: frozenset[str], leaves: set[in
             and not param.args.get("expression")
         ):
             raise Refused("type parameters must be numbers")
+        if int(number.name) > MAX_GROWTH:
+            # CAST(x AS CHAR(10485760)) pads one character to 10 MB: a length is a size,
+            # bounded as REPEAT's count is.
+            raise Refused(f"type parameters are numbers up to {MAX_GROWTH}")
         leaves.add(id(number))
 
 

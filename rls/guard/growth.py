@@ -38,6 +38,13 @@ _CONSTRUCTOR_NAMES = frozenset(
     {"ROW", "ARRAY", "JSON_BUILD_OBJECT", "JSONB_BUILD_OBJECT", "JSON_BUILD_ARRAY", "JSONB_BUILD_ARRAY",
      "JSON_ARRAY", "JSON_OBJECT", "JSON_ARRAYAGG", "JSON_OBJECTAGG", "JSON_GROUP_ARRAY", "JSON_GROUP_OBJECT"}
 )  # fmt: skip
+# Serialisers: their text escapes its input ('"' becomes '\"'), so even one column's value
+# can double in size per link of a chain of CTEs.
+_SERIALISERS = (exp.JSONFormat,) if hasattr(exp, "JSONFormat") else ()
+_SERIALISER_NAMES = frozenset(
+    {"TO_JSON", "TO_JSONB", "ROW_TO_JSON", "ARRAY_TO_JSON", "JSON_QUOTE", "QUOTE", "QUOTE_LITERAL", "QUOTE_IDENT",
+     "QUOTE_NULLABLE", "JSONB_PRETTY", "JSON_ESCAPE"}
+)  # fmt: skip
 
 
 _AGGREGATES = (exp.GroupConcat, exp.ArrayAgg)
@@ -54,9 +61,10 @@ def _is_growth(node: exp.Expr) -> bool:
     if isinstance(node, _CONCATENATIONS) and not isinstance(node.parent, exp.DPipe):
         return sum(1 for _ in node.find_all(exp.Column)) > 1
     if _is_constructor(node):
-        # Anything that holds copies of two or more column values: sizes add per value,
-        # and multiply through a chain of CTEs (each link holding the last one's twice).
-        return sum(1 for _ in node.find_all(exp.Column)) > 1
+        # Anything that holds copies of column values, escaped or one per row: sizes add
+        # per value and multiply through a chain of CTEs (each link holding the last one's
+        # twice, or each of its characters escaped). A compared tuple holds nothing.
+        return any(True for _ in node.find_all(exp.Column))
     if isinstance(node, exp.Anonymous) and str(node.this).upper() == "STRING_AGG":
         return True
     return isinstance(node, exp.Anonymous) and str(node.this).upper() in _FORMATS
@@ -64,11 +72,13 @@ def _is_growth(node: exp.Expr) -> bool:
 
 def _is_constructor(node: exp.Expr) -> bool:
     if isinstance(node, exp.Anonymous):
-        return str(node.this).upper() in _CONSTRUCTOR_NAMES
+        return str(node.this).upper() in _CONSTRUCTOR_NAMES | _SERIALISER_NAMES
+    if isinstance(node, exp.Func) and node.sql_name().upper() in _SERIALISER_NAMES:
+        return True
     if isinstance(node, exp.Tuple):
         # A tuple compared (``(a, b) IN …``, ``(a, b) = (1, 2)``) is no value that is kept.
         return not isinstance(node.parent, (exp.In, exp.Predicate, exp.Values))
-    return isinstance(node, _CONSTRUCTORS)
+    return isinstance(node, (*_CONSTRUCTORS, *_SERIALISERS))
 
 
 def _shrinks(node: exp.Replace) -> bool:
