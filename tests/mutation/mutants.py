@@ -38,6 +38,7 @@ ROUND13 = "tests/test_attacks_round13.py::"
 ROUND14 = "tests/test_attacks_round14_guard.py::"
 ROUND14_REST = "tests/test_attacks_round14_rest.py::"
 TOKENS = "tests/test_auth_tokens.py::"
+ROUND15 = "tests/test_attacks_round15.py::"
 
 MUTANTS: tuple[Mutant, ...] = (
     # -- the fence --------------------------------------------------------------------------------
@@ -734,5 +735,77 @@ MUTANTS: tuple[Mutant, ...] = (
         '    return any(words[i : i + 3] == ["ON", "CONFLICT", "REPLACE"] for i in range(len(words) - 2))\n',
         "    return False\n",
         (ROUND14_REST + "test_sqlite_post_cannot_delete_a_row_through_a_replace_conflict",),
+    ),  # -- round 15 ---------------------------------------------------------------------------------
+    Mutant(
+        "mariadb-bytes-in-column-charset",
+        "MariaDB text compared as the column's own bytes (latin1 / utf16 against a utf8mb4 literal)",
+        "dialects/mysql.py",
+        '        utf8 = exp.Cast(this=value, to=exp.DataType(this=exp.DataType.Type.CHARACTER_SET, kind=exp.Var(this="utf8mb4")))\n',
+        "        utf8 = value\n",
+        (ROUND15 + "test_mysql_policy_text_comparison_holds_on_any_column_charset",),
+    ),
+    Mutant(
+        "mariadb-session-not-strict",
+        "a MariaDB session without a strict sql_mode accepted (a write stores what its check did not judge)",
+        "dialects/mysql.py",
+        '        if not modes & {"STRICT_ALL_TABLES", "STRICT_TRANS_TABLES"}:\n',
+        "        if False:\n",
+        (ROUND15 + "test_mysql_update_check_holds_on_a_non_strict_session",),
+    ),
+    Mutant(
+        "mariadb-view-columns-not-computed",
+        "a MariaDB view's columns not marked as set by the database when a table it reaches has such columns",
+        "dialects/mysql.py",
+        "            if reached is None or reached & set_by_database:\n",
+        "            if False:\n",
+        (ROUND15 + "test_mysql_update_through_a_view_cannot_give_a_row_away",),
+    ),
+    Mutant(
+        "after-trigger-writing-its-table-ignored",
+        "an AFTER trigger that writes its own table again (after RETURNING judged the row) ignored (PostgreSQL)",
+        "dialects/postgres.py",
+        '    return table.lower() in words or "execute" in words or "tg_table_name" in words or "tg_relid" in words\n',
+        "    return False\n",
+        (ROUND15 + "test_after_trigger_cannot_give_a_row_away",),
+    ),
+    Mutant(
+        "sqlite-trigger-writing-its-table-ignored",
+        "a SQLite trigger that writes its own table again ignored",
+        "dialects/sqlite.py",
+        '        if "*" in written or owner in written:\n',
+        "        if False:\n",
+        (ROUND15 + "test_after_trigger_cannot_give_a_row_away",),
+    ),
+    Mutant(
+        "lock-through-lateral",
+        "a locking clause does not cover LATERAL sub-queries",
+        "rls/guard/rewrite.py",
+        "    if isinstance(holder, (exp.Subquery, exp.Lateral)) and isinstance(holder.parent, (exp.From, exp.Join)):\n",
+        "    if isinstance(holder, exp.Subquery) and isinstance(holder.parent, (exp.From, exp.Join)):\n",
+        (ROUND15 + "test_postgres_locking_read_through_lateral_takes_only_updatable_rows",),
+    ),
+    Mutant(
+        "growth-one-column-constructors",
+        "a constructor or serialiser of one column value is no growth (escaping doubles per link)",
+        "rls/guard/growth.py",
+        "        return any(True for _ in node.find_all(exp.Column))\n",
+        "        return sum(1 for _ in node.find_all(exp.Column)) > 1\n",
+        (ROUND15 + "test_escaping_a_value_link_after_link_counts_as_growth",),
+    ),
+    Mutant(
+        "type-length-unbounded",
+        "type length parameters not bounded (CAST(x AS CHAR(10485760)) pads to 10 MB)",
+        "rls/guard/allow.py",
+        "        if int(number.name) > MAX_GROWTH:\n",
+        "        if False:\n",
+        (ROUND15 + "test_postgres_a_padded_cast_counts_as_growth",),
+    ),
+    Mutant(
+        "setup-token-not-required-of-loopback",
+        "a configured setup token not required of loopback callers (a header-less relay looks local)",
+        "rls/auth/setup_gate.py",
+        "        if not self._configured and is_direct_loopback(environ):\n",
+        "        if is_direct_loopback(environ):\n",
+        (ROUND15 + "test_setup_relayed_by_a_default_reverse_proxy_is_refused",),
     ),
 )
