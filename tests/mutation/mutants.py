@@ -533,14 +533,6 @@ MUTANTS: tuple[Mutant, ...] = (
         "                if False:\n",
         (ROUND12 + "test_growth_does_not_compose",),
     ),
-    Mutant(
-        "growth-recursive-cte",
-        "a recursive CTE's recursive member may grow its own columns (s || s doubles per step)",
-        "rls/guard/growth.py",
-        "            for cte in node.expressions:\n                _check_recursive(cte)\n",
-        "            pass\n",
-        (ROUND12 + "test_growth_does_not_compose",),
-    ),
     # -- exact principal comparisons (attack round 12) ---------------------------------------------
     Mutant(
         "policy-parentheses-kept",
