@@ -9,6 +9,7 @@ from __future__ import annotations
 import jwt
 
 from rls.auth.authenticator import AdminCache, Authenticator
+from rls.auth.store import Standing
 from rls.auth.tokens import Tokens
 
 SECRET = "benchmark-secret-" + "x" * 32
@@ -50,7 +51,7 @@ def test_authenticate_header_cached(benchmark):
     """The whole per-request step: parse the header, cached verify, no admin lookup."""
     benchmark.group = "token-verify"
     tokens = Tokens(SECRET)
-    authenticator = Authenticator(tokens, AdminCache(lambda user_id: False, ttl=1))
+    authenticator = Authenticator(tokens, AdminCache(lambda user_id: Standing(False, None), ttl=1))
     header = f"Bearer {_token(tokens)}"
     user = benchmark(authenticator.authenticate, header)
     assert user.id == 42
@@ -60,7 +61,7 @@ def test_authenticate_admin_cached(benchmark):
     """An admin's request: cached verify plus the cached auth_users check."""
     benchmark.group = "token-verify"
     tokens = Tokens(SECRET)
-    authenticator = Authenticator(tokens, AdminCache(lambda user_id: True, ttl=60))
+    authenticator = Authenticator(tokens, AdminCache(lambda user_id: Standing(True, None), ttl=60))
     header = f"Bearer {tokens.issue(1, is_admin=True)}"
     user = benchmark(authenticator.authenticate, header)
     assert user.is_admin
