@@ -1,0 +1,154 @@
+"""Round-16 attacks on the round-15 fixes and their neighbours, on the real databases, as
+user 2 (``rls.connect``, tests/guardkit.py). Each test asserts the secure behaviour: it
+fails on main today and passes once fixed. What held is listed at the end of the module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rls import AuthUser, Guard, Policy, connect
+from rls.errors import Denied, Refused
+from tests.guardkit import GuardHarness
+
+ATTACKER = AuthUser(id=2)
+OWNED = [Policy("gdocs", "all", "owner_id = auth_user.id")]
+GDOCS = "CREATE TABLE gdocs (id INTEGER PRIMARY KEY, doc TEXT, owner_id INTEGER, title TEXT)"
+ROWS = {"gdocs": ("id, doc, owner_id, title", [(1, '{"owner": 1}', 1, "a"), (2, '{"owner": 2}', 2, "b")])}
+GIVE_AWAY = [
+    "UPDATE gdocs SET doc = '{\"owner\": 1}' WHERE id = 2",
+    "INSERT INTO gdocs (id, doc, owner_id, title) VALUES (3, '{\"owner\": 1}', 2, 'c')",
+]
+
+
+def _attempt(url: str, ddl: list[str], sql: str, rows: Any = ROWS, policies: list[Policy] = OWNED) -> GuardHarness:
+    h = GuardHarness(url, ddl, rows, policies)
+    h.reset()
+    try:
+        h.run(sql)
+    except (Denied, Refused):
+        pass
+    return h
+
+
+# -- A. the trigger-writes-its-table hazard is a deny-list over trigger source text ---------
+#
+# Round 15 refuses writes to a table whose AFTER ROW INSERT/UPDATE trigger function's
+# *source* names the table (or uses EXECUTE / TG_TABLE_NAME / TG_RELID) on PostgreSQL, and
+# whose trigger tokens after UPDATE / INTO name it on SQLite. Everything the database runs
+# after RETURNING judged the row, and that is not literally in that text, escapes:
+#   1. the trigger function calls another function that writes the table (PERFORM f(…));
+#   2. a FOR EACH STATEMENT AFTER trigger (tgtype & 1 = 0 is not even scanned);
+#   3. a cascade: table A's trigger writes B, B's trigger writes A (neither names itself);
+#   4. a rule: CREATE RULE … ON INSERT TO gdocs DO ALSO UPDATE gdocs (runs after the INSERT
+#      — and its RETURNING — no trigger at all);
+# Each: user 2 writes their row, RETURNING shows owner 2 (check passes), the database then
+# stores owner 1 — the row is given to user 1 (round 15's I again). Native PostgreSQL RLS
+# applies the policies to the nested statements (they run as the invoker) and refuses.
+# Class: a hazard decided by scanning names in code (a deny-list of spellings). Rule: any
+# trigger (row or statement, any timing, any event) or rule on a table — or on a table its
+# triggers write, transitively — makes writes under a policy refused (allow-list: only
+# tables with no user triggers/rules); or the guard judges after the statement (re-reading
+# the written keys in the same transaction before commit) instead of in RETURNING.
+PG_HELPER = [
+    GDOCS,
+    "CREATE FUNCTION fix_owner(k integer, d text) RETURNS void LANGUAGE sql AS $$ UPDATE gdocs "
+    "SET owner_id = (d::jsonb->>'owner')::int WHERE id = k AND owner_id IS DISTINCT FROM (d::jsonb->>'owner')::int $$",
+    "CREATE FUNCTION on_doc() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM fix_owner(NEW.id, NEW.doc); "
+    "RETURN NULL; END $$",
+    "CREATE TRIGGER gdocs_au AFTER INSERT OR UPDATE OF doc ON gdocs FOR EACH ROW EXECUTE FUNCTION on_doc()",
+]
+PG_STATEMENT = [
+    GDOCS,
+    "CREATE FUNCTION on_doc() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF pg_trigger_depth() > 1 THEN "
+    "RETURN NULL; END IF; UPDATE gdocs SET owner_id = (doc::jsonb->>'owner')::int "
+    "WHERE owner_id IS DISTINCT FROM (doc::jsonb->>'owner')::int; RETURN NULL; END $$",
+    "CREATE TRIGGER gdocs_as AFTER INSERT OR UPDATE ON gdocs FOR EACH STATEMENT EXECUTE FUNCTION on_doc()",
+]
+PG_CASCADE = [
+    GDOCS,
+    "CREATE TABLE audit (doc_id INTEGER, doc TEXT)",
+    "CREATE FUNCTION log_doc() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "INSERT INTO audit VALUES (NEW.id, NEW.doc); RETURN NULL; END $$",
+    "CREATE TRIGGER gdocs_log AFTER INSERT OR UPDATE OF doc ON gdocs FOR EACH ROW EXECUTE FUNCTION log_doc()",
+    "CREATE FUNCTION apply_doc() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE gdocs "
+    "SET owner_id = (NEW.doc::jsonb->>'owner')::int WHERE id = NEW.doc_id "
+    "AND owner_id IS DISTINCT FROM (NEW.doc::jsonb->>'owner')::int; RETURN NULL; END $$",
+    "CREATE TRIGGER audit_apply AFTER INSERT ON audit FOR EACH ROW EXECUTE FUNCTION apply_doc()",
+]
+PG_RULE = [
+    GDOCS,
+    "CREATE RULE gdocs_owner AS ON INSERT TO gdocs DO ALSO UPDATE gdocs "
+    "SET owner_id = (NEW.doc::jsonb->>'owner')::int WHERE id = NEW.id",
+]
+SQLITE_CASCADE = [
+    GDOCS,
+    "CREATE TABLE audit (doc_id INTEGER, doc TEXT)",
+    "CREATE TRIGGER gdocs_log_u AFTER UPDATE OF doc ON gdocs BEGIN INSERT INTO audit VALUES (NEW.id, NEW.doc); END",
+    "CREATE TRIGGER gdocs_log_i AFTER INSERT ON gdocs BEGIN INSERT INTO audit VALUES (NEW.id, NEW.doc); END",
+    "CREATE TRIGGER audit_apply AFTER INSERT ON audit BEGIN UPDATE gdocs "
+    "SET owner_id = CAST(json_extract(NEW.doc, '$.owner') AS INTEGER) WHERE id = NEW.doc_id; END",
+]
+HIDDEN_WRITERS = {
+    "pg_helper_function": ("postgres", PG_HELPER),
+    "pg_statement_trigger": ("postgres", PG_STATEMENT),
+    "pg_cascade_via_other_table": ("postgres", PG_CASCADE),
+    "sqlite_cascade_via_other_table": ("sqlite", SQLITE_CASCADE),
+}
+
+
+@pytest.mark.parametrize("sql", GIVE_AWAY, ids=["update", "insert"])
+@pytest.mark.parametrize("case", sorted(HIDDEN_WRITERS))
+def test_a_trigger_that_writes_the_table_indirectly_cannot_give_a_row_away(make_database_url, case, sql):
+    backend, ddl = HIDDEN_WRITERS[case]
+    h = _attempt(make_database_url(backend), ddl, sql)
+    try:
+        owners = [r[2] for r in h.table("gdocs")]
+        assert owners in ([1, 2], [1, 2, 2])  # today: [1, 1] / [1, 2, 1] — given to user 1
+    finally:
+        h.close()
+
+
+def test_postgres_a_rule_cannot_give_an_inserted_row_away(make_database_url):
+    h = _attempt(make_database_url("postgres"), PG_RULE, GIVE_AWAY[1])
+    try:
+        assert [r[2] for r in h.table("gdocs")] in ([1, 2], [1, 2, 2])  # today: [1, 2, 1]
+    finally:
+        h.close()
+
+
+# -- B. a trigger that writes *other* rows of its table is no hazard to the guard ---------
+#
+# The round-15 hazard is about the row just judged. A trigger may also write other rows of
+# the same table, which no policy sees: SQLite's scan only looks after UPDATE / INTO (a
+# ``DELETE FROM gdocs`` in an AFTER INSERT trigger is missed), PostgreSQL's only AFTER ROW
+# INSERT/UPDATE triggers (a BEFORE INSERT trigger that deletes is missed). An ordinary
+# "latest wins" de-duplication trigger then lets user 2 delete alice's row by inserting a
+# row with her title. Native RLS filters the trigger's DELETE by the delete policy (the
+# trigger runs as the invoker): alice's row stays. Rule: as A — any trigger that writes
+# (INSERT / UPDATE / DELETE / REPLACE, any timing) the table, or any table, refuses.
+DEDUPE = {
+    "sqlite": [
+        GDOCS,
+        "CREATE TRIGGER gdocs_dedupe AFTER INSERT ON gdocs BEGIN "
+        "DELETE FROM gdocs WHERE title = NEW.title AND id <> NEW.id; END",
+    ],
+    "postgres": [
+        GDOCS,
+        "CREATE FUNCTION dedupe() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "DELETE FROM gdocs WHERE title = NEW.title AND id <> NEW.id; RETURN NEW; END $$",
+        "CREATE TRIGGER gdocs_dedupe BEFORE INSERT ON gdocs FOR EACH ROW EXECUTE FUNCTION dedupe()",
+    ],
+}
+
+
+@pytest.mark.parametrize("backend", sorted(DEDUPE))
+def test_a_trigger_cannot_delete_another_users_row(make_database_url, backend):
+    sql = "INSERT INTO gdocs (id, doc, owner_id, title) VALUES (3, '{\"owner\": 2}', 2, 'a')"
+    h = _attempt(make_database_url(backend), DEDUPE[backend], sql)
+    try:
+        assert 1 in [r[0] for r in h.table("gdocs")]  # today: alice's row 1 deleted
+    finally:
+        h.close()
