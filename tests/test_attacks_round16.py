@@ -152,3 +152,47 @@ def test_a_trigger_cannot_delete_another_users_row(make_database_url, backend):
         assert 1 in [r[0] for r in h.table("gdocs")]  # today: alice's row 1 deleted
     finally:
         h.close()
+
+
+# -- C. growth: one column's value copied many times by functions outside the deny-list -----
+#
+# growth.py names the functions that grow a value (REPEAT, printf/format, REPLACE, Pad,
+# aggregates, concatenations of two or more columns, constructors, serialisers). Others
+# on the function allow-list grow a value too, with one column:
+#   1. CONCAT_WS(c.s, '', '', …): the separator is copied between every pair of the other
+#      arguments (up to 98 copies on PostgreSQL, whose limit is 100 arguments). One
+#      column, so no "concatenation" to growth.py. Measured on PostgreSQL: two CTE links
+#      from REPEAT('x', 100000) → a 940 MB value in 4.6 s (three links ask for 93 GB;
+#      PostgreSQL allocates up to its 1 GB limit per row). MariaDB allows the same SQL
+#      (its max_allowed_packet, 16 MB here, turns the result into NULL beyond that).
+#   2. PostgreSQL's bytea text output: CAST(CAST(SUBSTRING(c.s, 3) AS BYTEA) AS TEXT)
+#      doubles the value per link ('\x' + two hex digits per byte; SUBSTRING drops the
+#      '\x' so the next link reads the digits as text). Measured: 9 links from 100 kB →
+#      51 MB in 0.8 s; 14 links → 1.6 GB.
+# Class: as round 15's A — "growth" decided by a deny-list of node shapes. Rule: a size
+# factor per node from an allow-list (functions whose output is at most their input or a
+# constant — LOWER, SUBSTRING, LENGTH, comparisons…); anything else, casts to text of
+# binary/composite types included, counts as growth and may not be chained.
+def _links(link: str, start: str, links: int) -> str:
+    sql = f"WITH c0 AS (SELECT {start} AS s FROM tags WHERE id = 1)"
+    for i in range(1, links + 1):
+        sql += f", c{i} AS (SELECT {link.format(p=f'c{i - 1}')} AS s FROM c{i - 1})"
+    return sql + f" SELECT LENGTH(s) FROM c{links}"
+
+
+_EMPTIES = ", ".join(["''"] * 98)
+
+
+@pytest.mark.parametrize(
+    ("dialect", "link", "links"),
+    [
+        ("postgres", "CONCAT_WS({p}.s, " + _EMPTIES + ")", 3),
+        ("mysql", "CONCAT_WS({p}.s, " + _EMPTIES + ")", 3),
+        ("postgres", "CAST(CAST(SUBSTRING({p}.s, 3) AS BYTEA) AS TEXT)", 14),
+    ],
+    ids=["pg_concat_ws_separator", "mysql_concat_ws_separator", "pg_bytea_hex_output"],
+)
+def test_one_column_copied_by_a_function_outside_the_growth_list_is_refused(dialect, link, links):
+    guard = Guard([Policy("tags", "all", "")], dialect=dialect, schema={"tags": ["id", "name"]})
+    with pytest.raises(Refused):
+        guard.rewrite(_links(link, "REPEAT('x', 100000)", links), ATTACKER)  # today: allowed (93 GB / 1.6 GB)
