@@ -196,3 +196,49 @@ def test_one_column_copied_by_a_function_outside_the_growth_list_is_refused(dial
     guard = Guard([Policy("tags", "all", "")], dialect=dialect, schema={"tags": ["id", "name"]})
     with pytest.raises(Refused):
         guard.rewrite(_links(link, "REPEAT('x', 100000)", links), ATTACKER)  # today: allowed (93 GB / 1.6 GB)
+
+
+# -- D. a view over a table whose AFTER trigger writes it: the hazard stays on the table ---
+#
+# Round 15 marks *the table* with the trigger hazard. A write through a view reaches the
+# same trigger, but the view carries no hazard: on PostgreSQL views get a hazard only from
+# triggers on the view itself (an auto-updatable ``CREATE VIEW vdocs AS SELECT … FROM
+# gdocs`` has none — round 15's own trigger, unchanged, one name away); on SQLite a view's
+# INSTEAD OF trigger inherits its tables' *own* hazards (ON CONFLICT REPLACE) but not the
+# trigger hazard computed beside it in the same pass. Policies on the view, RETURNING shows
+# owner 2, the base table's trigger stores owner 1. Class: a hazard attached to a name,
+# not to what the write reaches (round 15's G and F again). Rule: compute hazards as a
+# fixed point over "writes reach" edges (view → base tables, trigger → tables it writes,
+# rule → tables it writes), and refuse writes to anything that reaches a hazard.
+PG_VIEW = [
+    GDOCS,
+    "CREATE FUNCTION gdocs_owner() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "UPDATE gdocs SET owner_id = (NEW.doc::jsonb->>'owner')::int WHERE id = NEW.id "
+    "AND owner_id IS DISTINCT FROM (NEW.doc::jsonb->>'owner')::int; RETURN NULL; END $$",
+    "CREATE TRIGGER gdocs_au AFTER INSERT OR UPDATE OF doc ON gdocs FOR EACH ROW EXECUTE FUNCTION gdocs_owner()",
+    "CREATE VIEW vdocs AS SELECT id, doc, owner_id, title FROM gdocs",
+]
+SQLITE_VIEW = [
+    GDOCS,
+    "CREATE TRIGGER gdocs_ai AFTER INSERT ON gdocs BEGIN UPDATE gdocs "
+    "SET owner_id = CAST(json_extract(NEW.doc, '$.owner') AS INTEGER) WHERE id = NEW.id; END",
+    "CREATE TRIGGER gdocs_au AFTER UPDATE OF doc ON gdocs BEGIN UPDATE gdocs "
+    "SET owner_id = CAST(json_extract(NEW.doc, '$.owner') AS INTEGER) WHERE id = NEW.id; END",
+    "CREATE VIEW vdocs AS SELECT id, doc, owner_id, title FROM gdocs",
+    "CREATE TRIGGER vdocs_ins INSTEAD OF INSERT ON vdocs BEGIN INSERT INTO gdocs (id, doc, owner_id, title) "
+    "VALUES (NEW.id, NEW.doc, NEW.owner_id, NEW.title); END",
+    "CREATE TRIGGER vdocs_upd INSTEAD OF UPDATE ON vdocs BEGIN UPDATE gdocs SET doc = NEW.doc, "
+    "owner_id = NEW.owner_id, title = NEW.title WHERE id = OLD.id; END",
+]
+VIEWS = {"postgres": PG_VIEW, "sqlite": SQLITE_VIEW}
+
+
+@pytest.mark.parametrize("sql", [s.replace("gdocs", "vdocs", 1) for s in GIVE_AWAY], ids=["update", "insert"])
+@pytest.mark.parametrize("backend", sorted(VIEWS))
+def test_a_write_through_a_view_cannot_give_a_row_away_by_the_tables_trigger(make_database_url, backend, sql):
+    policies = [Policy("vdocs", "all", "owner_id = auth_user.id")]
+    h = _attempt(make_database_url(backend), VIEWS[backend], sql, policies=policies)
+    try:
+        assert [r[2] for r in h.table("gdocs")] in ([1, 2], [1, 2, 2])  # today: [1, 1] / [1, 2, 1]
+    finally:
+        h.close()
