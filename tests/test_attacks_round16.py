@@ -242,3 +242,75 @@ def test_a_write_through_a_view_cannot_give_a_row_away_by_the_tables_trigger(mak
         assert [r[2] for r in h.table("gdocs")] in ([1, 2], [1, 2, 2])  # today: [1, 1] / [1, 2, 1]
     finally:
         h.close()
+
+
+# -- E. MariaDB: text compared by collation outside = / <> / IN ------------------------------
+#
+# Policies compare text as utf8mb4 bytes on MariaDB — but only in the shapes
+# apply_dialect rewrites: ``=`` / ``<>`` / ``IN`` with a typed column on one side, and
+# ordering operators only when a principal is on the other. Every other text comparison
+# keeps the column's collation (utf8mb4_unicode_ci here: case, accents and trailing spaces
+# ignored): ``BETWEEN 'sales' AND 'sales'``, ``>= 'sales' AND <= 'sales'``, a row-value
+# ``(team, owner_id) IN (('sales', 1))``, a row equality inside EXISTS, column-vs-column
+# ordering inside EXISTS. Each grants docs of teams 'SALES', 'sales ' and 'säles' —
+# PostgreSQL and SQLite (and the same policy written with ``=``) grant 'sales' only.
+# Class: exactness applied per operator shape (a deny-list of node types). Rule: on MariaDB
+# every text-typed comparison in a policy — any operator, BETWEEN, row values, sub-query
+# columns — is built from the bytes (or the policy column gets ``COLLATE utf8mb4_bin``
+# plus a byte tie-break), or the policy compiler refuses the shapes it does not rewrite.
+TEAM_TABLES = [
+    "CREATE TABLE docs (id INTEGER PRIMARY KEY, owner_id INTEGER, team VARCHAR(20)) "
+    "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
+    "CREATE TABLE members (user_id INTEGER, team VARCHAR(20)) "
+    "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci",
+]
+TEAM_ROWS = {
+    "docs": ("id, owner_id, team", [(1, 1, "SALES"), (2, 1, "sales "), (3, 1, "sales"), (4, 1, "säles")]),
+    "members": ("user_id, team", [(2, "sales")]),
+}
+
+
+def _visible(make_database_url: Any, policy: str) -> Any:
+    h = GuardHarness(make_database_url("mysql"), TEAM_TABLES, TEAM_ROWS,
+                     [Policy("docs", "read", policy), Policy("members", "read", "")])  # fmt: skip
+    try:
+        h.reset()
+        try:
+            return h.run("SELECT id FROM docs ORDER BY id", user=AuthUser(id=2))
+        except (Denied, Refused):
+            return []
+    finally:
+        h.close()
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        "team BETWEEN 'sales' AND 'sales'",
+        "team >= 'sales' AND team <= 'sales'",
+        "(team, owner_id) IN (('sales', 1))",
+        "EXISTS (SELECT 1 FROM members m WHERE m.user_id = auth_user.id AND (m.team, 1) = (docs.team, 1))",
+        "EXISTS (SELECT 1 FROM members m WHERE m.user_id = auth_user.id AND m.team >= docs.team "
+        "AND m.team <= docs.team)",
+    ],
+    ids=["between", "range", "row_in_list", "row_equality_in_exists", "column_range_in_exists"],
+)
+def test_mysql_every_text_comparison_in_a_policy_is_exact(make_database_url, policy):
+    seen = _visible(make_database_url, policy)
+    assert seen in ([(3,)], [])  # today: [(1,), (2,), (3,), (4,)] — 'SALES', 'sales ', 'säles' granted
+
+
+# The exact form rls builds for the membership policy meets a MariaDB optimizer bug: for
+# ``EXISTS (SELECT 1 FROM members m WHERE m.team = docs.team AND m.user_id = auth_user.id)``
+# the guard emits ``m.team = t.team AND CAST(CAST(m.team AS CHAR CHARACTER SET utf8mb4)
+# AS BINARY) = CAST(CAST(t.team …) AS BINARY)``; MariaDB 10.11 turns the EXISTS into a
+# semi-join (duplicate weedout, members first, docs through a BNL join buffer) and returns
+# no row at all — doc 3 ('sales', the member's team) included (correct with
+# join_cache_level=0 or semijoin=off; the bytes alone, or the IN form, are correct).
+# Fails closed, but the canonical text-keyed membership policy silently grants nothing on
+# MariaDB. Rule: don't pair a collation equality with a byte equality of the same two
+# columns inside a sub-query (use the bytes alone there, or ``COLLATE utf8mb4_bin`` +
+# bytes on one side only), and test the compiled policies on each database.
+def test_mysql_text_membership_policy_grants_the_members_rows(make_database_url):
+    seen = _visible(make_database_url, "EXISTS (SELECT 1 FROM members m WHERE m.team = docs.team AND m.user_id = auth_user.id)")
+    assert seen == [(3,)]  # today: [] (MariaDB semi-join + join buffer wrong result)
