@@ -314,3 +314,21 @@ def test_mysql_every_text_comparison_in_a_policy_is_exact(make_database_url, pol
 def test_mysql_text_membership_policy_grants_the_members_rows(make_database_url):
     seen = _visible(make_database_url, "EXISTS (SELECT 1 FROM members m WHERE m.team = docs.team AND m.user_id = auth_user.id)")
     assert seen == [(3,)]  # today: [] (MariaDB semi-join + join buffer wrong result)
+
+
+# -- F. a configured setup token may be four characters; setup attempts are not throttled ---
+#
+# Round 15 made auth.setup_token the only way to set up once configured (every caller
+# needs it). ops.metrics_token must be at least 16 characters; auth.setup_token has no
+# minimum (``REST_AUTH_SETUP_TOKEN=1234`` loads), and POST /auth/setup checks it with no
+# throttle (routes.setup → SetupGate.check; the login throttle is not consulted) — an
+# operator who sets a short token on a fresh, internet-facing server (the case the token
+# exists for) hands the admin account to whoever enumerates it first (10^4 requests).
+# Class: a secret's strength left to the operator for one secret but not the other.
+# Rule: every configured bearer secret has the same minimum (≥ 16 characters, as
+# metrics_token; or the secret's byte minimum), and failed setup attempts are throttled.
+def test_a_short_setup_token_is_refused_as_a_short_metrics_token_is():
+    from rls.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError):
+        load_config(environ={"REST_AUTH_SETUP_TOKEN": "1234"})  # today: loads
