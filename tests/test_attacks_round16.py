@@ -332,3 +332,46 @@ def test_a_short_setup_token_is_refused_as_a_short_metrics_token_is():
 
     with pytest.raises(ConfigError):
         load_config(environ={"REST_AUTH_SETUP_TOKEN": "1234"})  # today: loads
+
+
+# -- G. a trigger created while the server runs is never seen ----------------------------
+#
+# The trigger hazard (and round 14's: ON CONFLICT REPLACE, a non-InnoDB engine, computed
+# columns) is read by introspection into the cached schema, which is re-read only when a
+# statement names an unknown table (Database.schema / table()). A trigger added after the
+# first write — a migration applied to a running server, the usual deployment order — is
+# never looked at: user 2's next write gives the row away, as in round 15's I, until the
+# process restarts. Native RLS has no such window (policies apply to the trigger's own
+# statement at execution). Class: a safety decision from a cache of database state with
+# no invalidation. Rule: re-validate hazards on each guarded write (a cheap catalog probe
+# — pg_trigger / sqlite_schema / information_schema.TRIGGERS change counter — or
+# compare the catalog's version: PostgreSQL pg_class.relhastriggers / xmin of pg_trigger,
+# SQLite PRAGMA schema_version, MariaDB TRIGGERS), or refresh the schema when it changes.
+LATE_TRIGGER = {
+    "sqlite": [
+        "CREATE TRIGGER gdocs_au AFTER UPDATE OF doc ON gdocs BEGIN UPDATE gdocs "
+        "SET owner_id = CAST(json_extract(NEW.doc, '$.owner') AS INTEGER) WHERE id = NEW.id; END",
+    ],
+    "postgres": [
+        "CREATE FUNCTION gdocs_owner() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "UPDATE gdocs SET owner_id = (NEW.doc::jsonb->>'owner')::int WHERE id = NEW.id "
+        "AND owner_id IS DISTINCT FROM (NEW.doc::jsonb->>'owner')::int; RETURN NULL; END $$",
+        "CREATE TRIGGER gdocs_au AFTER UPDATE OF doc ON gdocs FOR EACH ROW EXECUTE FUNCTION gdocs_owner()",
+    ],
+}
+
+
+@pytest.mark.parametrize("backend", sorted(LATE_TRIGGER))
+def test_a_trigger_created_after_the_schema_was_read_is_a_hazard_too(make_database_url, backend):
+    h = GuardHarness(make_database_url(backend), [GDOCS], ROWS, OWNED)
+    try:
+        h.reset()
+        h.run("UPDATE gdocs SET title = 'seen' WHERE id = 2")  # the guard has read the schema
+        h.db.run(lambda s: [s.execute(d) for d in LATE_TRIGGER[backend]], write=True)  # a migration
+        try:
+            h.run(GIVE_AWAY[0])
+        except (Denied, Refused):
+            pass
+        assert [r[2] for r in h.table("gdocs")] == [1, 2]  # today: [1, 1] — row 2 given to user 1
+    finally:
+        h.close()
