@@ -375,3 +375,22 @@ def test_a_trigger_created_after_the_schema_was_read_is_a_hazard_too(make_databa
         assert [r[2] for r in h.table("gdocs")] == [1, 2]  # today: [1, 1] — row 2 given to user 1
     finally:
         h.close()
+
+
+# -- H. PostgreSQL: a padded cast is a 100 kB value no aggregate counts --------------------
+#
+# Round 15 bounded a type's length parameter by MAX_GROWTH (100000) — "as REPEAT's count"
+# — but does not count the cast as growth: ``ARRAY_AGG(REPEAT(name, 100000))`` is refused
+# (an aggregate of a grown value), ``ARRAY_AGG(CAST(name AS CHAR(100000)))`` is not, and
+# bpchar's padding survives in the array. With one row of tags and a bounded recursive CTE
+# of 10000 rows (allowed), measured: a 1 GB value in 10 s (the aggregate holds 1 GB, its
+# text another). Rule: as round 15 said, a cast to a padded type *is* growth (treated as
+# REPEAT's output) — or casts to CHAR(n)/NCHAR(n) with n above a small bound are refused.
+def test_postgres_an_aggregate_of_a_padded_cast_is_refused():
+    guard = Guard([Policy("tags", "all", "")], dialect="postgres", schema={"tags": ["id", "name"]})
+    sql = (
+        "WITH RECURSIVE r(i) AS (SELECT 1 AS i FROM tags WHERE id = 1 UNION ALL SELECT i + 1 FROM r WHERE i < 10000) "
+        "SELECT LENGTH(CAST(ARRAY_AGG(CAST(g.name AS CHAR(100000))) AS TEXT)) FROM tags g, r WHERE g.id = 1"
+    )
+    with pytest.raises(Refused):
+        guard.rewrite(sql, ATTACKER)  # today: allowed (1 GB in 10 s)
