@@ -42,7 +42,9 @@ def _attempt(url: str, ddl: list[str], sql: str, rows: Any = ROWS, policies: lis
 #   1. the trigger function calls another function that writes the table (PERFORM f(…));
 #   2. a FOR EACH STATEMENT AFTER trigger (tgtype & 1 = 0 is not even scanned);
 #   3. a cascade: table A's trigger writes B, B's trigger writes A (neither names itself);
-#   4. a rule: CREATE RULE … ON INSERT TO gdocs DO ALSO UPDATE gdocs (runs after the INSERT
+#   4. the trigger writes a view of the table (``UPDATE owners`` — owners is ``SELECT id,
+#      owner_id FROM gdocs``; on SQLite through the view's INSTEAD OF trigger);
+#   5. a rule: CREATE RULE … ON INSERT TO gdocs DO ALSO UPDATE gdocs (runs after the INSERT
 #      — and its RETURNING — no trigger at all);
 # Each: user 2 writes their row, RETURNING shows owner 2 (check passes), the database then
 # stores owner 1 — the row is given to user 1 (round 15's I again). Native PostgreSQL RLS
@@ -91,11 +93,31 @@ SQLITE_CASCADE = [
     "CREATE TRIGGER audit_apply AFTER INSERT ON audit BEGIN UPDATE gdocs "
     "SET owner_id = CAST(json_extract(NEW.doc, '$.owner') AS INTEGER) WHERE id = NEW.doc_id; END",
 ]
+PG_VIA_VIEW = [
+    GDOCS,
+    "CREATE VIEW owners AS SELECT id, owner_id FROM gdocs",
+    "CREATE FUNCTION on_doc() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN UPDATE owners "
+    "SET owner_id = (NEW.doc::jsonb->>'owner')::int WHERE id = NEW.id "
+    "AND owner_id IS DISTINCT FROM (NEW.doc::jsonb->>'owner')::int; RETURN NULL; END $$",
+    "CREATE TRIGGER gdocs_au AFTER INSERT OR UPDATE OF doc ON gdocs FOR EACH ROW EXECUTE FUNCTION on_doc()",
+]
+SQLITE_VIA_VIEW = [
+    GDOCS,
+    "CREATE VIEW owners AS SELECT id, owner_id FROM gdocs",
+    "CREATE TRIGGER owners_upd INSTEAD OF UPDATE ON owners BEGIN "
+    "UPDATE gdocs SET owner_id = NEW.owner_id WHERE id = OLD.id; END",
+    "CREATE TRIGGER gdocs_au AFTER UPDATE OF doc ON gdocs BEGIN UPDATE owners "
+    "SET owner_id = CAST(json_extract(NEW.doc, '$.owner') AS INTEGER) WHERE id = NEW.id; END",
+    "CREATE TRIGGER gdocs_ai AFTER INSERT ON gdocs BEGIN UPDATE owners "
+    "SET owner_id = CAST(json_extract(NEW.doc, '$.owner') AS INTEGER) WHERE id = NEW.id; END",
+]
 HIDDEN_WRITERS = {
     "pg_helper_function": ("postgres", PG_HELPER),
     "pg_statement_trigger": ("postgres", PG_STATEMENT),
     "pg_cascade_via_other_table": ("postgres", PG_CASCADE),
+    "pg_trigger_writes_a_view_of_the_table": ("postgres", PG_VIA_VIEW),
     "sqlite_cascade_via_other_table": ("sqlite", SQLITE_CASCADE),
+    "sqlite_trigger_writes_a_view_of_the_table": ("sqlite", SQLITE_VIA_VIEW),
 }
 
 
