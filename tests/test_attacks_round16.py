@@ -416,3 +416,51 @@ def test_postgres_an_aggregate_of_a_padded_cast_is_refused():
     )
     with pytest.raises(Refused):
         guard.rewrite(sql, ATTACKER)  # today: allowed (1 GB in 10 s)
+
+
+# -- I. an INSTEAD OF trigger stores something other than the row RETURNING shows ----------
+#
+# A write to a view with INSTEAD OF triggers is judged on RETURNING — which shows NEW (the
+# row the statement proposed), not what the trigger wrote. The trigger may store anything:
+# here the owner derived from the document, the base table with no trigger or hazard of its
+# own. PostgreSQL's hazard query skips INSTEAD triggers (tgtype & 64 = 0); SQLite's scan
+# only inherits hazards of the tables the trigger writes. User 2 inserts / updates through
+# the view with owner 2 (RETURNING passes), the table stores owner 1. Native RLS applies
+# the base table's policies to the trigger's own INSERT/UPDATE. Class: judging a proxy
+# (what RETURNING shows) for the write (what is stored) where the database lets code sit
+# between them. Rule: writes through a view with INSTEAD OF triggers are refused under a
+# check policy (or judged on the base table after the statement), on every database.
+INSTEAD = {
+    "postgres": [
+        GDOCS,
+        "CREATE VIEW vdocs AS SELECT id, doc, owner_id, title FROM gdocs",
+        "CREATE FUNCTION vdocs_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF TG_OP = 'INSERT' THEN INSERT INTO gdocs VALUES (NEW.id, NEW.doc, (NEW.doc::jsonb->>'owner')::int, NEW.title); "
+        "ELSE UPDATE gdocs SET doc = NEW.doc, owner_id = (NEW.doc::jsonb->>'owner')::int, title = NEW.title "
+        "WHERE id = OLD.id; END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER vdocs_w INSTEAD OF INSERT OR UPDATE ON vdocs FOR EACH ROW EXECUTE FUNCTION vdocs_write()",
+    ],
+    "sqlite": [
+        GDOCS,
+        "CREATE VIEW vdocs AS SELECT id, doc, owner_id, title FROM gdocs",
+        "CREATE TRIGGER vdocs_ins INSTEAD OF INSERT ON vdocs BEGIN INSERT INTO gdocs (id, doc, owner_id, title) "
+        "VALUES (NEW.id, NEW.doc, CAST(json_extract(NEW.doc, '$.owner') AS INTEGER), NEW.title); END",
+        "CREATE TRIGGER vdocs_upd INSTEAD OF UPDATE ON vdocs BEGIN UPDATE gdocs SET doc = NEW.doc, "
+        "owner_id = CAST(json_extract(NEW.doc, '$.owner') AS INTEGER), title = NEW.title WHERE id = OLD.id; END",
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("backend", "sql"),
+    [("postgres", GIVE_AWAY[0].replace("gdocs", "vdocs", 1)), ("postgres", GIVE_AWAY[1].replace("gdocs", "vdocs", 1)),
+     ("sqlite", GIVE_AWAY[1].replace("gdocs", "vdocs", 1))],  # SQLite's UPDATE through the view held
+    ids=["postgres-update", "postgres-insert", "sqlite-insert"],
+)
+def test_an_instead_of_trigger_cannot_store_another_owner_than_returning_shows(make_database_url, backend, sql):
+    policies = [Policy("vdocs", "all", "owner_id = auth_user.id")]
+    h = _attempt(make_database_url(backend), INSTEAD[backend], sql, policies=policies)
+    try:
+        assert [r[2] for r in h.table("gdocs")] in ([1, 2], [1, 2, 2])  # today: [1, 1] / [1, 2, 1]
+    finally:
+        h.close()
