@@ -464,3 +464,25 @@ def test_an_instead_of_trigger_cannot_store_another_owner_than_returning_shows(m
         assert [r[2] for r in h.table("gdocs")] in ([1, 2], [1, 2, 2])  # today: [1, 1] / [1, 2, 1]
     finally:
         h.close()
+
+
+# -- A, through the REST server: the same hazard decides its writes -------------------------
+#
+# rls/rest/resource.py refuses writes by the same Table.write_hazard, so A's triggers give
+# rows away through PATCH and POST too (here: PostgreSQL, the trigger calls a helper).
+def test_rest_patch_cannot_give_a_row_away_through_a_helper_function_trigger(make_database_url):
+    from tests.test_policy_http import World
+
+    w = World(make_database_url("postgres"))
+    try:
+        for ddl in PG_HELPER:
+            w.sql(ddl)
+        w.db.refresh_schema()
+        w.sql("INSERT INTO gdocs (id, doc, owner_id, title) VALUES (1, ?, ?, 'b')", f'{{"owner": {w.bob_id}}}', w.bob_id)
+        owner = "owner_id = auth_user.id"
+        w.set_policies("gdocs", ("read", owner), ("create", owner), ("update", owner), ("delete", owner))
+        reply = w.bob.request("PATCH", "/gdocs", "id=eq.1", json={"doc": f'{{"owner": {w.alice_id}}}'})
+        stored = w.sql("SELECT owner_id FROM gdocs WHERE id = 1")
+        assert stored == [(w.bob_id,)], reply.status  # today: alice's id — bob's row given to alice
+    finally:
+        w.db.close()
