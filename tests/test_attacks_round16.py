@@ -486,3 +486,24 @@ def test_rest_patch_cannot_give_a_row_away_through_a_helper_function_trigger(mak
         assert stored == [(w.bob_id,)], reply.status  # today: alice's id — bob's row given to alice
     finally:
         w.db.close()
+
+
+# -- J. PostgreSQL: REPEAT's count is bounded, its string is not ----------------------------
+#
+# allow.py bounds REPEAT's count by MAX_GROWTH (100000) and growth.py refuses a string
+# computed by a growth function — but a parameter, or a column the user wrote, is any size:
+# ``REPEAT(%s, 100000)`` with a 10 kB parameter, through rls.connect, measured: a 1 GB
+# value in 2–5 s (PostgreSQL allocates up to its 1 GB value limit, per row); the same
+# with ``REPEAT(name, 100000)`` after writing a 10 kB name (tags: "all" policy). The
+# value size is count × |string|, and only one factor is bounded. Rule: bound the
+# product — REPEAT (LPAD, RPAD, printf widths…) only of a literal whose length × count ≤
+# MAX_GROWTH, or of ``LEFT(x, n)`` with n × count ≤ MAX_GROWTH; anything else refused.
+@pytest.mark.parametrize(
+    "sql",
+    ["SELECT LENGTH(REPEAT(%s, 100000)) FROM tags WHERE id = 1", "SELECT MAX(LENGTH(REPEAT(g.name, 100000))) FROM tags g"],
+    ids=["parameter", "column"],
+)
+def test_postgres_repeat_of_a_value_of_unknown_size_is_refused(sql):
+    guard = Guard([Policy("tags", "all", "")], dialect="postgres", schema={"tags": ["id", "name"]})
+    with pytest.raises(Refused):
+        guard.rewrite(sql, ATTACKER, ["x" * 10000] if "%s" in sql else None)  # today: allowed (1 GB)
