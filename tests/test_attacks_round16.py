@@ -507,3 +507,29 @@ def test_postgres_repeat_of_a_value_of_unknown_size_is_refused(sql):
     guard = Guard([Policy("tags", "all", "")], dialect="postgres", schema={"tags": ["id", "name"]})
     with pytest.raises(Refused):
         guard.rewrite(sql, ATTACKER, ["x" * 10000] if "%s" in sql else None)  # today: allowed (1 GB)
+
+
+# -- What held (round 16; real databases unless named) ---------------------------------------
+#
+# - MariaDB triggers: an AFTER trigger writing its own table, directly or through another
+#   table's trigger (A → audit → A), fails with error 1442; INSERT judged on RETURNING sees
+#   BEFORE INSERT triggers; TIME_ROUND_FRACTIONAL rounds CAST and storage alike;
+# - generated columns read by checks: PostgreSQL STORED, SQLite VIRTUAL and STORED (UPDATE
+#   and INSERT judged on RETURNING, which computes them);
+# - locking (PostgreSQL): INSERT … SELECT … FOR UPDATE, DELETE / UPDATE … IN (SELECT … FOR
+#   UPDATE), LATERAL over a nested derived table, a LATERAL sub-query with its own FOR
+#   UPDATE, a parenthesised join, FOR KEY SHARE through LATERAL, a scalar sub-query in SET
+#   with FOR UPDATE: update policy applied (docs 3, 4 only); ROWS FROM refused;
+# - MariaDB: =, <>, IN lists and ordering against a principal compare bytes on
+#   utf8mb4_unicode_ci columns; LIKE is built COLLATE utf8mb4_bin; FOR SYSTEM_TIME,
+#   PARTITION (…), index hints refused; SET / set_config refused through the guard;
+# - growth: ENCODE, REGEXP_REPLACE, TRANSLATE, OVERLAY, jsonb_set / jsonb_insert, xml
+#   builders, hstore, STRING_TO_ARRAY, FORMAT, ARRAY_TO_STRING (PostgreSQL); HEX,
+#   TO_BASE64, EXPORT_SET, MAKE_SET, INSERT(), QUOTE, JSON_SET … (MariaDB); hex, char,
+#   unistr, json_* (SQLite) are off the function allow-list; STRING_AGG / GROUP_CONCAT /
+#   REPLACE of a grown value refused; pathological LIKE patterns are fast on SQLite and
+#   MariaDB; a recursive CTE adding REPEAT('x', 100000) per step stays linear per value
+#   (300 steps: 25 s, ~4.5 GB through the CTE's tuple store — bounded by the timeout);
+# - policy sub-queries read other tables unfiltered — by design (DESIGN.md);
+# - setup / metrics: a configured setup token is required of loopback callers too; the
+#   signed `rest auth setup-token` token is accepted alongside it; metrics_token ≥ 16.
