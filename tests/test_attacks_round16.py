@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rls import AuthUser, Guard, Policy, connect
+from rls import AuthUser, Guard, Policy
 from rls.errors import Denied, Refused
 from tests.guardkit import GuardHarness
 
@@ -334,7 +334,9 @@ def test_mysql_every_text_comparison_in_a_policy_is_exact(make_database_url, pol
 # columns inside a sub-query (use the bytes alone there, or ``COLLATE utf8mb4_bin`` +
 # bytes on one side only), and test the compiled policies on each database.
 def test_mysql_text_membership_policy_grants_the_members_rows(make_database_url):
-    seen = _visible(make_database_url, "EXISTS (SELECT 1 FROM members m WHERE m.team = docs.team AND m.user_id = auth_user.id)")
+    seen = _visible(
+        make_database_url, "EXISTS (SELECT 1 FROM members m WHERE m.team = docs.team AND m.user_id = auth_user.id)"
+    )
     assert seen == [(3,)]  # today: [] (MariaDB semi-join + join buffer wrong result)
 
 
@@ -453,8 +455,11 @@ INSTEAD = {
 
 @pytest.mark.parametrize(
     ("backend", "sql"),
-    [("postgres", GIVE_AWAY[0].replace("gdocs", "vdocs", 1)), ("postgres", GIVE_AWAY[1].replace("gdocs", "vdocs", 1)),
-     ("sqlite", GIVE_AWAY[1].replace("gdocs", "vdocs", 1))],  # SQLite's UPDATE through the view held
+    [
+        ("postgres", GIVE_AWAY[0].replace("gdocs", "vdocs", 1)),
+        ("postgres", GIVE_AWAY[1].replace("gdocs", "vdocs", 1)),
+        ("sqlite", GIVE_AWAY[1].replace("gdocs", "vdocs", 1)),
+    ],  # SQLite's UPDATE through the view held
     ids=["postgres-update", "postgres-insert", "sqlite-insert"],
 )
 def test_an_instead_of_trigger_cannot_store_another_owner_than_returning_shows(make_database_url, backend, sql):
@@ -478,7 +483,9 @@ def test_rest_patch_cannot_give_a_row_away_through_a_helper_function_trigger(mak
         for ddl in PG_HELPER:
             w.sql(ddl)
         w.db.refresh_schema()
-        w.sql("INSERT INTO gdocs (id, doc, owner_id, title) VALUES (1, ?, ?, 'b')", f'{{"owner": {w.bob_id}}}', w.bob_id)
+        w.sql(
+            "INSERT INTO gdocs (id, doc, owner_id, title) VALUES (1, ?, ?, 'b')", f'{{"owner": {w.bob_id}}}', w.bob_id
+        )
         owner = "owner_id = auth_user.id"
         w.set_policies("gdocs", ("read", owner), ("create", owner), ("update", owner), ("delete", owner))
         reply = w.bob.request("PATCH", "/gdocs", "id=eq.1", json={"doc": f'{{"owner": {w.alice_id}}}'})
@@ -500,7 +507,10 @@ def test_rest_patch_cannot_give_a_row_away_through_a_helper_function_trigger(mak
 # MAX_GROWTH, or of ``LEFT(x, n)`` with n × count ≤ MAX_GROWTH; anything else refused.
 @pytest.mark.parametrize(
     "sql",
-    ["SELECT LENGTH(REPEAT(%s, 100000)) FROM tags WHERE id = 1", "SELECT MAX(LENGTH(REPEAT(g.name, 100000))) FROM tags g"],
+    [
+        "SELECT LENGTH(REPEAT(%s, 100000)) FROM tags WHERE id = 1",
+        "SELECT MAX(LENGTH(REPEAT(g.name, 100000))) FROM tags g",
+    ],
     ids=["parameter", "column"],
 )
 def test_postgres_repeat_of_a_value_of_unknown_size_is_refused(sql):
