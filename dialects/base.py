@@ -236,6 +236,10 @@ class Dialect:
     """The statement of :meth:`session_time_limit` is undone when the transaction it ran in
     rolls back (PostgreSQL's SET): a wrapper asserts it again after each transaction."""
 
+    SESSION_SETUP: ClassVar[tuple[str, ...]] = ()
+    """Statements :func:`rls.connect` runs on a session before guarding it (fixed text): the
+    settings the guard's rewriting relies on, where they cannot be taken for granted."""
+
     def session_time_limit(self, conn: Any, seconds: float) -> str | None:
         """The statement that limits every later statement of ``conn``'s session to
         ``seconds`` (``conn`` is only asked sync, cheap questions, such as the server's

@@ -343,12 +343,17 @@ class MySQL(Dialect):
             **args,
             autocommit=True,  # rls issues BEGIN only where a request needs a transaction
             client_flag=pymysql.constants.CLIENT.FOUND_ROWS,
-            init_command=f"SET SESSION sql_mode = '{SQL_MODE}'",
+            init_command=f"SET SESSION sql_mode = '{SQL_MODE}', SESSION optimizer_switch = 'subquery_cache=off'",
         )
         if statement_timeout:
             _limit_statement_time(conn, statement_timeout)
         conn.server_max_packet = int(self.fetch_value(conn, "SELECT @@SESSION.max_allowed_packet"))
         return conn  # type: ignore[no-any-return]
+
+    # The subquery cache keys a correlated sub-query's result by the outer value under its
+    # column's collation: 'SALES' reuses the answer for 'sales' (measured, MariaDB 10.11),
+    # so a policy's exact byte comparison inside EXISTS could be answered for another row.
+    SESSION_SETUP: ClassVar[tuple[str, ...]] = ("SET SESSION optimizer_switch = 'subquery_cache=off'",)
 
     def session_time_limit(self, conn: Any, seconds: float) -> str | None:
         return _statement_time_sql(conn, seconds)

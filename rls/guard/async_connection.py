@@ -288,6 +288,8 @@ async def connect_async(
     problem = await _check_session(guard, connection)
     if problem is not None:
         raise Refused(problem)
+    for statement in guard.dialect.SESSION_SETUP:
+        await _run_sql(connection, statement)
     wrapped = AsyncGuardedConnection(connection, guard, user, clock)
     if clock.seconds is not None:
         if guard.dialect.session_time_limit(connection, clock.seconds) is None:

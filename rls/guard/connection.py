@@ -447,6 +447,12 @@ def connect(
     problem = guard.dialect.check_session(connection)
     if problem is not None:
         raise Refused(problem)
+    for statement in guard.dialect.SESSION_SETUP:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(statement)
+        finally:
+            cursor.close()
     wrapped = GuardedConnection(connection, guard, user, clock)
     if clock.seconds is not None:
         if guard.dialect.session_time_limit(connection, clock.seconds) is None:
