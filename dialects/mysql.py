@@ -526,8 +526,12 @@ class MySQL(Dialect):
         return exp.Cast(this=utf8, to=exp.DataType.build("BINARY", dialect="mysql"))
 
     def build_comparison(self, node: type[exp.Expr], this: exp.Expr, value: exp.Expr, kind: Kind) -> exp.Expr:
-        if kind not in _TEXT_KINDS or node not in (exp.EQ, exp.NEQ):
+        if kind not in _TEXT_KINDS:
             return super().build_comparison(node, this, value, kind)
+        if node not in (exp.EQ, exp.NEQ):
+            # An ordering of text by its bytes, not the collation (which ranks 'SALES',
+            # 'sales ' and 'säles' with 'sales'): exact, as every comparison of a policy.
+            return node(this=self._bytes(this), expression=self._bytes(value))
         exact = node(this=self._bytes(this), expression=self._bytes(value))
         if node is exp.NEQ:
             return exact

@@ -433,6 +433,12 @@ def apply_dialect(tree: exp.Expr, dialect: Dialect) -> exp.Expr:
             return dialect.build_like(node.this, node.expression, ignore_case=isinstance(node, exp.ILike))
         if isinstance(node, _ORDERED):
             return _comparison(node, dialect)
+        if isinstance(node, exp.Between):
+            # Two comparisons, each built exactly as one written alone (MariaDB's collation
+            # would take 'SALES' and 'sales ' between 'sales' and 'sales').
+            low = exp.GTE(this=node.this.copy(), expression=node.args["low"])
+            high = exp.LTE(this=node.this, expression=node.args["high"])
+            return exp.paren(exp.and_(_comparison(low, dialect), _comparison(high, dialect), copy=False), copy=False)
         if isinstance(node, exp.In):
             kind = kind or _principal_param_kind(node.this)
             if kind is None:
@@ -478,7 +484,7 @@ def _comparison(node: exp.Expr, dialect: Dialect) -> exp.Expr:
             kind = column.meta["kind"]
             if principal:
                 return dialect.build_exact_comparison(built, column, other, kind)
-            return dialect.build_comparison(built, column, other, kind) if op in (exp.EQ, exp.NEQ) else node
+            return dialect.build_comparison(built, column, other, kind)
     for param, other, built in ((node.this, node.expression, op), (node.expression, node.this, swapped)):
         param_kind = _principal_param_kind(param)
         if param_kind is not None:

@@ -32,7 +32,7 @@ _ALLOWED: frozenset[type[exp.Expr]] = frozenset(
         exp.And, exp.Or, exp.Not, exp.Paren, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE,
         exp.Like, exp.ILike, exp.Escape, exp.In, exp.Is, exp.Between,
         # values
-        exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Neg, exp.Tuple,
+        exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Neg,
         # functions: none that can raise (no arithmetic: it overflows or divides by zero)
         exp.Lower, exp.Upper, exp.Length, exp.Trim, exp.Coalesce,
         exp.CurrentTimestamp, exp.CurrentDate,
