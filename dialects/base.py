@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -81,6 +81,32 @@ def boolean_as_json_text(value: exp.Expr) -> exp.Expr:
         ],
         default=exp.Literal.string("false"),
     )
+
+
+TRIGGER_HAZARD = (
+    "a trigger or rule runs with writes to this table — code rls cannot judge (it may change a row "
+    "after its policy check, or write other rows past theirs): writes under a policy are refused"
+)
+
+
+def trigger_hazard(name: str, triggered: set[str], reads: Mapping[str, set[str | None]]) -> str | None:
+    """:data:`TRIGGER_HAZARD` when ``name`` has a trigger or rule, or is a view that reaches
+    (through views, to a fixed point) a table that has one, or one rls cannot see (None in
+    ``reads``: another schema); else None."""
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if current in triggered:
+            return TRIGGER_HAZARD
+        for table in reads.get(current, ()):
+            if table is None:
+                return TRIGGER_HAZARD
+            todo.append(table)
+    return None
 
 
 class Dialect:

@@ -22,6 +22,7 @@ from sqlglot import exp
 from dialects.base import (
     DECODE_BOOLEAN_INTEGERS,
     DECODE_JSON_TEXT,
+    TRIGGER_HAZARD,
     Adapter,
     Connection,
     Decoder,
@@ -397,6 +398,13 @@ class MySQL(Dialect):
         views = cur.fetchall()
         bases = _base_tables(engines, {v: d for v, d, _ in views}, views[0][2] if views else "")
         hazards = _write_hazards(engines, bases)
+        cur.execute(
+            "SELECT DISTINCT EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()"
+        )
+        with_triggers = {t for (t,) in cur.fetchall()}
+        for name, reached in bases.items():
+            if hazards.get(name) is None and (reached is None or reached & with_triggers):
+                hazards[name] = TRIGGER_HAZARD
         cur.execute(
             "SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
             "WHERE TABLE_SCHEMA = DATABASE() AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY TABLE_NAME, ORDINAL_POSITION"

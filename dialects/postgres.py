@@ -5,7 +5,6 @@ from __future__ import annotations
 import decimal
 import functools
 import math
-import re
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -24,6 +23,7 @@ from dialects.base import (
     foreign_key_violation,
     invalid_value,
     not_null_violation,
+    trigger_hazard,
     unavailable,
     unique_violation,
 )
@@ -131,17 +131,21 @@ JOIN pg_type t ON t.oid = a.atttypid
 WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
 ORDER BY c.relname, a.attnum
 """
-# Row triggers that run after an INSERT or UPDATE (tgtype: ROW 1, BEFORE 2, INSERT 4,
-# UPDATE 16, INSTEAD 64), with their function's source: one that may write the trigger's
-# own table changes a row after RETURNING judged it.
-_AFTER_TRIGGERS = """
-SELECT c.relname, p.prosrc
-FROM pg_trigger t
-JOIN pg_class c ON c.oid = t.tgrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_proc p ON p.oid = t.tgfoid
+# Tables with a trigger (any timing, level or event) or a rule of their own: code rls cannot
+# judge runs with the write (it may change the row after its check, or write other rows past
+# their policies, directly or through functions it calls). And which tables a view reads.
+_TRIGGERED = """
+SELECT c.relname
+FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = current_schema() AND NOT t.tgisinternal
-  AND t.tgtype & 1 = 1 AND t.tgtype & 2 = 0 AND t.tgtype & 64 = 0 AND t.tgtype & (4 | 16) <> 0
+UNION
+SELECT c.relname
+FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = current_schema() AND r.rulename <> '_RETURN'
+"""
+_VIEW_TABLES = """
+SELECT view_name, table_name, table_schema = current_schema()
+FROM information_schema.view_table_usage WHERE view_schema = current_schema()
 """
 _FUNCTIONS = """
 SELECT n.nspname, p.proname, p.provolatile::text, p.proretset, format_type(p.prorettype, NULL),
@@ -248,19 +252,6 @@ _CLIENT: tuple[tuple[type[psycopg.Error], Callable[[Any], RlsError]], ...] = (
 
 # query_canceled (statement_timeout) and lock_not_available (lock_timeout).
 _TIMEOUTS = frozenset({"57014", "55P03"})
-
-
-_TRIGGER_HAZARD = (
-    "an AFTER trigger of this table may write it again, after the write's policy check: writes under a policy "
-    "are refused"
-)
-
-
-def _may_write_table(source: str, table: str) -> bool:
-    """Whether a trigger function's source may write ``table``: it names it, or runs
-    dynamic SQL (EXECUTE), which could name anything (TG_TABLE_NAME)."""
-    words = {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_$]*", source)}
-    return table.lower() in words or "execute" in words or "tg_table_name" in words or "tg_relid" in words
 
 
 class Postgres(Dialect):
@@ -374,11 +365,13 @@ class Postgres(Dialect):
             kind = kind_of(typname, category)
             columns.setdefault(table, []).append(Column(name, kind, type_, not notnull, has_default))
             kinds[table] = relkind
-        cur.execute(_AFTER_TRIGGERS)
-        hazards: dict[str, str] = {}
-        for table, source in cur.fetchall():
-            if _may_write_table(str(source or ""), table):
-                hazards[table] = _TRIGGER_HAZARD
+        cur.execute(_TRIGGERED)
+        triggered = {name for (name,) in cur.fetchall()}
+        cur.execute(_VIEW_TABLES)
+        reads: dict[str, set[str | None]] = {}
+        for view, table, here in cur.fetchall():
+            reads.setdefault(view, set()).add(table if here else None)
+        hazards = {t: h for t in columns if (h := trigger_hazard(t, triggered, reads)) is not None}
         return Schema.build(
             (
                 Table.build(t, cols, keys.get(t, ()), is_view=kinds[t] in ("v", "m"), write_hazard=hazards.get(t))

@@ -7,7 +7,7 @@ import datetime as dt
 import math
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
@@ -27,6 +27,7 @@ from dialects.base import (
     foreign_key_violation,
     invalid_value,
     not_null_violation,
+    trigger_hazard,
     unavailable,
     unique_violation,
 )
@@ -97,48 +98,36 @@ _UNNAMED: tuple[tuple[type[sqlite3.Error], Callable[[str], RlsError]], ...] = (
 )
 
 
-def _trigger_writes(sql: str | None) -> tuple[set[str], bool]:
-    """The tables a trigger's body writes (after ``UPDATE [OR …]`` and ``INTO``), and
-    whether it uses REPLACE (a conflict that deletes); read from its tokens. A trigger that
-    does not tokenise writes everything."""
+def _names_read(ddl: str | None, tables: Mapping[str, str | None]) -> set[str | None]:
+    """The tables (lower-case) a view's definition names, read from its tokens: every
+    word that is a table's name (conservative); ``{None}`` when it does not tokenise."""
     try:
-        tokens = sqlglot.tokenize(sql or "", read="sqlite")
+        words = {t.text.lower() for t in sqlglot.tokenize(ddl or "", read="sqlite")}
     except sqlglot.errors.SqlglotError:
-        return {"*"}, True
-    words = [t.text.upper() for t in tokens]
-    body = words.index("BEGIN") if "BEGIN" in words else 0
-    written: set[str] = set()
-    for i in range(body, len(words) - 1):
-        j = i + 1
-        if words[i] == "UPDATE" and words[j] == "OR":
-            j += 2
-        if words[i] in ("UPDATE", "INTO") and j < len(words):
-            written.add(tokens[j].text.lower())
-    return written, "REPLACE" in words[body:]
+        return {None}
+    return {w for w in words if w in tables}
 
 
-def _trigger_hazards(table_hazards: dict[str, str | None], triggers: list[tuple[str, str | None]]) -> dict[str, str]:
-    """Per table or view (lower-case), the hazard its triggers bring: a trigger that writes
-    its own table changes a row after the write's policy check judged it (RETURNING); a
-    view's INSTEAD OF trigger carries the hazards of the tables it writes."""
-    out: dict[str, str] = {}
-    for on, sql in triggers:
-        owner = on.lower()
-        written, replaces = _trigger_writes(sql)
-        if "*" in written or owner in written:
-            out[owner] = (
-                "a trigger of this table writes it again, after the write's policy check: "
-                "writes under a policy are refused"
-            )
-        elif replaces:
-            out[owner] = (
-                "a trigger of this table writes with REPLACE (it deletes rows): writes under a policy are refused"
-            )
-        else:
-            inherited = next((table_hazards.get(w) for w in sorted(written) if table_hazards.get(w)), None)
-            if inherited:
-                out[owner] = f"a trigger writes a table where {inherited}"
-    return out
+def _hazard(
+    name: str, own: Mapping[str, str | None], triggered: set[str], reads: Mapping[str, set[str | None]]
+) -> str | None:
+    """A table's own hazard (a REPLACE clause), a trigger's on it or on anything it reaches
+    (a view's tables, through views), or a hazard of a table a view reaches."""
+    if own.get(name):
+        return own[name]
+    found = trigger_hazard(name, triggered, reads)
+    if found:
+        return found
+    seen, todo = set(), list(reads.get(name, ()))
+    while todo:
+        table = todo.pop()
+        if table is None or table in seen:
+            continue
+        seen.add(table)
+        if own.get(table):
+            return f"a table it reaches: {own[table]}"
+        todo.extend(reads.get(table, ()))
+    return None
 
 
 def _replaces_on_conflict(ddl: str | None) -> bool:
@@ -375,7 +364,8 @@ class SQLite(Dialect):
             "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
         )
         tables = []
-        for name, type_, ddl in cur.fetchall():
+        listed = cur.fetchall()
+        for name, type_, ddl in listed:
             cur.execute('SELECT name, type, "notnull", dflt_value, pk, hidden FROM pragma_table_xinfo(?)', (name,))
             rows = [r for r in cur.fetchall() if r[5] == 0]
             pk = [r[0] for r in sorted((r for r in rows if r[4]), key=lambda r: r[4])]
@@ -397,9 +387,11 @@ class SQLite(Dialect):
                 else None
             )
             tables.append(Table.build(name, columns, pk, is_view=type_ == "view", write_hazard=hazard))
-        cur.execute("SELECT tbl_name, sql FROM sqlite_schema WHERE type = 'trigger'")
-        hazards = _trigger_hazards({t.name.lower(): t.write_hazard for t in tables}, cur.fetchall())
-        tables = [dataclasses.replace(t, write_hazard=t.write_hazard or hazards.get(t.name.lower())) for t in tables]
+        cur.execute("SELECT DISTINCT lower(tbl_name) FROM sqlite_schema WHERE type = 'trigger'")
+        triggered = {name for (name,) in cur.fetchall()}
+        own = {t.name.lower(): t.write_hazard for t in tables}
+        reads = {name.lower(): _names_read(ddl, own) for name, type_, ddl in listed if type_ == "view"}
+        tables = [dataclasses.replace(t, write_hazard=_hazard(t.name.lower(), own, triggered, reads)) for t in tables]
         return Schema.build(tables, self.introspect_foreign_keys(conn))
 
     # -- foreign keys and JSON for embedded resources -----------------------------------
