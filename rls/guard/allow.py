@@ -481,9 +481,19 @@ def _small_count(node: exp.Expr | None) -> bool:
     return isinstance(node, exp.Literal) and not node.is_string and node.name.isdigit() and int(node.name) <= MAX_GROWTH
 
 
+MAX_COPIES = 100
+"""The largest ``REPEAT`` count of a value whose size rls does not know (a column, a
+parameter: ``REPEAT(%s, 100000)`` of 10 kB is 1 GB); a string literal may be repeated up to
+:data:`MAX_GROWTH` times."""
+
+
 def _shape_repeat(node: exp.Expr) -> None:
-    if not _small_count(node.args.get("times")):
+    times = node.args.get("times")
+    if times is None or not _small_count(times):
         raise Refused(f"REPEAT takes its count as an integer literal up to {MAX_GROWTH}")
+    known = isinstance(node.this, exp.Literal) and node.this.is_string
+    if not known and int(times.name) > MAX_COPIES:
+        raise Refused(f"REPEAT of a value of unknown size takes a count up to {MAX_COPIES}")
 
 
 def _check_format(node: exp.Expr) -> None:

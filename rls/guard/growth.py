@@ -58,8 +58,16 @@ def _is_growth(node: exp.Expr) -> bool:
         return not _shrinks(node)
     if isinstance(node, (exp.Repeat, exp.Format, exp.Pad, *_AGGREGATES)):
         return True
+    if (
+        isinstance(node, exp.ConcatWs)
+        and node.expressions
+        and any(True for _ in node.expressions[0].find_all(exp.Column))
+    ):
+        return True  # the separator, a column value, is copied once per other argument
     if isinstance(node, _CONCATENATIONS) and not isinstance(node.parent, exp.DPipe):
         return sum(1 for _ in node.find_all(exp.Column)) > 1
+    if isinstance(node, exp.Cast) and _grows_in_cast(node.args.get("to")):
+        return True
     if _is_constructor(node):
         # Anything that holds copies of column values, escaped or one per row: sizes add
         # per value and multiply through a chain of CTEs (each link holding the last one's
@@ -68,6 +76,25 @@ def _is_growth(node: exp.Expr) -> bool:
     if isinstance(node, exp.Anonymous) and str(node.this).upper() == "STRING_AGG":
         return True
     return isinstance(node, exp.Anonymous) and str(node.this).upper() in _FORMATS
+
+
+_BINARY_TYPES = frozenset({"BYTEA", "BLOB", "BINARY", "VARBINARY", "LONGBLOB", "MEDIUMBLOB", "TINYBLOB"})
+_PADDED_TYPES = frozenset({"CHAR", "NCHAR", "BPCHAR"})
+_MAX_PADDED = 1000
+
+
+def _grows_in_cast(to: object) -> bool:
+    """A cast to a binary type (read back as text, its hex is twice the size) or to a
+    fixed-length text type wider than a short code (``CHAR(100000)`` pads one character)."""
+    if not isinstance(to, exp.DataType):
+        return False
+    name = to.this.name if hasattr(to.this, "name") else str(to.this)
+    if name in _BINARY_TYPES:
+        return True
+    if name in _PADDED_TYPES:
+        sizes = [p.this for p in to.expressions if isinstance(p, exp.DataTypeParam)]
+        return any(isinstance(n, exp.Literal) and n.name.isdigit() and int(n.name) > _MAX_PADDED for n in sizes)
+    return False
 
 
 def _is_constructor(node: exp.Expr) -> bool:
@@ -96,7 +123,7 @@ def _shrinks(node: exp.Replace) -> bool:
 
 def _large_inputs(node: exp.Expr) -> Iterator[exp.Expr]:
     """The inputs of growth function ``node`` whose size the result multiplies."""
-    if isinstance(node, exp.Repeat):
+    if isinstance(node, (exp.Repeat, exp.Cast)):
         yield node.this
     elif isinstance(node, (*_CONCATENATIONS, *_AGGREGATES)) or _is_constructor(node):
         yield from node.iter_expressions()
