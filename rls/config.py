@@ -483,8 +483,11 @@ def _validate_ops(config: Config) -> None:
             raise ConfigError(f"{name} must be empty or a path such as /health (no query, no encoding)")
     if not 0 < config.ops_ready_timeout <= 60 or config.shutdown_timeout < 1:
         raise ConfigError("ops.ready_timeout must be in (0, 60] seconds and server.shutdown_timeout at least 1")
-    if config.metrics_token and len(config.metrics_token) < 16:
-        raise ConfigError("ops.metrics_token must be at least 16 characters")
+    for name, token in (("ops.metrics_token", config.metrics_token), ("auth.setup_token", config.setup_token)):
+        # One minimum for every bearer secret an operator configures (a short setup token on
+        # a fresh server hands the admin account to whoever guesses it first).
+        if token and len(token) < 16:
+            raise ConfigError(f"{name} must be at least 16 characters")
 
 
 def _validate_auth(config: Config) -> None:
