@@ -340,6 +340,39 @@ def test_mysql_text_membership_policy_grants_the_members_rows(make_database_url)
     assert seen == [(3,)]  # today: [] (MariaDB semi-join + join buffer wrong result)
 
 
+def test_rls_connect_turns_the_mysql_subquery_cache_off(make_database_url):
+    """The cause of the membership miss: MariaDB's subquery cache keys a correlated
+    sub-query by the outer value under its collation ('SALES' reuses 'sales''s answer). An
+    application's own connection (no rls init command) is guarded with the cache off."""
+    import pymysql
+
+    from rls import connect
+    from rls.database import Database
+
+    url = make_database_url("mysql")
+    db = Database(url)
+    args = {**db.dialect.connect_args(url), "charset": "utf8mb4", "autocommit": True}
+    args["init_command"] = "SET SESSION sql_mode = 'STRICT_ALL_TABLES'"  # the application's own, not rls's
+    db.close()
+    raw = pymysql.connect(**args)
+    try:
+        with raw.cursor() as cur:
+            for ddl in TEAM_TABLES:
+                cur.execute(ddl)
+            cur.execute("INSERT INTO docs VALUES (1, 1, 'SALES'), (2, 1, 'sales '), (3, 1, 'sales'), (4, 1, 'säles')")
+            cur.execute("INSERT INTO members VALUES (2, 'sales')")
+            cur.execute("SELECT @@optimizer_switch")
+            assert "subquery_cache=on" in cur.fetchone()[0]  # the server's default
+        policy = "EXISTS (SELECT 1 FROM members m WHERE m.team = docs.team AND m.user_id = auth_user.id)"
+        guard = Guard([Policy("docs", "read", policy), Policy("members", "read", "")], dialect="mysql",
+                      schema={"docs": ["id", "owner_id", "team"], "members": ["user_id", "team"]})  # fmt: skip
+        cursor = connect(raw, guard, AuthUser(id=2)).cursor()
+        cursor.execute("SELECT id FROM docs ORDER BY id")
+        assert [r[0] for r in cursor.fetchall()] == [3]
+    finally:
+        raw.close()
+
+
 # -- F. a configured setup token may be four characters; setup attempts are not throttled ---
 #
 # Round 15 made auth.setup_token the only way to set up once configured (every caller

@@ -102,7 +102,9 @@ def test_input_limits_below_one_are_refused(name):
 
 
 def test_setup_token_stays_out_of_the_config_repr():
-    assert "s3cret-setup-token-0123" not in repr(load_config(environ={"REST_AUTH_SETUP_TOKEN": "s3cret-setup-token-0123"}))
+    assert "s3cret-setup-token-0123" not in repr(
+        load_config(environ={"REST_AUTH_SETUP_TOKEN": "s3cret-setup-token-0123"})
+    )
 
 
 def test_query_limit_defaults_are_the_settings_defaults():

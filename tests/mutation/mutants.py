@@ -39,6 +39,7 @@ ROUND14 = "tests/test_attacks_round14_guard.py::"
 ROUND14_REST = "tests/test_attacks_round14_rest.py::"
 TOKENS = "tests/test_auth_tokens.py::"
 ROUND15 = "tests/test_attacks_round15.py::"
+ROUND16 = "tests/test_attacks_round16.py::"
 
 MUTANTS: tuple[Mutant, ...] = (
     # -- the fence --------------------------------------------------------------------------------
@@ -799,5 +800,56 @@ MUTANTS: tuple[Mutant, ...] = (
         "        if not self._configured and is_direct_loopback(environ):\n",
         "        if is_direct_loopback(environ):\n",
         (ROUND15 + "test_setup_relayed_by_a_default_reverse_proxy_is_refused",),
+    ),  # -- round 16 ---------------------------------------------------------------------------------
+    Mutant(
+        "postgres-triggers-ignored",
+        "PostgreSQL: a table with a trigger or rule (or a view reaching one) written under policies",
+        "dialects/postgres.py",
+        "        hazards = {t: h for t in columns if (h := trigger_hazard(t, triggered, reads)) is not None}\n",
+        "        hazards: dict[str, str] = {}\n",
+        (
+            ROUND16 + "test_a_trigger_that_writes_the_table_indirectly_cannot_give_a_row_away",
+            ROUND16 + "test_postgres_a_rule_cannot_give_an_inserted_row_away",
+        ),
+    ),
+    Mutant(
+        "mariadb-subquery-cache-on",
+        "MariaDB sessions keep the subquery cache (a correlated sub-query answered for a collation-equal row)",
+        "dialects/mysql.py",
+        "    SESSION_SETUP: ClassVar[tuple[str, ...]] = (\"SET SESSION optimizer_switch = 'subquery_cache=off'\",)\n",
+        "",
+        (ROUND16 + "test_rls_connect_turns_the_mysql_subquery_cache_off",),
+    ),
+    Mutant(
+        "mariadb-text-ordering-by-collation",
+        "MariaDB: orderings and BETWEEN of text in a policy by the collation",
+        "dialects/mysql.py",
+        "            return node(this=self._bytes(this), expression=self._bytes(value))\n",
+        "            return node(this=this, expression=value)\n",
+        (ROUND16 + "test_mysql_every_text_comparison_in_a_policy_is_exact",),
+    ),
+    Mutant(
+        "growth-concat-ws-separator",
+        "a column as CONCAT_WS's separator is no growth",
+        "rls/guard/growth.py",
+        "        return True  # the separator, a column value, is copied once per other argument\n",
+        "        return False\n",
+        (ROUND16 + "test_one_column_copied_by_a_function_outside_the_growth_list_is_refused",),
+    ),
+    Mutant(
+        "growth-binary-cast",
+        "a cast to a binary type is no growth (read back as text, its hex doubles)",
+        "rls/guard/growth.py",
+        "    if name in _BINARY_TYPES:\n        return True\n",
+        "",
+        (ROUND16 + "test_one_column_copied_by_a_function_outside_the_growth_list_is_refused",),
+    ),
+    Mutant(
+        "repeat-of-unknown-size",
+        "REPEAT of a column or parameter takes any count up to 100000",
+        "rls/guard/allow.py",
+        "    if not known and int(times.name) > MAX_COPIES:\n",
+        "    if False:\n",
+        (ROUND16 + "test_postgres_repeat_of_a_value_of_unknown_size_is_refused",),
     ),
 )
