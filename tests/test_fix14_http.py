@@ -149,14 +149,17 @@ def _without_content_type(client: Any) -> Any:
     return Reply(captured["status"], captured["headers"], body)
 
 
+NOTE_FUNCTION = [
+    "CREATE TABLE log (id serial PRIMARY KEY, v text)",
+    "CREATE FUNCTION note(v text) RETURNS int LANGUAGE sql VOLATILE AS $$ INSERT INTO log (v) VALUES (v) RETURNING id $$",
+]
+"""A PostgreSQL function with a side effect, for the RPC tests."""
+
+
 def test_an_rpc_body_of_another_media_type_is_415(world):
     client, sql = world(
         "postgres",
-        [
-            "CREATE TABLE log (id serial PRIMARY KEY, v text)",
-            "CREATE FUNCTION note(v text) RETURNS int LANGUAGE sql VOLATILE AS"
-            " $$ INSERT INTO log (v) VALUES (v) RETURNING id $$",
-        ],
+        NOTE_FUNCTION,
         rpc_functions=("note",),
     )
     reply = client.request("POST", "/rpc/note", body=b'{"v": "x"}', headers={"Content-Type": "text/plain"})
@@ -208,11 +211,7 @@ def test_rpc_refuses_the_headers_it_would_ignore(world, headers, status):
     """A ``Prefer: tx=rollback`` on /rpc was ignored: the function's writes committed."""
     client, sql = world(
         "postgres",
-        [
-            "CREATE TABLE log (id serial PRIMARY KEY, v text)",
-            "CREATE FUNCTION note(v text) RETURNS int LANGUAGE sql VOLATILE AS"
-            " $$ INSERT INTO log (v) VALUES (v) RETURNING id $$",
-        ],
+        NOTE_FUNCTION,
         rpc_functions=("note",),
     )
     reply = client.post("/rpc/note", {"v": "x"}, headers=headers)
