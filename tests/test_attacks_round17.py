@@ -79,3 +79,92 @@ def test_postgres_an_inheritance_childs_trigger_cannot_give_a_row_away(make_data
         assert [r[2] for r in h.table("gdocs")] == [1, 2]  # today: [1, 1]
     finally:
         h.close()
+
+
+# -- B. foreign-key actions write other users' rows past their policies ---------------------
+#
+# The hazard covers triggers and rules, but a foreign key's referential action is the
+# database writing rows of *another* table as part of the statement: ON DELETE CASCADE
+# deletes them, SET NULL / SET DEFAULT (and ON UPDATE CASCADE) update them — no policy of
+# that table is asked (rls judges only the rows of the statement's own table). A shared
+# project: user 1 filed doc 1 under user 2's project 2 (allowed: gdocs' policy is about
+# gdocs' owner). User 2 deletes their own project — allowed by projects' policy — and the
+# cascade deletes user 1's doc, which gdocs' delete policy (owner_id = auth_user.id) would
+# refuse to user 2 (``DELETE FROM gdocs WHERE id = 1`` deletes nothing). With SET NULL the
+# cascade rewrites user 1's row instead. On all three databases. (Native PostgreSQL RLS
+# also lets RI actions through — they run as the table owner — so this is a design gap of
+# "policies are per statement table", not a regression.) Class: writes the database makes
+# on other tables as a consequence of the statement (here declarative, so rls can see them).
+# Rule: a table referenced by a foreign key whose ON DELETE / ON UPDATE action is not
+# NO ACTION / RESTRICT, from a table with policies for that operation, is a write hazard
+# (writes under a policy refused) — or the guard deletes/updates the children itself first,
+# through their policies, so the cascade finds nothing of anyone else's.
+CASCADE_ACTIONS = ["CASCADE", "SET NULL"]
+
+
+def _cascade_ddl(action: str) -> list[str]:
+    return [
+        "CREATE TABLE projects (id INTEGER PRIMARY KEY, owner_id INTEGER){table_options}",
+        "CREATE TABLE gdocs (id INTEGER PRIMARY KEY, doc TEXT, owner_id INTEGER, title TEXT, project_id INTEGER, "
+        f"FOREIGN KEY (project_id) REFERENCES projects (id) ON DELETE {action}){{table_options}}",
+    ]
+
+
+CASCADE_ROWS = {
+    "projects": ("id, owner_id", [(1, 1), (2, 2)]),
+    "gdocs": ("id, doc, owner_id, title, project_id", [(1, "{}", 1, "alice's, in bob's project", 2)]),
+}
+CASCADE_POLICIES = [Policy("projects", "all", "owner_id = auth_user.id"), Policy("gdocs", "all", "owner_id = auth_user.id")]
+
+
+@pytest.mark.parametrize("action", CASCADE_ACTIONS)
+def test_deleting_ones_own_row_cannot_cascade_into_another_users_rows(make_database_url, backend, action):
+    h = GuardHarness(make_database_url(backend), _cascade_ddl(action), CASCADE_ROWS, CASCADE_POLICIES)
+    try:
+        h.reset()
+        assert h.run("DELETE FROM gdocs WHERE id = 1") == 0  # user 2 may not touch alice's doc directly
+        try:
+            h.run("DELETE FROM projects WHERE id = 2")  # … but may delete their own project
+        except (Denied, Refused):
+            pass
+        # today: [] (CASCADE: alice's doc deleted) / project_id None (SET NULL: alice's doc rewritten)
+        assert h.table("gdocs") == [(1, "{}", 1, "alice's, in bob's project", 2)]
+    finally:
+        h.close()
+
+
+# -- C. PostgreSQL: a DEFAULT or a CHECK that calls a function runs code rls cannot judge ---
+#
+# Round 16's rule is "code rls cannot judge runs with the write → writes refused", applied
+# to triggers and rules. A column DEFAULT (or a CHECK constraint) may call any volatile
+# function, which may write anything: an ordinary "next number" default that updates a
+# counter, or here a function that rewrites other rows. User 2 inserts their own row (no
+# value for ``stamp``): the default runs ``touch()``, which updates user 1's row 1 — a row
+# user 2's update policy would never reach. Same with a CHECK (``CHECK (audit(id))``).
+# Class: as round 16's A — code run by the write, found by naming its carriers (trigger,
+# rule). Rule: any column default / generated expression / CHECK / domain constraint that
+# calls a function not known read-only (an allow-list: built-in non-volatile functions,
+# nextval/now/random…) is a write hazard — or, structurally, the guard only writes tables
+# whose every default / check is on an allow-list of expressions.
+PG_CODE_IN_COLUMNS = {  # (the functions stay quiet while the fixture's rows 1 and 2 go in)
+    "default": [
+        "CREATE FUNCTION touch() RETURNS integer LANGUAGE plpgsql AS $$ BEGIN UPDATE gdocs SET title = 'touched' "
+        "WHERE id = 1 AND EXISTS (SELECT 1 FROM gdocs WHERE id = 2); RETURN 0; END $$",
+        "CREATE TABLE gdocs (id INTEGER PRIMARY KEY, doc TEXT, owner_id INTEGER, title TEXT, stamp INTEGER DEFAULT touch())",
+    ],
+    "check": [
+        "CREATE TABLE gdocs (id INTEGER PRIMARY KEY, doc TEXT, owner_id INTEGER, title TEXT)",
+        "CREATE FUNCTION touch(k integer) RETURNS integer LANGUAGE plpgsql AS $$ BEGIN UPDATE gdocs SET title = 'touched' "
+        "WHERE id = 1 AND k > 2; RETURN k; END $$",
+        "ALTER TABLE gdocs ADD CONSTRAINT gdocs_touch CHECK (touch(id) IS NOT NULL)",
+    ],
+}
+
+
+@pytest.mark.parametrize("case", sorted(PG_CODE_IN_COLUMNS))
+def test_postgres_a_function_called_by_a_default_or_check_cannot_write_another_users_row(make_database_url, case):
+    h = _attempt(make_database_url("postgres"), PG_CODE_IN_COLUMNS[case], GIVE_AWAY[1].replace("'{\"owner\": 1}'", "'{}'"))
+    try:
+        assert [r[3] for r in h.table("gdocs")][0] == "a"  # today: 'touched'
+    finally:
+        h.close()
