@@ -168,3 +168,46 @@ def test_postgres_a_function_called_by_a_default_or_check_cannot_write_another_u
         assert [r[3] for r in h.table("gdocs")][0] == "a"  # today: 'touched'
     finally:
         h.close()
+
+
+# -- D. growth: an aggregate copies a value of unknown size once per row --------------------
+#
+# Round 16 limits ``REPEAT`` of a value of unknown size (a column, a parameter) to 100
+# copies: "REPEAT(%s, 100000) of 10 kB is 1 GB". A string aggregate is a REPEAT whose count
+# is the number of rows, and rows are free: a bounded recursive CTE (allowed) yields
+# thousands. growth.py counts the aggregate as growth but only refuses it when its input
+# was itself *grown in the statement*; a parameter or a stored column of any size passes.
+# Measured through rls.connect: ``WITH RECURSIVE n(i) AS (… WHERE i < 5000) SELECT
+# LENGTH(STRING_AGG(%s, '')) FROM n`` with a 100 kB parameter builds a 500 MB value in
+# 1.4 s on PostgreSQL (GROUP_CONCAT: 0.9 s on SQLite); 10000 rows reach PostgreSQL's 1 GB
+# per-value limit, and one statement may hold several such aggregates (one per GROUP BY
+# group). Via REST the same comes from a stored 100 kB column of the caller's own row
+# (``FROM n, tags t``). (MariaDB's group_concat_max_len, 1 MB, bounds GROUP_CONCAT there.)
+# Class: growth bounded by the *value's* size only, not by the number of copies (rows ×
+# size). Rule: an aggregate that concatenates (STRING_AGG, GROUP_CONCAT, ARRAY_AGG,
+# JSON_*AGG) takes as input only a value of known bounded size (a literal, LEFT(x, n) /
+# SUBSTRING(x, 1, n) with n small, a number/date) — as REPEAT of unknown size is capped —
+# or its result is bounded (LEFT(aggregate, n)) — or statements with a recursive CTE may
+# not aggregate text.
+ROWS_CTE = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000) "
+
+
+@pytest.mark.parametrize(
+    ("dialect", "sql"),
+    [
+        ("postgres", ROWS_CTE + "SELECT LENGTH(STRING_AGG(%s, '')) FROM n"),
+        ("postgres", ROWS_CTE + "SELECT LENGTH(STRING_AGG(t.name, '')) FROM n, tags t"),
+        ("postgres", ROWS_CTE + "SELECT LENGTH(CAST(ARRAY_AGG(t.name) AS TEXT)) FROM n, tags t"),
+        ("sqlite", ROWS_CTE + "SELECT LENGTH(GROUP_CONCAT(?, '')) FROM n"),
+        ("sqlite", ROWS_CTE + "SELECT LENGTH(GROUP_CONCAT(t.name, '')) FROM n, tags t"),
+    ],
+    ids=["pg_string_agg_parameter", "pg_string_agg_column", "pg_array_agg_column", "sqlite_group_concat_parameter",
+         "sqlite_group_concat_column"],
+)
+def test_an_aggregate_of_a_value_of_unknown_size_over_many_rows_is_refused(dialect, sql):
+    from rls import Guard
+
+    guard = Guard([Policy("tags", "all", "")], dialect=dialect, schema={"tags": ["id", "name"]})
+    params = ["x" * 100000] if ("%s" in sql or "?" in sql) else None
+    with pytest.raises(Refused):
+        guard.rewrite(sql, AuthUser(id=2), params)  # today: allowed (1 GB per aggregate)
