@@ -211,3 +211,45 @@ def test_an_aggregate_of_a_value_of_unknown_size_over_many_rows_is_refused(diale
     params = ["x" * 100000] if ("%s" in sql or "?" in sql) else None
     with pytest.raises(Refused):
         guard.rewrite(sql, AuthUser(id=2), params)  # today: allowed (1 GB per aggregate)
+
+
+# -- E. a read through a view runs the view's functions, which may write --------------------
+#
+# The hazard is about writes; reads through a view are judged as reads. A view may call a
+# function that writes (an "access log" view, a counter): on PostgreSQL a volatile SQL /
+# plpgsql function, on MariaDB a stored function with MODIFIES SQL DATA. User 2 reads
+# their own rows of the view — allowed — and each read row runs ``touch()``, which updates
+# user 1's note: a write no policy of ``notes`` was asked about (native RLS would filter the
+# nested UPDATE by notes' policy: the function runs as the invoker). Class: code rls cannot
+# judge, reached by a *read* (the round-16 rule only looks at writes). Rule: a view whose
+# definition calls anything but built-in functions known read-only (PostgreSQL: pg_proc of
+# another schema than pg_catalog, or provolatile = 'v'; MariaDB: any stored function) is
+# refused for reads and writes under a policy — or views are read only when every function
+# they call is on the guard's own allow-list.
+VIEW_CALLS = {
+    "postgres": [
+        "CREATE TABLE gdocs (id INTEGER PRIMARY KEY, doc TEXT, owner_id INTEGER, title TEXT)",
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, owner_id INTEGER, body TEXT)",
+        "CREATE FUNCTION touch() RETURNS integer LANGUAGE plpgsql AS $$ BEGIN "
+        "UPDATE notes SET body = 'touched' WHERE id = 1; RETURN 0; END $$",
+        "CREATE VIEW vdocs AS SELECT id, owner_id, title, touch() AS seen FROM gdocs",
+    ],
+    "mysql": [
+        "CREATE TABLE gdocs (id INTEGER PRIMARY KEY, doc TEXT, owner_id INTEGER, title TEXT){table_options}",
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, owner_id INTEGER, body TEXT){table_options}",
+        "CREATE FUNCTION touch() RETURNS INTEGER MODIFIES SQL DATA BEGIN "
+        "UPDATE notes SET body = 'touched' WHERE id = 1; RETURN 0; END",
+        "CREATE VIEW vdocs AS SELECT id, owner_id, title, touch() AS seen FROM gdocs",
+    ],
+}
+VIEW_ROWS = {**ROWS, "notes": ("id, owner_id, body", [(1, 1, "alice's note")])}
+VIEW_POLICIES = [Policy("vdocs", "all", "owner_id = auth_user.id"), Policy("notes", "all", "owner_id = auth_user.id")]
+
+
+@pytest.mark.parametrize("backend", sorted(VIEW_CALLS))
+def test_reading_a_view_cannot_run_a_function_that_writes_another_users_row(make_database_url, backend):
+    h = _attempt(make_database_url(backend), VIEW_CALLS[backend], "SELECT id, seen FROM vdocs", VIEW_ROWS, VIEW_POLICIES)
+    try:
+        assert h.table("notes") == [(1, 1, "alice's note")]  # today: (1, 1, 'touched')
+    finally:
+        h.close()
