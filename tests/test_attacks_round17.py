@@ -253,3 +253,24 @@ def test_reading_a_view_cannot_run_a_function_that_writes_another_users_row(make
         assert h.table("notes") == [(1, 1, "alice's note")]  # today: (1, 1, 'touched')
     finally:
         h.close()
+
+
+# -- What held (round 17; real databases unless named) ---------------------------------------
+#
+# - MariaDB subquery cache: SET [SESSION|@@] optimizer_switch, SET STATEMENT … FOR, SELECT
+#   @@optimizer_switch, optimizer hints (/*+ */: "SELECT with HINT" refused), DO, SET_VAR,
+#   SQL_CACHE, INTO @x, PROCEDURE are refused; comments (/*! */, /*M! */, --) are dropped by
+#   the rewrite, not forwarded; passthrough only admits exact SET NAMES / autocommit forms;
+# - MariaDB text in policies: IN (SELECT …) and correlated EXISTS compile to the collation
+#   comparison AND the utf8mb4-bytes comparison, so a materialised / semi-join lookup by
+#   collation can only narrow, never widen, a grant (rewrite-level check);
+# - growth (rewrite level): one-column links through REGEXP_REPLACE, OVERLAY, ENCODE,
+#   TRANSLATE, TO_HEX, QUOTE_LITERAL, TO_JSON, ROW()::text, XML, SPLIT_PART, ARRAY_TO_STRING
+#   (PostgreSQL); HEX, TO_BASE64, REGEXP_REPLACE, INSERT, QUOTE, JSON_QUOTE/SET/INSERT/
+#   MERGE, EXPORT_SET, MAKE_SET, CONVERT USING utf32, COLUMN_CREATE, LPAD/RPAD (MariaDB):
+#   all refused by the function allow-list; STRING_AGG/ARRAY_AGG of a grown CTE column
+#   refused; generate_series refused;
+# - MariaDB GROUP_CONCAT is bounded by group_concat_max_len (1 MB), so D is PostgreSQL /
+#   SQLite only;
+# - SQLite views are writable only through INSTEAD OF triggers, which are themselves the
+#   view's hazard — a view over a view over a triggered table has no write path around it.
