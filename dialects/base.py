@@ -84,8 +84,9 @@ def boolean_as_json_text(value: exp.Expr) -> exp.Expr:
 
 
 TRIGGER_HAZARD = (
-    "a trigger or rule runs with writes to this table — code rls cannot judge (it may change a row "
-    "after its policy check, or write other rows past theirs): writes under a policy are refused"
+    "a trigger, a rule or a function in a default or constraint runs with writes to this table (or a "
+    "table they reach) — code rls cannot judge (it may change a row after its policy check, or write other "
+    "rows past theirs): writes under a policy are refused"
 )
 
 

@@ -144,6 +144,20 @@ _ERRORS: dict[int, Callable[[Any], RlsError]] = {
 the connection (503)."""
 
 
+def _calls_any(definition: str | None, functions: set[str]) -> bool:
+    """Whether a view's definition calls one of ``functions`` (any word followed by "(" that
+    names one, read from its tokens; a definition that does not tokenise: yes)."""
+    if not functions:
+        return False
+    try:
+        tokens = sqlglot.tokenize(definition or "", read="mysql")
+    except sqlglot.errors.SqlglotError:
+        return True
+    return any(
+        tokens[i].text.strip("`").lower() in functions and tokens[i + 1].text == "(" for i in range(len(tokens) - 1)
+    )
+
+
 def _base_tables(
     engines: dict[str, str | None], views: dict[str, str], schema: str
 ) -> dict[str, frozenset[str] | None]:
@@ -396,6 +410,14 @@ class MySQL(Dialect):
             "WHERE TABLE_SCHEMA = DATABASE()"
         )
         views = cur.fetchall()
+        # A view whose definition calls a stored function runs code rls cannot judge on every
+        # read (a function that MODIFIES SQL DATA writes): such a view is not served.
+        cur.execute(
+            "SELECT LOWER(ROUTINE_NAME) FROM information_schema.ROUTINES "
+            "WHERE ROUTINE_SCHEMA = DATABASE() AND ROUTINE_TYPE = 'FUNCTION'"
+        )
+        stored_functions = {name for (name,) in cur.fetchall()}
+        unserved = {v for v, definition, _ in views if _calls_any(definition, stored_functions)}
         bases = _base_tables(engines, {v: d for v, d, _ in views}, views[0][2] if views else "")
         hazards = _write_hazards(engines, bases)
         cur.execute(
@@ -436,6 +458,8 @@ class MySQL(Dialect):
             columns.setdefault(table, []).append(
                 Column(name, kind, column_type, nullable == "YES", has_default, computed=computed)
             )
+        for view in unserved:
+            columns.pop(view, None)
         # A view's column is set by the database when any table the view writes has a
         # column the database sets (its columns are not traced to theirs: all of them, then).
         set_by_database = {t for t, cols in columns.items() if any(c.computed for c in cols)}

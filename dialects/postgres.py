@@ -146,6 +146,37 @@ WHERE n.nspname = current_schema() AND r.rulename <> '_RETURN'
 _VIEW_TABLES = """
 SELECT view_name, table_name, table_schema = current_schema()
 FROM information_schema.view_table_usage WHERE view_schema = current_schema()
+UNION ALL
+SELECT parent.relname, child.relname, cn.nspname = current_schema()
+FROM pg_inherits i
+JOIN pg_class parent ON parent.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = parent.relnamespace
+JOIN pg_class child ON child.oid = i.inhrelid JOIN pg_namespace cn ON cn.oid = child.relnamespace
+WHERE pn.nspname = current_schema()
+"""
+"""What a write to a table or view reaches besides itself: a view's tables, a table's
+partitions and inheritance children (their triggers fire too)."""
+# Tables whose defaults, generated columns or constraints call a function that is not the
+# database's own (pg_catalog): code rls cannot judge runs with every write.
+_USER_CODE_IN_COLUMNS = """
+SELECT DISTINCT c.relname
+FROM pg_depend d
+JOIN pg_proc p ON d.refclassid = 'pg_proc'::regclass AND d.refobjid = p.oid
+JOIN pg_namespace pn ON pn.oid = p.pronamespace
+LEFT JOIN pg_attrdef ad ON d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid
+LEFT JOIN pg_constraint co ON d.classid = 'pg_constraint'::regclass AND d.objid = co.oid
+JOIN pg_class c ON c.oid = coalesce(ad.adrelid, co.conrelid)
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = current_schema() AND pn.nspname <> 'pg_catalog'
+"""
+# Views whose definition calls a function that is not the database's own: reading one runs
+# code rls cannot judge (a volatile function may write): such a view is not served.
+_VIEWS_CALLING_USER_CODE = """
+SELECT DISTINCT v.relname
+FROM pg_rewrite r
+JOIN pg_class v ON v.oid = r.ev_class JOIN pg_namespace vn ON vn.oid = v.relnamespace
+JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid AND d.refclassid = 'pg_proc'::regclass
+JOIN pg_proc p ON p.oid = d.refobjid JOIN pg_namespace pn ON pn.oid = p.pronamespace
+WHERE vn.nspname = current_schema() AND pn.nspname <> 'pg_catalog'
 """
 _FUNCTIONS = """
 SELECT n.nspname, p.proname, p.provolatile::text, p.proretset, format_type(p.prorettype, NULL),
@@ -367,6 +398,11 @@ class Postgres(Dialect):
             kinds[table] = relkind
         cur.execute(_TRIGGERED)
         triggered = {name for (name,) in cur.fetchall()}
+        cur.execute(_USER_CODE_IN_COLUMNS)
+        triggered |= {name for (name,) in cur.fetchall()}
+        cur.execute(_VIEWS_CALLING_USER_CODE)
+        for (view,) in cur.fetchall():
+            columns.pop(view, None)
         cur.execute(_VIEW_TABLES)
         reads: dict[str, set[str | None]] = {}
         for view, table, here in cur.fetchall():
