@@ -40,6 +40,7 @@ ROUND14_REST = "tests/test_attacks_round14_rest.py::"
 TOKENS = "tests/test_auth_tokens.py::"
 ROUND15 = "tests/test_attacks_round15.py::"
 ROUND16 = "tests/test_attacks_round16.py::"
+ROUND17 = "tests/test_attacks_round17.py::"
 
 MUTANTS: tuple[Mutant, ...] = (
     # -- the fence --------------------------------------------------------------------------------
@@ -851,5 +852,40 @@ MUTANTS: tuple[Mutant, ...] = (
         "    if not known and int(times.name) > MAX_COPIES:\n",
         "    if False:\n",
         (ROUND16 + "test_postgres_repeat_of_a_value_of_unknown_size_is_refused",),
+    ),  # -- round 17 ---------------------------------------------------------------------------------
+    Mutant(
+        "postgres-partitions-not-reached",
+        "PostgreSQL: a write to a parent does not reach its partitions' and children's triggers",
+        "dialects/postgres.py",
+        'WHERE pn.nspname = current_schema()\n"""\n"""What a write',
+        'WHERE false\n"""\n"""What a write',
+        (
+            ROUND17 + "test_postgres_a_partitions_trigger_cannot_give_a_row_away",
+            ROUND17 + "test_postgres_an_inheritance_childs_trigger_cannot_give_a_row_away",
+        ),
+    ),
+    Mutant(
+        "postgres-user-code-in-columns",
+        "PostgreSQL: a default or constraint calling a user function is no hazard",
+        "dialects/postgres.py",
+        "        cur.execute(_USER_CODE_IN_COLUMNS)\n        triggered |= {name for (name,) in cur.fetchall()}\n",
+        "",
+        (ROUND17 + "test_postgres_a_function_called_by_a_default_or_check_cannot_write_another_users_row",),
+    ),
+    Mutant(
+        "postgres-view-calling-user-code-served",
+        "PostgreSQL: a view calling a user function is served (reading it runs that code)",
+        "dialects/postgres.py",
+        "        for (view,) in cur.fetchall():\n            columns.pop(view, None)\n",
+        "        cur.fetchall()\n",
+        (ROUND17 + "test_reading_a_view_cannot_run_a_function_that_writes_another_users_row",),
+    ),
+    Mutant(
+        "mariadb-view-calling-stored-function-served",
+        "MariaDB: a view calling a stored function is served",
+        "dialects/mysql.py",
+        "        for view in unserved:\n            columns.pop(view, None)\n",
+        "",
+        (ROUND17 + "test_reading_a_view_cannot_run_a_function_that_writes_another_users_row",),
     ),
 )
