@@ -140,6 +140,14 @@ def check_growth(root: exp.Expr) -> None:
     bound (see the module doc)."""
     grown = _grown_names(root)
     for node in root.walk():
+        if isinstance(node, _AGGREGATES) or (
+            isinstance(node, exp.Anonymous) and str(node.this).upper() == "STRING_AGG"
+        ):
+            values = list(_large_inputs(node))
+            if any(isinstance(n, exp.Placeholder) for v in values for n in v.walk()):
+                # One copy per row of a value whose size the caller chooses (100 kB × 10,000
+                # rows of a recursive CTE: 1 GB); an application has no reason to send one.
+                raise Refused(f"{_name(node)} of a parameter: its size would multiply by the rows")
         if _is_growth(node):
             for value in _large_inputs(node):
                 # A concatenation adds its inputs' sizes: only a grown column (a CTE's or a
