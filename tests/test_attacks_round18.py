@@ -1,0 +1,73 @@
+"""Round-18 attacks on the HTTP server as it is after the round-14..17 fixes, on the real
+databases. Each test asserts the secure behaviour: it fails on main today and passes once
+fixed. What held is listed at the end of the module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.test_policy_http import World, worlds_fixture
+
+
+def _events(world: World) -> None:
+    timestamp = "TIMESTAMP" if world.db.dialect.name == "postgres" else "DATETIME"
+    world.sql(f"CREATE TABLE events (id INTEGER PRIMARY KEY, user_id INTEGER, ts {timestamp})")
+    world.db.refresh_schema()
+
+
+worlds = worlds_fixture(_events)
+
+
+@pytest.fixture
+def ev(worlds: Any, backend: str) -> World:
+    world = worlds(backend)
+    world.sql("DELETE FROM events")
+    return world
+
+
+# -- A. SQLite: a policy's date-time literal is compared as text with the canonical form ------
+#
+# Since round 14 SQLite stores a DATETIME in one canonical text, 'YYYY-MM-DD HH:MM:SS' (UTC,
+# a space between date and time), "so text order is time order" — and request filters bind
+# the same form. A *policy's* literal is not canonicalised: the ISO 8601 spelling
+# '2024-06-01T00:00:00' (a 'T', the form every API client and the docs' JSON bodies use) is
+# compared as text with the stored '2024-06-01 12:00:00', and ' ' < 'T': every instant of
+# June 1st is "before" the bound. ``ts < '2024-06-01T00:00:00'`` lets a user create (and
+# read) rows of the whole next day; PostgreSQL and MariaDB compare instants and refuse
+# them. The same for a literal with fractional seconds ('… 00:00:00.000': the stored
+# '… 00:00:00' is shorter, so "less") or an offset/Z.
+# Class: a policy constant compared with a column whose storage is a text *encoding* of
+# another type, in the policy's spelling rather than the column's encoding.
+# Rule: every literal compared with a column of a kind that has an encoding (DATE,
+# DATETIME, TIME, UUID, DECIMAL on SQLite) is parsed at policy compile time and rewritten to
+# that canonical encoding (as principal claims already are, typed_value/_PARSERS), or the
+# policy is refused; or compare through the database's own date function on both sides.
+CASES = [  # (the policy's bound, a value at or after it)
+    ("2024-06-01T00:00:00", "2024-06-01T12:00:00"),
+    ("2024-06-01 00:00:00.000", "2024-06-01T00:00:00"),
+    ("2024-06-01T00:00:00Z", "2024-06-01T12:00:00"),
+]
+
+
+@pytest.mark.parametrize(("bound", "value"), CASES)
+def test_a_datetime_policy_bound_holds_on_create(ev, bound, value, backend):
+    if backend != "sqlite" and bound.endswith("Z"):
+        pytest.skip("an offset in a literal is each database's own reading")
+    policy = f"user_id = auth_user.id AND ts < '{bound}'"
+    ev.set_policies("events", ("read", policy), ("create", policy))
+    reply = ev.alice.request("POST", "/events", json={"id": 1, "user_id": ev.alice_id, "ts": value})
+    stored = ev.sql("SELECT id FROM events")
+    assert reply.status == 403 and stored == [], f"{reply.status} {reply.body!r}: a row at {value} stored"
+
+
+@pytest.mark.parametrize(("bound", "value"), CASES[:2])
+def test_a_datetime_policy_bound_holds_on_read(ev, bound, value):
+    ev.sql("INSERT INTO events (id, user_id, ts) VALUES (1, ?, '2024-05-31 12:00:00')", ev.alice_id)
+    ev.sql("INSERT INTO events (id, user_id, ts) VALUES (2, ?, ?)", ev.alice_id, value.replace("T", " "))
+    ev.set_policies("events", ("read", f"ts < '{bound}'"))
+    reply = ev.alice.get("/events", "select=id&order=id")
+    assert reply.status == 200, reply.body
+    assert [row["id"] for row in reply.json] == [1], "a row after the policy's bound is shown"
