@@ -71,3 +71,35 @@ def test_a_datetime_policy_bound_holds_on_read(ev, bound, value):
     reply = ev.alice.get("/events", "select=id&order=id")
     assert reply.status == 200, reply.body
     assert [row["id"] for row in reply.json] == [1], "a row after the policy's bound is shown"
+
+
+# -- B. A write's Range header is ignored: every matching row is changed ----------------------
+#
+# Round 14 made writes refuse the query parameters that narrow a read (limit, offset, order,
+# count: "paging, order and counts apply to reads only"), and /rpc and /auth refuse a Range
+# header ("the headers it would ignore"). A table write still takes ``Range: 0-0`` — the
+# header form of ``limit=1`` — and ignores it: ``DELETE /events?user_id=eq.<me>`` with
+# ``Range: 0-0`` deletes *all* the caller's rows and answers 204 (or, with
+# return=representation, every row), where the client asked for one. PostgREST never
+# applies Range to a mutation either; a client (or a proxy adding Range to "page" every
+# request) written against the read semantics loses rows it never named.
+# Class: a request part that narrows a statement accepted on one route and silently
+# dropped there (a deny-list per route of what is refused).
+# Rule: each route declares the headers and parameters it honours (an allow-list); any
+# other narrowing header (Range, Range-Unit) or parameter present is a 400 before the
+# statement runs — the same table for reads, writes, /rpc and /auth.
+@pytest.mark.parametrize("method", ["DELETE", "PATCH"])
+@pytest.mark.parametrize("prefer", [None, "return=representation"])
+def test_b_a_write_does_not_ignore_a_range_header(ev, method, prefer):
+    for i in (1, 2, 3):
+        ev.sql("INSERT INTO events (id, user_id, ts) VALUES (?, ?, '2024-05-31 12:00:00')", i, ev.alice_id)
+    ev.set_policies("events", ("all", "user_id = auth_user.id"))
+    headers = {"Range": "0-0", **({"Prefer": prefer} if prefer else {})}
+    body = {"ts": "2025-01-01T00:00:00"} if method == "PATCH" else None
+    reply = ev.alice.request(method, "/events", f"user_id=eq.{ev.alice_id}", json=body, headers=headers)
+    if method == "DELETE":
+        untouched = len(ev.sql("SELECT id FROM events"))
+    else:
+        untouched = len(ev.sql("SELECT id FROM events WHERE ts < '2025-01-01'"))
+    refused = 400 <= reply.status < 500 and untouched == 3
+    assert refused or untouched == 2, f"{reply.status} {reply.body!r}: Range 0-0 changed {3 - untouched} rows"
