@@ -15,6 +15,7 @@ from tests.test_policy_http import World, worlds_fixture
 def _events(world: World) -> None:
     timestamp = "TIMESTAMP" if world.db.dialect.name == "postgres" else "DATETIME"
     world.sql(f"CREATE TABLE events (id INTEGER PRIMARY KEY, user_id INTEGER, ts {timestamp})")
+    world.sql("CREATE TABLE slots (id INTEGER PRIMARY KEY, user_id INTEGER, d DATE, t TIME)")
     world.db.refresh_schema()
 
 
@@ -71,6 +72,29 @@ def test_a_datetime_policy_bound_holds_on_read(ev, bound, value):
     reply = ev.alice.get("/events", "select=id&order=id")
     assert reply.status == 200, reply.body
     assert [row["id"] for row in reply.json] == [1], "a row after the policy's bound is shown"
+
+
+# The same for DATE and TIME: SQLite stores value.isoformat() ('09:00:00', '2024-07-01');
+# a policy literal in any other spelling PostgreSQL and MariaDB read as the same value
+# ('9:00', '09:00', '2024-6-1', '09:00:00.000000') is compared as text: ``t < '9:00'``
+# admits 10:00 ('1' < '9'), ``d < '2024-6-1'`` admits July, ``t <> '09:00'`` (everything
+# but 9 o'clock) admits 9 o'clock.
+SLOT_CASES = [
+    ("t < '9:00'", {"t": "10:00:00"}),
+    ("d < '2024-6-1'", {"d": "2024-07-01"}),
+    ("t < '09:00:00.000000'", {"t": "09:00:00"}),
+    ("t <> '09:00'", {"t": "09:00:00"}),
+]
+
+
+@pytest.mark.parametrize(("condition", "body"), SLOT_CASES)
+def test_a_date_and_time_policy_literals_hold_on_create(ev, condition, body):
+    ev.sql("DELETE FROM slots")
+    policy = f"user_id = auth_user.id AND {condition}"
+    ev.set_policies("slots", ("read", policy), ("create", policy))
+    reply = ev.alice.request("POST", "/slots", json={"id": 1, "user_id": ev.alice_id, **body})
+    stored = ev.sql("SELECT id FROM slots")
+    assert reply.status == 403 and stored == [], f"{reply.status} {reply.body!r}: {body} stored under {condition}"
 
 
 # -- B. A write's Range header is ignored: every matching row is changed ----------------------
