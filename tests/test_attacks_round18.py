@@ -127,3 +127,29 @@ def test_b_a_write_does_not_ignore_a_range_header(ev, method, prefer):
         untouched = len(ev.sql("SELECT id FROM events WHERE ts < '2025-01-01'"))
     refused = 400 <= reply.status < 500 and untouched == 3
     assert refused or untouched == 2, f"{reply.status} {reply.body!r}: Range 0-0 changed {3 - untouched} rows"
+
+
+# -- C. SQLite: a TIME with an offset is stored with it, not in the canonical form -----------
+#
+# The round-14 canonical form covers DATETIME (UTC, offset applied); a TIME is stored as
+# ``value.isoformat()``, and ``dt.time.fromisoformat`` keeps an offset: '09:00:00+05:00'
+# and '09:00:00Z' are stored as '09:00:00+05:00' / '09:00:00+00:00'. As text they differ
+# from '09:00:00', so ``t <> '09:00:00'`` (every slot but nine) admits nine o'clock, and
+# the filter ``t=eq.09:00:00`` no longer finds the row. PostgreSQL's and MariaDB's TIME
+# columns drop the offset (the value is 09:00:00) and refuse the row.
+# Class: a value's text encoding on SQLite chosen per spelling for some kinds (the
+# canonicalisation an allow-list of kinds handled one by one).
+# Rule: every kinded value bound to SQLite goes through one canonical encoder per kind
+# (TIME: offset refused, or dropped as the other databases do; fractional seconds always
+# 6 digits or never), with a test that each kind's encodings of equal values are equal.
+@pytest.mark.parametrize("value", ["09:00:00+05:00", "09:00:00Z"])
+def test_c_a_time_with_an_offset_is_not_another_time(ev, value):
+    ev.sql("DELETE FROM slots")
+    policy = "user_id = auth_user.id AND t <> '09:00:00'"
+    ev.set_policies("slots", ("read", "user_id = auth_user.id"), ("create", policy))
+    reply = ev.alice.request("POST", "/slots", json={"id": 1, "user_id": ev.alice_id, "t": value})
+    stored = ev.sql("SELECT id FROM slots")
+    if reply.status == 400:  # refused as a value: no row either
+        assert stored == []
+        return
+    assert reply.status == 403 and stored == [], f"{reply.status} {reply.body!r}: {value} stored past t <> '09:00:00'"
