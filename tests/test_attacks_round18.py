@@ -153,3 +153,19 @@ def test_c_a_time_with_an_offset_is_not_another_time(ev, value):
         assert stored == []
         return
     assert reply.status == 403 and stored == [], f"{reply.status} {reply.body!r}: {value} stored past t <> '09:00:00'"
+
+
+# -- What held (round 18) ---------------------------------------------------------------------
+# - max_response_bytes never counts hidden rows: a hidden to-one parent of 5 KB under a 2 KB
+#   limit is null (JSON, CSV, count=exact, !inner, nested parent→kids) on all three.
+# - JSON paths over hidden rows: ``title->a`` / ``->>`` filters, order, aggregates, PATCH and
+#   DELETE with a hidden non-JSON row answer the same as without it (SQLite, MariaDB);
+#   PostgreSQL refuses -> on text for any rows (42883, no oracle).
+# - HEAD: object/CSV Accept, 406 for many rows, count=exact, /rpc, / — no 500, no body.
+# - Range/offset: 5-2 is 416, 20-digit bounds and offsets are 400; limit=0 with count=exact 206.
+# - Writes refuse limit/offset/order/count/page/page_size (400, nothing written); Accept
+#   object with 0 rows on PATCH is 406 and rolled back; CSV of 0 written rows is a header line.
+# - Accept q=nan / q=1e999, Accept-Profile of another schema: 406; aggregates with CSV fine.
+# - Duplicate output names (select=a:id,a:title) refused before CSV/JSON encoding (400).
+# - MariaDB/PostgreSQL policies on DATE/TIME/DATETIME literals in any spelling compare
+#   values (every case of A and C refused there).
