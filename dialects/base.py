@@ -477,6 +477,23 @@ class Dialect:
 
     # -- values -----------------------------------------------------------------------
 
+    STORED_AS_TEXT: ClassVar[frozenset[Kind]] = frozenset()
+    """Kinds this database stores as text in one canonical spelling (SQLite's dates): a
+    policy's literal compared with such a column is written in that spelling too."""
+
+    def stored_literal(self, kind: Kind, text: str) -> str | None:
+        """A policy's string literal for a column of ``kind``, as this database stores
+        such a value (its own text where it has the type); None when it is no such value."""
+        if kind not in self.STORED_AS_TEXT:
+            return text
+        from rls.values import from_text  # values imports nothing of the dialects
+
+        try:
+            value = from_text(kind, text, "policy literal")
+        except InvalidValue:
+            return None
+        return str(self.adapt(kind, value, text))
+
     def adapt(self, kind: Kind, value: Any, text: str | None = None) -> Any:
         """Turn a checked Python value into what the driver binds for a column of ``kind``.
 

@@ -249,13 +249,15 @@ class SQLite(Dialect):
         "serial": "INTEGER PRIMARY KEY AUTOINCREMENT",
         "datetime": "DATETIME",
     }
+    STORED_AS_TEXT: ClassVar[frozenset[Kind]] = frozenset({Kind.DATE, Kind.DATETIME, Kind.TIME, Kind.UUID})
     ADAPTERS: ClassVar[dict[Kind, Adapter]] = {
         **Dialect.ADAPTERS,
         # SQLite has no date types: dates are stored, and compared, as text — one canonical
         # text per value, never the client's spelling (see canonical_datetime).
         Kind.DATE: lambda value, text: value.isoformat(),
         Kind.DATETIME: lambda value, text: canonical_datetime(value),
-        Kind.TIME: lambda value, text: value.isoformat(),
+        # An offset is dropped, as PostgreSQL's time and MariaDB's TIME drop it.
+        Kind.TIME: lambda value, text: value.replace(tzinfo=None).isoformat(),
         Kind.DECIMAL: lambda value, text: str(value),
         Kind.UUID: lambda value, text: str(value),
     }

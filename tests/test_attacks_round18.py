@@ -53,10 +53,17 @@ CASES = [  # (the policy's bound, a value at or after it)
 ]
 
 
-@pytest.mark.parametrize(("bound", "value"), CASES)
+# A bound with an offset is each database's own reading: SQLite only.
+BOUNDS = [
+    pytest.param(b, bound, value, id=f"{b}-{bound}")
+    for b in ("sqlite", "postgres", "mysql")
+    for bound, value in CASES
+    if b == "sqlite" or not bound.endswith("Z")
+]
+
+
+@pytest.mark.parametrize(("backend", "bound", "value"), BOUNDS)
 def test_a_datetime_policy_bound_holds_on_create(ev, bound, value, backend):
-    if backend != "sqlite" and bound.endswith("Z"):
-        pytest.skip("an offset in a literal is each database's own reading")
     policy = f"user_id = auth_user.id AND ts < '{bound}'"
     ev.set_policies("events", ("read", policy), ("create", policy))
     reply = ev.alice.request("POST", "/events", json={"id": 1, "user_id": ev.alice_id, "ts": value})
@@ -94,7 +101,11 @@ def test_a_date_and_time_policy_literals_hold_on_create(ev, condition, body):
     ev.set_policies("slots", ("read", policy), ("create", policy))
     reply = ev.alice.request("POST", "/slots", json={"id": 1, "user_id": ev.alice_id, **body})
     stored = ev.sql("SELECT id FROM slots")
-    assert reply.status == 403 and stored == [], f"{reply.status} {reply.body!r}: {body} stored under {condition}"
+    # 403, or 400 where rls cannot read the literal as a value of the column (the policy is
+    # invalid: nothing passes it).
+    assert reply.status in (400, 403) and stored == [], (
+        f"{reply.status} {reply.body!r}: {body} stored under {condition}"
+    )
 
 
 # -- B. A write's Range header is ignored: every matching row is changed ----------------------

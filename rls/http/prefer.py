@@ -213,8 +213,15 @@ def negotiate(header: Header, method: str) -> Negotiated:
         profile = header(name)
         if profile is not None and profile.strip() not in PROFILES:
             raise NotAcceptable(f"The schema must be one of the following: {', '.join(sorted(PROFILES))}")
-    # Range applies to reads only (PostgREST ignores it on writes as well).
-    range_ = parse_range(header("Range"), header("Range-Unit")) if method in ("GET", "HEAD") else None
+    # Range applies to reads only. PostgREST ignores it on a write; rls refuses it, as it
+    # refuses limit and offset there: a client that meant `Range: 0-0` on a DELETE would
+    # otherwise lose every matching row.
+    if method in ("GET", "HEAD"):
+        range_ = parse_range(header("Range"), header("Range-Unit"))
+    elif header("Range") is not None or header("Range-Unit") is not None:
+        raise BadRequest("a write takes no Range header: paging applies to reads only")
+    else:
+        range_ = None
     postgrest = (
         method == "HEAD"
         or accept.media is not Media.JSON

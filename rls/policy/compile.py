@@ -448,7 +448,9 @@ def apply_dialect(tree: exp.Expr, dialect: Dialect) -> exp.Expr:
             if node.args.get("query") is not None:
                 return dialect.build_in_query(node, kind)
             if node.expressions:
-                return dialect.build_in(node.this, list(node.expressions), kind)
+                name = node.this.name if isinstance(node.this, exp.Column) else ""
+                values = [_stored_literal(v, kind, name, dialect) for v in node.expressions]
+                return dialect.build_in(node.this, values, kind)
         return node
 
     return tree.transform(rewrite, copy=False)
@@ -472,6 +474,18 @@ def _in_of_unknown_type(node: exp.In, dialect: Dialect) -> exp.Expr:
     return dialect.build_in_query(node, Kind.OTHER)
 
 
+def _stored_literal(value: exp.Expr, kind: Kind, column: str, dialect: Dialect) -> exp.Expr:
+    """A string literal compared with a column, in the spelling the database stores (SQLite's
+    canonical dates: ``'2024-06-01T00:00:00'`` would compare as text, 'T' after ' '); a
+    literal that is no value of the column's kind makes the policy invalid."""
+    if not (isinstance(value, exp.Literal) and value.is_string):
+        return value
+    stored = dialect.stored_literal(kind, value.this)
+    if stored is None:
+        raise PolicyError(f"{value.this!r} is no value of column {column}'s type")
+    return value if stored == value.this else exp.Literal.string(stored)
+
+
 def _comparison(node: exp.Expr, dialect: Dialect) -> exp.Expr:
     """One comparison, exact in both operand orders: ``auth_user.org = org`` as
     ``org = auth_user.org``; a principal compared with a literal or an expression as a
@@ -482,6 +496,7 @@ def _comparison(node: exp.Expr, dialect: Dialect) -> exp.Expr:
     for column, other, built in ((node.this, node.expression, op), (node.expression, node.this, swapped)):
         if isinstance(column, exp.Column) and column.meta.get("kind") is not None:
             kind = column.meta["kind"]
+            other = _stored_literal(other, kind, column.name, dialect)
             if principal:
                 return dialect.build_exact_comparison(built, column, other, kind)
             return dialect.build_comparison(built, column, other, kind)
