@@ -69,6 +69,10 @@ class Database:
             connection (None: no limit, and 30 s for a connection).
         pool_queue: callers that may wait for a connection at once; more are refused with
             :class:`~rls.errors.Unavailable` (None: no limit).
+        schema_max_age: seconds a schema read serves :meth:`table` before it is read again
+            (None: until a table is unknown or a restart). What rls decides from it — a
+            table's triggers, storage, columns the database sets — must not go stale for long
+            while a server runs through a migration.
     """
 
     def __init__(
@@ -79,6 +83,7 @@ class Database:
         schema_refresh_interval: float = 1.0,
         statement_timeout: float | None = None,
         pool_queue: int | None = None,
+        schema_max_age: float | None = 30.0,
     ):
         self.url = url
         self.dialect: Dialect = dialect_for_url(url)
@@ -96,6 +101,7 @@ class Database:
         self._schema_lock = threading.Lock()
         self._schema_read_at = 0.0
         self._refresh_interval = schema_refresh_interval
+        self._max_age = schema_max_age
         self.schema_version = 0
 
     def __repr__(self) -> str:
@@ -181,9 +187,13 @@ class Database:
             return schema
 
     def table(self, name: str) -> Table:
-        """The table ``name``; re-reads the schema (rate-limited) before saying it is unknown."""
+        """The table ``name``; re-reads the schema (rate-limited) before saying it is unknown,
+        and once it is older than ``schema_max_age``. Called where a request starts, never
+        inside a session (a re-read takes a connection of its own)."""
         schema = self.schema()
-        if name not in schema and time.monotonic() - self._schema_read_at >= self._refresh_interval:
+        age = time.monotonic() - self._schema_read_at
+        stale = self._max_age is not None and age > self._max_age and not self._schema_lock.locked()
+        if stale or (name not in schema and age >= self._refresh_interval):
             schema = self.refresh_schema()
         return schema.table(name)
 

@@ -182,3 +182,32 @@ def test_postgres_uses_the_schema_from_search_path(make_database_url):
         finally:
             admin.execute(f'DROP TABLE public."twin_{name}"')
     db.close()
+
+
+TRIGGERS = {
+    "sqlite": ["CREATE TRIGGER notes_touch AFTER UPDATE ON notes BEGIN UPDATE notes SET body = body WHERE 0; END"],
+    "postgres": [
+        "CREATE FUNCTION notes_touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
+        "CREATE TRIGGER notes_touch BEFORE UPDATE ON notes FOR EACH ROW EXECUTE FUNCTION notes_touch()",
+    ],
+    "mysql": ["CREATE TRIGGER notes_touch BEFORE UPDATE ON notes FOR EACH ROW SET NEW.body = NEW.body"],
+}
+
+
+def test_a_schema_older_than_its_max_age_is_read_again(backend, make_database_url):
+    """A trigger added to a running server (a migration) counts within ``schema_max_age``:
+    what rls decides from the schema — here, that writes under policies are refused — does
+    not stay stale until a restart."""
+    import time
+
+    db = Database(make_database_url(backend), schema_max_age=0.2)
+    try:
+        db.run(lambda s: s.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"), write=True)
+        assert db.table("notes").write_hazard is None
+        for statement in TRIGGERS[backend]:
+            db.run(lambda s, sql=statement: s.execute(sql), write=True)
+        assert db.table("notes").write_hazard is None  # read 0.2 s ago: still the last reading
+        time.sleep(0.3)
+        assert "trigger" in (db.table("notes").write_hazard or "")
+    finally:
+        db.close()
