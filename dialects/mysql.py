@@ -50,6 +50,8 @@ from rls.schema import Column, ForeignKey, Kind, Schema, Table
 # Every session runs with the same, explicit mode: bad values fail instead of being
 # truncated, and backslash escapes stay on because sqlglot's MySQL output relies on them.
 SQL_MODE = "STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE,NO_ZERO_IN_DATE,NO_ENGINE_SUBSTITUTION"
+_NO_SUBQUERY_CACHE = "SESSION optimizer_switch = 'subquery_cache=off'"
+"""On every session rls guards (:attr:`MySQL.SESSION_SETUP`, and rls's own connections)."""
 
 _STORED_TYPE = re.compile(r"(?P<base>[a-z]+)(?:\((?P<size>[0-9, ]+)\))?(?P<unsigned> unsigned)?")
 _INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint"})
@@ -358,7 +360,7 @@ class MySQL(Dialect):
             **args,
             autocommit=True,  # rls issues BEGIN only where a request needs a transaction
             client_flag=pymysql.constants.CLIENT.FOUND_ROWS,
-            init_command=f"SET SESSION sql_mode = '{SQL_MODE}', SESSION optimizer_switch = 'subquery_cache=off'",
+            init_command=f"SET SESSION sql_mode = '{SQL_MODE}', {_NO_SUBQUERY_CACHE}",
         )
         if statement_timeout:
             _limit_statement_time(conn, statement_timeout)
@@ -368,7 +370,7 @@ class MySQL(Dialect):
     # The subquery cache keys a correlated sub-query's result by the outer value under its
     # column's collation: 'SALES' reuses the answer for 'sales' (measured, MariaDB 10.11),
     # so a policy's exact byte comparison inside EXISTS could be answered for another row.
-    SESSION_SETUP: ClassVar[tuple[str, ...]] = ("SET SESSION optimizer_switch = 'subquery_cache=off'",)
+    SESSION_SETUP: ClassVar[tuple[str, ...]] = (f"SET {_NO_SUBQUERY_CACHE}",)
 
     def session_time_limit(self, conn: Any, seconds: float) -> str | None:
         return _statement_time_sql(conn, seconds)
@@ -440,12 +442,6 @@ class MySQL(Dialect):
             "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION"
         )
         rows = cur.fetchall()
-        # A BEFORE UPDATE trigger may set any column of its table.
-        cur.execute(
-            "SELECT DISTINCT EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() "
-            "AND ACTION_TIMING = 'BEFORE' AND EVENT_MANIPULATION = 'UPDATE'"
-        )
-        triggered = {t for (t,) in cur.fetchall()}
         columns: dict[str, list[Column]] = {}
         for table, name, data_type, column_type, nullable, default, extra in rows:
             kind = _DATA_TYPE_KINDS.get(data_type.lower(), Kind.OTHER)
@@ -454,7 +450,8 @@ class MySQL(Dialect):
             elif (table, name) in json_columns:
                 kind = Kind.JSON
             has_default = default is not None or "auto_increment" in extra or "GENERATED" in extra.upper()
-            computed = table in triggered or "GENERATED" in extra.upper() or "ON UPDATE" in extra.upper()
+            # A trigger may set any column of its table (its writes are refused anyway).
+            computed = table in with_triggers or "GENERATED" in extra.upper() or "ON UPDATE" in extra.upper()
             columns.setdefault(table, []).append(
                 Column(name, kind, column_type, nullable == "YES", has_default, computed=computed)
             )
@@ -560,12 +557,11 @@ class MySQL(Dialect):
     def build_comparison(self, node: type[exp.Expr], this: exp.Expr, value: exp.Expr, kind: Kind) -> exp.Expr:
         if kind not in _TEXT_KINDS:
             return super().build_comparison(node, this, value, kind)
-        if node not in (exp.EQ, exp.NEQ):
-            # An ordering of text by its bytes, not the collation (which ranks 'SALES',
-            # 'sales ' and 'säles' with 'sales'): exact, as every comparison of a policy.
-            return node(this=self._bytes(this), expression=self._bytes(value))
         exact = node(this=self._bytes(this), expression=self._bytes(value))
-        if node is exp.NEQ:
+        if node is not exp.EQ:
+            # <> and the orderings by the bytes alone, not the collation (which ranks 'SALES',
+            # 'sales ' and 'säles' with 'sales'); = keeps the collation's equality beside
+            # them, which an index can serve.
             return exact
         return exp.paren(exp.and_(exp.EQ(this=this.copy(), expression=value.copy()), exact), copy=False)
 

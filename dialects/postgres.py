@@ -144,8 +144,12 @@ FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n
 WHERE n.nspname = current_schema() AND r.rulename <> '_RETURN'
 """
 _VIEW_TABLES = """
-SELECT view_name, table_name, table_schema = current_schema()
-FROM information_schema.view_table_usage WHERE view_schema = current_schema()
+SELECT DISTINCT v.relname, t.relname, tn.nspname = current_schema()
+FROM pg_rewrite r
+JOIN pg_class v ON v.oid = r.ev_class JOIN pg_namespace vn ON vn.oid = v.relnamespace
+JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid AND d.refclassid = 'pg_class'::regclass
+JOIN pg_class t ON t.oid = d.refobjid AND t.oid <> v.oid JOIN pg_namespace tn ON tn.oid = t.relnamespace
+WHERE vn.nspname = current_schema()
 UNION ALL
 SELECT parent.relname, child.relname, cn.nspname = current_schema()
 FROM pg_inherits i
@@ -154,7 +158,9 @@ JOIN pg_class child ON child.oid = i.inhrelid JOIN pg_namespace cn ON cn.oid = c
 WHERE pn.nspname = current_schema()
 """
 """What a write to a table or view reaches besides itself: a view's tables, a table's
-partitions and inheritance children (their triggers fire too)."""
+partitions and inheritance children (their triggers fire too). From the catalog's
+dependencies, not information_schema.view_table_usage, which lists only tables the
+current role owns (a view over another role's table would reach nothing)."""
 # Tables whose defaults, generated columns or constraints call a function that is not the
 # database's own (pg_catalog): code rls cannot judge runs with every write.
 _USER_CODE_IN_COLUMNS = """

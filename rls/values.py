@@ -211,3 +211,14 @@ def storable_text(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return "\x00" not in text
+
+
+def ends_in_escape(pattern: str, escape: str = "\\") -> bool:
+    r"""Whether a LIKE ``pattern`` ends in its escape character with nothing to escape —
+    PostgreSQL raises on it, and only on a row whose text matches the rest (the error
+    would tell which rows match).
+
+    >>> ends_in_escape("ab\\"), ends_in_escape("ab\\\\"), ends_in_escape("ab!", "!")
+    (True, False, True)
+    """
+    return (len(pattern) - len(pattern.rstrip(escape))) % 2 == 1

@@ -109,6 +109,7 @@ def test_expression_accepted(text):
         ("user_id = (SELECT m.user_id FROM members m)", "a sub-query as a value"),
         ("status LIKE title", "LIKE pattern in a policy"),
         ("status LIKE 'x!' ESCAPE '!'", "must not end with its escape character"),
+        ("status LIKE auth_user.prefix ESCAPE '!'", "takes no ESCAPE of its own"),
         ("status LIKE 'x\\'", "must not end with its escape character"),
     ],
 )

@@ -26,7 +26,7 @@ from rls.guard.inject import INNER_ALIAS, wrap_guarded
 from rls.guard.leakproof import Leakproof, conjuncts
 from rls.guard.scope import Resolution, Source
 from rls.guard.writes import WriteGuard, rebuild
-from rls.policy.compile import Predicate
+from rls.policy.compile import Predicate, both
 from rls.schema import Kind, Table
 
 PredicateFor = Callable[[Table, str], Predicate]
@@ -96,7 +96,9 @@ def wrap_reads(
             # A locking read (FOR UPDATE / FOR SHARE …) takes the rows it may update, as
             # PostgreSQL's RLS applies the UPDATE policy's USING to it: a reader must not
             # hold locks on rows only others may change.
-            predicate = _both(predicate, predicate_for(table, "update"))
+            locking = both(predicate, predicate_for(table, "update"))
+            assert locking is not None  # two predicates in, one out
+            predicate = locking
         condition = predicate.condition(INNER_ALIAS) if predicate.node is not None else None
         if condition is not None:
             result.built.add(id(condition))
@@ -134,15 +136,6 @@ def _locked(node: exp.Expr) -> bool:
     if isinstance(holder, (exp.Subquery, exp.Lateral)) and isinstance(holder.parent, (exp.From, exp.Join)):
         return _locked(holder)
     return False
-
-
-def _both(first: Predicate, second: Predicate) -> Predicate:
-    """Rows that pass both predicates."""
-    if second.node is None:
-        return first
-    if first.node is None:
-        return second
-    return Predicate(exp.and_(exp.paren(first.node.copy()), exp.paren(second.node.copy()), copy=False))
 
 
 def _name_public(node: exp.Table, table: Table) -> None:

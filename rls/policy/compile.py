@@ -27,6 +27,7 @@ from rls.policy.expression import AUTH_USER, TARGET, parse_expression, resolve_c
 from rls.policy.model import Policy, PolicyError
 from rls.policy.principals import check_principals, principal_kind
 from rls.schema import Kind, Schema, Table
+from rls.values import ends_in_escape
 
 log = logging.getLogger("rls.policy")
 
@@ -72,6 +73,15 @@ class Predicate:
             if column.table == TARGET:
                 column.set("table", exp.to_identifier(qualifier, quoted=True))
         return node
+
+
+def both(first: Predicate | None, second: Predicate | None) -> Predicate | None:
+    """Rows that pass both predicates (None or a predicate without a node lets all through)."""
+    if first is None or first.node is None:
+        return second
+    if second is None or second.node is None or second.node.sql() == first.node.sql():
+        return first
+    return Predicate(exp.and_(first.node.copy(), second.node.copy(), copy=False))
 
 
 ALLOW = Predicate(None)
@@ -124,7 +134,7 @@ def typed_value(value: Any, kind: Kind | Pattern | None) -> Any:
     if kind is Kind.INTEGER:  # the common case first: this runs once per request
         return value if type(value) is int and _INT64_MIN <= value <= _INT64_MAX else None
     if kind is Pattern.LIKE:
-        return value if isinstance(value, str) and _readable_like_pattern(value) else None
+        return value if isinstance(value, str) and not ends_in_escape(value) else None
     if value is None or kind is None:
         return None if value is None else _scalar(value)
     if kind is Kind.TEXT:
@@ -183,13 +193,6 @@ _PARSERS: Mapping[Kind, Callable[[str], str]] = {
 }
 """Kinds whose text the database would convert its own way ('a' is MariaDB's zero date):
 parsed here, strictly; what does not parse binds NULL."""
-
-
-def _readable_like_pattern(text: str) -> bool:
-    """No escape character (``\\``, every dialect's LIKE escape here) left without a
-    character to escape at the end."""
-    trailing = len(text) - len(text.rstrip("\\"))
-    return trailing % 2 == 0
 
 
 @functools.lru_cache(maxsize=1024)

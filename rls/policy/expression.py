@@ -18,6 +18,7 @@ from sqlglot.errors import ParseError, TokenError
 
 from rls.policy.model import PolicyError
 from rls.schema import Schema, Table
+from rls.values import ends_in_escape
 
 AUTH_USER = "auth_user"
 USER_ID = "id"
@@ -128,12 +129,15 @@ def _check_pattern(like: exp.Like | exp.ILike) -> None:
             raise PolicyError("a LIKE escape in a policy is one character")
         escape = given.this
     if isinstance(pattern, exp.Literal) and pattern.is_string:
-        text = pattern.this
-        if (len(text) - len(text.rstrip(escape))) % 2:
+        if ends_in_escape(pattern.this, escape):
             raise PolicyError("a LIKE pattern in a policy must not end with its escape character")
         return
     if isinstance(pattern, exp.Column) and pattern.table == AUTH_USER:
-        return  # bound by rls, which checks it can be read as a pattern
+        # Bound by rls, which checks the value against the escape rls writes (\\): with an
+        # ESCAPE of the policy's own, a claim ending in it would raise on matching rows.
+        if isinstance(like.parent, exp.Escape):
+            raise PolicyError("an auth_user attribute as a LIKE pattern takes no ESCAPE of its own")
+        return
     raise PolicyError("a LIKE pattern in a policy is a string or an auth_user attribute, not a value from a row")
 
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 
-from sqlglot import exp
-
 from dialects.base import Dialect
 from rls.cache import BoundedCache
-from rls.policy.compile import Predicate
+from rls.policy.compile import both
 from rls.policy.engine import Decision
 from rls.rest import plan as compile
 from rls.rest.embed import SelectTree
@@ -154,12 +152,3 @@ class RestCompiler:
             return compile.compile_read_back(table, returned, keys, self.dialect, read.predicate if read else None)
 
         return self._plan(key, build)
-
-
-def both(first: Predicate | None, second: Predicate | None) -> Predicate | None:
-    """Rows that pass both predicates (None or a predicate without a node lets all through)."""
-    if first is None or first.node is None:
-        return second
-    if second is None or second.node is None or second.node.sql() == first.node.sql():
-        return first
-    return Predicate(exp.and_(first.node.copy(), second.node.copy(), copy=False))

@@ -19,7 +19,7 @@ from rls.emit import placeholder
 from rls.errors import BadRequest, Unsupported
 from rls.rest.query import Filter, Logic
 from rls.schema import Kind, Table
-from rls.values import text_converter
+from rls.values import ends_in_escape, text_converter
 
 Converter = Callable[[Any], Any]
 
@@ -514,8 +514,7 @@ def _like_pattern(text: Any) -> Any:
     # The original's wildcard: * means %. A pattern ending in the escape character is an
     # error the database would raise only on a row whose prefix matches: refused here.
     pattern = str(text).replace("*", "%")
-    trailing = len(pattern) - len(pattern.rstrip("\\"))
-    if trailing % 2:
+    if ends_in_escape(pattern):
         raise BadRequest("invalid like pattern: it must not end with the escape character \\")
     return pattern
 
